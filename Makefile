@@ -1,0 +1,28 @@
+# The two README commands: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PLUGINS := plugins/text_t5 plugins/speech_soundstream plugins/semantic_magvit \
+           plugins/flame_rvq plugins/synthetic_heads
+
+.PHONY: setup demo test bench clean
+
+$(BIN)/archon: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/pip install --quiet -e ".[test]" $(addprefix -e ,$(PLUGINS))
+	touch $(BIN)/archon
+
+setup: $(BIN)/archon
+
+demo: setup
+	$(BIN)/archon demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/archon bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,92 @@
+"""archon-framework: a plugin-based JAX framework for unified any-to-any digital-human models.
+
+The public API. Everything not re-exported here or in a public subpackage (`config`,
+`hookspecs`, `testing`, `nn`, `model`, `data`, `train`, `infer`) is private.
+"""
+
+from archon_framework._clip import Clip, ClipMeta
+from archon_framework._errors import (
+    ArchonError,
+    CheckpointError,
+    ConfigError,
+    DataError,
+    LayoutMismatchError,
+    PluginConflictError,
+    PluginError,
+    PromptError,
+    RawValueError,
+    TaskError,
+    VocabError,
+)
+from archon_framework._modality import Modality, RawSpec, Renderer, Tokenizer, TokenizerTrainer
+from archon_framework._plugins import DISABLE_ENV, Registry, load_registry
+from archon_framework._prompt import (
+    ParsedExample,
+    Payload,
+    PromptSerializer,
+    SerializedExample,
+    TextCodec,
+    TextModalityCodec,
+)
+from archon_framework._registry import DatasetSpec, Metric, PluginFailure, PluginInfo
+from archon_framework._suites import TABLE_G, archon72, output_balanced_weights, perplexity_weights, uniform_weights
+from archon_framework._tasks import Slot, State, Task, TaskSuite, parse_task
+from archon_framework._windows import WINDOW_ALIGN_SECONDS, slot_value, task_windows
+from archon_framework._vocab import TEXT_VOCABULARY, LayoutDiff, Vocabulary, VocabLayout, VocabRange
+from archon_framework.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "archon72",
+    "ArchonError",
+    "CheckpointError",
+    "Clip",
+    "ClipMeta",
+    "ConfigError",
+    "DataError",
+    "DatasetSpec",
+    "DISABLE_ENV",
+    "hookimpl",
+    "LayoutDiff",
+    "LayoutMismatchError",
+    "load_registry",
+    "Metric",
+    "Modality",
+    "output_balanced_weights",
+    "parse_task",
+    "ParsedExample",
+    "Payload",
+    "perplexity_weights",
+    "PluginConflictError",
+    "PluginError",
+    "PluginFailure",
+    "PluginInfo",
+    "PromptError",
+    "PromptSerializer",
+    "RawSpec",
+    "RawValueError",
+    "Registry",
+    "Renderer",
+    "SerializedExample",
+    "Slot",
+    "slot_value",
+    "State",
+    "TABLE_G",
+    "Task",
+    "task_windows",
+    "TaskError",
+    "TaskSuite",
+    "TEXT_VOCABULARY",
+    "TextCodec",
+    "TextModalityCodec",
+    "Tokenizer",
+    "TokenizerTrainer",
+    "uniform_weights",
+    "VocabError",
+    "VocabLayout",
+    "VocabRange",
+    "Vocabulary",
+    "WINDOW_ALIGN_SECONDS",
+    "__version__",
+]

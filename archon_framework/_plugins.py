@@ -1,0 +1,295 @@
+"""Plugin loading: entry points in group `archon`, guarded per plugin, into a frozen Registry."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import traceback
+import types
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pluggy
+
+from archon_framework._errors import PluginConflictError, PluginError, TaskError
+from archon_framework._modality import Modality
+from archon_framework._prompt import TextCodec
+from archon_framework._registry import DatasetSpec, Metric, PluginFailure, PluginInfo
+from archon_framework._tasks import TaskSuite
+from archon_framework._vocab import TEXT_VOCABULARY, Vocabulary, VocabLayout
+from archon_framework.hookspecs import PROJECT_NAME, ArchonHookSpecs
+
+__all__ = ["Registry", "load_registry", "blocked_from_env", "DISABLE_ENV"]
+
+#: Comma-separated entry-point (or distribution) names of plugins not to load.
+DISABLE_ENV = "ARCHON_DISABLE_PLUGINS"
+
+def _core_version() -> str | None:
+    try:
+        return importlib.metadata.version("archon-framework")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+CORE_PLUGIN = PluginInfo(name="core", distribution="archon-framework", version=_core_version(), module="archon_framework")
+
+
+def blocked_from_env() -> frozenset[str]:
+    raw = os.environ.get(DISABLE_ENV, "")
+    return frozenset(x.strip() for x in raw.split(",") if x.strip())
+
+
+@attrs.frozen(kw_only=True)
+class Registry:
+    """Everything the installed plugins provide, built once and never mutated.
+
+    Attributes:
+        plugins: the plugins that loaded, in load order.
+        failures: plugins (or hooks) that failed, with their errors.
+        blocked: names of plugins skipped on purpose.
+        modalities: name -> Modality.
+        providers: modality / suite / dataset / metric name -> the plugin that provided it.
+        suites, datasets, metrics: by name.
+        commands: plugin CLI apps (typer) with their plugin.
+    """
+
+    plugins: tuple[PluginInfo, ...] = ()
+    failures: tuple[PluginFailure, ...] = ()
+    blocked: tuple[str, ...] = ()
+    modalities: Mapping[str, Modality] = attrs.field(factory=dict)
+    providers: Mapping[str, PluginInfo] = attrs.field(factory=dict)
+    suites: Mapping[str, TaskSuite] = attrs.field(factory=dict)
+    datasets: Mapping[str, DatasetSpec] = attrs.field(factory=dict)
+    metrics: Mapping[str, Metric] = attrs.field(factory=dict)
+    commands: tuple[tuple[Any, PluginInfo], ...] = ()
+
+    # ------------------------------------------------------------------ vocabulary
+    def vocabularies(self) -> list[Vocabulary]:
+        seen: dict[str, Vocabulary] = {}
+        for mod in self.modalities.values():
+            if mod.vocabulary is not None:
+                seen.setdefault(mod.vocabulary.name, mod.vocabulary)
+        return list(seen.values())
+
+    def layout(self, base: VocabLayout | None = None) -> VocabLayout:
+        """The unified vocabulary of the installed plugins.
+
+        With no `base`, a fresh deterministic allocation (text first at 0, then by name): the
+        layout of a new model. With a saved `base` (a checkpoint's, or a layout file), the
+        base extended by whatever was installed since, so no existing id moves; a base whose
+        vocabularies are missing or resized raises `LayoutMismatchError` naming them.
+        """
+        if base is None:
+            return VocabLayout.allocate(self.vocabularies())
+        return base.reconcile(self.vocabularies())
+
+    def modality(self, name: str) -> Modality:
+        try:
+            return self.modalities[name]
+        except KeyError:
+            raise PluginError(
+                f"modality {name!r} is not installed (installed: {', '.join(sorted(self.modalities)) or 'none'})"
+            ) from None
+
+    def suite(self, name: str) -> TaskSuite:
+        try:
+            return self.suites[name]
+        except KeyError:
+            raise TaskError(f"task suite {name!r} is not installed (installed: {', '.join(sorted(self.suites))})") from None
+
+    def dataset(self, name: str) -> DatasetSpec:
+        try:
+            return self.datasets[name]
+        except KeyError:
+            raise PluginError(f"dataset {name!r} is not installed (installed: {', '.join(sorted(self.datasets)) or 'none'})") from None
+
+    # ------------------------------------------------------------------ tokenizers
+    def tokenizer(self, name: str, artifacts: Path | None = None) -> Any:
+        """The tokenizer (or renderer) of a modality, loaded from `artifacts/<name>` if it exists."""
+        mod = self.modality(name)
+        path = None
+        if artifacts is not None and (Path(artifacts) / name).exists():
+            path = Path(artifacts) / name
+        try:
+            return mod.tokenizer(path)
+        except PluginError:
+            raise
+        except Exception as err:
+            raise PluginError(
+                f"modality {name!r} (plugin {self.providers[name].label}): could not make its tokenizer"
+                f"{f' from {path}' if path else ''}: {err}"
+            ) from err
+
+    def text_codec(self, artifacts: Path | None = None) -> TextCodec:
+        """The codec of the `text` vocabulary (from the first modality that uses it)."""
+        for name, mod in self.modalities.items():
+            if mod.vocabulary is not None and mod.vocabulary.name == TEXT_VOCABULARY:
+                tok = self.tokenizer(name, artifacts)
+                if isinstance(tok, TextCodec):
+                    return tok
+        raise PluginError(
+            f"no installed modality provides a {TEXT_VOCABULARY!r} vocabulary with a text codec; "
+            "install archon-text-t5 (or another text plugin)"
+        )
+
+
+# ---------------------------------------------------------------------- loading
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    return sorted(importlib.metadata.entry_points(group=PROJECT_NAME), key=lambda ep: ep.name)
+
+
+def _info(ep: importlib.metadata.EntryPoint) -> PluginInfo:
+    dist = getattr(ep, "dist", None)
+    return PluginInfo(
+        name=ep.name,
+        distribution=dist.metadata["Name"] if dist is not None else None,
+        version=dist.version if dist is not None else None,
+        module=ep.value,
+    )
+
+
+def _error_text(err: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(err), err)).strip()
+
+
+def load_registry(
+    *,
+    plugins: Iterable[tuple[str, object]] = (),
+    entry_points: bool = True,
+    blocked: Iterable[str] | None = None,
+) -> Registry:
+    """Load the installed plugins into a frozen Registry.
+
+    Args:
+        plugins: extra `(name, module_or_object)` pairs registered directly through pluggy,
+            exactly as entry points are (tests use this; so can notebooks).
+        entry_points: whether to load entry points in group `archon`.
+        blocked: plugin names (entry-point or distribution) to skip; defaults to the
+            `ARCHON_DISABLE_PLUGINS` environment variable.
+
+    A plugin that fails to import or whose hook raises is recorded in `failures` and skipped.
+    Two plugins declaring the same modality (or phrase, suite, dataset, metric) name raise
+    `PluginConflictError` naming both.
+    """
+    blocked_set = frozenset(blocked) if blocked is not None else blocked_from_env()
+    pm = pluggy.PluginManager(PROJECT_NAME)
+    pm.add_hookspecs(ArchonHookSpecs)
+    failures: list[PluginFailure] = []
+    loaded: list[PluginInfo] = []
+    by_plugin: dict[str, PluginInfo] = {}
+    skipped: list[str] = []
+
+    from archon_framework import _builtin
+
+    candidates: list[tuple[PluginInfo, Callable[[], object]]] = [(CORE_PLUGIN, lambda: _builtin)]
+    if entry_points:
+        for ep in _entry_points():
+            candidates.append((_info(ep), ep.load))
+    for name, obj in plugins:
+        candidates.append((PluginInfo(name=name, module=getattr(obj, "__name__", repr(obj))), lambda obj=obj: obj))
+
+    for info, load in candidates:
+        if info.name in blocked_set or (info.distribution and info.distribution in blocked_set):
+            skipped.append(info.name)
+            continue
+        if info.name in by_plugin:
+            failures.append(PluginFailure(plugin=info, stage="register", error=f"plugin name {info.name!r} is already registered by {by_plugin[info.name].label}"))
+            continue
+        try:
+            obj = load()
+        except BaseException as err:  # noqa: BLE001 - one broken plugin must not take the host down
+            if isinstance(err, (KeyboardInterrupt, SystemExit)):
+                raise
+            failures.append(PluginFailure(plugin=info, stage="import", error=_error_text(err)))
+            continue
+        try:
+            _check_hook_names(obj, info)
+            pm.register(obj, name=info.name)
+        except Exception as err:
+            failures.append(PluginFailure(plugin=info, stage="register", error=_error_text(err)))
+            continue
+        loaded.append(info)
+        by_plugin[info.name] = info
+
+    results = {hook: _collect(pm, hook, by_plugin, failures) for hook in (
+        "archon_modalities", "archon_task_suites", "archon_datasets", "archon_metrics", "archon_commands")}
+
+    providers: dict[str, PluginInfo] = {}
+    modalities = _unique("modality", results["archon_modalities"], Modality, lambda m: m.name, providers, failures)
+    _check_modalities(modalities, providers)
+    suites = _unique("task suite", results["archon_task_suites"], TaskSuite, lambda s: s.name, {}, failures)
+    datasets = _unique("dataset", results["archon_datasets"], DatasetSpec, lambda d: d.name, {}, failures)
+    metrics = _unique("metric", results["archon_metrics"], Metric, lambda m: m.name, {}, failures)
+    commands = tuple((c, info) for c, info in results["archon_commands"])
+    return Registry(
+        plugins=tuple(loaded), failures=tuple(failures), blocked=tuple(skipped),
+        modalities=types.MappingProxyType(modalities), providers=types.MappingProxyType(providers),
+        suites=types.MappingProxyType({k: v for k, (v, _) in suites.items()}),
+        datasets=types.MappingProxyType({k: v for k, (v, _) in datasets.items()}),
+        metrics=types.MappingProxyType({k: v for k, (v, _) in metrics.items()}),
+        commands=commands,
+    )
+
+
+def _check_hook_names(obj: object, info: PluginInfo) -> None:
+    known = {n for n in dir(ArchonHookSpecs) if n.startswith("archon_")}
+    for attr in dir(obj):
+        if attr.startswith("archon_") and attr not in known and callable(getattr(obj, attr, None)):
+            raise PluginError(f"plugin {info.label}: {attr}() is not an archon hook (known: {', '.join(sorted(known))})")
+
+
+def _collect(pm: pluggy.PluginManager, hook: str, by_plugin: Mapping[str, PluginInfo], failures: list[PluginFailure]) -> list[tuple[Any, PluginInfo]]:
+    out: list[tuple[Any, PluginInfo]] = []
+    caller = getattr(pm.hook, hook)
+    for impl in caller.get_hookimpls():  # registration order (pluggy calls them LIFO; we do not)
+        info = by_plugin.get(impl.plugin_name, PluginInfo(name=impl.plugin_name))
+        try:
+            items = impl.function()
+            if items is None:
+                continue
+            items = list(items)
+        except Exception as err:
+            failures.append(PluginFailure(plugin=info, stage=hook, error=_error_text(err)))
+            continue
+        out.extend((item, info) for item in items)
+    return out
+
+
+def _unique(kind: str, items: Sequence[tuple[Any, PluginInfo]], cls: type, key: Callable[[Any], str], providers: dict[str, PluginInfo], failures: list[PluginFailure]) -> dict:
+    out: dict[str, Any] = {}
+    for item, info in items:
+        if not isinstance(item, cls):
+            failures.append(PluginFailure(plugin=info, stage=f"{kind} declaration", error=f"returned {type(item).__name__}, expected {cls.__name__}"))
+            continue
+        name = key(item)
+        if name in providers:
+            raise PluginConflictError(
+                f"{kind} {name!r} is declared by two plugins: {providers[name].label} ({providers[name].name}) "
+                f"and {info.label} ({info.name}); uninstall or block one of them ({DISABLE_ENV}=NAME)"
+            )
+        providers[name] = info
+        out[name] = item if cls is Modality else (item, info)
+    return out
+
+
+def _check_modalities(modalities: Mapping[str, Modality], providers: Mapping[str, PluginInfo]) -> None:
+    phrases: dict[str, str] = {}
+    vocabs: dict[str, tuple[Vocabulary, str]] = {}
+    for name, mod in modalities.items():
+        if mod.phrase in phrases:
+            other = phrases[mod.phrase]
+            raise PluginConflictError(
+                f"modalities {other!r} ({providers[other].label}) and {name!r} ({providers[name].label}) "
+                f"use the same prompt phrase {mod.phrase!r}"
+            )
+        phrases[mod.phrase] = name
+        if mod.vocabulary is not None:
+            prev = vocabs.get(mod.vocabulary.name)
+            if prev is not None and prev[0] != mod.vocabulary:
+                raise PluginConflictError(
+                    f"vocabulary {mod.vocabulary.name!r} has size {prev[0].size} for modality {prev[1]!r} "
+                    f"({providers[prev[1]].label}) but {mod.vocabulary.size} for {name!r} ({providers[name].label})"
+                )
+            vocabs.setdefault(mod.vocabulary.name, (mod.vocabulary, name))

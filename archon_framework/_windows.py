@@ -1,0 +1,76 @@
+"""Past, current and time-invariant windows of a clip, for the continuation tasks of Table G."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from archon_framework._clip import Clip, ClipMeta
+from archon_framework._errors import TaskError
+from archon_framework._modality import Modality
+from archon_framework._tasks import State, Task
+
+__all__ = ["task_windows", "slot_value", "WINDOW_ALIGN_SECONDS"]
+
+#: Window boundaries fall on multiples of 0.2 s: 6 video frames at 30 fps and 5 speech token
+#: frames (3,200 samples at 16 kHz), so no frame or token straddles a boundary. (Tokenizers
+#: with coarser time steps, such as 4-frame animation latents, pad their window as documented.)
+WINDOW_ALIGN_SECONDS = 0.2
+
+
+def task_windows(meta: ClipMeta, task: Task, *, past_fraction: float = 0.5, align: float = WINDOW_ALIGN_SECONDS) -> dict[State, ClipMeta]:
+    """The clip windows a task's slots read.
+
+    * A task with a `past` input splits the clip: past = [0, s), current = [s, duration), with
+      s = past_fraction x duration rounded to a multiple of `align` seconds.
+    * Otherwise current = the whole clip.
+    * `time-invariant` (for a temporal modality, e.g. `expression(t)` in the image tasks) = the
+      single frame at the start of the current window, the frame the reference image shows.
+    """
+    if not 0.0 < past_fraction < 1.0:
+        raise TaskError(f"past_fraction must lie in (0, 1), got {past_fraction}")
+    windows: dict[State, ClipMeta] = {}
+    if task.has_past:
+        split = round(meta.duration * past_fraction / align) * align
+        if split <= 0 or split >= meta.duration:
+            raise TaskError(
+                f"clip {meta.clip_id!r} ({meta.duration} s) is too short to split into past and current "
+                f"windows aligned to {align} s for task {task.name}"
+            )
+        windows[State.PAST] = meta.window(0.0, split, suffix="past")
+        windows[State.CURRENT] = meta.window(split, meta.duration - split, suffix="current")
+    else:
+        windows[State.CURRENT] = meta
+    current = windows[State.CURRENT]
+    windows[State.STATIC] = meta.window(current.start - meta.start, 1.0 / meta.frame_rate, suffix="frame")
+    return windows
+
+
+def slot_value(clip: Clip, modality: Modality, state: State, windows: dict[State, ClipMeta]) -> tuple[Any, ClipMeta]:
+    """The raw value a slot reads from a clip, with the metadata of its window."""
+    value = clip[modality.name]
+    if not modality.temporal:
+        return value, clip.meta
+    window = windows[state]
+    if window.duration == clip.meta.duration:
+        return value, window
+    unit = modality.raw.time_axis_unit
+    offset = window.start - clip.meta.start
+    if unit is not None:
+        rate = clip.meta.frame_rate if unit == "frames" else clip.meta.sample_rate
+        begin = int(round(offset * rate))
+        length = window.frames if unit == "frames" else window.samples
+        arr = np.asarray(value)
+        if begin + length > arr.shape[0]:
+            raise TaskError(
+                f"clip {clip.clip_id!r}, modality {modality.name!r}: window needs {unit} {begin}..{begin + length} "
+                f"but the value has {arr.shape[0]}"
+            )
+        return arr[begin:begin + length], window
+    if modality.window is not None:
+        return modality.window(value, clip.meta, offset, window.duration), window
+    raise TaskError(
+        f"modality {modality.name!r} cannot be cut into past/current windows: its raw value has no time "
+        "axis and the plugin declares no Modality.window"
+    )

@@ -1,0 +1,111 @@
+"""Plugin loading: guarded imports, blocking, provenance, conflicts, hook errors."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from archon_framework import (
+    Modality, PluginConflictError, RawSpec, Vocabulary, hookimpl, load_registry,
+)
+from archon_framework.testing import make_registry
+
+from core_toys import ToyPlugin, array_modality
+
+
+def test_core_provides_archon72_and_reports_itself():
+    reg = make_registry()
+    assert "archon72" in reg.suites and len(reg.suites["archon72"]) == 72
+    assert reg.plugins[0].distribution == "archon-framework"
+
+
+def test_plugins_register_through_pluggy_with_provenance(toy_registry):
+    assert set(toy_registry.modalities) == {"speech", "expression", "image", "script"}
+    assert toy_registry.providers["speech"].name == "toy"
+    layout = toy_registry.layout()
+    assert layout.range("text").start == 0
+
+
+def test_failing_import_is_reported_not_raised():
+    def boom():
+        raise ImportError("no module named torch_magic")
+
+    # An object whose hook raises at call time, and one whose module fails at load time.
+    class Broken:
+        @hookimpl
+        def archon_modalities(self):
+            raise RuntimeError("checkpoint missing")
+
+    reg = load_registry(plugins=[("broken", Broken())], entry_points=False, blocked=())
+    assert [(f.plugin.name, f.stage) for f in reg.failures] == [("broken", "archon_modalities")]
+    assert "checkpoint missing" in reg.failures[0].error
+    assert "archon72" in reg.suites  # the rest still loads
+
+
+def test_wrong_return_type_is_reported():
+    class Wrong:
+        @hookimpl
+        def archon_modalities(self):
+            return ["speech"]
+
+    reg = load_registry(plugins=[("wrong", Wrong())], entry_points=False, blocked=())
+    assert reg.failures and "expected Modality" in reg.failures[0].error
+
+
+def test_misspelled_hook_is_reported_by_name():
+    mod = types.ModuleType("misspelled")
+    mod.archon_modalitys = hookimpl(lambda: [])
+    reg = load_registry(plugins=[("misspelled", mod)], entry_points=False, blocked=())
+    assert reg.failures[0].stage == "register" and "archon_modalitys" in reg.failures[0].error
+
+
+def test_duplicate_modality_names_both_plugins():
+    a = ToyPlugin(array_modality("speech", 4))
+    b = ToyPlugin(array_modality("speech", 4, phrase="other"))
+    with pytest.raises(PluginConflictError, match="'speech' is declared by two plugins: .*a.* and .*b"):
+        make_registry(("a", a), ("b", b))
+
+
+def test_duplicate_phrase_or_vocabulary_size_conflicts():
+    with pytest.raises(PluginConflictError, match="same prompt phrase"):
+        make_registry(("a", ToyPlugin(array_modality("x", 4, phrase="p"))), ("b", ToyPlugin(array_modality("y", 4, phrase="p"))))
+    m1 = array_modality("x", 4)
+    m2 = Modality(name="y", vocabulary=Vocabulary("x", 5), temporal=True, phrase="y", raw=RawSpec(kind="text"),
+                  num_tokens=lambda meta: 1, tokenizer=lambda p: None)
+    with pytest.raises(PluginConflictError, match="vocabulary 'x' has size 4"):
+        make_registry(("a", ToyPlugin(m1)), ("b", ToyPlugin(m2)))
+
+
+def test_blocking_by_name_and_by_environment(monkeypatch):
+    plugin = ToyPlugin(array_modality("speech", 4))
+    reg = load_registry(plugins=[("toy", plugin)], entry_points=False, blocked=["toy"])
+    assert "speech" not in reg.modalities and reg.blocked == ("toy",)
+    monkeypatch.setenv("ARCHON_DISABLE_PLUGINS", "toy, other")
+    reg = load_registry(plugins=[("toy", plugin)], entry_points=False)
+    assert "speech" not in reg.modalities
+
+
+def test_installed_entry_points_load_without_crashing():
+    reg = load_registry()  # whatever is installed: failures are data, never exceptions
+    for f in reg.failures:
+        assert f.plugin.name and f.error
+
+
+def test_malformed_entry_point_is_reported(monkeypatch):
+    import importlib.metadata as md
+
+    from archon_framework import _plugins
+
+    bad = md.EntryPoint(name="bad", value="not a module path::", group="archon")
+    monkeypatch.setattr(_plugins, "_entry_points", lambda: [bad])
+    reg = load_registry(blocked=())
+    assert [f.plugin.name for f in reg.failures] == ["bad"] and reg.failures[0].stage == "import"
+
+
+def test_text_codec_and_tokenizer_lookup(toy_registry, tmp_path):
+    codec = toy_registry.text_codec()
+    assert codec.decode_text(codec.encode_text("héllo")) == "héllo"
+    assert toy_registry.tokenizer("speech", tmp_path).vocabulary.size == 16
+    with pytest.raises(Exception, match="'lidar' is not installed"):
+        toy_registry.modality("lidar")
