@@ -13,7 +13,8 @@ from typing import Any
 import attrs
 import pluggy
 
-from archon_framework._errors import PluginConflictError, PluginError, TaskError
+from archon_framework._clip import Clip
+from archon_framework._errors import PluginConflictError, PluginError, RawValueError, TaskError
 from archon_framework._modality import Modality
 from archon_framework._prompt import TextCodec
 from archon_framework._registry import DatasetSpec, Metric, PluginFailure, PluginInfo
@@ -104,6 +105,25 @@ class Registry:
             return self.datasets[name]
         except KeyError:
             raise PluginError(f"dataset {name!r} is not installed (installed: {', '.join(sorted(self.datasets)) or 'none'})") from None
+
+    def check_clip(self, clip: Clip) -> Clip:
+        """Validate every raw value of a clip against its modality's declaration.
+
+        Returns the clip with values safely cast (e.g. int64 labels to uint8). Errors name the
+        clip and the modality: a value for a modality that is not installed, a wrong dtype or
+        shape (so lengths that disagree with the clip's duration across modalities), NaN, a
+        value outside the declared range, or a plugin's own domain check.
+        """
+        values = {}
+        for name, value in clip.values.items():
+            mod = self.modalities.get(name)
+            if mod is None:
+                raise RawValueError(
+                    f"clip {clip.clip_id!r}: a value for modality {name!r}, which is not installed "
+                    f"(installed: {', '.join(sorted(self.modalities)) or 'none'})"
+                )
+            values[name] = mod.check_raw(value, clip.meta)
+        return Clip(clip.meta, values)
 
     # ------------------------------------------------------------------ tokenizers
     def tokenizer(self, name: str, artifacts: Path | None = None) -> Any:

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from archon_framework._cli_data import data_app
 from archon_framework._errors import ArchonError
 from archon_framework._plugins import DISABLE_ENV, Registry, load_registry
 from archon_framework._tasks import TaskSuite
@@ -30,12 +31,15 @@ out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 
-def _registry() -> Registry:
+def load_registry_or_exit() -> Registry:
+    """The installed plugins' registry; a conflict is printed and exits with status 2."""
     try:
         return load_registry()
     except ArchonError as e:
         err.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(2) from e
+
+
 
 
 def _report_failures(registry: Registry) -> None:
@@ -91,7 +95,7 @@ def list_modalities(
     a new model gets. A trained model keeps its layout: pass it (or --save-layout once and
     reuse it) to see where newly installed vocabularies are appended.
     """
-    registry = _registry()
+    registry = load_registry_or_exit()
     layout = _layout(registry, layout_file)
     if save_layout is not None:
         layout.save(save_layout)
@@ -133,7 +137,7 @@ def list_tasks(
     installed_only: Annotated[bool, typer.Option("--installed-only", help="Drop tasks whose modalities are not installed.")] = False,
 ) -> None:
     """List the tasks of a suite with their inputs, output and sampling weight."""
-    registry = _registry()
+    registry = load_registry_or_exit()
     try:
         s = registry.suite(suite)
         if installed_only:
@@ -172,6 +176,9 @@ def demo() -> None:
         "Meanwhile: `archon list-modalities` and `archon list-tasks` show what is installed."
     )
     raise typer.Exit(3)
+
+
+app.add_typer(data_app, name="data")
 
 
 def _mount_plugin_commands() -> None:

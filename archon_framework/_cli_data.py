@@ -1,0 +1,92 @@
+"""`archon data`: write a dataset from a dataset plugin, and summarize one."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from archon_framework._errors import ArchonError
+
+__all__ = ["data_app"]
+
+data_app = typer.Typer(name="data", help="Write and inspect clip datasets.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False,
+    )
+
+
+@data_app.command("synth")
+def synth(
+    out_dir: Annotated[Path, typer.Option("--out", help="Dataset directory to write.")],
+    clips: Annotated[int, typer.Option("--clips", min=1, help="Number of clips.")] = 16,
+    seconds: Annotated[float | None, typer.Option("--seconds", help="Clip length (default: the dataset's).")] = None,
+    dataset: Annotated[str, typer.Option("--dataset", help="Dataset plugin name.")] = "synthetic_heads",
+    seed: Annotated[int, typer.Option("--seed", help="Seed; clips are deterministic in (seed, index).")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted dataset.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing dataset.")] = False,
+) -> None:
+    """Generate clips with a dataset plugin, validate them, and store them crash-safely."""
+    from archon_framework.cli import load_registry_or_exit
+    from archon_framework.data import write_dataset
+
+    registry = load_registry_or_exit()
+    try:
+        spec = registry.dataset(dataset)
+        length = seconds if seconds is not None else spec.default_seconds
+        static = {name: not registry.modality(name).temporal for name in spec.modalities if name in registry.modalities}
+        with _progress() as progress:
+            task = progress.add_task(f"{dataset} -> {out_dir}", total=clips)
+
+            def gen():
+                for i in range(clips):
+                    yield spec.generate(i, seed=seed, seconds=length)
+
+            write_dataset(
+                out_dir, gen(), name=dataset, validate=registry.check_clip, static=static,
+                resume=resume, overwrite=overwrite, on_clip=lambda clip: progress.advance(task),
+            )
+    except ArchonError as e:
+        err.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(2) from e
+    out.print(f"wrote {clips} clips of {length:g} s to {out_dir}")
+
+
+@data_app.command("info")
+def info(
+    path: Annotated[Path, typer.Argument(help="Dataset directory.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Summarize a dataset per modality: clips, dtype, shape, size on disk."""
+    from archon_framework.data import dataset_info
+
+    try:
+        summary = dataset_info(path)
+    except ArchonError as e:
+        err.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(2) from e
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        return
+    table = Table(title=f"{path}: {summary['dataset']}, {summary['clips']} clips, {summary['seconds']:g} s, {summary['shards']} shards")
+    for col in ("modality", "kind", "clips", "dtype", "shape per row", "rows", "MiB on disk"):
+        table.add_column(col)
+    for name, m in summary["modalities"].items():
+        table.add_row(
+            name, m["kind"] + (" (static)" if m["static"] else ""), str(m["clips"]), m.get("dtype", "-"),
+            str(tuple(m["trailing_shape"])) if "trailing_shape" in m else "-", str(m.get("rows", "-")),
+            f"{m['bytes_on_disk'] / 2**20:.2f}" if "bytes_on_disk" in m else "-",
+        )
+    out.print(table)
