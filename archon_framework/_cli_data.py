@@ -64,6 +64,31 @@ def synth(
     out.print(f"wrote {clips} clips of {length:g} s to {out_dir}")
 
 
+@data_app.command("ingest")
+def ingest(
+    manifest: Annotated[Path, typer.Option("--manifest", help="A .jsonl or .csv manifest: one row per clip, a file per modality.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Dataset directory to write.")],
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted dataset.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing dataset.")] = False,
+) -> None:
+    """Store user clips, each file read by its modality plugin's loader and validated."""
+    from archon_framework.cli import load_registry_or_exit
+    from archon_framework.data import ingest_clips, read_manifest, write_dataset
+
+    registry = load_registry_or_exit()
+    try:
+        total = len(read_manifest(manifest))
+        static = {name: not mod.temporal for name, mod in registry.modalities.items()}
+        with _progress() as progress:
+            task = progress.add_task(f"{manifest.name} -> {out_dir}", total=total)
+            write_dataset(out_dir, ingest_clips(registry, manifest), name=manifest.stem, static=static,
+                          resume=resume, overwrite=overwrite, on_clip=lambda clip: progress.advance(task))
+    except ArchonError as e:
+        err.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(2) from e
+    out.print(f"ingested {total} clips into {out_dir}")
+
+
 @data_app.command("info")
 def info(
     path: Annotated[Path, typer.Argument(help="Dataset directory.")],

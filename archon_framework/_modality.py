@@ -166,6 +166,9 @@ class Modality:
         window: optional `(value, meta, start_s, duration_s) -> value` for temporal values
             that are not arrays with a time axis (e.g. timed scripts).
         trainer: optional `TokenizerTrainer`.
+        load: optional file loader `(path, meta) -> value` used by manifest ingestion (wav,
+            PNG folders, npz, JSON, captions...); it normalizes what it documents (rates,
+            channels) and raises RawValueError naming the file otherwise.
         derived_from: for rendered modalities, the modalities `Renderer.render` takes.
         description: one line for listings.
     """
@@ -182,6 +185,7 @@ class Modality:
     validate: Callable[[Any, ClipMeta], Any] | None = None
     window: Callable[[Any, ClipMeta, float, float], Any] | None = None
     trainer: Callable[..., Mapping[str, Any]] | None = None
+    load: Callable[[Path, ClipMeta], Any] | None = None
     derived_from: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     description: str = ""
 

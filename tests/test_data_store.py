@@ -149,3 +149,38 @@ def test_cli_synth_and_info(tmp_path, monkeypatch):
     runner.invoke(cli.app, ["data", "synth", "--dataset", "toy", "--clips", "5", "--out", str(tmp_path / "f")])
     for a, b in zip(ClipDataset(tmp_path / "d"), ClipDataset(tmp_path / "f")):
         assert_same(a, b)
+
+
+def _load_pair(path, meta):
+    arr = np.loadtxt(path, dtype=np.float32, ndmin=2)
+    if arr.shape[1] != 2:
+        raise RawValueError(f"expected 2 columns, got {arr.shape[1]}")
+    return arr
+
+
+def test_ingest_manifest_through_plugin_loaders(tmp_path, monkeypatch):
+    import attrs
+
+    speech = attrs.evolve(array_modality("speech", 16), load=_load_pair)
+    reg = make_registry(("toy", ToyPlugin(speech, array_modality("image", 8, temporal=False))), with_byte_text=True)
+    np.savetxt(tmp_path / "a.txt", np.full((4, 2), 0.5))
+    np.savetxt(tmp_path / "b.txt", np.full((3, 2), 0.5))
+    (tmp_path / "m.jsonl").write_text(
+        json.dumps({"id": "a", "duration": 0.4, "frame_rate": 10, "files": {"speech": "a.txt"}}) + "\n"
+        + json.dumps({"id": "b", "duration": 0.4, "frame_rate": 10, "files": {"speech": "b.txt"}}) + "\n"
+    )
+    monkeypatch.setattr(cli, "load_registry", lambda: reg)
+    runner = CliRunner()
+    result = runner.invoke(cli.app, ["data", "ingest", "--manifest", str(tmp_path / "m.jsonl"), "--out", str(tmp_path / "d")])
+    # Clip b has 3 frames for a 0.4 s clip at 10 fps: refused, naming line, clip and modality.
+    assert result.exit_code == 2 and "m.jsonl:2: clip 'b', modality 'speech': expected shape (4, 2), got (3, 2)" in result.stderr
+    (tmp_path / "m.csv").write_text("id,duration,frame_rate,speech,image\na,0.4,10,a.txt,\n")
+    result = runner.invoke(cli.app, ["data", "ingest", "--manifest", str(tmp_path / "m.csv"), "--out", str(tmp_path / "e")])
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(ClipDataset(tmp_path / "e")[0]["speech"], np.full((4, 2), 0.5, np.float32))
+    (tmp_path / "n.csv").write_text("id,duration,frame_rate,image\na,0.4,10,a.txt\n")
+    result = runner.invoke(cli.app, ["data", "ingest", "--manifest", str(tmp_path / "n.csv"), "--out", str(tmp_path / "f")])
+    assert result.exit_code == 2 and "has no file loader" in result.stderr
+    (tmp_path / "o.jsonl").write_text('{"id": "a"}\n')
+    result = runner.invoke(cli.app, ["data", "ingest", "--manifest", str(tmp_path / "o.jsonl"), "--out", str(tmp_path / "g")])
+    assert result.exit_code == 2 and "o.jsonl:1: each row needs 'id' and 'duration'" in result.stderr
