@@ -11,7 +11,7 @@ from archon_framework._errors import TaskError
 from archon_framework._modality import Modality
 from archon_framework._tasks import State, Task
 
-__all__ = ["task_windows", "slot_value", "WINDOW_ALIGN_SECONDS"]
+__all__ = ["task_windows", "slot_value", "words_window", "WINDOW_ALIGN_SECONDS"]
 
 #: Window boundaries fall on multiples of 0.2 s: 6 video frames at 30 fps and 5 speech token
 #: frames (3,200 samples at 16 kHz), so no frame or token straddles a boundary. (Tokenizers
@@ -74,3 +74,19 @@ def slot_value(clip: Clip, modality: Modality, state: State, windows: dict[State
         f"modality {modality.name!r} cannot be cut into past/current windows: its raw value has no time "
         "axis and the plugin declares no Modality.window"
     )
+
+
+def words_window(value: str, meta: ClipMeta, start: float, duration: float) -> str:
+    """The words of an untimed text spoken in `[start, start + duration)` of its clip.
+
+    Without word timings, words are taken as evenly spread over the clip: word i of n spans
+    `[i, i + 1) * duration / n` and belongs to the window holding its midpoint, so past and
+    current windows split the words without overlap or loss. An approximation: plugins with
+    word timings (captions) should declare their own `Modality.window`.
+    """
+    words = value.split()
+    if not words:
+        return ""
+    step = meta.duration / len(words)
+    end = start + duration
+    return " ".join(w for i, w in enumerate(words) if start <= (i + 0.5) * step < end)

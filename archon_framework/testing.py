@@ -27,6 +27,7 @@ from archon_framework._errors import ArchonError, RawValueError, VocabError
 from archon_framework._modality import Modality, Renderer, Tokenizer
 from archon_framework._plugins import Registry, load_registry
 from archon_framework._vocab import TEXT_VOCABULARY, Vocabulary
+from archon_framework._windows import words_window
 from archon_framework.hookspecs import hookimpl
 
 __all__ = [
@@ -188,7 +189,7 @@ def byte_text_modalities() -> list[Modality]:
         Modality(
             name="script", vocabulary=tok.vocabulary, temporal=True, phrase="script",
             raw=RawSpec(kind="text"), num_tokens=lambda meta: None, tokenizer=lambda path: tok,
-            max_tokens=512, description="UTF-8 bytes (test kit)",
+            max_tokens=512, window=words_window, description="UTF-8 bytes (test kit)",
         )
     ]
 

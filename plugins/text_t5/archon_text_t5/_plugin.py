@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from archon_framework import ClipMeta, Metric, Modality, RawSpec, hookimpl
+from archon_framework import ClipMeta, Metric, Modality, RawSpec, hookimpl, words_window
 
 from archon_text_t5._cli import make_app
 from archon_text_t5._config import TextConfig, load_text_config
@@ -20,23 +20,7 @@ from archon_text_t5._tokenizers import (
     make_script_tokenizer,
 )
 
-__all__ = ["make_modalities", "window_script", "archon_modalities", "archon_metrics", "archon_commands"]
-
-
-def window_script(value: str, meta: ClipMeta, start: float, duration: float) -> str:
-    """The words of a script spoken in ``[start, start + duration)`` seconds of its clip.
-
-    The raw script carries no word timings (the paper's captions do), so words are assumed
-    evenly spread over the clip: word ``i`` of ``n`` spans ``[i, i + 1) * T / n`` and belongs
-    to the window holding its midpoint, so past and current windows split the words without
-    overlap or loss. An approximation, documented as such.
-    """
-    words = value.split()
-    if not words:
-        return ""
-    step = meta.duration / len(words)
-    end = start + duration
-    return " ".join(w for i, w in enumerate(words) if start <= (i + 0.5) * step < end)
+__all__ = ["make_modalities", "archon_modalities", "archon_metrics", "archon_commands"]
 
 
 def _no_count(meta: ClipMeta) -> None:
@@ -77,7 +61,7 @@ def make_modalities(config: TextConfig | None = None) -> list[Modality]:
         tokenizer=make_script,
         max_tokens=config.script_max_tokens,
         validate=validate_script,
-        window=window_script,
+        window=words_window,
         description=f"spoken words as text; SentencePiece, {vocab.size} ids shared as 'text'",
     )
     description = Modality(

@@ -21,7 +21,8 @@ from archon_text_t5 import (
     description_json,
     make_script_tokenizer,
 )
-from archon_text_t5._plugin import make_modalities, window_script
+from archon_framework import words_window as window_script
+from archon_text_t5._plugin import make_modalities
 
 META = ClipMeta(clip_id="c1", duration=2.0, frame_rate=30.0, sample_rate=16000)
 
