@@ -47,7 +47,7 @@ class Vocabulary:
     """
 
     name: str = attrs.field(validator=_check_name)
-    size: int = attrs.field(validator=_check_positive, converter=int)
+    size: int = attrs.field(validator=_check_positive)
 
 
 @attrs.frozen
@@ -59,7 +59,7 @@ class VocabRange:
     """
 
     vocabulary: Vocabulary
-    start: int = attrs.field(validator=_check_non_negative, converter=int)
+    start: int = attrs.field(validator=_check_non_negative)
 
     @property
     def size(self) -> int:
@@ -252,13 +252,17 @@ class VocabLayout:
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "<string>") -> VocabLayout:
+        from archon_framework._errors import ConfigError
         from archon_framework.config import from_dict
 
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
             raise VocabError(f"{source}: not a JSON vocabulary layout ({err})") from err
-        return from_dict(cls, data, source=source)
+        try:
+            return from_dict(cls, data, source=source)
+        except ConfigError as err:
+            raise VocabError(str(err)) from err
 
     def save(self, path: str | Path) -> None:
         from archon_framework.config import atomic_write_text

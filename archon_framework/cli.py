@@ -167,6 +167,52 @@ def list_tasks(
     _report_failures(registry)
 
 
+# ---------------------------------------------------------------------- train
+@app.command()
+def train(
+    config: Annotated[Path, typer.Option("--config", help="Training config (TOML): [model] [optim] [data] [mesh] [checkpoint].")],
+    steps: Annotated[Optional[int], typer.Option(help="Train to this step instead of the config's.")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+) -> None:
+    """Train the prefix LM on a dataset and task suite; resumes from the latest checkpoint."""
+    from archon_framework.train import Trainer, load_train_config
+
+    registry = load_registry_or_exit()
+    try:
+        cfg = load_train_config(config)
+        Trainer(cfg, registry, progress=progress).train(steps)
+    except ArchonError as e:
+        err.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(2) from e
+    out.print(f"trained; checkpoints and metrics.jsonl in {cfg.out_dir}")
+
+
+@app.command("estimate-weights")
+def estimate_weights(
+    config: Annotated[Path, typer.Option("--config", help="The training config of a baseline run (uniform weights).")],
+    out_file: Annotated[Path, typer.Option("--out", help="JSON file for task perplexities and S(i) weights.")],
+    batches: Annotated[int, typer.Option(help="Batches to measure.")] = 20,
+) -> None:
+    """Measure each task's perplexity with the baseline's latest checkpoint; write the paper's S(i)."""
+    from archon_framework._suites import perplexity_weights
+    from archon_framework.config import atomic_write_text
+    from archon_framework.train import Trainer, load_train_config
+
+    registry = load_registry_or_exit()
+    try:
+        trainer = Trainer(load_train_config(config), registry, progress=False)
+        step, model = trainer.latest_model()
+        ppl = trainer.task_perplexities(model, batches=batches)
+        weighted = perplexity_weights(trainer.suite, ppl)
+    except ArchonError as e:
+        err.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(2) from e
+    report = {"checkpoint_step": step, "perplexities": ppl,
+              "weights": {t.name: w for t, w in zip(weighted.tasks, weighted.probabilities)}}
+    atomic_write_text(out_file, json.dumps(report, indent=2) + "\n")
+    out.print(f"wrote perplexities and S(i) weights of {len(ppl)} tasks to {out_file} (use it as data.weights)")
+
+
 # ---------------------------------------------------------------------- demo
 @app.command()
 def demo() -> None:

@@ -1,6 +1,25 @@
-"""Data: clip datasets on disk (tensorstore + JSON), their grain source, and packing."""
+"""Data: clip datasets on disk (tensorstore + JSON), their grain source, examples and packing."""
 
+from archon_framework.data._examples import TaskSampler, TokenCache, needed_keys, slot_window_key
 from archon_framework.data._ingest import META_COLUMNS, ingest_clips, read_manifest
+from archon_framework.data._packing import DEFAULT_SEQ_LEN, PACKED_FEATURES, LMExample, pack_examples
 from archon_framework.data._store import FORMAT, INDEX_FILE, ClipDataset, dataset_info, write_dataset
 
-__all__ = ["FORMAT", "INDEX_FILE", "META_COLUMNS", "ClipDataset", "dataset_info", "ingest_clips", "read_manifest", "write_dataset"]
+__all__ = [
+    "DEFAULT_SEQ_LEN",
+    "FORMAT",
+    "INDEX_FILE",
+    "LMExample",
+    "META_COLUMNS",
+    "PACKED_FEATURES",
+    "ClipDataset",
+    "TaskSampler",
+    "TokenCache",
+    "dataset_info",
+    "ingest_clips",
+    "needed_keys",
+    "pack_examples",
+    "read_manifest",
+    "slot_window_key",
+    "write_dataset",
+]

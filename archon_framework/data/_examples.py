@@ -1,0 +1,240 @@
+"""Training examples from clips: tokenize each slot once, sample tasks by weight, serialize.
+
+The flow of DESIGN.md, from a dataset of clips to what the packer takes:
+
+    clip --Modality tokenizer (once per clip, modality, window; cached)--> local ids
+         --VocabRange.to_global--> Payload --PromptSerializer.serialize(task)--> LMExample
+
+`TokenCache` holds the global ids of every (clip, modality, window) a suite needs, in one
+tensorstore array with offsets (built once, checked against the vocabulary layout when
+reopened). `TaskSampler` turns it into an endless, seeded grain stream: example `i` draws its
+task from the suite's weights and its clip uniformly, both from `(seed, i)`, so the stream is
+deterministic and its iterator state is a small checkpointable dict.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import grain
+import numpy as np
+import tensorstore as ts
+
+from archon_framework._clip import Clip, ClipMeta
+from archon_framework._errors import DataError, LayoutMismatchError, TaskError
+from archon_framework._modality import Modality
+from archon_framework._prompt import Payload, PromptSerializer
+from archon_framework._tasks import Slot, State, Task, TaskSuite
+from archon_framework._vocab import VocabLayout
+from archon_framework._windows import slot_value, task_windows
+from archon_framework.config import atomic_write_text
+from archon_framework.data._packing import LMExample
+
+__all__ = ["TokenCache", "TaskSampler", "slot_window_key", "needed_keys"]
+
+CACHE_INDEX = "token-cache.json"
+
+
+def slot_window_key(task: Task, slot: Slot) -> str:
+    """Which window of its clip a slot reads: full, past, current, or a frame of one of them."""
+    span = ("current" if task.has_past else "full")
+    if slot.state is State.PAST:
+        return "past"
+    if slot.state is State.STATIC:
+        return f"frame@{span}"
+    return span
+
+
+def needed_keys(suite: TaskSuite, modalities: Mapping[str, Modality]) -> set[tuple[str, str]]:
+    """The (modality, window) pairs a suite's tasks read; time-invariant modalities use 'clip'."""
+    keys = set()
+    for task in suite.tasks:
+        for slot in (*task.inputs, task.output):
+            mod = modalities[slot.modality]
+            keys.add((slot.modality, "clip" if not mod.temporal else slot_window_key(task, slot)))
+    return keys
+
+
+def _window_for(meta: ClipMeta, key: str, past_fraction: float) -> tuple[Task, State]:
+    # A representative task for the window key, so task_windows computes the same bounds.
+    s = Slot("m", "c")
+    with_past = Task((Slot("m", "p"),), Slot("x", "c"))
+    no_past = Task((s,), Slot("x", "c"))
+    if key == "past":
+        return with_past, State.PAST
+    if key == "current":
+        return with_past, State.CURRENT
+    if key == "full":
+        return no_past, State.CURRENT
+    if key == "frame@current":
+        return with_past, State.STATIC
+    if key == "frame@full":
+        return no_past, State.STATIC
+    raise DataError(f"unknown window key {key!r}")
+
+
+class TokenCache:
+    """Global ids of every (clip, modality, window) a suite needs, tokenized once.
+
+    Args:
+        clips: the clip dataset (any sequence of Clip, e.g. `ClipDataset`).
+        serializer: the prompt serializer (its layout and text codec).
+        tokenizers: modality name -> tokenizer.
+        keys: the (modality, window) pairs to cache (see `needed_keys`).
+        past_fraction: where past/current windows split.
+    """
+
+    def __init__(self, entries: Mapping[tuple[int, str, str], np.ndarray], layout: VocabLayout) -> None:
+        self._entries = dict(entries)
+        self.layout = layout
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def build(
+        cls,
+        clips: Sequence[Clip],
+        serializer: PromptSerializer,
+        tokenizers: Mapping[str, Any],
+        keys: Iterable[tuple[str, str]],
+        *,
+        past_fraction: float = 0.5,
+        on_clip: Callable[[int], None] | None = None,
+    ) -> TokenCache:
+        keys = sorted(set(keys))
+        entries: dict[tuple[int, str, str], np.ndarray] = {}
+        for i in range(len(clips)):
+            clip = clips[i]
+            for modality, key in keys:
+                if modality not in clip.values:
+                    continue  # a clip without this modality cannot serve tasks that need it
+                entries[(i, modality, key)] = cls._tokenize(clip, modality, key, serializer, tokenizers, past_fraction)
+            if on_clip is not None:
+                on_clip(i)
+        return cls(entries, serializer.layout)
+
+    @staticmethod
+    def _tokenize(clip: Clip, modality: str, key: str, serializer: PromptSerializer, tokenizers: Mapping[str, Any], past_fraction: float) -> np.ndarray:
+        mod = serializer.modalities[modality]
+        tok = tokenizers[modality]
+        if key == "clip":
+            value, meta = clip[modality], clip.meta
+        else:
+            task, state = _window_for(clip.meta, key, past_fraction)
+            windows = task_windows(clip.meta, task, past_fraction=past_fraction)
+            value, meta = slot_value(clip, mod, state, windows)
+        if serializer.is_text(modality):
+            text = tok.to_text(value) if hasattr(tok, "to_text") else str(value)
+            return serializer.encode_text_payload(text)
+        local = np.asarray(tok.encode(value, meta=meta), dtype=np.int32)
+        expected = mod.token_count(meta)
+        if expected is not None and local.shape[0] != expected:
+            raise DataError(
+                f"clip {clip.clip_id!r}, modality {modality!r}: its tokenizer gave {local.shape[0]} ids, "
+                f"num_tokens says {expected} for a {meta.duration:g} s window"
+            )
+        return serializer.layout.range(mod.vocabulary).to_global(local)
+
+    # ------------------------------------------------------------------ storage
+    def save(self, root: str | Path) -> None:
+        """One int32 zarr array (all ids) plus a JSON index of offsets and the layout."""
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        keys = sorted(self._entries)
+        flat = np.concatenate([self._entries[k] for k in keys]) if keys else np.zeros(0, np.int32)
+        store = ts.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(root / "ids.zarr")}},
+                        create=True, delete_existing=True, dtype=ts.int32, shape=[max(1, flat.shape[0])]).result()
+        if flat.shape[0]:
+            store[: flat.shape[0]].write(flat).result()
+        offsets, pos = [], 0
+        for k in keys:
+            n = int(self._entries[k].shape[0])
+            offsets.append([k[0], k[1], k[2], pos, pos + n])
+            pos += n
+        atomic_write_text(root / CACHE_INDEX, json.dumps({"layout": json.loads(self.layout.to_json()), "entries": offsets}))
+
+    @classmethod
+    def load(cls, root: str | Path, layout: VocabLayout) -> TokenCache:
+        """Reopen a cache; `LayoutMismatchError` if it was built under another vocabulary layout."""
+        root = Path(root)
+        try:
+            index = json.loads((root / CACHE_INDEX).read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise DataError(f"{root}: no readable token cache ({err})") from err
+        saved = VocabLayout.from_json(json.dumps(index["layout"]), source=str(root / CACHE_INDEX))
+        if saved != layout:
+            raise LayoutMismatchError(
+                f"{root}: the cached tokens were made under another vocabulary layout "
+                f"({saved.diff(r.vocabulary for r in layout.ranges).describe()}); rebuild the cache"
+            )
+        flat = np.asarray(ts.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(root / "ids.zarr")}}, open=True).result().read().result())
+        entries = {(i, m, k): flat[a:b] for i, m, k, a, b in index["entries"]}
+        return cls(entries, layout)
+
+    # ------------------------------------------------------------------ access
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, clip_index: int, modality: str, key: str) -> np.ndarray | None:
+        return self._entries.get((clip_index, modality, key))
+
+    def clips_with(self, needs: Iterable[tuple[str, str]]) -> list[int]:
+        needs = list(needs)
+        clip_ids = sorted({i for i, _, _ in self._entries})
+        return [i for i in clip_ids if all((i, m, k) in self._entries for m, k in needs)]
+
+
+class TaskSampler:
+    """An endless, deterministic stream of training examples drawn from a task suite.
+
+    Example `i` picks its task with probability equal to the suite's weight and a clip that
+    holds every modality the task needs, both from a generator seeded by `(seed, i)`.
+
+    Args:
+        cache: the token cache.
+        suite: the task suite (weights = sampling probabilities).
+        serializer: the prompt serializer.
+        seed: the stream's seed.
+    """
+
+    def __init__(self, cache: TokenCache, suite: TaskSuite, serializer: PromptSerializer, *, seed: int = 0) -> None:
+        self.cache, self.suite, self.serializer, self.seed = cache, suite, serializer, seed
+        self._probs = np.asarray(suite.probabilities, dtype=np.float64)
+        self._modality_index = {name: i for i, name in enumerate(sorted(serializer.modalities))}
+        self._clips: list[list[int]] = []
+        for task in suite.tasks:
+            needs = [(s.modality, "clip" if not serializer.modalities[s.modality].temporal else slot_window_key(task, s))
+                     for s in (*task.inputs, task.output)]
+            self._clips.append(cache.clips_with(needs))
+        empty = [t.name for t, c in zip(suite.tasks, self._clips) if not c]
+        if empty:
+            raise TaskError(f"suite {suite.name!r}: no clip holds every modality of task(s) {', '.join(empty)}")
+
+    @property
+    def modality_names(self) -> tuple[str, ...]:
+        """Index -> modality name for `LMExample.modality_ids`."""
+        return tuple(sorted(self.serializer.modalities))
+
+    def example(self, index: int) -> LMExample:
+        rng = np.random.default_rng([self.seed, index])
+        t = int(rng.choice(len(self._probs), p=self._probs))
+        task = self.suite.tasks[t]
+        clip = self._clips[t][int(rng.integers(len(self._clips[t])))]
+        return self.build(task, t, clip)
+
+    def build(self, task: Task, task_id: int, clip: int) -> LMExample:
+        payloads = []
+        for slot in (*task.inputs, task.output):
+            mod = self.serializer.modalities[slot.modality]
+            key = "clip" if not mod.temporal else slot_window_key(task, slot)
+            payloads.append(Payload(slot, self.cache.get(clip, slot.modality, key)))
+        ex = self.serializer.serialize(payloads[:-1], payloads[-1])
+        modality_ids = np.full(ex.tokens.shape[0], -1, dtype=np.int32)
+        modality_ids[ex.prefix_len:] = self._modality_index[task.output.modality]
+        return LMExample.from_serialized(ex, task_id=task_id, modality_ids=modality_ids)
+
+    def dataset(self) -> grain.MapDataset:
+        """A grain MapDataset over example indices (use `.to_iter_dataset()`, then pack)."""
+        return grain.MapDataset.range(2**62).map(self.example)

@@ -1,0 +1,51 @@
+"""The prefix LM (paper Sec. 3.2): PaLM-style decoder, mask, per-token loss, KV-cache decoding."""
+
+from archon_framework.model._config import PrefixLMConfig, load_model_config, shipped_model_configs
+from archon_framework.model._decode import (
+    Generation,
+    KVCache,
+    Sampling,
+    decode_step,
+    generate,
+    generate_uncached,
+    generate_until,
+    prefill,
+    sample_token,
+)
+from archon_framework.model._layers import Attention, Block, RMSNorm, SwiGLU, apply_rope
+from archon_framework.model._mask import prefix_lm_mask
+from archon_framework.model._prefix_lm import (
+    PrefixLM,
+    TokenLosses,
+    grow_vocab,
+    load_prefix_lm,
+    save_prefix_lm,
+    token_losses,
+)
+
+__all__ = [
+    "Attention",
+    "Block",
+    "Generation",
+    "KVCache",
+    "PrefixLM",
+    "PrefixLMConfig",
+    "RMSNorm",
+    "Sampling",
+    "SwiGLU",
+    "TokenLosses",
+    "apply_rope",
+    "decode_step",
+    "generate",
+    "generate_uncached",
+    "generate_until",
+    "grow_vocab",
+    "load_model_config",
+    "load_prefix_lm",
+    "prefill",
+    "prefix_lm_mask",
+    "sample_token",
+    "save_prefix_lm",
+    "shipped_model_configs",
+    "token_losses",
+]

@@ -1,0 +1,317 @@
+"""KV-cache decoding: bidirectional prefill of the prompt, then one target token per step.
+
+Generation follows paper eq. 2: one modality at a time, with logits restricted to that
+modality's vocabulary range and either an exact token count (``generate``) or a budget that
+stops at an end-of-sequence id (``generate_until``). Every function acts on one prompt; batch
+with ``jax.vmap`` (prompts of different lengths share a padded buffer via ``prefix_len``).
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
+
+from archon_framework._errors import ConfigError, VocabError
+from archon_framework.model._prefix_lm import PrefixLM
+
+__all__ = [
+    "KVCache",
+    "Sampling",
+    "Generation",
+    "prefill",
+    "decode_step",
+    "sample_token",
+    "generate",
+    "generate_until",
+    "generate_uncached",
+]
+
+
+class KVCache(NamedTuple):
+    """Preallocated keys and values of every layer; entry ``i`` belongs to position ``i``.
+
+    With multi-query attention ``kv_heads == 1`` (shared/notes model-specs.md Sec. 6).
+    """
+
+    keys: Float[Array, "layers cache kv_heads head"]
+    values: Float[Array, "layers cache kv_heads head"]
+
+
+class Sampling(NamedTuple):
+    """How a token is drawn from the range logits.
+
+    Attributes:
+        greedy: Take the argmax (the other fields are then ignored).
+        temperature: Logits are divided by it before sampling.
+        top_k: Keep only the ``top_k`` highest logits (static); None keeps all.
+        top_p: Nucleus sampling: keep the smallest set of tokens whose probability reaches it.
+    """
+
+    greedy: bool = False
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float = 1.0
+
+
+class Generation(NamedTuple):
+    """Result of ``generate_until``.
+
+    Attributes:
+        global_ids: The generated ids; every entry from the end-of-sequence id on is ``eos_id``.
+        valid: True on generated content, False on the end-of-sequence id and after it.
+        length: Number of content tokens (``valid.sum()``).
+    """
+
+    global_ids: Int[Array, " budget"]
+    valid: Bool[Array, " budget"]
+    length: Int[Array, ""]
+
+
+def prefill(
+    model: PrefixLM,
+    prefix_tokens: Int[Array, " prefix"],
+    prefix_len: Int[Array, ""] | int,
+    cache_len: int,
+) -> tuple[KVCache, Float[Array, " embed"]]:
+    """One bidirectional forward over the prompt; fills the cache and returns the last hidden state.
+
+    Positions ``0 .. prefix_len - 1`` are prefix tokens attending to each other in both
+    directions (never prefill a prefix token by token: that would make it causal). Buffer entries
+    from ``prefix_len`` on are padding; their cache entries are overwritten by the decoded tokens.
+
+    Returns:
+        The cache (``cache_len`` entries) and the final-normed hidden state at ``prefix_len - 1``,
+        which predicts the first target token.
+    """
+    p = prefix_tokens.shape[0]
+    idx = jnp.arange(p)
+    valid = idx < prefix_len
+    mask = valid[:, None] & valid[None, :]  # [prefix, prefix] bidirectional over the prompt
+    x = model.embed(jnp.where(valid, prefix_tokens, 0))  # [prefix, embed]; padding ids unchecked
+    x, (keys, values) = model.run_blocks(x, idx, mask)  # keys: [layers, prefix, kv_heads, head]
+    pad = ((0, 0), (0, cache_len - p), (0, 0), (0, 0))
+    cache = KVCache(jnp.pad(keys, pad), jnp.pad(values, pad))  # [layers, cache, kv_heads, head]
+    last = jax.lax.dynamic_index_in_dim(x, prefix_len - 1, axis=0, keepdims=False)  # [embed]
+    return cache, model.final_norm(last[None])[0]
+
+
+def decode_step(
+    model: PrefixLM, cache: KVCache, token: Int[Array, ""], index: Int[Array, ""]
+) -> tuple[KVCache, Float[Array, " embed"]]:
+    """Feed one token at position ``index`` (which is also its cache entry).
+
+    It attends to every cache entry ``<= index``: the whole prompt and the tokens decoded so far.
+
+    Returns:
+        The updated cache and the final-normed hidden state predicting the next token.
+    """
+    dynamic, static = eqx.partition(model.blocks, eqx.is_array)
+    cache_len = cache.keys.shape[1]
+    mask = (jnp.arange(cache_len) <= index)[None, :]  # [1, cache]
+    positions = jnp.reshape(index, (1,))
+
+    def body(h, layer):
+        layer_params, k_cache, v_cache = layer
+        block = eqx.combine(layer_params, static)
+        normed = block.norm_attn(h)
+        q, k, v = block.attention.project(normed, positions)  # q: [1, heads, head]
+        k_cache = jax.lax.dynamic_update_slice_in_dim(k_cache, k, index, axis=0)
+        v_cache = jax.lax.dynamic_update_slice_in_dim(v_cache, v, index, axis=0)
+        h = block.finish(h, normed, block.attention.attend(q, k_cache, v_cache, mask))
+        return h, (k_cache, v_cache)
+
+    x = jnp.take(model.embedding, token[None], axis=0)  # [1, embed]
+    x, (keys, values) = jax.lax.scan(body, x, (dynamic, cache.keys, cache.values))
+    return KVCache(keys, values), model.final_norm(x)[0]
+
+
+def sample_token(
+    logits: Float[Array, " n"], key: PRNGKeyArray, sampling: Sampling
+) -> Int[Array, ""]:
+    """Draw one index from ``logits`` by ``sampling`` (greedy, temperature, top-k, top-p)."""
+    if sampling.greedy:
+        return jnp.argmax(logits).astype(jnp.int32)
+    logits = logits.astype(jnp.float32) / sampling.temperature
+    neg = jnp.finfo(jnp.float32).min
+    if sampling.top_k is not None and sampling.top_k < logits.shape[0]:
+        kth = jax.lax.top_k(logits, sampling.top_k)[0][-1]
+        logits = jnp.where(logits < kth, neg, logits)
+    if sampling.top_p < 1.0:
+        sorted_logits = jnp.sort(logits)[::-1]  # descending
+        probs = jax.nn.softmax(sorted_logits)
+        before = jnp.cumsum(probs) - probs  # probability mass strictly above each entry
+        cutoff = jnp.min(jnp.where(before < sampling.top_p, sorted_logits, jnp.inf))
+        logits = jnp.where(logits < cutoff, neg, logits)
+    return jax.random.categorical(key, logits).astype(jnp.int32)
+
+
+def _draw(model, hidden, key, step, sampling: Sampling, vocab_start, size: int) -> Int[Array, ""]:
+    """Token ``step`` as a global id: range logits, sampled with ``fold_in(key, step)``."""
+    logits = model.range_logits(hidden, vocab_start, size)  # [size]
+    local = sample_token(logits, jax.random.fold_in(key, step), sampling)
+    return (local + vocab_start).astype(jnp.int32)
+
+
+def _check(
+    model: PrefixLM, prefix_buffer: int, budget: int, vocab_start, vocab_size: int | None
+) -> int:
+    size = model.embedding.shape[0] if vocab_size is None else vocab_size
+    if budget < 1:
+        raise ConfigError(f"generation needs at least one token, got num_tokens={budget}")
+    if prefix_buffer + budget > model.config.max_seq_len:
+        raise ConfigError(
+            f"prompt buffer {prefix_buffer} + {budget} generated tokens exceeds the model config's "
+            f"max_seq_len={model.config.max_seq_len}"
+        )
+    rows = model.embedding.shape[0]
+    if isinstance(vocab_start, Integral) and not 0 <= vocab_start <= rows - size:
+        raise VocabError(
+            f"generation range [{vocab_start}, {vocab_start + size}) lies outside the model's "
+            f"{model.embedding.shape[0]} embedding rows"
+        )
+    return size
+
+
+def generate(
+    model: PrefixLM,
+    prefix_tokens: Int[Array, " prefix"],
+    *,
+    num_tokens: int,
+    key: PRNGKeyArray,
+    sampling: Sampling = Sampling(),
+    vocab_start: int | Int[Array, ""] = 0,
+    vocab_size: int | None = None,
+    prefix_len: int | Int[Array, ""] | None = None,
+) -> Int[Array, " num_tokens"]:
+    """Generate exactly ``num_tokens`` global ids from ``[vocab_start, vocab_start + vocab_size)``.
+
+    Prefill once, then a ``lax.scan`` of ``num_tokens - 1`` cached decode steps (the last token
+    is never fed back). Token ``s`` is drawn with ``jax.random.fold_in(key, s)``. Logits come
+    from the range head only (``PrefixLM.range_logits``), so an id outside the target modality's
+    range can never be produced.
+
+    Args:
+        model: The prefix LM.
+        prefix_tokens: The prompt (global ids), possibly padded past ``prefix_len``.
+        num_tokens: How many tokens to generate (static; the modality's exact token count).
+        key: Sampling key (unused when greedy).
+        sampling: Greedy or temperature / top-k / top-p.
+        vocab_start: First global id of the target range (may be traced).
+        vocab_size: Size of the target range (static); None means the whole vocabulary.
+        prefix_len: Real prompt length when ``prefix_tokens`` is padded; defaults to its length.
+
+    Returns:
+        ``int32[num_tokens]`` global ids.
+    """
+    p = prefix_tokens.shape[0]
+    size = _check(model, p, num_tokens, vocab_start, vocab_size)
+    prefix_len = p if prefix_len is None else prefix_len
+    cache, hidden = prefill(model, prefix_tokens, prefix_len, p + num_tokens)
+
+    def draw(h, step):
+        return _draw(model, h, key, step, sampling, vocab_start, size)
+
+    first = draw(hidden, 0)
+
+    def body(carry, step):
+        cache, prev = carry
+        cache, h = decode_step(model, cache, prev, prefix_len + step - 1)
+        nxt = draw(h, step)
+        return (cache, nxt), nxt
+
+    _, rest = jax.lax.scan(body, (cache, first), jnp.arange(1, num_tokens))
+    return jnp.concatenate([first[None], rest])
+
+
+def generate_until(
+    model: PrefixLM,
+    prefix_tokens: Int[Array, " prefix"],
+    *,
+    max_tokens: int,
+    eos_id: int | Int[Array, ""],
+    key: PRNGKeyArray,
+    sampling: Sampling = Sampling(),
+    vocab_start: int | Int[Array, ""] = 0,
+    vocab_size: int | None = None,
+    prefix_len: int | Int[Array, ""] | None = None,
+) -> Generation:
+    """Generate until the end-of-sequence id ``eos_id`` or ``max_tokens`` (free-length output).
+
+    A ``lax.while_loop`` stops decoding at ``eos_id`` (under ``jax.vmap`` it runs until every
+    prompt stopped). ``eos_id`` is a global id inside the target range. The token stream is the
+    same as :func:`generate` would give up to and including the first ``eos_id``. ``eos_id`` may
+    be traced (no recompilation per id), in which case its range is not checked here.
+
+    Raises:
+        VocabError: ``eos_id`` is not in the target range.
+    """
+    p = prefix_tokens.shape[0]
+    size = _check(model, p, max_tokens, vocab_start, vocab_size)
+    if isinstance(vocab_start, Integral) and isinstance(eos_id, Integral) and not (
+        vocab_start <= eos_id < vocab_start + size
+    ):
+        raise VocabError(
+            f"eos_id {eos_id} is outside the generation range [{vocab_start}, {vocab_start + size})"
+        )
+    prefix_len = p if prefix_len is None else prefix_len
+    cache, hidden = prefill(model, prefix_tokens, prefix_len, p + max_tokens)
+
+    def draw(h, step):
+        return _draw(model, h, key, step, sampling, vocab_start, size)
+
+    first = draw(hidden, 0)
+    out = jnp.full((max_tokens,), eos_id, jnp.int32).at[0].set(first)
+
+    def cond(state):
+        step, _, prev, _ = state
+        return (step < max_tokens) & (prev != eos_id)
+
+    def body(state):
+        step, cache, prev, out = state
+        cache, h = decode_step(model, cache, prev, prefix_len + step - 1)
+        nxt = draw(h, step)
+        return step + 1, cache, nxt, out.at[step].set(nxt)
+
+    _, _, _, out = jax.lax.while_loop(cond, body, (jnp.int32(1), cache, first, out))
+    valid = jnp.cumsum(out == eos_id) == 0  # content before the first eos
+    return Generation(global_ids=out, valid=valid, length=valid.sum().astype(jnp.int32))
+
+
+def generate_uncached(
+    model: PrefixLM,
+    prefix_tokens: Int[Array, " prefix"],
+    *,
+    num_tokens: int,
+    key: PRNGKeyArray,
+    sampling: Sampling = Sampling(),
+    vocab_start: int | Int[Array, ""] = 0,
+    vocab_size: int | None = None,
+) -> Int[Array, " num_tokens"]:
+    """Reference generation without a cache: a full forward over the whole buffer per token.
+
+    Same sampling and keys as :func:`generate`, so the two give the same ids; it exists to test
+    the cache and to measure what the cache saves (``benchmarks/lm_decode.py``).
+    """
+    p = prefix_tokens.shape[0]
+    size = _check(model, p, num_tokens, vocab_start, vocab_size)
+    total = p + num_tokens
+    idx = jnp.arange(total)
+    buffer = jnp.zeros((total,), jnp.int32).at[:p].set(prefix_tokens)
+    prefix_mask = idx < p
+
+    def body(buffer, step):
+        segment_ids = (idx < p + step).astype(jnp.int32)  # later positions are padding
+        hidden = model.hidden_states(
+            buffer, segment_ids=segment_ids, positions=idx, prefix_mask=prefix_mask
+        )
+        h = jax.lax.dynamic_index_in_dim(hidden, p + step - 1, axis=0, keepdims=False)
+        tok = _draw(model, h, key, step, sampling, vocab_start, size)
+        return jax.lax.dynamic_update_index_in_dim(buffer, tok, p + step, axis=0), tok
+
+    _, tokens = jax.lax.scan(body, buffer, jnp.arange(num_tokens))
+    return tokens

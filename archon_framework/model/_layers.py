@@ -1,0 +1,195 @@
+"""The PaLM decoder block: RMSNorm, rotary positions, multi-query attention, SwiGLU.
+
+Every layer acts on one example (``[seq, embed]``); batch with ``jax.vmap``. No layer has a bias.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
+
+from archon_framework.model._config import PrefixLMConfig
+
+__all__ = ["RMSNorm", "Attention", "SwiGLU", "Block", "apply_rope"]
+
+
+def _fan_in_normal(
+    key: PRNGKeyArray, shape: tuple[int, int], dtype: jnp.dtype
+) -> Float[Array, "fan_in fan_out"]:
+    """PaLM's kernel init: N(0, 1/fan_in), the fan-in being the first axis."""
+    return (jax.random.normal(key, shape, jnp.float32) * shape[0] ** -0.5).astype(dtype)
+
+
+class RMSNorm(eqx.Module):
+    """Root-mean-square norm with a learned scale and no bias (PaLM Sec. 2, "No biases").
+
+    ``y = x / sqrt(mean(x^2) + eps) * scale``, computed in float32.
+    """
+
+    scale: Float[Array, " embed"]
+    eps: float = eqx.field(static=True)
+
+    def __init__(self, dim: int, *, eps: float = 1e-6, dtype: jnp.dtype = jnp.float32):
+        self.scale = jnp.ones((dim,), dtype)
+        self.eps = eps
+
+    def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+        x32 = x.astype(jnp.float32)
+        inv = jax.lax.rsqrt(jnp.mean(x32 * x32, axis=-1, keepdims=True) + self.eps)
+        return (x32 * inv * self.scale.astype(jnp.float32)).astype(x.dtype)
+
+
+def apply_rope(
+    x: Float[Array, "seq heads head"], positions: Int[Array, " seq"], base: float
+) -> Float[Array, "seq heads head"]:
+    """Rotary position embedding (Su et al. 2021), "rotate_half" (GPT-NeoX) convention.
+
+    The head is split into halves ``(x1, x2)`` rotated pairwise by ``positions * base^(-2i/d)``.
+    The convention matters for loading foreign checkpoints: GPT-J's interleaved pairs differ.
+    """
+    half = x.shape[-1] // 2
+    freqs = base ** (-jnp.arange(half, dtype=jnp.float32) / half)  # [half]
+    angles = positions.astype(jnp.float32)[:, None] * freqs[None, :]  # [seq, half]
+    cos = jnp.cos(angles)[:, None, :]  # [seq, 1, half]
+    sin = jnp.sin(angles)[:, None, :]
+    x32 = x.astype(jnp.float32)
+    x1, x2 = x32[..., :half], x32[..., half:]
+    rotated = jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+    return rotated.astype(x.dtype)
+
+
+class Attention(eqx.Module):
+    """Multi-query / grouped-query self-attention with RoPE (PaLM Sec. 2; Shazeer 2019).
+
+    ``n_heads`` query heads share ``n_kv_heads`` key/value heads (1 = multi-query). Scores are
+    ``q k^T / sqrt(d_head)`` with a boolean mask; masked entries get the float32 minimum rather
+    than ``-inf``, so a query with no visible key (a pad) yields finite values instead of NaN.
+    """
+
+    wq: Float[Array, "embed qdim"]
+    wk: Float[Array, "embed kvdim"]
+    wv: Float[Array, "embed kvdim"]
+    wo: Float[Array, "qdim embed"]
+    n_heads: int = eqx.field(static=True)
+    n_kv_heads: int = eqx.field(static=True)
+    head_dim: int = eqx.field(static=True)
+    rope_base: float = eqx.field(static=True)
+
+    def __init__(self, config: PrefixLMConfig, *, key: PRNGKeyArray):
+        kq, kk, kv, ko = jax.random.split(key, 4)
+        d, h, hkv, dh = config.d_model, config.n_heads, config.n_kv_heads, config.head_dim
+        dt = config.jnp_dtype
+        self.wq = _fan_in_normal(kq, (d, h * dh), dt)
+        self.wk = _fan_in_normal(kk, (d, hkv * dh), dt)
+        self.wv = _fan_in_normal(kv, (d, hkv * dh), dt)
+        self.wo = _fan_in_normal(ko, (h * dh, d), dt)
+        self.n_heads, self.n_kv_heads, self.head_dim = h, hkv, dh
+        self.rope_base = config.rope_base
+
+    def project(
+        self, x: Float[Array, "seq embed"], positions: Int[Array, " seq"]
+    ) -> tuple[
+        Float[Array, "seq heads head"],
+        Float[Array, "seq kv_heads head"],
+        Float[Array, "seq kv_heads head"],
+    ]:
+        """Queries, keys and values, with RoPE applied to queries and keys."""
+        seq = x.shape[0]
+        q = (x @ self.wq).reshape(seq, self.n_heads, self.head_dim)  # [seq, heads, head]
+        k = (x @ self.wk).reshape(seq, self.n_kv_heads, self.head_dim)  # [seq, kv_heads, head]
+        v = (x @ self.wv).reshape(seq, self.n_kv_heads, self.head_dim)
+        return apply_rope(q, positions, self.rope_base), apply_rope(k, positions, self.rope_base), v
+
+    def attend(
+        self,
+        q: Float[Array, "q_seq heads head"],
+        k: Float[Array, "k_seq kv_heads head"],
+        v: Float[Array, "k_seq kv_heads head"],
+        mask: Bool[Array, "q_seq k_seq"],
+    ) -> Float[Array, "q_seq embed"]:
+        """Masked softmax attention of ``q`` over ``k, v`` followed by the output projection."""
+        q_seq, k_seq = q.shape[0], k.shape[0]
+        group = self.n_heads // self.n_kv_heads
+        qg = q.reshape(q_seq, self.n_kv_heads, group, self.head_dim)  # [q, kv_heads, group, head]
+        scores = jnp.einsum("qkgd,skd->kgqs", qg, k, preferred_element_type=jnp.float32)
+        scores = scores * self.head_dim**-0.5  # [kv_heads, group, q, k_seq]
+        scores = jnp.where(mask[None, None], scores, jnp.finfo(jnp.float32).min)
+        weights = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
+        out = jnp.einsum("kgqs,skd->qkgd", weights, v)  # [q, kv_heads, group, head]
+        del k_seq
+        return out.reshape(q_seq, self.n_heads * self.head_dim) @ self.wo  # [q, embed]
+
+    def __call__(
+        self,
+        x: Float[Array, "seq embed"],
+        positions: Int[Array, " seq"],
+        mask: Bool[Array, "seq seq"],
+    ) -> Float[Array, "seq embed"]:
+        q, k, v = self.project(x, positions)
+        return self.attend(q, k, v, mask)
+
+
+class SwiGLU(eqx.Module):
+    """The SwiGLU MLP of PaLM (Shazeer 2020): ``(swish(x W) * (x V)) W2``, no biases."""
+
+    w_gate: Float[Array, "embed ff"]
+    w_up: Float[Array, "embed ff"]
+    w_down: Float[Array, "ff embed"]
+
+    def __init__(self, config: PrefixLMConfig, *, key: PRNGKeyArray):
+        kg, ku, kd = jax.random.split(key, 3)
+        d, f, dt = config.d_model, config.d_ff, config.jnp_dtype
+        self.w_gate = _fan_in_normal(kg, (d, f), dt)
+        self.w_up = _fan_in_normal(ku, (d, f), dt)
+        self.w_down = _fan_in_normal(kd, (f, d), dt)
+
+    def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+        hidden = jax.nn.silu(x @ self.w_gate) * (x @ self.w_up)  # [seq, ff]
+        return hidden @ self.w_down  # [seq, embed]
+
+
+class Block(eqx.Module):
+    """One decoder block (PaLM Sec. 2).
+
+    Parallel (PaLM): ``y = x + Attn(N(x)) + MLP(N(x))`` with one shared RMSNorm ``N``.
+    Sequential (pre-norm): ``h = x + Attn(N1(x)); y = h + MLP(N2(h))``.
+    """
+
+    norm_attn: RMSNorm
+    norm_mlp: RMSNorm | None
+    attention: Attention
+    mlp: SwiGLU
+    parallel: bool = eqx.field(static=True)
+
+    def __init__(self, config: PrefixLMConfig, *, key: PRNGKeyArray):
+        ka, km = jax.random.split(key)
+        dt = config.jnp_dtype
+        self.parallel = config.parallel_block
+        self.norm_attn = RMSNorm(config.d_model, dtype=dt)
+        self.norm_mlp = None if config.parallel_block else RMSNorm(config.d_model, dtype=dt)
+        self.attention = Attention(config, key=ka)
+        self.mlp = SwiGLU(config, key=km)
+
+    def finish(
+        self,
+        x: Float[Array, "seq embed"],
+        normed: Float[Array, "seq embed"],
+        attn_out: Float[Array, "seq embed"],
+    ) -> Float[Array, "seq embed"]:
+        """Adds the attention output and the MLP branch to the residual stream."""
+        if self.parallel:
+            return x + attn_out + self.mlp(normed)
+        h = x + attn_out
+        assert self.norm_mlp is not None  # internal invariant: sequential blocks own a second norm
+        return h + self.mlp(self.norm_mlp(h))
+
+    def __call__(
+        self,
+        x: Float[Array, "seq embed"],
+        positions: Int[Array, " seq"],
+        mask: Bool[Array, "seq seq"],
+    ) -> Float[Array, "seq embed"]:
+        normed = self.norm_attn(x)
+        return self.finish(x, normed, self.attention(normed, positions, mask))

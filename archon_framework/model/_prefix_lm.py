@@ -1,0 +1,297 @@
+"""The PaLM-style prefix LM: a decoder with tied embeddings over the unified vocabulary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from numbers import Integral
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
+
+from archon_framework._errors import CheckpointError, ConfigError, VocabError
+from archon_framework.config import load_config, save_config
+from archon_framework.model._config import PrefixLMConfig
+from archon_framework.model._layers import Block, RMSNorm
+from archon_framework.model._mask import prefix_lm_mask
+
+__all__ = [
+    "PrefixLM",
+    "TokenLosses",
+    "token_losses",
+    "grow_vocab",
+    "save_prefix_lm",
+    "load_prefix_lm",
+]
+
+
+class PrefixLM(eqx.Module):
+    """PaLM-style prefix LM over a packed window (paper Sec. 3.2; PaLM Sec. 2).
+
+    ``h_0 = E[tokens]``; ``h_l = Block_l(h_{l-1})`` under :func:`prefix_lm_mask`;
+    ``logits = RMSNorm(h_L) E^T / sqrt(d)``. The output projection is the input embedding
+    ``E ~ N(0, 1)`` (tied, PaLM's "shared input-output embeddings"), hence the ``1/sqrt(d)``.
+    The blocks are stored stacked (every array has a leading ``n_layers`` axis) and run with
+    ``lax.scan``, so compile time does not grow with depth. Acts on one window; ``jax.vmap``
+    for a batch.
+    """
+
+    embedding: Float[Array, "vocab embed"]
+    blocks: Block
+    final_norm: RMSNorm
+    config: PrefixLMConfig = eqx.field(static=True)
+
+    def __init__(self, config: PrefixLMConfig, *, key: PRNGKeyArray):
+        k_emb, k_blocks = jax.random.split(key)
+        self.config = config
+        self.embedding = jax.random.normal(
+            k_emb, (config.vocab_size, config.d_model), jnp.float32
+        ).astype(config.jnp_dtype)
+        block_keys = jax.random.split(k_blocks, config.n_layers)
+        self.blocks = eqx.filter_vmap(lambda k: Block(config, key=k))(block_keys)
+        self.final_norm = RMSNorm(config.d_model, dtype=config.jnp_dtype)
+
+    def run_blocks(
+        self,
+        x: Float[Array, "seq embed"],
+        positions: Int[Array, " seq"],
+        mask: Bool[Array, "seq seq"],
+    ) -> tuple[Float[Array, "seq embed"], tuple[Float[Array, "layers seq kv_heads head"], ...]]:
+        """All blocks over ``x``; also returns each layer's keys and values (for a KV cache)."""
+        dynamic, static = eqx.partition(self.blocks, eqx.is_array)
+
+        def body(h, layer_params):
+            block = eqx.combine(layer_params, static)
+            normed = block.norm_attn(h)
+            q, k, v = block.attention.project(normed, positions)
+            h = block.finish(h, normed, block.attention.attend(q, k, v, mask))
+            return h, (k, v)
+
+        x, (keys, values) = jax.lax.scan(body, x, dynamic)  # keys: [layers, seq, kv_heads, head]
+        return x, (keys, values)
+
+    def embed(self, tokens: Int[Array, " seq"]) -> Float[Array, "seq embed"]:
+        """Embedding rows of ``tokens``; an id outside the vocabulary is a runtime error."""
+        vocab = self.embedding.shape[0]
+        tokens = eqx.error_if(
+            tokens,
+            (tokens < 0) | (tokens >= vocab),
+            f"a token id lies outside the model's vocabulary 0..{vocab - 1}: the data was made "
+            "under another vocabulary layout, or the model needs grow_vocab",
+        )
+        return jnp.take(self.embedding, tokens, axis=0)
+
+    def hidden_states(
+        self,
+        tokens: Int[Array, " seq"],
+        *,
+        segment_ids: Int[Array, " seq"],
+        positions: Int[Array, " seq"],
+        prefix_mask: Bool[Array, " seq"],
+    ) -> Float[Array, "seq embed"]:
+        """Final-normed hidden states of a packed window."""
+        mask = prefix_lm_mask(segment_ids, prefix_mask.astype(bool))
+        x = self.embed(tokens)  # [seq, embed]
+        x, _ = self.run_blocks(x, positions, mask)
+        return self.final_norm(x)
+
+    def logits(self, hidden: Float[Array, "*seq embed"]) -> Float[Array, "*seq vocab"]:
+        """Full-vocabulary logits (float32) through the tied embedding."""
+        return _project(hidden, self.embedding)
+
+    def range_logits(
+        self, hidden: Float[Array, "*seq embed"], start: int | Int[Array, ""], size: int
+    ) -> Float[Array, "*seq size"]:
+        """Logits over the vocabulary slice ``[start, start + size)`` only.
+
+        Only ``size`` embedding rows are read (``lax.dynamic_slice``), never the whole matrix, so
+        generating a modality costs ``O(size)`` rather than ``O(vocab)`` (shared/notes
+        perf-baseline.md Sec. 3: 25x faster head at 550K ids). ``size`` is static; ``start`` may be
+        traced. Entry ``i`` is the logit of global id ``start + i``.
+
+        Raises:
+            VocabError: ``start``/``size`` fall outside the embedding (a traced ``start`` is
+                checked at run time with ``eqx.error_if``, as XLA would clamp it silently).
+        """
+        vocab = self.embedding.shape[0]
+        if not 0 < size <= vocab:
+            raise VocabError(f"range size {size} must be in 1..{vocab} (the embedding's rows)")
+        if isinstance(start, Integral) and not 0 <= start <= vocab - size:
+            raise VocabError(
+                f"vocabulary range [{start}, {start + size}) lies outside the embedding's "
+                f"{vocab} rows; grow the model with grow_vocab or fix the layout range"
+            )
+        if not isinstance(start, Integral):  # traced: XLA would clamp it, so check at run time
+            start = eqx.error_if(
+                start,
+                (start < 0) | (start > vocab - size),
+                f"a vocabulary range of {size} ids starts outside the embedding's {vocab} rows",
+            )
+        rows = jax.lax.dynamic_slice_in_dim(self.embedding, start, size, axis=0)  # [size, embed]
+        return _project(hidden, rows)
+
+    def __call__(
+        self,
+        tokens: Int[Array, " seq"],
+        *,
+        segment_ids: Int[Array, " seq"],
+        positions: Int[Array, " seq"],
+        prefix_mask: Bool[Array, " seq"],
+    ) -> Float[Array, "seq vocab"]:
+        """Full-vocabulary logits at every position of a packed window (see ``prefix_lm_mask``)."""
+        hidden = self.hidden_states(
+            tokens, segment_ids=segment_ids, positions=positions, prefix_mask=prefix_mask
+        )
+        return self.logits(hidden)
+
+
+def _project(
+    hidden: Float[Array, "*seq embed"], rows: Float[Array, "n embed"]
+) -> Float[Array, "*seq n"]:
+    scale = hidden.shape[-1] ** -0.5
+    return jnp.einsum("...d,vd->...v", hidden, rows, preferred_element_type=jnp.float32) * scale
+
+
+class TokenLosses(NamedTuple):
+    """Per-token losses of one window, aligned with the token each one predicts.
+
+    Attributes:
+        ce: Cross-entropy of ``tokens[i]`` given the logits at ``i - 1``; 0 where not a target.
+        z: The z-loss term ``weight * logsumexp(logits[i - 1])^2``; 0 where not a target.
+        mask: The loss mask (targets only), so the trainer can weight by task or modality.
+    """
+
+    ce: Float[Array, " seq"]
+    z: Float[Array, " seq"]
+    mask: Bool[Array, " seq"]
+
+
+def token_losses(
+    model: PrefixLM,
+    tokens: Int[Array, " seq"],
+    *,
+    segment_ids: Int[Array, " seq"],
+    positions: Int[Array, " seq"],
+    prefix_mask: Bool[Array, " seq"],
+    loss_mask: Bool[Array, " seq"],
+    chunk_size: int | None = None,
+) -> TokenLosses:
+    """Next-token cross-entropy and z-loss on the target tokens of a packed window.
+
+    The loss of token ``i`` uses the logits at ``i - 1``; the packer only sets ``loss_mask`` on
+    target tokens, whose predecessor is always in the same example (every example has at least
+    one prefix token). A loss-mask entry whose predecessor lies in another segment, or on
+    padding, is ignored, so nothing is ever predicted across a packing boundary.
+
+    Args:
+        model: The prefix LM.
+        tokens, segment_ids, positions, prefix_mask: The packed window (see ``prefix_lm_mask``).
+        loss_mask: True on target tokens.
+        chunk_size: If set, the logits are computed ``chunk_size`` positions at a time under
+            ``jax.checkpoint`` so a ``[seq, vocab]`` array never lives whole (large vocabularies).
+            Must divide ``seq``.
+
+    Returns:
+        Per-token losses; the trainer reduces them (per task, per modality, or overall).
+    """
+    hidden = model.hidden_states(
+        tokens, segment_ids=segment_ids, positions=positions, prefix_mask=prefix_mask
+    )
+    seq = tokens.shape[0]
+    targets = jnp.roll(tokens, -1)  # targets[i] = tokens[i + 1]; the wrapped last entry is unused
+
+    def lse_and_target(h: Float[Array, "n embed"], tgt: Int[Array, " n"]):
+        logits = model.logits(h)  # [n, vocab]
+        lse = jax.nn.logsumexp(logits, axis=-1)
+        picked = jnp.take_along_axis(logits, tgt[:, None], axis=-1)[:, 0]
+        return lse, picked
+
+    if chunk_size is None:
+        lse, picked = lse_and_target(hidden, targets)
+    else:
+        if seq % chunk_size:
+            raise ConfigError(
+                f"loss chunk_size={chunk_size} does not divide the window length {seq}"
+            )
+        n = seq // chunk_size
+        lse, picked = jax.lax.map(
+            jax.checkpoint(lambda args: lse_and_target(*args)),
+            (hidden.reshape(n, chunk_size, -1), targets.reshape(n, chunk_size)),
+        )
+        lse, picked = lse.reshape(seq), picked.reshape(seq)
+    # Shift right by one so entry i belongs to token i (predicted from position i - 1).
+    lse = jnp.concatenate([jnp.zeros((1,), lse.dtype), lse[:-1]])
+    picked = jnp.concatenate([jnp.zeros((1,), picked.dtype), picked[:-1]])
+    # Never predict across a packing boundary, even if a caller's loss mask says so.
+    same_segment = segment_ids == jnp.roll(segment_ids, 1)
+    mask = (loss_mask.astype(bool) & same_segment & (segment_ids != 0)).at[0].set(False)
+    ce = jnp.where(mask, lse - picked, 0.0)
+    z = jnp.where(mask, model.config.z_loss * jnp.square(lse), 0.0)
+    return TokenLosses(ce=ce, z=z, mask=mask)
+
+
+def grow_vocab(model: PrefixLM, new_vocab_size: int, *, key: PRNGKeyArray) -> PrefixLM:
+    """Append embedding rows for a grown vocabulary layout; the old rows are untouched.
+
+    New rows are drawn like the originals (N(0, 1)), so a new modality's ids start from the
+    same distribution as the model's initial ones. Old ids keep their exact rows, which is what
+    lets a layout extended with a new plugin load an old checkpoint.
+
+    Raises:
+        VocabError: ``new_vocab_size`` is smaller than the current vocabulary.
+    """
+    old = model.embedding.shape[0]
+    if new_vocab_size < old:
+        raise VocabError(
+            f"grow_vocab: new vocabulary size {new_vocab_size} is smaller than the model's {old}; "
+            "a layout may only append vocabularies"
+        )
+    if new_vocab_size == old:
+        return model
+    new_rows = jax.random.normal(key, (new_vocab_size - old, model.config.d_model), jnp.float32)
+    embedding = jnp.concatenate([model.embedding, new_rows.astype(model.embedding.dtype)], axis=0)
+    # The config is a static field, so build the grown module's skeleton and move the arrays in.
+    skeleton = eqx.filter_eval_shape(
+        PrefixLM, model.config.replace(vocab_size=new_vocab_size), key=jax.random.key(0)
+    )
+    return eqx.tree_at(
+        lambda m: (m.embedding, m.blocks, m.final_norm),
+        skeleton,
+        (embedding, model.blocks, model.final_norm),
+    )
+
+
+_WEIGHTS, _CONFIG = "weights.eqx", "config.json"
+
+
+def save_prefix_lm(folder: str | Path, model: PrefixLM) -> None:
+    """Write ``weights.eqx`` (``eqx.tree_serialise_leaves``, no pickle) and ``config.json``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_config(model.config, folder / _CONFIG)
+    eqx.tree_serialise_leaves(folder / _WEIGHTS, model)
+
+
+def load_prefix_lm(folder: str | Path) -> PrefixLM:
+    """Read a model written by :func:`save_prefix_lm`.
+
+    Raises:
+        CheckpointError: a file is missing or does not match its config.
+    """
+    folder = Path(folder)
+    for name in (_CONFIG, _WEIGHTS):
+        if not (folder / name).is_file():
+            raise CheckpointError(f"{folder / name} is missing; save the model with save_prefix_lm")
+    try:
+        config = load_config(folder / _CONFIG, PrefixLMConfig)
+    except ConfigError as err:
+        raise CheckpointError(f"{folder / _CONFIG}: not a prefix-LM config ({err})") from err
+    skeleton = eqx.filter_eval_shape(PrefixLM, config, key=jax.random.key(0))
+    try:
+        return eqx.tree_deserialise_leaves(folder / _WEIGHTS, skeleton)
+    except (RuntimeError, ValueError) as err:
+        raise CheckpointError(
+            f"{folder / _WEIGHTS} does not match {folder / _CONFIG}: {err}"
+        ) from err

@@ -1,0 +1,333 @@
+"""The prefix-LM trainer (paper Sec. 3.2, 4.1): several tasks per packed window, AdamW with
+warm-up + cosine, one jitted step on a (data, fsdp) device mesh, orbax checkpoints that resume
+exactly, per-task and per-modality losses in JSONL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from archon_framework._clip import Clip
+from archon_framework._errors import ArchonError, CheckpointError, ConfigError
+from archon_framework._plugins import Registry
+from archon_framework._prompt import PromptSerializer
+from archon_framework._suites import output_balanced_weights, perplexity_weights, uniform_weights
+from archon_framework._tasks import TaskSuite
+from archon_framework._vocab import VocabLayout
+from archon_framework.config import to_dict
+from archon_framework.data import ClipDataset, TaskSampler, TokenCache, needed_keys, pack_examples
+from archon_framework.model import PrefixLM, load_model_config, token_losses
+from archon_framework.train._config import TrainConfig
+
+__all__ = ["Trainer", "TrainingError", "make_schedule", "make_mesh"]
+
+
+class TrainingError(ArchonError):
+    """Training cannot go on (e.g. a non-finite loss); the message names the step and tasks."""
+
+
+def make_schedule(config: TrainConfig) -> optax.Schedule:
+    """Linear warm-up to `peak_lr`, then cosine decay to `end_lr` at the last step."""
+    o = config.optim
+    return optax.warmup_cosine_decay_schedule(
+        init_value=0.0, peak_value=o.peak_lr, warmup_steps=config.warmup_steps,
+        decay_steps=max(config.steps, config.warmup_steps + 1), end_value=o.end_lr,
+    )
+
+
+def make_mesh(config: TrainConfig, devices: Sequence[Any] | None = None) -> Mesh:
+    """A ("data", "fsdp") mesh over the devices (one CPU device works; so do many hosts')."""
+    devices = list(devices if devices is not None else jax.devices())
+    fsdp = config.mesh.fsdp
+    data = config.mesh.data if config.mesh.data > 0 else len(devices) // fsdp
+    if data * fsdp != len(devices) and config.mesh.data > 0 or data * fsdp > len(devices) or data < 1:
+        raise ConfigError(f"mesh data={config.mesh.data} x fsdp={fsdp} does not fit {len(devices)} device(s)")
+    if config.data.batch_size % data:
+        raise ConfigError(f"data.batch_size={config.data.batch_size} is not a multiple of the mesh's data axis ({data})")
+    return Mesh(np.asarray(devices[: data * fsdp]).reshape(data, fsdp), ("data", "fsdp"))
+
+
+def _param_sharding(leaf: Any, mesh: Mesh) -> NamedSharding:
+    """FSDP: shard an array's first axis over "fsdp" when it divides evenly, else replicate."""
+    fsdp = mesh.shape["fsdp"]
+    if fsdp > 1 and getattr(leaf, "ndim", 0) >= 1 and leaf.shape[0] % fsdp == 0:
+        return NamedSharding(mesh, PartitionSpec("fsdp"))
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def _shard_tree(tree: Any, mesh: Mesh) -> Any:
+    return jax.tree_util.tree_map(lambda x: jax.device_put(x, _param_sharding(x, mesh)) if eqx.is_array(x) else x, tree)
+
+
+class Trainer:
+    """Trains a PrefixLM on a clip dataset and a task suite.
+
+    Args:
+        config: the run's config.
+        registry: the installed plugins (modalities, suites, text codec).
+        clips: the clips (default: `ClipDataset(config.data.dataset)`).
+        devices: devices for the mesh (default: all).
+        progress: show a progress bar.
+    """
+
+    def __init__(self, config: TrainConfig, registry: Registry, *, clips: Sequence[Clip] | None = None,
+                 devices: Sequence[Any] | None = None, progress: bool = True) -> None:
+        self.config, self.registry, self.progress = config, registry, progress
+        self.out = Path(config.out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        artifacts = Path(config.data.artifacts) if config.data.artifacts else None
+        self.layout = self._layout()
+        self.serializer = PromptSerializer(self.layout, registry.modalities, registry.text_codec(artifacts))
+        self.suite = self._suite()
+        if clips is None:
+            if not config.data.dataset:
+                raise ConfigError("train config: data.dataset is empty; point it at a dataset directory")
+            clips = ClipDataset(config.data.dataset)
+        self.cache = self._cache(clips, artifacts)
+        self.sampler = TaskSampler(self.cache, self.suite, self.serializer, seed=config.data.seed)
+        self.mesh = make_mesh(config, devices)
+        model_cfg = load_model_config(config.model.config)
+        model_cfg = model_cfg.replace(vocab_size=self.layout.total_size, max_seq_len=max(model_cfg.max_seq_len, config.data.seq_len))
+        self.model_config = model_cfg
+        self.optimizer = optax.chain(
+            optax.clip_by_global_norm(config.optim.clip_norm),
+            optax.adamw(make_schedule(config), b1=config.optim.b1, b2=config.optim.b2, weight_decay=config.optim.weight_decay),
+        )
+        self._step_fn = self._make_step()
+        self.manager = ocp.CheckpointManager(
+            (self.out / "checkpoints").absolute(),
+            options=ocp.CheckpointManagerOptions(max_to_keep=config.checkpoint.keep, create=True),
+        )
+
+    # ------------------------------------------------------------------ setup
+    def _layout(self) -> VocabLayout:
+        saved = self.out / "layout.json"
+        if saved.exists():
+            return self.registry.layout(VocabLayout.load(saved))  # LayoutMismatchError names the difference
+        layout = self.registry.layout()
+        layout.save(saved)
+        return layout
+
+    def _suite(self) -> TaskSuite:
+        d = self.config.data
+        suite = self.registry.suite(d.suite).filter_installed(self.registry.modalities)
+        suite.check(self.registry.modalities)
+        if d.weights == "uniform":
+            return uniform_weights(suite)
+        if d.weights == "output":
+            return output_balanced_weights(suite)
+        if d.weights != "suite":
+            path = Path(d.weights)
+            try:
+                ppl = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError) as err:
+                raise ConfigError(f"data.weights: {path} is not a JSON file of task perplexities ({err})") from err
+            return perplexity_weights(suite, ppl.get("perplexities", ppl))
+        return suite
+
+    def _cache(self, clips: Sequence[Clip], artifacts: Path | None) -> TokenCache:
+        root = self.out / "token-cache"
+        if (root / "token-cache.json").exists():
+            return TokenCache.load(root, self.layout)
+        tokenizers = {m: self.registry.tokenizer(m, artifacts) for m in self.suite.modalities}
+        cache = TokenCache.build(clips, self.serializer, tokenizers, needed_keys(self.suite, self.registry.modalities),
+                                 past_fraction=self.config.data.past_fraction)
+        cache.save(root)
+        return cache
+
+    def batches(self):
+        """The packed, batched example stream (a checkpointable grain iterator)."""
+        d = self.config.data
+        packed = pack_examples(self.sampler.dataset(), seq_len=d.seq_len, num_packing_bins=d.packing_bins,
+                               too_long=d.too_long, vocab_size=self.layout.total_size,
+                               task_names=[t.name for t in self.suite.tasks])
+        return iter(packed.batch(d.batch_size, drop_remainder=True))
+
+    def init_model(self) -> PrefixLM:
+        return _shard_tree(PrefixLM(self.model_config, key=jax.random.key(self.config.model.seed)), self.mesh)
+
+    # ------------------------------------------------------------------ the step
+    def _make_step(self) -> Callable:
+        n_tasks = len(self.suite.tasks)
+        n_mods = len(self.sampler.modality_names)
+
+        def loss_fn(model: PrefixLM, batch: dict[str, jax.Array]):
+            losses = jax.vmap(lambda t, s, p, pm, lm: token_losses(model, t, segment_ids=s, positions=p, prefix_mask=pm, loss_mask=lm))(
+                batch["tokens"], batch["segment_ids"], batch["positions"], batch["prefix_mask"], batch["loss_mask"])
+            mask = losses.mask
+            count = jnp.maximum(mask.sum(), 1)
+            loss = (losses.ce + losses.z).sum() / count
+            flat_ce, flat_mask = losses.ce.ravel(), mask.ravel().astype(jnp.float32)
+            task_ids = jnp.where(mask, batch["task_ids"], n_tasks).ravel()
+            mod_ids = jnp.where(mask & (batch["modality_ids"] >= 0), batch["modality_ids"], n_mods).ravel()
+            stats = {
+                "ce": losses.ce.sum() / count,
+                "task_ce": jax.ops.segment_sum(flat_ce, task_ids, n_tasks + 1)[:-1],
+                "task_n": jax.ops.segment_sum(flat_mask, task_ids, n_tasks + 1)[:-1],
+                "mod_ce": jax.ops.segment_sum(flat_ce, mod_ids, n_mods + 1)[:-1],
+                "mod_n": jax.ops.segment_sum(flat_mask, mod_ids, n_mods + 1)[:-1],
+                "tokens": count,
+            }
+            return loss, stats
+
+        optimizer = self.optimizer
+
+        @eqx.filter_jit(donate="all-except-first")
+        def step(batch, model, opt_state):
+            (loss, stats), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(model, batch)
+            updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_array))
+            model = eqx.apply_updates(model, updates)
+            return model, opt_state, loss, stats
+
+        return step
+
+    def _put_batch(self, batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
+        sharding = NamedSharding(self.mesh, PartitionSpec("data"))
+        return {k: jax.device_put(v, sharding) for k, v in batch.items()}
+
+    # ------------------------------------------------------------------ checkpoints
+    def _save(self, step: int, model: PrefixLM, opt_state: Any, data_state: dict) -> None:
+        params, _ = eqx.partition(model, eqx.is_array)
+        self.manager.save(step, args=ocp.args.Composite(
+            params=ocp.args.StandardSave(params), opt_state=ocp.args.StandardSave(opt_state),
+            data=ocp.args.JsonSave(data_state), config=ocp.args.JsonSave(to_dict(self.config)),
+            layout=ocp.args.JsonSave(json.loads(self.layout.to_json())),
+        ))
+        self.manager.wait_until_finished()
+
+    def _restore(self, model: PrefixLM, opt_state: Any) -> tuple[int, PrefixLM, Any, dict] | None:
+        step = self.manager.latest_step()
+        if step is None:
+            return None
+        params, static = eqx.partition(model, eqx.is_array)
+        try:
+            restored = self.manager.restore(step, args=ocp.args.Composite(
+                params=ocp.args.StandardRestore(params), opt_state=ocp.args.StandardRestore(opt_state),
+                data=ocp.args.JsonRestore(), layout=ocp.args.JsonRestore(),
+            ))
+        except Exception as err:
+            raise CheckpointError(f"{self.out / 'checkpoints' / str(step)}: cannot restore ({err})") from err
+        saved = VocabLayout.from_json(json.dumps(restored["layout"]), source=f"checkpoint {step}")
+        if saved != self.layout:
+            raise CheckpointError(f"checkpoint {step} was trained with another vocabulary layout: "
+                                  f"{saved.diff(r.vocabulary for r in self.layout.ranges).describe()}")
+        return step, eqx.combine(restored["params"], static), restored["opt_state"], restored["data"]
+
+    # ------------------------------------------------------------------ the loop
+    def train(self, steps: int | None = None, *, on_step: Callable[[int, dict], None] | None = None) -> PrefixLM:
+        """Train (resuming from the latest checkpoint if there is one) up to `steps` (default: config)."""
+        total = steps if steps is not None else self.config.steps
+        model = self.init_model()
+        opt_state = self.optimizer.init(eqx.filter(model, eqx.is_array))
+        it = self.batches()
+        start = 0
+        restored = self._restore(model, opt_state)
+        if restored is not None:
+            start, model, opt_state, data_state = restored
+            it.set_state(data_state)
+        log = (self.out / "metrics.jsonl").open("a")
+        task_names = [t.name for t in self.suite.tasks]
+        bar = _Bar(self.progress, total, start)
+        last = time.perf_counter()
+        try:
+            for step in range(start + 1, total + 1):
+                batch = self._put_batch(next(it))
+                model, opt_state, loss, stats = self._step_fn(batch, model, opt_state)
+                loss = float(loss)
+                if not math.isfinite(loss):
+                    task_ce = np.asarray(stats["task_ce"])
+                    bad = [task_names[i] for i in np.flatnonzero(~np.isfinite(task_ce))] or ["(all tasks in the batch)"]
+                    raise TrainingError(
+                        f"step {step}: the loss is {loss} (task(s): {', '.join(bad)}); the last good "
+                        f"checkpoint is step {self.manager.latest_step()} in {self.out / 'checkpoints'}"
+                    )
+                now = time.perf_counter()
+                record = self._record(step, loss, stats, now - last, task_names)
+                last = now
+                bar.update(step, record)
+                if step % self.config.log_every == 0 or step == total:
+                    log.write(json.dumps(record) + "\n")
+                    log.flush()
+                if on_step is not None:
+                    on_step(step, record)
+                if step % self.config.checkpoint.every == 0 or step == total:
+                    self._save(step, model, opt_state, it.get_state())
+        finally:
+            bar.close()
+            log.close()
+        return model
+
+    def latest_model(self) -> tuple[int, PrefixLM]:
+        """The model of the latest checkpoint (CheckpointError if there is none)."""
+        model = self.init_model()
+        restored = self._restore(model, self.optimizer.init(eqx.filter(model, eqx.is_array)))
+        if restored is None:
+            raise CheckpointError(f"{self.out / 'checkpoints'}: no checkpoint to load; train first")
+        return restored[0], restored[1]
+
+    def task_perplexities(self, model: PrefixLM, *, batches: int = 20) -> dict[str, float]:
+        """Per-task perplexity of `model` on `batches` fresh batches (for the paper's S(i))."""
+        n_tasks = len(self.suite.tasks)
+
+        @eqx.filter_jit
+        def measure(model, batch):
+            losses = jax.vmap(lambda t, s, p, pm, lm: token_losses(model, t, segment_ids=s, positions=p, prefix_mask=pm, loss_mask=lm))(
+                batch["tokens"], batch["segment_ids"], batch["positions"], batch["prefix_mask"], batch["loss_mask"])
+            ids = jnp.where(losses.mask, batch["task_ids"], n_tasks).ravel()
+            return (jax.ops.segment_sum(losses.ce.ravel(), ids, n_tasks + 1)[:-1],
+                    jax.ops.segment_sum(losses.mask.ravel().astype(jnp.float32), ids, n_tasks + 1)[:-1])
+
+        ce, n = np.zeros(n_tasks), np.zeros(n_tasks)
+        it = self.batches()
+        for _ in range(batches):
+            c, k = measure(model, self._put_batch(next(it)))
+            ce, n = ce + np.asarray(c), n + np.asarray(k)
+        missing = [t.name for t, k in zip(self.suite.tasks, n) if k == 0]
+        if missing:
+            raise TrainingError(f"no target token of task(s) {', '.join(missing)} in {batches} batches; measure more batches")
+        return {t.name: float(np.exp(c / k)) for t, c, k in zip(self.suite.tasks, ce, n)}
+
+    def _record(self, step: int, loss: float, stats: dict, seconds: float, task_names: list[str]) -> dict:
+        task_ce, task_n = np.asarray(stats["task_ce"]), np.asarray(stats["task_n"])
+        mod_ce, mod_n = np.asarray(stats["mod_ce"]), np.asarray(stats["mod_n"])
+        tokens = self.config.data.batch_size * self.config.data.seq_len
+        return {
+            "step": step, "loss": loss, "ce": float(stats["ce"]), "lr": float(make_schedule(self.config)(step - 1)),
+            "target_tokens": int(stats["tokens"]), "tokens_per_s": tokens / max(seconds, 1e-9),
+            "task_ce": {task_names[i]: float(task_ce[i] / task_n[i]) for i in np.flatnonzero(task_n)},
+            "modality_ce": {self.sampler.modality_names[i]: float(mod_ce[i] / mod_n[i]) for i in np.flatnonzero(mod_n)},
+        }
+
+
+class _Bar:
+    """A rich progress bar with loss and tokens/s (a no-op when progress is off)."""
+
+    def __init__(self, enabled: bool, total: int, start: int) -> None:
+        self._p = None
+        if enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._p = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeRemainingColumn())
+            self._p.start()
+            self._task = self._p.add_task("train", total=total, completed=start, info="")
+
+    def update(self, step: int, record: dict) -> None:
+        if self._p is not None:
+            self._p.update(self._task, completed=step, info=f"loss {record['loss']:.3f}  {record['tokens_per_s']:,.0f} tok/s")
+
+    def close(self) -> None:
+        if self._p is not None:
+            self._p.stop()
