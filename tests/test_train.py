@@ -117,3 +117,46 @@ keep = 1
     assert report["checkpoint_step"] == 2 and set(report["perplexities"]) == {t.name for t in SUITE.tasks}
     assert sum(report["weights"].values()) == pytest.approx(1.0)
     assert all(p >= 1.0 for p in report["perplexities"].values())
+
+
+SHARDED = """
+import sys, json
+sys.path[:0] = {paths!r}
+import jax
+from archon_framework.train import MeshConfig, Trainer
+from test_train import config, SuitePlugin
+from test_examples import clips
+from core_toys import ToyPlugin, array_modality
+from archon_framework.testing import make_registry
+import attrs
+reg = make_registry(("toy", ToyPlugin(array_modality("speech", 16, phrase="speech audio"),
+                                      array_modality("expression", 32, phrase="facial expression"),
+                                      array_modality("image", 64, temporal=False, phrase="reference image"))),
+                    ("suite", SuitePlugin()), with_byte_text=True)
+assert len(jax.devices()) == 4
+out = {{}}
+for name, mesh, devices in (("one", MeshConfig(data=1), jax.devices()[:1]), ("dp4", MeshConfig(data=4), None), ("dp2_fsdp2", MeshConfig(data=2, fsdp=2), None)):
+    cfg = attrs.evolve(config({tmp!r} + "/" + name, steps=3), mesh=mesh)
+    cfg = attrs.evolve(cfg, data=attrs.evolve(cfg.data, batch_size=4))
+    losses = []
+    Trainer(cfg, reg, clips=clips(6), devices=devices, progress=False).train(on_step=lambda s, r: losses.append(r["loss"]))
+    out[name] = losses
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_sharded_loss_matches_one_device(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", SHARDED.format(paths=[str(here)], tmp=str(tmp_path))],
+                          capture_output=True, text=True, env=env, cwd=here)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    losses = json.loads(proc.stdout.strip().splitlines()[-1])
+    for name in ("dp4", "dp2_fsdp2"):
+        assert np.allclose(losses[name], losses["one"], atol=1e-5, rtol=0), losses
