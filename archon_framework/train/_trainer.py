@@ -195,8 +195,17 @@ class Trainer:
         return step
 
     def _put_batch(self, batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
+        """Place a global batch on the mesh, rows split over the data axis.
+
+        Every host builds the same deterministic stream; on a multi-host mesh each host hands
+        JAX only its own block of rows (`make_array_from_process_local_data`).
+        """
         sharding = NamedSharding(self.mesh, PartitionSpec("data"))
-        return {k: jax.device_put(v, sharding) for k, v in batch.items()}
+        if jax.process_count() == 1:
+            return {k: jax.device_put(v, sharding) for k, v in batch.items()}
+        rows = self.config.data.batch_size // jax.process_count()
+        lo = jax.process_index() * rows
+        return {k: jax.make_array_from_process_local_data(sharding, v[lo:lo + rows], v.shape) for k, v in batch.items()}
 
     # ------------------------------------------------------------------ checkpoints
     def _save(self, step: int, model: PrefixLM, opt_state: Any, data_state: dict) -> None:
