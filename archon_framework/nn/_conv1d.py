@@ -1,0 +1,224 @@
+"""Causal 1-D convolutions (channel-first, one example) and a residual unit built from them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+__all__ = ["ACTIVATIONS", "CausalConv1d", "CausalConvTranspose1d", "ResidualUnit1d"]
+
+
+def _check_positive(name: str, **values: int) -> None:
+    for field, value in values.items():
+        if int(value) < 1:
+            raise ValueError(f"{name}: {field} must be >= 1, got {value}")
+
+
+class CausalConv1d(eqx.Module):
+    """A 1-D convolution that never looks at the future, optionally strided.
+
+    Acts on one example, channel-first ``[channels, time]`` like ``equinox.nn.Conv1d``; batch
+    it with ``jax.vmap``. The input is padded on the left only, by
+    ``pad = dilation * (kernel_size - 1) + 1 - stride`` (SoundStream, Zeghidour et al. 2021,
+    Sec. 3.1), so that for ``T`` a multiple of ``stride`` the output has exactly
+    ``T // stride`` steps and output step ``j`` depends only on inputs ``0 .. (j + 1) * stride - 1``,
+    i.e. on its own stride block and the past. In general the output has
+    ``T // stride`` steps (a trailing partial block is dropped, never looked into).
+
+    This needs ``dilation * (kernel_size - 1) + 1 >= stride`` (the kernel covers a stride block).
+    """
+
+    conv: eqx.nn.Conv1d
+    kernel_size: int = eqx.field(static=True)
+    stride: int = eqx.field(static=True)
+    dilation: int = eqx.field(static=True)
+    left_pad: int = eqx.field(static=True)
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        *,
+        stride: int = 1,
+        dilation: int = 1,
+        use_bias: bool = True,
+        padding_mode: str = "ZEROS",
+        key: PRNGKeyArray,
+    ):
+        """Build the layer.
+
+        Args:
+            in_channels: input channels.
+            out_channels: output channels.
+            kernel_size: taps of the kernel.
+            stride: down-sampling factor.
+            dilation: spacing of the taps.
+            use_bias: add a learned bias.
+            padding_mode: ``"ZEROS"`` (no history before the start) or ``"REPLICATE"`` (the
+                first frame is repeated into the past), as in ``equinox.nn.Conv1d``.
+            key: PRNG key for the weights.
+        """
+        _check_positive(
+            "CausalConv1d",
+            in_channels=in_channels,
+            out_channels=out_channels,
+            kernel_size=kernel_size,
+            stride=stride,
+            dilation=dilation,
+        )
+        span = dilation * (kernel_size - 1) + 1
+        if span < stride:
+            raise ValueError(
+                f"CausalConv1d: the kernel span dilation*(kernel_size-1)+1 = {span} is shorter "
+                f"than the stride {stride}; use kernel_size >= stride"
+            )
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.dilation = dilation
+        self.left_pad = span - stride
+        self.conv = eqx.nn.Conv1d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=((self.left_pad, 0),),
+            dilation=dilation,
+            use_bias=use_bias,
+            padding_mode=padding_mode,
+            key=key,
+        )
+
+    def __call__(self, x: Float[Array, "channels time"]) -> Float[Array, "out_channels steps"]:
+        """Convolve ``x`` ``[in_channels, T]`` to ``[out_channels, T // stride]``."""
+        if x.ndim != 2 or x.shape[0] != self.conv.in_channels:
+            raise ValueError(
+                f"CausalConv1d expects [{self.conv.in_channels}, time], got shape {x.shape}"
+            )
+        if x.shape[1] < self.stride:
+            raise ValueError(
+                f"CausalConv1d: input of {x.shape[1]} steps is shorter than the stride {self.stride}"
+            )
+        return self.conv(x)  # [C_in, T] -> [C_out, T // stride]
+
+
+class CausalConvTranspose1d(eqx.Module):
+    """A transposed 1-D convolution (up-sampling by ``stride``) kept causal by trimming.
+
+    The full transposed convolution of ``T`` steps has ``(T - 1) * stride + span`` steps
+    (``span = dilation * (kernel_size - 1) + 1``); only the first ``T * stride`` are kept, so
+    output step ``p`` depends only on inputs ``0 .. p // stride`` (SoundStream decoder blocks).
+    Needs ``span >= stride`` so every kept step exists. One example, ``[channels, time]``.
+    """
+
+    conv: eqx.nn.ConvTranspose1d
+    stride: int = eqx.field(static=True)
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        *,
+        stride: int = 1,
+        dilation: int = 1,
+        use_bias: bool = True,
+        key: PRNGKeyArray,
+    ):
+        """Build the layer; arguments as in `CausalConv1d`."""
+        _check_positive(
+            "CausalConvTranspose1d",
+            in_channels=in_channels,
+            out_channels=out_channels,
+            kernel_size=kernel_size,
+            stride=stride,
+            dilation=dilation,
+        )
+        span = dilation * (kernel_size - 1) + 1
+        if span < stride:
+            raise ValueError(
+                f"CausalConvTranspose1d: the kernel span {span} is shorter than the stride "
+                f"{stride}; use kernel_size >= stride"
+            )
+        self.stride = stride
+        self.conv = eqx.nn.ConvTranspose1d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            dilation=dilation,
+            use_bias=use_bias,
+            key=key,
+        )
+
+    def __call__(self, x: Float[Array, "channels time"]) -> Float[Array, "out_channels upsampled"]:
+        """Up-sample ``x`` ``[in_channels, T]`` to ``[out_channels, T * stride]``."""
+        if x.ndim != 2 or x.shape[0] != self.conv.in_channels:
+            raise ValueError(
+                f"CausalConvTranspose1d expects [{self.conv.in_channels}, time], got shape {x.shape}"
+            )
+        y = self.conv(x)  # [C_in, T] -> [C_out, (T - 1) * stride + span]
+        return y[:, : x.shape[1] * self.stride]  # -> [C_out, T * stride]
+
+
+class ResidualUnit1d(eqx.Module):
+    """A causal residual unit: ``x + act(conv_1x1(act(causal_conv_k(x))))``.
+
+    The SoundStream residual unit (Zeghidour et al. 2021, Sec. 3.1: dilated causal conv, ELU,
+    1x1 conv, ELU, plus a skip connection); channels are preserved and the length is unchanged.
+    """
+
+    conv: CausalConv1d
+    pointwise: eqx.nn.Conv1d
+    activation: Callable[[Array], Array] = eqx.field(static=True)
+
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int = 7,
+        *,
+        dilation: int = 1,
+        hidden_channels: int | None = None,
+        activation: Callable[[Array], Array] = jax.nn.elu,
+        padding_mode: str = "ZEROS",
+        key: PRNGKeyArray,
+    ):
+        """Build the unit.
+
+        Args:
+            channels: input and output channels.
+            kernel_size: taps of the dilated causal convolution.
+            dilation: dilation of that convolution.
+            hidden_channels: channels between the two convolutions (default ``channels``).
+            activation: element-wise non-linearity (default ELU, as in SoundStream).
+            padding_mode: see `CausalConv1d`.
+            key: PRNG key.
+        """
+        hidden = channels if hidden_channels is None else hidden_channels
+        k1, k2 = jax.random.split(key)
+        self.conv = CausalConv1d(
+            channels, hidden, kernel_size, dilation=dilation, padding_mode=padding_mode, key=k1
+        )
+        self.pointwise = eqx.nn.Conv1d(hidden, channels, 1, key=k2)
+        self.activation = activation
+
+    def __call__(self, x: Float[Array, "channels time"]) -> Float[Array, "channels time"]:
+        """Apply the unit to ``x`` ``[channels, T]``."""
+        h = self.activation(self.conv(x))  # [C, T] -> [H, T]
+        h = self.activation(self.pointwise(h))  # [H, T] -> [C, T]
+        return x + h
+
+
+ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    "elu": jax.nn.elu,
+    "relu": jax.nn.relu,
+    "silu": jax.nn.silu,
+    "gelu": jax.nn.gelu,
+    "leaky_relu": jax.nn.leaky_relu,
+    "tanh": jnp.tanh,
+}
+"""Activations by name, so configs (TOML/JSON) can name them."""
