@@ -1,0 +1,121 @@
+"""Training batches from clips, frame padding, and small procedural label videos and images.
+
+Frame counts. The causal CNN maps 1 + 4n frames to 1 + n latent frames. A clip whose frame
+count F is not of that form is padded **at the end by repeating its last frame** up to
+1 + 4 ceil((F - 1) / 4) frames; decoding trims back to F frames. Repeating (rather than zeros)
+keeps the padding inside the label distribution, and padding at the end never changes the
+tokens of earlier frames (the encoder is causal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from archon_framework import DataError
+from archon_semantic_magvit._palette import PALETTE
+
+__all__ = [
+    "padded_frames",
+    "pad_frames",
+    "toy_label_video",
+    "toy_image",
+    "sample_semantic_batch",
+    "sample_image_batch",
+    "split_clips",
+]
+
+
+def padded_frames(frames: int, temporal_downsample: int = 4) -> int:
+    """Smallest 1 + n * temporal_downsample >= frames (0 stays 0)."""
+    if frames <= 0:
+        return 0
+    return 1 + -(-(frames - 1) // temporal_downsample) * temporal_downsample
+
+
+def pad_frames(video: np.ndarray, temporal_downsample: int = 4) -> np.ndarray:
+    """Repeat the last frame at the end until the frame count is 1 + n * temporal_downsample."""
+    extra = padded_frames(video.shape[0], temporal_downsample) - video.shape[0]
+    if extra == 0:
+        return video
+    return np.concatenate([video, np.repeat(video[-1:], extra, axis=0)], axis=0)  # [F + extra, ...]
+
+
+def toy_label_video(
+    frames: int, size: int = 128, *, rng: np.random.Generator, num_shapes: int = 3
+) -> np.ndarray:
+    """A label video of moving ellipses of random labels on background: uint8 [frames, size, size].
+
+    Used by tests, benchmarks and the demo until a dataset plugin provides real data.
+    """
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    video = np.zeros((frames, size, size), np.uint8)
+    for _ in range(num_shapes):
+        label = int(rng.integers(1, len(PALETTE)))
+        cy, cx = rng.uniform(0.25, 0.75, 2) * size
+        vy, vx = rng.uniform(-1.5, 1.5, 2) * size / 128
+        ry, rx = rng.uniform(0.1, 0.3, 2) * size
+        for t in range(frames):
+            inside = ((yy - cy - vy * t) / ry) ** 2 + ((xx - cx - vx * t) / rx) ** 2 <= 1.0
+            video[t][inside] = label
+    return video
+
+
+def toy_image(size: int = 256, *, rng: np.random.Generator) -> np.ndarray:
+    """A smooth RGB image (gradient plus coloured ellipses): uint8 [size, size, 3]."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    base = rng.uniform(0, 255, (2, 3)).astype(np.float32)
+    img = base[0] * (1 - yy[..., None]) + base[1] * yy[..., None]  # [size, size, 3]
+    for _ in range(3):
+        c = rng.uniform(0.2, 0.8, 2)
+        r = rng.uniform(0.08, 0.25, 2)
+        inside = ((yy - c[0]) / r[0]) ** 2 + ((xx - c[1]) / r[1]) ** 2 <= 1.0
+        img[inside] = rng.uniform(0, 255, 3)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _values(clips: Sequence[Any], name: str) -> list[np.ndarray]:
+    out = []
+    for clip in clips:
+        try:
+            out.append(np.asarray(clip[name]))
+        except KeyError as err:
+            raise DataError(f"training clips need a {name!r} value: {err.args[0]}") from err
+    if not out:
+        raise DataError(f"no clips to train the {name!r} tokenizer on; pass at least one clip")
+    return out
+
+
+def sample_semantic_batch(
+    clips: Sequence[Any], batch_size: int, frames: int, *, rng: np.random.Generator
+) -> np.ndarray:
+    """Random windows of ``frames`` frames: uint8 [batch, frames, H, W] (short clips padded)."""
+    videos = _values(clips, "semantic")
+    batch = []
+    for i in rng.integers(0, len(videos), batch_size):
+        v = videos[i]
+        if v.shape[0] < frames:
+            v = np.concatenate([v, np.repeat(v[-1:], frames - v.shape[0], axis=0)], axis=0)
+        start = int(rng.integers(0, v.shape[0] - frames + 1))
+        window = v[start : start + frames]
+        if rng.random() < 0.5:
+            window = window[:, :, ::-1]  # horizontal flip (labels have no left/right split)
+        batch.append(window)
+    return np.stack(batch)
+
+
+def sample_image_batch(clips: Sequence[Any], batch_size: int, *, rng: np.random.Generator) -> np.ndarray:
+    """Random images of the clips: uint8 [batch, H, W, 3]."""
+    images = _values(clips, "image")
+    return np.stack([images[i] for i in rng.integers(0, len(images), batch_size)])
+
+
+def split_clips(clips: Sequence[Any], eval_clips: int) -> tuple[list[Any], list[Any]]:
+    """Hold out the last ``eval_clips`` clips (at most half); one clip trains and evaluates."""
+    clips = list(clips)
+    n_eval = min(eval_clips, len(clips) // 2)
+    if n_eval == 0:
+        return clips, clips
+    return clips[:-n_eval], clips[-n_eval:]
