@@ -1,0 +1,301 @@
+"""Training of the SoundStream codec on the speech of a sequence of clips (SoundStream Sec. 3.5).
+
+One step: sample ``batch_size`` random segments, draw each example's number of RVQ levels
+(quantizer dropout), reconstruct, take a generator step on mel + STFT + commitment (+ hinge
+adversarial and feature matching once ``loss.adversarial_start`` is reached), update the
+codebooks by EMA (k-means on the first batch, dead codes replaced), then a discriminator step.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from archon_framework import DataError
+from archon_framework.config import atomic_write_text
+from archon_framework.nn import RVQState, level_mask
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ._audio import check_wave
+from ._codec import SoundStream, codec_apply_batch, init_codec, save_codec
+from ._config import CodecConfig, LossConfig, SoundStreamConfig, TrainConfig
+from ._discriminator import STFTDiscriminator
+from ._losses import (
+    feature_matching_loss,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+    multiresolution_stft_loss,
+    multiscale_mel_loss,
+)
+
+__all__ = ["SoundStreamTrainer", "collect_speech", "sample_segments", "train_tokenizer"]
+
+
+def collect_speech(source: Sequence[Any], *, modality: str = "speech") -> list[np.ndarray]:
+    """The validated speech waves of ``source`` (clips, mappings with a "speech" value, or arrays).
+
+    Raises:
+        DataError: an empty source or a clip without speech.
+        RawValueError: a clip whose speech is not a valid wave (names the clip).
+    """
+    waves = []
+    for i, item in enumerate(source):
+        if isinstance(item, np.ndarray):
+            value, where = item, f"source item {i}"
+        else:
+            clip_id = getattr(item, "clip_id", f"#{i}")
+            try:
+                value = item[modality]
+            except (KeyError, TypeError) as err:
+                raise DataError(f"speech trainer: clip {clip_id!r} has no {modality!r} value") from err
+            where = f"clip {clip_id!r}"
+        waves.append(check_wave(value, where=where))
+    if not waves:
+        raise DataError("speech trainer: the training source holds no clips")
+    return waves
+
+
+def sample_segments(
+    waves: Sequence[np.ndarray], rng: np.random.Generator, *, batch: int, samples: int
+) -> np.ndarray:
+    """``[batch, samples]`` random segments; clips shorter than a segment are end-padded with silence."""
+    out = np.zeros((batch, samples), np.float32)
+    lengths = np.array([len(w) for w in waves], np.float64)
+    picks = rng.choice(len(waves), size=batch, p=lengths / lengths.sum())
+    for b, i in enumerate(picks):
+        w = waves[i]
+        start = int(rng.integers(0, max(len(w) - samples, 0) + 1))
+        seg = w[start : start + samples]
+        out[b, : len(seg)] = seg
+    return out
+
+
+# ---- jitted steps (cached per config, so every trainer of one config shares the compilation) ---
+
+
+def _opt_key(train: TrainConfig) -> tuple[float, float, float, float]:
+    """The optimizer settings only (so runs that differ in steps or seed share compilations)."""
+    return (train.learning_rate, train.disc_learning_rate, train.b1, train.b2)
+
+
+@functools.lru_cache(maxsize=8)
+def _optimizers(opt: tuple[float, float, float, float]) -> tuple[optax.GradientTransformation, ...]:
+    lr, disc_lr, b1, b2 = opt
+    return optax.adam(lr, b1=b1, b2=b2), optax.adam(disc_lr, b1=b1, b2=b2)
+
+
+@functools.lru_cache(maxsize=8)
+def _gen_step(codec_cfg: CodecConfig, loss_cfg: LossConfig, opt: tuple, adversarial: bool):
+    gen_opt = _optimizers(opt)[0]
+
+    def loss_fn(codec: SoundStream, disc, state: RVQState, x, num_active):
+        recon, out = codec_apply_batch(codec, state, x, num_active)  # [B, samples]
+        mel = jnp.mean(
+            jax.vmap(lambda a, b: multiscale_mel_loss(a, b, scales=loss_cfg.mel_scales, n_mels=loss_cfg.n_mels))(
+                x, recon
+            )
+        )
+        stft = jnp.mean(jax.vmap(lambda a, b: multiresolution_stft_loss(a, b, scales=loss_cfg.mel_scales))(x, recon))
+        commit = jnp.mean(jnp.sum(out.commit_loss, axis=-1))
+        total = (
+            loss_cfg.mel_weight * mel
+            + loss_cfg.stft_weight * stft
+            + loss_cfg.commitment_weight * commit
+            + loss_cfg.wave_weight * jnp.mean(jnp.abs(x - recon))
+        )
+        metrics = {"mel": mel, "stft": stft, "commit": commit}
+        if adversarial:
+            fake_logits, fake_feats = jax.vmap(disc)(recon)  # [B, samples] -> [B, steps]
+            _, real_feats = jax.vmap(disc)(x)
+            metrics["adv"] = hinge_generator_loss(fake_logits)
+            metrics["feat"] = feature_matching_loss(real_feats, fake_feats)
+            total = total + loss_cfg.adversarial_weight * metrics["adv"]
+            total = total + loss_cfg.feature_weight * metrics["feat"]
+        metrics["loss"] = total
+        return total, (metrics, out, recon)
+
+    def step(codec, disc, state, opt_state, x, key):
+        k_drop, k_update = jax.random.split(key)
+        num_active = codec.quantizer.sample_num_active(key=k_drop, batch=x.shape[0], prob=codec_cfg.quantizer_dropout)
+        grad_fn = eqx.filter_value_and_grad(loss_fn, has_aux=True)
+        (_, (metrics, out, recon)), grads = grad_fn(codec, disc, state, x, num_active)
+        updates, opt_state = gen_opt.update(grads, opt_state, eqx.filter(codec, eqx.is_inexact_array))
+        codec = eqx.apply_updates(codec, updates)
+        mask = level_mask(num_active, codec_cfg.levels)[:, None, :]  # [B, 1, levels]
+        mask = jnp.broadcast_to(mask, out.codes.shape)  # -> [B, frames, levels]
+        state = codec.quantizer.update(state, out.residuals, out.codes, key=k_update, mask=mask)
+        return codec, state, opt_state, jax.lax.stop_gradient(recon), metrics
+
+    return eqx.filter_jit(step)
+
+
+@functools.lru_cache(maxsize=8)
+def _disc_step(opt: tuple):
+    disc_opt = _optimizers(opt)[1]
+
+    def loss_fn(disc, x, recon):
+        real, _ = jax.vmap(disc)(x)  # [B, samples] -> [B, steps]
+        fake, _ = jax.vmap(disc)(recon)
+        return hinge_discriminator_loss(real, fake)
+
+    def step(disc, opt_state, x, recon):
+        loss, grads = eqx.filter_value_and_grad(loss_fn)(disc, x, recon)
+        updates, opt_state = disc_opt.update(grads, opt_state, eqx.filter(disc, eqx.is_inexact_array))
+        return eqx.apply_updates(disc, updates), opt_state, loss
+
+    return eqx.filter_jit(step)
+
+
+class SoundStreamTrainer:
+    """Adam on the codec (generator) and the STFT discriminator; EMA on the codebooks.
+
+    Attributes:
+        cfg: the whole configuration (``train`` and ``loss`` sections drive this class).
+        codec, state, disc: the current codec, codebook state and discriminator.
+        step: optimizer steps taken.
+    """
+
+    def __init__(self, cfg: SoundStreamConfig, *, seed: int | None = None):
+        self.cfg = cfg
+        seed = cfg.train.seed if seed is None else seed
+        k_codec, k_disc, self._key = jax.random.split(jax.random.key(seed), 3)
+        self.codec, self.state = init_codec(cfg, key=k_codec)
+        self.disc = STFTDiscriminator(cfg.discriminator, key=k_disc)
+        gen_opt, disc_opt = _optimizers(_opt_key(cfg.train))
+        self._gen_opt_state = gen_opt.init(eqx.filter(self.codec, eqx.is_inexact_array))
+        self._disc_opt_state = disc_opt.init(eqx.filter(self.disc, eqx.is_inexact_array))
+        self._rng = np.random.default_rng(seed)
+        self.step = 0
+
+    # ---- public loop --------------------------------------------------------------------------
+
+    def train_step(self, batch: np.ndarray) -> dict[str, float]:
+        """One generator + codebook (+ discriminator) step on ``batch`` ``[B, samples]``."""
+        self._key, key = jax.random.split(self._key)
+        adv = self.step >= self.cfg.loss.adversarial_start
+        x = jnp.asarray(batch)
+        # Two generator steps, each compiled on first use: without the discriminator (the
+        # reconstruction warm-up before loss.adversarial_start) and with it.
+        self.codec, self.state, self._gen_opt_state, recon, metrics = _gen_step(self.cfg.codec, self.cfg.loss, _opt_key(self.cfg.train), adv)(
+            self.codec, self.disc, self.state, self._gen_opt_state, x, key
+        )
+        out = {k: float(v) for k, v in metrics.items()}
+        if adv:
+            self.disc, self._disc_opt_state, d_loss = _disc_step(_opt_key(self.cfg.train))(
+                self.disc, self._disc_opt_state, x, recon
+            )
+            out["disc"] = float(d_loss)
+        self.step += 1
+        return out
+
+    def fit(
+        self,
+        source: Sequence[Any],
+        *,
+        out_dir: Path | None = None,
+        steps: int | None = None,
+        seconds: float | None = None,
+        progress: bool = True,
+    ) -> list[dict[str, float]]:
+        """Train for ``steps`` (default ``train.steps``) or until ``seconds`` of wall time pass.
+
+        Saves the codec under ``out_dir`` every ``train.checkpoint_every`` steps and at the end.
+        Returns the per-step metrics.
+        """
+        waves = collect_speech(source)
+        t = self.cfg.train
+        steps = t.steps if steps is None and seconds is None else steps
+        history: list[dict[str, float]] = []
+        start = time.monotonic()
+        columns = (
+            TextColumn("[bold]speech codec"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} steps" if steps else "{task.completed} steps"),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, disable=not progress, transient=False) as bar:
+            task = bar.add_task("train", total=steps, info="")
+            while (steps is None or len(history) < steps) and (
+                seconds is None or time.monotonic() - start < seconds
+            ):
+                batch = sample_segments(waves, self._rng, batch=t.batch_size, samples=t.segment_samples)
+                metrics = self.train_step(batch)
+                history.append(metrics)
+                bar.update(task, advance=1, info=f"mel {metrics['mel']:.3f} commit {metrics['commit']:.3f}")
+                if out_dir is not None and t.checkpoint_every and self.step % t.checkpoint_every == 0:
+                    self.save(out_dir)
+        if out_dir is not None:
+            self.save(out_dir)
+        return history
+
+    def save(self, out_dir: Path) -> Path:
+        """Save the codec (loadable by the tokenizer factory) and a small training record."""
+        out_dir = Path(out_dir)
+        save_codec(out_dir, self.cfg, self.codec, self.state)
+        atomic_write_text(out_dir / "train_state.json", json.dumps({"step": self.step}) + "\n")
+        return out_dir
+
+
+def train_tokenizer(
+    source: Sequence[Any],
+    *,
+    out_dir: Path,
+    steps: int | None = None,
+    seconds: float | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    config: SoundStreamConfig | None = None,
+) -> dict[str, Any]:
+    """The speech modality's `TokenizerTrainer`: train a codec on ``clip["speech"]`` of ``source``.
+
+    With two or more clips the last one is held out (its first 4 s at most) for the report;
+    with one clip the report is measured on it (not held out; the report says so). The codec
+    is saved under ``out_dir``, loadable with ``make_tokenizer(out_dir)``.
+
+    Args:
+        source: clips (anything with a ``"speech"`` value: ``float32 [samples]`` at 16 kHz).
+        out_dir: where to save the codec.
+        steps: optimizer steps (default: ``train.steps`` of the config unless ``seconds`` is set).
+        seconds: wall-clock budget; training stops at whichever of steps/seconds comes first.
+        seed: PRNG seed.
+        progress: show a rich progress bar.
+        config: the codec config (default: the shipped tiny config).
+
+    Returns:
+        ``{"steps", "seconds", "final_losses", "held_out", "mcd_dtw_levels_1",
+        "mcd_dtw_levels_4", "mcd_dtw_silence", "protocol"}``.
+    """
+    from ._config import shipped_config
+    from ._evaluate import evaluate_levels
+    from ._tokenizer import SoundStreamTokenizer
+
+    cfg = shipped_config("tiny") if config is None else config
+    waves = collect_speech(source)
+    held_out = len(waves) >= 2
+    train_waves = waves[:-1] if held_out else waves
+    eval_waves = [waves[-1][: 4 * 16_000]]
+    trainer = SoundStreamTrainer(cfg, seed=seed)
+    start = time.monotonic()
+    history = trainer.fit(train_waves, out_dir=Path(out_dir), steps=steps, seconds=seconds, progress=progress)
+    elapsed = time.monotonic() - start
+    tokenizer = SoundStreamTokenizer(cfg, trainer.codec, trainer.state)
+    report: dict[str, Any] = {
+        "steps": trainer.step,
+        "seconds": round(elapsed, 1),
+        "final_losses": history[-1] if history else {},
+        "held_out": held_out,
+    }
+    report.update(evaluate_levels(tokenizer, eval_waves, levels=(1, cfg.tokens.levels)))
+    atomic_write_text(Path(out_dir) / "report.json", json.dumps(report, indent=2) + "\n")
+    return report

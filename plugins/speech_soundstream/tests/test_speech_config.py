@@ -1,0 +1,54 @@
+"""Shipped configs load, and invalid configs are refused by name."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from archon_framework import ConfigError
+from archon_speech_soundstream import (
+    HOP_LENGTH,
+    CodecConfig,
+    SoundStreamConfig,
+    TokenConfig,
+    TrainConfig,
+    load_soundstream_config,
+    shipped_config,
+)
+
+
+@pytest.mark.parametrize("name", ["tiny", "paper"])
+def test_shipped_configs_load(name):
+    cfg = shipped_config(name)
+    assert math.prod(cfg.codec.strides) == HOP_LENGTH == 640
+    assert cfg.codec.levels == 8 and cfg.codec.codebook_size == 1024
+    assert cfg.tokens.levels == 4 and cfg.tokens.order == "frame" and cfg.vocab_size == 4096
+    assert cfg.codec.dilations == (1, 3, 9)
+    assert SoundStreamConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_paper_config_is_soundstream_scale():
+    cfg = shipped_config("paper")
+    assert cfg.codec.channels == 32 and cfg.codec.channel_mults == (2, 4, 8, 16)
+    assert cfg.codec.strides == (4, 4, 5, 8)
+    assert cfg.discriminator.n_fft == 1024 and cfg.discriminator.hop == 256
+    assert cfg.loss.mel_scales == (64, 128, 256, 512, 1024, 2048) and cfg.loss.feature_weight == 100.0
+
+
+def test_bad_configs_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="640"):
+        CodecConfig(strides=(2, 4, 5, 8))
+    with pytest.raises(ConfigError, match="one entry per encoder block"):
+        CodecConfig(channel_mults=(2, 4))
+    with pytest.raises(ConfigError, match="multiple of 640"):
+        TrainConfig(segment_samples=1000)
+    with pytest.raises(ConfigError, match="exceeds"):
+        SoundStreamConfig(tokens=TokenConfig(levels=9))
+    with pytest.raises(ValueError):
+        TokenConfig(order="time")
+    path = tmp_path / "c.toml"
+    path.write_text("[codec]\nchanels = 4\n")
+    with pytest.raises(ConfigError, match="chanels"):
+        load_soundstream_config(path)
+    with pytest.raises(ConfigError, match="huge"):
+        shipped_config("huge")
