@@ -1,0 +1,31 @@
+"""archon-synthetic-heads: a seeded synthetic talking-head dataset (the embedded default of the
+Archon paper's Sec. D clips): speech by espeak-ng, script, FLAME-like identity/expression/pose,
+semantic video with the 21 labels of Table H, RGB image and video, and a Fig. K description.
+"""
+
+from archon_synthetic_heads._appearance import IDENTITY_COMPONENTS
+from archon_synthetic_heads._corpus import SPLITS, load_corpus, split_sentences
+from archon_synthetic_heads._espeak import EspeakError, Voice, synthesize
+from archon_synthetic_heads._generate import FRAME_RATE, SOURCE, SPLIT_CODES, SynthConfig, clip_id, generate_clip
+from archon_synthetic_heads._motion import EXPRESSION_COMPONENTS, loudness_envelope
+from archon_synthetic_heads._render import IMAGE_SIZE, SEMANTIC_SIZE
+
+__all__ = [
+    "EXPRESSION_COMPONENTS",
+    "EspeakError",
+    "FRAME_RATE",
+    "IDENTITY_COMPONENTS",
+    "IMAGE_SIZE",
+    "SEMANTIC_SIZE",
+    "SOURCE",
+    "SPLITS",
+    "SPLIT_CODES",
+    "SynthConfig",
+    "Voice",
+    "clip_id",
+    "generate_clip",
+    "load_corpus",
+    "loudness_envelope",
+    "split_sentences",
+    "synthesize",
+]

@@ -1,0 +1,190 @@
+"""Generate one synthetic talking-head clip, deterministic by (seed, split, index).
+
+Random streams: clip ``index`` of ``split`` under ``seed`` draws everything from
+``numpy.random.SeedSequence([seed, SPLIT_CODES[split], index])``, so splits never share a
+stream, and held-out splits speak sentences that the training split never uses (see
+:data:`archon_synthetic_heads.SPLITS`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+from archon_framework import Clip, ClipMeta, ConfigError, DataError
+from archon_framework.config import load_config
+from archon_synthetic_heads._appearance import sample_appearance
+from archon_synthetic_heads._corpus import SPLITS, split_sentences
+from archon_synthetic_heads._description import describe
+from archon_synthetic_heads._espeak import Synthesis, Voice, synthesize
+from archon_synthetic_heads._contracts import SAMPLE_RATE, FlameDims
+from archon_synthetic_heads._motion import animate, sample_style
+from archon_synthetic_heads._render import render_clip
+
+__all__ = ["SOURCE", "FRAME_RATE", "SPLIT_CODES", "SynthConfig", "generate_clip", "clip_id", "default_config_path"]
+
+SOURCE = "synthetic_heads"
+FRAME_RATE = 30.0
+#: Split -> the second entropy word of a clip's SeedSequence.
+SPLIT_CODES: dict[str, int] = {"train": 0, "validation": 1, "test": 2}
+
+
+def _check_range(lo: float, hi: float):
+    def check(instance, attribute, value):
+        if not (lo <= value <= hi):
+            raise ConfigError(f"SynthConfig.{attribute.name} = {value!r} is outside [{lo}, {hi}]")
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class SynthConfig:
+    """Settings of the synthetic talking-head generator (``data/synthetic_heads.toml``).
+
+    The clips follow the paper's Sec. D: 30 fps video, 16 kHz speech padded with silence
+    (D.3), a script of the words overlapping the clip (D.2), 3DMM-style animation (D.4),
+    21-label semantic video (D.5, Table H), 256 x 256 RGB (D.6), a Fig. K description (D.1).
+
+    Attributes:
+        seconds: default clip length.
+        language: espeak-ng voice language.
+        max_lead_in: speech starts after a random silence of up to this many seconds.
+        p_glasses, p_beard, p_headwear, p_accessory: probabilities of optional items.
+        with_video: render the RGB video (False: only the first-frame image).
+        max_sentence_tries: sentences tried per slot; when none fits an empty clip, the shortest
+            is cut at the clip end.
+    """
+
+    seconds: float = attrs.field(default=2.0, validator=_check_range(0.1, 600.0))
+    language: str = "en-us"
+    max_lead_in: float = attrs.field(default=0.3, validator=_check_range(0.0, 5.0))
+    p_glasses: float = attrs.field(default=0.3, validator=_check_range(0.0, 1.0))
+    p_beard: float = attrs.field(default=0.45, validator=_check_range(0.0, 1.0))
+    p_headwear: float = attrs.field(default=0.12, validator=_check_range(0.0, 1.0))
+    p_accessory: float = attrs.field(default=0.25, validator=_check_range(0.0, 1.0))
+    with_video: bool = True
+    max_sentence_tries: int = attrs.field(default=8, validator=_check_range(1, 100))
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> SynthConfig:
+        """Load from TOML/JSON (section ``[synthetic_heads]``); None: the shipped default."""
+        return load_config(path or default_config_path(), cls, section="synthetic_heads")
+
+
+def default_config_path() -> Path:
+    """Path of the shipped default config."""
+    return Path(__file__).parent / "data" / "synthetic_heads.toml"
+
+
+def clip_id(index: int, *, seed: int, split: str = "train") -> str:
+    """The id of a generated clip, e.g. ``synthetic_heads/train/s0/0000042``."""
+    return f"{SOURCE}/{split}/s{seed}/{index:07d}"
+
+
+def _join(parts: list[tuple[float, Synthesis]], sample_rate: int) -> Synthesis:
+    """One synthesis from sentences placed at the given start times (seconds, increasing)."""
+    total = max(int(round(t * sample_rate)) + len(p.audio) for t, p in parts)
+    audio = np.zeros(total, np.float32)
+    words, phones = [], []
+    for t, p in parts:
+        i = int(round(t * sample_rate))
+        audio[i: i + len(p.audio)] = p.audio
+        t = i / sample_rate
+        words += [attrs.evolve(w, start=w.start + t, end=w.end + t) for w in p.words]
+        phones += [attrs.evolve(q, start=q.start + t, end=q.end + t) for q in p.phones]
+    return Synthesis(audio=audio, sample_rate=sample_rate, words=tuple(words), phones=tuple(phones))
+
+
+def _speak(rng: np.random.Generator, sentences: tuple[str, ...], budget: float, cfg: SynthConfig,
+           voice: Voice) -> Synthesis:
+    """Sentences that fit in `budget` seconds, each synthesized alone and joined with short pauses.
+
+    Each slot tries up to ``cfg.max_sentence_tries`` sentences; if not even the first one fits,
+    the shortest tried is kept and cut at the clip end (paper D.2/D.3).
+    """
+    parts: list[tuple[float, Synthesis]] = []
+    t = 0.0
+    while budget - t >= (0.7 if parts else 0.0):
+        remaining = budget - t
+        # ~2.9 words per second at presenter speed: skip sentences that cannot fit
+        fits = [x for x in sentences if len(x.split()) <= max(2.0, 2.9 * remaining)]
+        pool = fits or sentences
+        chosen, shortest = None, None
+        for _ in range(cfg.max_sentence_tries):
+            synth = synthesize(pool[int(rng.integers(len(pool)))], voice, sample_rate=SAMPLE_RATE)
+            if synth.duration <= remaining:
+                chosen = synth
+                break
+            if shortest is None or synth.duration < shortest.duration:
+                shortest = synth
+        if chosen is None:
+            if parts:
+                break  # the clip is full: trailing silence
+            chosen = shortest  # nothing fits an empty clip: keep the shortest, cut at the end
+        parts.append((t, chosen))
+        t += chosen.duration + float(rng.uniform(0.15, 0.45))  # pause between sentences
+    return _join(parts, SAMPLE_RATE)
+
+
+def generate_clip(index: int, *, seed: int, seconds: float | None = None, split: str = "train",
+                  config: SynthConfig | None = None) -> Clip:
+    """Generate clip `index` of a synthetic dataset.
+
+    Args:
+        index: clip number (>= 0).
+        seed: dataset seed.
+        seconds: clip length (default ``config.seconds``, 2 s).
+        split: ``train``, ``validation`` or ``test``; streams and sentences are disjoint.
+        config: generator settings (default :class:`SynthConfig`).
+
+    Returns:
+        A ``Clip`` with meta (id, duration, 30 fps, 16 kHz, source ``synthetic_heads``) and
+        values ``speech``, ``script``, ``identity``, ``expression``, ``pose``, ``semantic``,
+        ``image``, ``video`` (unless ``config.with_video`` is False) and ``description``.
+
+    Raises:
+        DataError: a bad index, seed or split.
+    """
+    cfg = config or SynthConfig()
+    seconds = cfg.seconds if seconds is None else float(seconds)
+    if index < 0 or seed < 0:
+        raise DataError(f"synthetic_heads: index and seed must be >= 0 (got index={index}, seed={seed})")
+    if split not in SPLIT_CODES:
+        raise DataError(f"synthetic_heads: unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    if not (0.1 <= seconds <= 600.0):
+        raise DataError(f"synthetic_heads: clip length {seconds} s is outside 0.1..600 s")
+    meta = ClipMeta(clip_id=clip_id(index, seed=seed, split=split), duration=seconds,
+                    frame_rate=FRAME_RATE, sample_rate=SAMPLE_RATE, source=SOURCE)
+    frames, samples = meta.frames, meta.samples
+    dims = FlameDims()
+    rng = np.random.default_rng(np.random.SeedSequence([seed, SPLIT_CODES[split], index]))
+    app = sample_appearance(rng, shape_dim=dims.shape, p_glasses=cfg.p_glasses, p_beard=cfg.p_beard,
+                            p_headwear=cfg.p_headwear, p_accessory=cfg.p_accessory)
+    app = attrs.evolve(app, voice=attrs.evolve(app.voice, language=cfg.language))
+    style = sample_style(rng)
+    offset = float(rng.uniform(0.0, min(cfg.max_lead_in, 0.25 * seconds)))
+    synth = _speak(rng, split_sentences(split), seconds - offset - 0.02, cfg, app.voice)
+
+    start = int(round(offset * SAMPLE_RATE))
+    speech = np.zeros(samples, np.float32)  # silence-padded to the clip (paper D.3)
+    n = max(0, min(len(synth.audio), samples - start))
+    speech[start: start + n] = synth.audio[:n]
+    script = " ".join(w.text for w in synth.words if w.start + offset < seconds and w.end + offset > 0.0)
+
+    motion = animate(synth, speech, offset=offset, frames=frames, frame_rate=FRAME_RATE, style=style,
+                     rng=rng, expression_dim=dims.expression)
+    semantic, video = render_clip(app, motion.expression, motion.pose, with_video=cfg.with_video)
+    values = {
+        "speech": speech,  # float32 [samples]
+        "script": script,
+        "identity": app.identity.astype(np.float32),  # [shape]
+        "expression": motion.expression,  # [frames, expression]
+        "pose": motion.pose,  # [frames, 6]
+        "semantic": semantic,  # uint8 [frames, 128, 128]
+        "image": video[0].copy(),  # uint8 [256, 256, 3]
+        "description": describe(app, style, motion, seconds=seconds),
+    }
+    if cfg.with_video:
+        values["video"] = video  # uint8 [frames, 256, 256, 3]
+    return Clip(meta, values)

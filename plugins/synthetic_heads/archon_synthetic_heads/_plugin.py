@@ -1,0 +1,40 @@
+"""Plugin registration: the synthetic talking-head datasets (train and held-out splits)."""
+
+from __future__ import annotations
+
+import functools
+
+from archon_framework import DatasetSpec, hookimpl
+from archon_synthetic_heads._generate import SOURCE, generate_clip
+
+__all__ = ["MODALITIES", "dataset_specs", "archon_datasets"]
+
+#: Modality names every generated clip carries.
+MODALITIES: tuple[str, ...] = (
+    "speech", "script", "identity", "expression", "pose", "semantic", "image", "video", "description",
+)
+
+
+def dataset_specs() -> list[DatasetSpec]:
+    """``synthetic_heads`` (training split) and ``synthetic_heads_validation`` / ``_test``.
+
+    The held-out datasets draw from disjoint random streams and speak sentences that the
+    training split never uses.
+    """
+    out = []
+    for split, suffix in (("train", ""), ("validation", "_validation"), ("test", "_test")):
+        out.append(DatasetSpec(
+            name=SOURCE + suffix,
+            generate=functools.partial(generate_clip, split=split),
+            modalities=MODALITIES,
+            default_seconds=2.0,
+            description=f"synthetic talking heads ({split} split): espeak-ng speech, script, FLAME-like "
+                        "animation, semantic video, RGB, description",
+        ))
+    return out
+
+
+@hookimpl
+def archon_datasets() -> list[DatasetSpec]:
+    """The datasets of this plugin."""
+    return dataset_specs()
