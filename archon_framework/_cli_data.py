@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from archon_framework._clip import Clip
 from archon_framework._errors import ArchonError
 
 __all__ = ["data_app"]
@@ -37,8 +38,13 @@ def synth(
     seed: Annotated[int, typer.Option("--seed", help="Seed; clips are deterministic in (seed, index).")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted dataset.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing dataset.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse values of modalities that are not installed instead of leaving them out.")] = False,
 ) -> None:
-    """Generate clips with a dataset plugin, validate them, and store them crash-safely."""
+    """Generate clips with a dataset plugin, validate them, and store them crash-safely.
+
+    A dataset may produce modalities whose plugins are not installed (e.g. `video` without a
+    video plugin): their values are left out with a note, or refused with --strict.
+    """
     from archon_framework.cli import load_registry_or_exit
     from archon_framework.data import write_dataset
 
@@ -50,9 +56,16 @@ def synth(
         with _progress() as progress:
             task = progress.add_task(f"{dataset} -> {out_dir}", total=clips)
 
+            skipped = sorted(set(spec.modalities) - set(registry.modalities))
+            if skipped and not strict:
+                err.print(f"[yellow]not installed, so not stored: {', '.join(skipped)}[/]")
+
             def gen():
                 for i in range(clips):
-                    yield spec.generate(i, seed=seed, seconds=length)
+                    clip = spec.generate(i, seed=seed, seconds=length)
+                    if not strict:
+                        clip = Clip(clip.meta, {k: v for k, v in clip.values.items() if k in registry.modalities})
+                    yield clip
 
             write_dataset(
                 out_dir, gen(), name=dataset, validate=registry.check_clip, static=static,
