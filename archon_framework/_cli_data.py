@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -15,11 +17,21 @@ from rich.table import Table
 from archon_framework._clip import Clip
 from archon_framework._errors import ArchonError
 
-__all__ = ["data_app"]
+__all__ = ["data_app", "errors_exit"]
 
 data_app = typer.Typer(name="data", help="Write and inspect clip datasets.", no_args_is_help=True)
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def errors_exit(code: int = 2) -> Iterator[None]:
+    """Print an ArchonError (it names what is at fault) and exit with `code`, no traceback."""
+    try:
+        yield
+    except ArchonError as e:
+        err.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(code) from e
 
 
 def _progress() -> Progress:
@@ -49,7 +61,7 @@ def synth(
     from archon_framework.data import write_dataset
 
     registry = load_registry_or_exit()
-    try:
+    with errors_exit():
         spec = registry.dataset(dataset)
         length = seconds if seconds is not None else spec.default_seconds
         static = {name: not registry.modality(name).temporal for name in spec.modalities if name in registry.modalities}
@@ -71,9 +83,6 @@ def synth(
                 out_dir, gen(), name=dataset, validate=registry.check_clip, static=static,
                 resume=resume, overwrite=overwrite, on_clip=lambda clip: progress.advance(task),
             )
-    except ArchonError as e:
-        err.print(f"[bold red]error:[/] {e}")
-        raise typer.Exit(2) from e
     out.print(f"wrote {clips} clips of {length:g} s to {out_dir}")
 
 
@@ -89,16 +98,13 @@ def ingest(
     from archon_framework.data import ingest_clips, read_manifest, write_dataset
 
     registry = load_registry_or_exit()
-    try:
+    with errors_exit():
         total = len(read_manifest(manifest))
         static = {name: not mod.temporal for name, mod in registry.modalities.items()}
         with _progress() as progress:
             task = progress.add_task(f"{manifest.name} -> {out_dir}", total=total)
             write_dataset(out_dir, ingest_clips(registry, manifest), name=manifest.stem, static=static,
                           resume=resume, overwrite=overwrite, on_clip=lambda clip: progress.advance(task))
-    except ArchonError as e:
-        err.print(f"[bold red]error:[/] {e}")
-        raise typer.Exit(2) from e
     out.print(f"ingested {total} clips into {out_dir}")
 
 
@@ -110,11 +116,8 @@ def info(
     """Summarize a dataset per modality: clips, dtype, shape, size on disk."""
     from archon_framework.data import dataset_info
 
-    try:
+    with errors_exit():
         summary = dataset_info(path)
-    except ArchonError as e:
-        err.print(f"[bold red]error:[/] {e}")
-        raise typer.Exit(2) from e
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
         return

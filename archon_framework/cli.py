@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from archon_framework._cli_data import data_app
+from archon_framework._cli_data import data_app, errors_exit
 from archon_framework._errors import ArchonError
 from archon_framework._plugins import DISABLE_ENV, Registry, load_registry
 from archon_framework._tasks import TaskSuite
@@ -33,13 +33,8 @@ err = Console(stderr=True, soft_wrap=True)
 
 def load_registry_or_exit() -> Registry:
     """The installed plugins' registry; a conflict is printed and exits with status 2."""
-    try:
+    with errors_exit():
         return load_registry()
-    except ArchonError as e:
-        err.print(f"[bold red]error:[/] {e}")
-        raise typer.Exit(2) from e
-
-
 
 
 def _report_failures(registry: Registry) -> None:
@@ -51,11 +46,8 @@ def _report_failures(registry: Registry) -> None:
 
 # ---------------------------------------------------------------------- list-modalities
 def _layout(registry: Registry, layout_file: Path | None) -> VocabLayout:
-    try:
+    with errors_exit():
         return registry.layout(VocabLayout.load(layout_file) if layout_file else None)
-    except ArchonError as e:
-        err.print(f"[bold red]error:[/] {e}")
-        raise typer.Exit(2) from e
 
 
 def modality_rows(registry: Registry, layout: VocabLayout | None = None) -> list[dict[str, Any]]:
@@ -138,7 +130,7 @@ def list_tasks(
 ) -> None:
     """List the tasks of a suite with their inputs, output and sampling weight."""
     registry = load_registry_or_exit()
-    try:
+    with errors_exit():
         s = registry.suite(suite)
         if installed_only:
             with warnings.catch_warnings(record=True) as caught:
@@ -146,9 +138,6 @@ def list_tasks(
                 s = s.filter_installed(registry.modalities)
             for w in caught:
                 err.print(f"[yellow]{w.message}[/]")
-    except ArchonError as e:
-        err.print(f"[bold red]error:[/] {e}")
-        raise typer.Exit(2) from e
     rows = task_rows(s)
     missing = sorted(s.modalities - set(registry.modalities))
     if as_json:
@@ -178,12 +167,9 @@ def train(
     from archon_framework.train import Trainer, load_train_config
 
     registry = load_registry_or_exit()
-    try:
+    with errors_exit():
         cfg = load_train_config(config)
         Trainer(cfg, registry, progress=progress).train(steps)
-    except ArchonError as e:
-        err.print(f"[bold red]error:[/] {e}")
-        raise typer.Exit(2) from e
     out.print(f"trained; checkpoints and metrics.jsonl in {cfg.out_dir}")
 
 
@@ -199,14 +185,11 @@ def estimate_weights(
     from archon_framework.train import Trainer, load_train_config
 
     registry = load_registry_or_exit()
-    try:
+    with errors_exit():
         trainer = Trainer(load_train_config(config), registry, progress=False)
         step, model = trainer.latest_model()
         ppl = trainer.task_perplexities(model, batches=batches)
         weighted = perplexity_weights(trainer.suite, ppl)
-    except ArchonError as e:
-        err.print(f"[bold red]error:[/] {e}")
-        raise typer.Exit(2) from e
     report = {"checkpoint_step": step, "perplexities": ppl,
               "weights": {t.name: w for t, w in zip(weighted.tasks, weighted.probabilities)}}
     atomic_write_text(out_file, json.dumps(report, indent=2) + "\n")
