@@ -79,3 +79,16 @@ def test_every_command_has_help():
 def test_demo_says_not_yet_available(registry):
     result = runner.invoke(cli.app, ["demo"])
     assert result.exit_code == 3 and "not yet available" in result.stderr
+
+
+def test_rendered_modality_is_listed_without_a_range(monkeypatch):
+    from archon_framework import Modality, RawSpec
+
+    video = Modality(name="video", vocabulary=None, temporal=True, phrase="video",
+                     raw=RawSpec(kind="array", dtype="uint8", shape=("frames", None, None, 3)),
+                     num_tokens=lambda meta: None, tokenizer=lambda path: None, derived_from=("speech", "image"))
+    reg = make_registry(("toy", ToyPlugin(array_modality("speech", 16, phrase="speech audio"), video)), with_byte_text=True)
+    monkeypatch.setattr(cli, "load_registry", lambda: reg)
+    rows = {r["modality"]: r for r in json.loads(runner.invoke(cli.app, ["list-modalities", "--json"]).stdout)["modalities"]}
+    assert rows["video"]["global_range"] is None and rows["video"]["rendered_from"] == ["speech", "image"]
+    assert "rendered from speech+image" in runner.invoke(cli.app, ["list-modalities"]).stdout
