@@ -31,7 +31,7 @@ from archon_framework._prompt import (
 from archon_framework._registry import DatasetSpec, Metric, PluginFailure, PluginInfo
 from archon_framework._suites import TABLE_G, archon72, output_balanced_weights, perplexity_weights, uniform_weights
 from archon_framework._tasks import Slot, State, Task, TaskSuite, parse_task
-from archon_framework._windows import WINDOW_ALIGN_SECONDS, slot_value, task_windows, words_window
+from archon_framework._windows import WINDOW_ALIGN_SECONDS, clip_windows, slot_value, task_windows, words_window
 from archon_framework._vocab import TEXT_VOCABULARY, LayoutDiff, Vocabulary, VocabLayout, VocabRange
 from archon_framework.hookspecs import hookimpl
 
@@ -39,6 +39,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "archon72",
+    "clip_windows",
     "ArchonError",
     "CheckpointError",
     "Clip",

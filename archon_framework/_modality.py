@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -232,4 +231,4 @@ class Modality:
         if not self.temporal or self.rendered:
             return None
         n = self.token_count(ClipMeta(clip_id="rate", duration=1.0, frame_rate=frame_rate, sample_rate=sample_rate))
-        return None if n is None or math.isnan(n) else float(n)
+        return None if n is None else float(n)

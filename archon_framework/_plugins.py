@@ -246,9 +246,8 @@ def load_registry(
     return Registry(
         plugins=tuple(loaded), failures=tuple(failures), blocked=tuple(skipped),
         modalities=types.MappingProxyType(modalities), providers=types.MappingProxyType(providers),
-        suites=types.MappingProxyType({k: v for k, (v, _) in suites.items()}),
-        datasets=types.MappingProxyType({k: v for k, (v, _) in datasets.items()}),
-        metrics=types.MappingProxyType({k: v for k, (v, _) in metrics.items()}),
+        suites=types.MappingProxyType(suites), datasets=types.MappingProxyType(datasets),
+        metrics=types.MappingProxyType(metrics),
         commands=commands,
     )
 
@@ -290,7 +289,7 @@ def _unique(kind: str, items: Sequence[tuple[Any, PluginInfo]], cls: type, key: 
                 f"and {info.label} ({info.name}); uninstall or block one of them ({DISABLE_ENV}=NAME)"
             )
         providers[name] = info
-        out[name] = item if cls is Modality else (item, info)
+        out[name] = item
     return out
 
 

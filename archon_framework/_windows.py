@@ -11,7 +11,7 @@ from archon_framework._errors import TaskError
 from archon_framework._modality import Modality
 from archon_framework._tasks import State, Task
 
-__all__ = ["task_windows", "slot_value", "words_window", "WINDOW_ALIGN_SECONDS"]
+__all__ = ["clip_windows", "task_windows", "slot_value", "words_window", "WINDOW_ALIGN_SECONDS"]
 
 #: Window boundaries fall on multiples of 0.2 s: 6 video frames at 30 fps and 5 speech token
 #: frames (3,200 samples at 16 kHz), so no frame or token straddles a boundary. (Tokenizers
@@ -20,9 +20,17 @@ WINDOW_ALIGN_SECONDS = 0.2
 
 
 def task_windows(meta: ClipMeta, task: Task, *, past_fraction: float = 0.5, align: float = WINDOW_ALIGN_SECONDS) -> dict[State, ClipMeta]:
-    """The clip windows a task's slots read.
+    """The clip windows a task's slots read (`clip_windows` with the task's `has_past`)."""
+    try:
+        return clip_windows(meta, has_past=task.has_past, past_fraction=past_fraction, align=align)
+    except TaskError as err:
+        raise TaskError(f"task {task.name}: {err}") from err
 
-    * A task with a `past` input splits the clip: past = [0, s), current = [s, duration), with
+
+def clip_windows(meta: ClipMeta, *, has_past: bool, past_fraction: float = 0.5, align: float = WINDOW_ALIGN_SECONDS) -> dict[State, ClipMeta]:
+    """The past, current and time-invariant windows of a clip.
+
+    * With a `past` input (`has_past`), the clip is split: past = [0, s), current = [s, duration), with
       s = past_fraction x duration rounded to a multiple of `align` seconds.
     * Otherwise current = the whole clip.
     * `time-invariant` (for a temporal modality, e.g. `expression(t)` in the image tasks) = the
@@ -31,12 +39,12 @@ def task_windows(meta: ClipMeta, task: Task, *, past_fraction: float = 0.5, alig
     if not 0.0 < past_fraction < 1.0:
         raise TaskError(f"past_fraction must lie in (0, 1), got {past_fraction}")
     windows: dict[State, ClipMeta] = {}
-    if task.has_past:
+    if has_past:
         split = round(meta.duration * past_fraction / align) * align
         if split <= 0 or split >= meta.duration:
             raise TaskError(
                 f"clip {meta.clip_id!r} ({meta.duration} s) is too short to split into past and current "
-                f"windows aligned to {align} s for task {task.name}"
+                f"windows aligned to {align} s"
             )
         windows[State.PAST] = meta.window(0.0, split, suffix="past")
         windows[State.CURRENT] = meta.window(split, meta.duration - split, suffix="current")

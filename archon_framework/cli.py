@@ -31,8 +31,13 @@ out = Console(width=None if sys.stdout.isatty() else 160)  # pipes and logs get 
 err = Console(stderr=True, soft_wrap=True)
 
 
+_loaded: list[Registry] = []  # the registry `main` loaded at start-up, reused by every command
+
+
 def load_registry_or_exit() -> Registry:
     """The installed plugins' registry; a conflict is printed and exits with status 2."""
+    if _loaded:
+        return _loaded[0]
     with errors_exit():
         return load_registry()
 
@@ -214,7 +219,8 @@ def _mount_plugin_commands() -> None:
     try:
         registry = load_registry()
     except ArchonError:
-        return  # the listing commands report the error
+        return  # the commands report the error
+    _loaded.append(registry)
     for sub, info in registry.commands:
         name = getattr(getattr(sub, "info", None), "name", None)
         if not isinstance(sub, typer.Typer) or not name:

@@ -16,8 +16,7 @@ plugin, and `make_registry` to build a Registry from plugin modules without inst
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -212,18 +211,3 @@ def make_registry(*plugins: tuple[str, object], with_byte_text: bool = False, en
     if with_byte_text:
         extra.append(("byte_text", _ByteTextPlugin()))
     return load_registry(plugins=extra, entry_points=entry_points, blocked=())
-
-
-def iter_modalities(registry: Registry, names: Iterable[str] | None = None) -> list[Modality]:
-    """The registry's modalities, optionally restricted to `names` (PluginError if absent)."""
-    if names is None:
-        return list(registry.modalities.values())
-    return [registry.modality(n) for n in names]
-
-
-def artifact_dir(tmp_path: Path, modality: str) -> Path:
-    """Where a test should save a trained tokenizer so `Registry.tokenizer(name, tmp_path)` finds it."""
-    path = Path(tmp_path) / modality
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-

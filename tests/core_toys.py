@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archon_framework import ClipMeta, Modality, RawSpec, Vocabulary, hookimpl
+from archon_framework import Modality, RawSpec, Vocabulary, hookimpl
 
 
 class ArrayTokenizer:

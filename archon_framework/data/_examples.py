@@ -23,13 +23,13 @@ import grain
 import numpy as np
 import tensorstore as ts
 
-from archon_framework._clip import Clip, ClipMeta
+from archon_framework._clip import Clip
 from archon_framework._errors import DataError, LayoutMismatchError, TaskError
 from archon_framework._modality import Modality
 from archon_framework._prompt import Payload, PromptSerializer
 from archon_framework._tasks import Slot, State, Task, TaskSuite
 from archon_framework._vocab import VocabLayout
-from archon_framework._windows import slot_value, task_windows
+from archon_framework._windows import clip_windows, slot_value
 from archon_framework.config import atomic_write_text
 from archon_framework.data._packing import LMExample
 
@@ -58,33 +58,21 @@ def needed_keys(suite: TaskSuite, modalities: Mapping[str, Modality]) -> set[tup
     return keys
 
 
-def _window_for(meta: ClipMeta, key: str, past_fraction: float) -> tuple[Task, State]:
-    # A representative task for the window key, so task_windows computes the same bounds.
-    s = Slot("m", "c")
-    with_past = Task((Slot("m", "p"),), Slot("x", "c"))
-    no_past = Task((s,), Slot("x", "c"))
-    if key == "past":
-        return with_past, State.PAST
-    if key == "current":
-        return with_past, State.CURRENT
-    if key == "full":
-        return no_past, State.CURRENT
-    if key == "frame@current":
-        return with_past, State.STATIC
-    if key == "frame@full":
-        return no_past, State.STATIC
-    raise DataError(f"unknown window key {key!r}")
+#: window key -> (does the clip split into past/current?, which window of it)
+_WINDOWS: dict[str, tuple[bool, State]] = {
+    "full": (False, State.CURRENT),
+    "frame@full": (False, State.STATIC),
+    "past": (True, State.PAST),
+    "current": (True, State.CURRENT),
+    "frame@current": (True, State.STATIC),
+}
 
 
 class TokenCache:
     """Global ids of every (clip, modality, window) a suite needs, tokenized once.
 
-    Args:
-        clips: the clip dataset (any sequence of Clip, e.g. `ClipDataset`).
-        serializer: the prompt serializer (its layout and text codec).
-        tokenizers: modality name -> tokenizer.
-        keys: the (modality, window) pairs to cache (see `needed_keys`).
-        past_fraction: where past/current windows split.
+    Make one with `build(clips, serializer, tokenizers, keys)` (keys from `needed_keys`), keep
+    it with `save`, and reopen it with `load`, which checks the vocabulary layout.
     """
 
     def __init__(self, entries: Mapping[tuple[int, str, str], np.ndarray], layout: VocabLayout) -> None:
@@ -122,8 +110,8 @@ class TokenCache:
         if key == "clip":
             value, meta = clip[modality], clip.meta
         else:
-            task, state = _window_for(clip.meta, key, past_fraction)
-            windows = task_windows(clip.meta, task, past_fraction=past_fraction)
+            has_past, state = _WINDOWS[key]
+            windows = clip_windows(clip.meta, has_past=has_past, past_fraction=past_fraction)
             value, meta = slot_value(clip, mod, state, windows)
         if serializer.is_text(modality):
             text = tok.to_text(value) if hasattr(tok, "to_text") else str(value)

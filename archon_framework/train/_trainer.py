@@ -102,9 +102,10 @@ class Trainer:
         model_cfg = load_model_config(config.model.config)
         model_cfg = model_cfg.replace(vocab_size=self.layout.total_size, max_seq_len=max(model_cfg.max_seq_len, config.data.seq_len))
         self.model_config = model_cfg
+        self.schedule = make_schedule(config)
         self.optimizer = optax.chain(
             optax.clip_by_global_norm(config.optim.clip_norm),
-            optax.adamw(make_schedule(config), b1=config.optim.b1, b2=config.optim.b2, weight_decay=config.optim.weight_decay),
+            optax.adamw(self.schedule, b1=config.optim.b1, b2=config.optim.b2, weight_decay=config.optim.weight_decay),
         )
         self._step_fn = self._make_step()
         self.manager = ocp.CheckpointManager(
@@ -314,7 +315,7 @@ class Trainer:
         mod_ce, mod_n = np.asarray(stats["mod_ce"]), np.asarray(stats["mod_n"])
         tokens = self.config.data.batch_size * self.config.data.seq_len
         return {
-            "step": step, "loss": loss, "ce": float(stats["ce"]), "lr": float(make_schedule(self.config)(step - 1)),
+            "step": step, "loss": loss, "ce": float(stats["ce"]), "lr": float(self.schedule(step - 1)),
             "target_tokens": int(stats["tokens"]), "tokens_per_s": tokens / max(seconds, 1e-9),
             "task_ce": {task_names[i]: float(task_ce[i] / task_n[i]) for i in np.flatnonzero(task_n)},
             "modality_ce": {self.sampler.modality_names[i]: float(mod_ce[i] / mod_n[i]) for i in np.flatnonzero(mod_n)},

@@ -179,7 +179,7 @@ def render_frame(h: _Head, expr: Float[np.ndarray, " expression"], pose: Float[n
     hy = _HEAD_CY + PX_PER_METRE * float(pose[4])
     roll = float(np.arctan2(rot[1, 0], rot[0, 0]))
     fx, fy = abs(rot[0, 0]), abs(rot[1, 1])
-    A, B, C = h.A * s, h.B * s, h.C * s
+    A, B = h.A * s, h.B * s
 
     def proj(x, y, z):
         p = rot @ np.array([x, y, z]) * s
