@@ -12,6 +12,7 @@ from archon_framework import ClipMeta, ConfigError, Modality, RawSpec, Vocabular
 
 from ._config import FLAME_MODALITIES, FlameTokenizerConfig, shipped_config
 from ._dims import DEFAULT_DIMS, FlameDims
+from ._load import load_flame
 from ._tokenizer import FlameTokenizer, num_tokens_for
 from ._train import train_tokenizer
 
@@ -118,6 +119,7 @@ def flame_modalities(*, dims: FlameDims = DEFAULT_DIMS, variant: str = "main") -
                 tokenizer=_checked_factory(name, vocab, config),
                 tokens_per_second=rate,
                 trainer=_trainer(name, config),
+                load=functools.partial(load_flame, name, dims=dims),
                 description=_DESCRIPTIONS[name],
             )
         )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from archon_framework import Modality, RawSpec, hookimpl
 from archon_semantic_magvit._labels import NUM_LABELS
+from archon_semantic_magvit._load import load_reference_image, load_semantic
 from archon_semantic_magvit._tokenizer import (
     IMAGE_VOCABULARY,
     SEMANTIC_VOCABULARY,
@@ -35,6 +36,7 @@ SEMANTIC = Modality(
     num_tokens=semantic_num_tokens,
     tokenizer=_semantic_tokenizer,
     trainer=train_semantic,
+    load=load_semantic,
     description="label videos (21 labels, Table H) -> MAGVIT-v2 LFQ 2^10, 4x8x8 per 4 frames",
 )
 
@@ -47,6 +49,7 @@ IMAGE = Modality(
     num_tokens=image_num_tokens,
     tokenizer=_image_tokenizer,
     trainer=train_image,
+    load=load_reference_image,
     description="256x256 RGB -> MAGVIT-v2 LFQ 2^18, 16x16 tokens",
 )
 

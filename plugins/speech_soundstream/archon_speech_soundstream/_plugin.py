@@ -7,6 +7,7 @@ from archon_framework import ClipMeta, Modality, RawSpec, RawValueError, hookimp
 
 from ._audio import check_wave
 from ._constants import FRAME_RATE
+from ._load import load_speech
 from ._tokenizer import SPEECH_VOCABULARY, make_tokenizer, num_speech_tokens
 from ._trainer import train_tokenizer
 
@@ -35,6 +36,7 @@ SPEECH = Modality(
     tokens_per_second=float(FRAME_RATE * 4),
     validate=_validate,
     trainer=train_tokenizer,
+    load=load_speech,
     description="16 kHz mono speech; SoundStream RVQ, 25 frames/s x 4 of 8 levels x 1024 codes",
 )
 

@@ -20,6 +20,7 @@ from archon_text_t5._schema import (
 from archon_text_t5._cli import make_app
 from archon_text_t5._config import CONFIG_ENV, DEFAULT_MODEL_FILE, TextConfig, load_text_config
 from archon_text_t5._corpus import build_default_corpus, description_json, random_description, write_default_corpus
+from archon_text_t5._load import TimedWord, load_description, load_script, read_captions, words_in_clip
 from archon_text_t5._metric import description_f1, flatten_description
 from archon_text_t5._spm import SentencePieceText, check_text, train_spm
 from archon_text_t5._tokenizers import (
@@ -32,6 +33,11 @@ from archon_text_t5._tokenizers import (
 )
 
 __all__ = [
+    "TimedWord",
+    "load_description",
+    "load_script",
+    "read_captions",
+    "words_in_clip",
     "CONFIG_ENV",
     "build_default_corpus",
     "write_default_corpus",

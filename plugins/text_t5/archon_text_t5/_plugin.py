@@ -10,6 +10,7 @@ from archon_framework import ClipMeta, Metric, Modality, RawSpec, hookimpl, word
 
 from archon_text_t5._cli import make_app
 from archon_text_t5._config import TextConfig, load_text_config
+from archon_text_t5._load import load_description, load_script
 from archon_text_t5._metric import description_f1
 from archon_text_t5._schema import validate_description
 from archon_text_t5._tokenizers import (
@@ -62,6 +63,7 @@ def make_modalities(config: TextConfig | None = None) -> list[Modality]:
         max_tokens=config.script_max_tokens,
         validate=validate_script,
         window=words_window,
+        load=load_script,
         description=f"spoken words as text; SentencePiece, {vocab.size} ids shared as 'text'",
     )
     description = Modality(
@@ -74,6 +76,7 @@ def make_modalities(config: TextConfig | None = None) -> list[Modality]:
         tokenizer=make_description,
         max_tokens=config.description_max_tokens,
         validate=validate_description,
+        load=load_description,
         description="Fig. K JSON (schema of Fig. L), canonical compact JSON text",
     )
     return [script, description]
