@@ -79,11 +79,12 @@ def test_config_errors_name_key_and_file(tmp_path):
         load_train_config(tmp_path / "t.toml")
 
 
-def test_window_too_small_for_one_example(tmp_path, registry):
-    cfg = TrainConfig(out_dir=str(tmp_path), steps=1, data=DataConfig(suite="toy", seq_len=32, batch_size=1, too_long="error"))
-    trainer = Trainer(cfg, registry, clips=clips(2), progress=False)
-    with pytest.raises(ConfigError, match="cannot fit the context window seq_len=32"):
-        trainer.train()
+@pytest.mark.parametrize("too_long", ["error", "drop"])
+def test_window_too_small_for_one_example(tmp_path, registry, too_long):
+    cfg = TrainConfig(out_dir=str(tmp_path), steps=1, data=DataConfig(suite="toy", seq_len=32, batch_size=1, too_long=too_long))
+    with pytest.raises(ConfigError, match=r"data.seq_len=32: the context window is too small for one example of task\(s\) "
+                                          r"speech\(c\)->expression\(c\) \(\d+ tokens\)"):
+        Trainer(cfg, registry, clips=clips(2), progress=False)
 
 
 def test_cli_train_and_estimate_weights(tmp_path, registry, monkeypatch):

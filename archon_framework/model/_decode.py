@@ -4,6 +4,12 @@ Generation follows paper eq. 2: one modality at a time, with logits restricted t
 modality's vocabulary range and either an exact token count (``generate``) or a budget that
 stops at an end-of-sequence id (``generate_until``). Every function acts on one prompt; batch
 with ``jax.vmap`` (prompts of different lengths share a padded buffer via ``prefix_len``).
+
+Tokenizers whose positions draw from different sub-ranges (an RVQ tokenizer's position ``i``
+uses the codebook block of its residual level; see ``token_ranges`` in docs/plugin-api.md) pass
+``block_starts``: the global first id of each generated position's block, all blocks ``vocab_size``
+wide. Each position's logits are then computed over its own block only (``range_logits`` with a
+per-step start), never over the whole modality range followed by a mask.
 """
 
 from __future__ import annotations
@@ -150,19 +156,38 @@ def sample_token(
     return jax.random.categorical(key, logits).astype(jnp.int32)
 
 
-def _draw(model, hidden, key, step, sampling: Sampling, vocab_start, size: int) -> Int[Array, ""]:
-    """Token ``step`` as a global id: range logits, sampled with ``fold_in(key, step)``."""
-    logits = model.range_logits(hidden, vocab_start, size)  # [size]
+def _draw(
+    model, hidden, key, step, sampling: Sampling, vocab_start, size: int, block_starts=None
+) -> Int[Array, ""]:
+    """Token ``step`` as a global id: range logits, sampled with ``fold_in(key, step)``.
+
+    With ``block_starts`` the range of step ``s`` starts at ``block_starts[s]`` (traced).
+    """
+    start = vocab_start if block_starts is None else block_starts[step]
+    logits = model.range_logits(hidden, start, size)  # [size]
     local = sample_token(logits, jax.random.fold_in(key, step), sampling)
-    return (local + vocab_start).astype(jnp.int32)
+    return (local + start).astype(jnp.int32)
 
 
 def _check(
-    model: PrefixLM, prefix_buffer: int, budget: int, vocab_start, vocab_size: int | None
+    model: PrefixLM,
+    prefix_buffer: int,
+    budget: int,
+    vocab_start,
+    vocab_size: int | None,
+    block_starts=None,
 ) -> int:
     size = model.embedding.shape[0] if vocab_size is None else vocab_size
     if budget < 1:
         raise ConfigError(f"generation needs at least one token, got num_tokens={budget}")
+    if block_starts is not None:
+        if vocab_size is None:
+            raise ConfigError("block_starts needs vocab_size: the (static) width of every block")
+        if jnp.ndim(block_starts) != 1 or jnp.shape(block_starts)[0] < budget:
+            raise ConfigError(
+                f"block_starts must be 1-D with one start per generated token ({budget}), got "
+                f"shape {jnp.shape(block_starts)}"
+            )
     if prefix_buffer + budget > model.config.max_seq_len:
         raise ConfigError(
             f"prompt buffer {prefix_buffer} + {budget} generated tokens exceeds the model config's "
@@ -187,6 +212,7 @@ def generate(
     vocab_start: int | Int[Array, ""] = 0,
     vocab_size: int | None = None,
     prefix_len: int | Int[Array, ""] | None = None,
+    block_starts: Int[Array, " num_tokens"] | None = None,
 ) -> Int[Array, " num_tokens"]:
     """Generate exactly ``num_tokens`` global ids from ``[vocab_start, vocab_start + vocab_size)``.
 
@@ -204,17 +230,19 @@ def generate(
         vocab_start: First global id of the target range (may be traced).
         vocab_size: Size of the target range (static); None means the whole vocabulary.
         prefix_len: Real prompt length when ``prefix_tokens`` is padded; defaults to its length.
+        block_starts: Per generated position, the global first id of its block (may be traced);
+            every block is ``vocab_size`` wide and ``vocab_start`` is then unused.
 
     Returns:
         ``int32[num_tokens]`` global ids.
     """
     p = prefix_tokens.shape[0]
-    size = _check(model, p, num_tokens, vocab_start, vocab_size)
+    size = _check(model, p, num_tokens, vocab_start, vocab_size, block_starts)
     prefix_len = p if prefix_len is None else prefix_len
     cache, hidden = prefill(model, prefix_tokens, prefix_len, p + num_tokens)
 
     def draw(h, step):
-        return _draw(model, h, key, step, sampling, vocab_start, size)
+        return _draw(model, h, key, step, sampling, vocab_start, size, block_starts)
 
     first = draw(hidden, 0)
 
@@ -239,6 +267,7 @@ def generate_until(
     vocab_start: int | Int[Array, ""] = 0,
     vocab_size: int | None = None,
     prefix_len: int | Int[Array, ""] | None = None,
+    block_starts: Int[Array, " max_tokens"] | None = None,
 ) -> Generation:
     """Generate until the end-of-sequence id ``eos_id`` or ``max_tokens`` (free-length output).
 
@@ -246,13 +275,14 @@ def generate_until(
     prompt stopped). ``eos_id`` is a global id inside the target range. The token stream is the
     same as :func:`generate` would give up to and including the first ``eos_id``. ``eos_id`` may
     be traced (no recompilation per id), in which case its range is not checked here.
+    ``block_starts`` works as in :func:`generate` (one start per position of the budget).
 
     Raises:
         VocabError: ``eos_id`` is not in the target range.
     """
     p = prefix_tokens.shape[0]
-    size = _check(model, p, max_tokens, vocab_start, vocab_size)
-    if isinstance(vocab_start, Integral) and isinstance(eos_id, Integral) and not (
+    size = _check(model, p, max_tokens, vocab_start, vocab_size, block_starts)
+    if block_starts is None and isinstance(vocab_start, Integral) and isinstance(eos_id, Integral) and not (
         vocab_start <= eos_id < vocab_start + size
     ):
         raise VocabError(
@@ -262,7 +292,7 @@ def generate_until(
     cache, hidden = prefill(model, prefix_tokens, prefix_len, p + max_tokens)
 
     def draw(h, step):
-        return _draw(model, h, key, step, sampling, vocab_start, size)
+        return _draw(model, h, key, step, sampling, vocab_start, size, block_starts)
 
     first = draw(hidden, 0)
     out = jnp.full((max_tokens,), eos_id, jnp.int32).at[0].set(first)
@@ -291,6 +321,7 @@ def generate_uncached(
     sampling: Sampling = Sampling(),
     vocab_start: int | Int[Array, ""] = 0,
     vocab_size: int | None = None,
+    block_starts: Int[Array, " num_tokens"] | None = None,
 ) -> Int[Array, " num_tokens"]:
     """Reference generation without a cache: a full forward over the whole buffer per token.
 
@@ -298,7 +329,7 @@ def generate_uncached(
     the cache and to measure what the cache saves (``benchmarks/lm_decode.py``).
     """
     p = prefix_tokens.shape[0]
-    size = _check(model, p, num_tokens, vocab_start, vocab_size)
+    size = _check(model, p, num_tokens, vocab_start, vocab_size, block_starts)
     total = p + num_tokens
     idx = jnp.arange(total)
     buffer = jnp.zeros((total,), jnp.int32).at[:p].set(prefix_tokens)
@@ -310,7 +341,7 @@ def generate_uncached(
             buffer, segment_ids=segment_ids, positions=idx, prefix_mask=prefix_mask
         )
         h = jax.lax.dynamic_index_in_dim(hidden, p + step - 1, axis=0, keepdims=False)
-        tok = _draw(model, h, key, step, sampling, vocab_start, size)
+        tok = _draw(model, h, key, step, sampling, vocab_start, size, block_starts)
         return jax.lax.dynamic_update_index_in_dim(buffer, tok, p + step, axis=0), tok
 
     _, tokens = jax.lax.scan(body, buffer, jnp.arange(num_tokens))

@@ -9,12 +9,17 @@ from archon_framework.train._config import (
     TrainConfig,
     load_train_config,
 )
-from archon_framework.train._trainer import Trainer, TrainingError, make_mesh, make_schedule
+from archon_framework.train._levels import LevelTable
+from archon_framework.train._logging import MetricsLog
+from archon_framework.train._step import make_optimizer, make_schedule, make_train_step
+from archon_framework.train._trainer import Trainer, TrainingError, make_mesh
 
 __all__ = [
     "CheckpointConfig",
     "DataConfig",
+    "LevelTable",
     "MeshConfig",
+    "MetricsLog",
     "ModelSection",
     "OptimConfig",
     "TrainConfig",
@@ -22,5 +27,7 @@ __all__ = [
     "TrainingError",
     "load_train_config",
     "make_mesh",
+    "make_optimizer",
     "make_schedule",
+    "make_train_step",
 ]

@@ -93,11 +93,21 @@ class CheckpointConfig:
 
 @attrs.frozen(kw_only=True)
 class TrainConfig:
-    """One training run."""
+    """One training run.
+
+    Attributes:
+        out_dir: the run directory (token cache, checkpoints, metrics.jsonl, tensorboard/).
+        steps: optimizer steps of the whole run.
+        log_every: write a metrics record every this many steps (and at the last).
+        tensorboard: also write TensorBoard event files to `out_dir/tensorboard` when
+            tensorboardX or tensorboard is installed (neither is a dependency; without them
+            the run logs one info line and keeps to metrics.jsonl).
+    """
 
     out_dir: str
     steps: int = attrs.field(default=1000, validator=_positive)
     log_every: int = attrs.field(default=10, validator=_positive)
+    tensorboard: bool = True
     model: ModelSection = ModelSection()
     optim: OptimConfig = OptimConfig()
     data: DataConfig = DataConfig()

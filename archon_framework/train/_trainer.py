@@ -1,6 +1,6 @@
 """The prefix-LM trainer (paper Sec. 3.2, 4.1): several tasks per packed window, AdamW with
 warm-up + cosine, one jitted step on a (data, fsdp) device mesh, orbax checkpoints that resume
-exactly, per-task and per-modality losses in JSONL.
+exactly, per-task, per-modality and per-RVQ-level losses in JSONL (and TensorBoard if installed).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import orbax.checkpoint as ocp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -28,24 +27,18 @@ from archon_framework._suites import output_balanced_weights, perplexity_weights
 from archon_framework._tasks import TaskSuite
 from archon_framework._vocab import VocabLayout
 from archon_framework.config import to_dict
-from archon_framework.data import ClipDataset, TaskSampler, TokenCache, needed_keys, pack_examples
+from archon_framework.data import ClipDataset, TaskSampler, TokenCache, needed_keys, pack_examples, slot_window_key
 from archon_framework.model import PrefixLM, load_model_config, token_losses
 from archon_framework.train._config import TrainConfig
+from archon_framework.train._levels import LevelTable
+from archon_framework.train._logging import MetricsLog, perplexity
+from archon_framework.train._step import make_optimizer, make_schedule, make_train_step
 
-__all__ = ["Trainer", "TrainingError", "make_schedule", "make_mesh"]
+__all__ = ["Trainer", "TrainingError", "make_mesh"]
 
 
 class TrainingError(ArchonError):
     """Training cannot go on (e.g. a non-finite loss); the message names the step and tasks."""
-
-
-def make_schedule(config: TrainConfig) -> optax.Schedule:
-    """Linear warm-up to `peak_lr`, then cosine decay to `end_lr` at the last step."""
-    o = config.optim
-    return optax.warmup_cosine_decay_schedule(
-        init_value=0.0, peak_value=o.peak_lr, warmup_steps=config.warmup_steps,
-        decay_steps=max(config.steps, config.warmup_steps + 1), end_value=o.end_lr,
-    )
 
 
 def make_mesh(config: TrainConfig, devices: Sequence[Any] | None = None) -> Mesh:
@@ -96,21 +89,25 @@ class Trainer:
             if not config.data.dataset:
                 raise ConfigError("train config: data.dataset is empty; point it at a dataset directory")
             clips = ClipDataset(config.data.dataset)
+        self._tokenizers: dict[str, Any] = {}
         self.cache = self._cache(clips, artifacts)
         self.sampler = TaskSampler(self.cache, self.suite, self.serializer, seed=config.data.seed)
+        self._check_window()
+        self.levels = self._levels(artifacts)
         self.mesh = make_mesh(config, devices)
         model_cfg = load_model_config(config.model.config)
         model_cfg = model_cfg.replace(vocab_size=self.layout.total_size, max_seq_len=max(model_cfg.max_seq_len, config.data.seq_len))
         self.model_config = model_cfg
         self.schedule = make_schedule(config)
-        self.optimizer = optax.chain(
-            optax.clip_by_global_norm(config.optim.clip_norm),
-            optax.adamw(self.schedule, b1=config.optim.b1, b2=config.optim.b2, weight_decay=config.optim.weight_decay),
-        )
-        self._step_fn = self._make_step()
+        self.optimizer = make_optimizer(config)
+        self._step_fn = make_train_step(config, n_tasks=len(self.suite.tasks),
+                                        n_modalities=len(self.sampler.modality_names), levels=self.levels)
+        # Orbax writes each step into `<step>.orbax-checkpoint-tmp` and renames it when complete;
+        # old steps are deleted only after that, and tmp dirs left by a killed save are removed.
         self.manager = ocp.CheckpointManager(
             (self.out / "checkpoints").absolute(),
-            options=ocp.CheckpointManagerOptions(max_to_keep=config.checkpoint.keep, create=True),
+            options=ocp.CheckpointManagerOptions(max_to_keep=config.checkpoint.keep, create=True,
+                                                 cleanup_tmp_directories=True),
         )
 
     # ------------------------------------------------------------------ setup
@@ -139,15 +136,62 @@ class Trainer:
             return perplexity_weights(suite, ppl.get("perplexities", ppl))
         return suite
 
+    def _tokenizer(self, modality: str, artifacts: Path | None) -> Any:
+        if modality not in self._tokenizers:
+            self._tokenizers[modality] = self.registry.tokenizer(modality, artifacts)
+        return self._tokenizers[modality]
+
     def _cache(self, clips: Sequence[Clip], artifacts: Path | None) -> TokenCache:
         root = self.out / "token-cache"
         if (root / "token-cache.json").exists():
             return TokenCache.load(root, self.layout)
-        tokenizers = {m: self.registry.tokenizer(m, artifacts) for m in self.suite.modalities}
+        tokenizers = {m: self._tokenizer(m, artifacts) for m in self.suite.modalities}
         cache = TokenCache.build(clips, self.serializer, tokenizers, needed_keys(self.suite, self.registry.modalities),
                                  past_fraction=self.config.data.past_fraction)
         cache.save(root)
         return cache
+
+    def _task_clips(self, task: Any) -> list[int]:
+        mods = self.registry.modalities
+        needs = [(s.modality, "clip" if not mods[s.modality].temporal else slot_window_key(task, s))
+                 for s in (*task.inputs, task.output)]
+        return self.cache.clips_with(needs)
+
+    def _check_window(self, probes: int = 8) -> None:
+        """Refuse a context window too small for one example of some task.
+
+        Each task's examples are built for up to `probes` of its clips; if even the shortest is
+        longer than `data.seq_len`, no window can ever hold one (under `too_long = "drop"` the
+        run would drop them all, or wait forever for an example that fits).
+        """
+        seq_len, short = self.config.data.seq_len, []
+        for t, task in enumerate(self.suite.tasks):
+            lengths = [len(self.sampler.build(task, t, c)) for c in self._task_clips(task)[:probes]]
+            if lengths and min(lengths) > seq_len:
+                short.append(f"{task.name} ({min(lengths)} tokens)")
+        if short:
+            raise ConfigError(
+                f"data.seq_len={seq_len}: the context window is too small for one example of task(s) "
+                f"{', '.join(short)}; raise seq_len to at least the largest of these"
+            )
+
+    def _levels(self, artifacts: Path | None) -> LevelTable:
+        """Level blocks of the target modalities whose tokenizers have `token_ranges`.
+
+        Each tokenizer is asked for the ranges of a length it really produced (a cached entry),
+        so every level it uses appears; text targets have no levels.
+        """
+        mods = self.registry.modalities
+        outputs = sorted({t.output.modality for t in self.suite.tasks if not self.serializer.is_text(t.output.modality)})
+        keys = needed_keys(self.suite, mods)
+        lengths: dict[str, int] = {}
+        for m, key in sorted(keys):
+            if m in outputs:
+                for clip in self.cache.clips_with([(m, key)])[:1]:
+                    lengths[m] = max(lengths.get(m, 0), int(self.cache.get(clip, m, key).shape[0]))
+        tokenizers = {m: self._tokenizer(m, artifacts) for m in outputs if m in lengths}
+        return LevelTable.build(self.sampler.modality_names, self.layout,
+                                {m: mods[m].vocabulary.name for m in tokenizers}, tokenizers, lengths)
 
     def batches(self):
         """The packed, batched example stream (a checkpointable grain iterator)."""
@@ -161,40 +205,6 @@ class Trainer:
         return _shard_tree(PrefixLM(self.model_config, key=jax.random.key(self.config.model.seed)), self.mesh)
 
     # ------------------------------------------------------------------ the step
-    def _make_step(self) -> Callable:
-        n_tasks = len(self.suite.tasks)
-        n_mods = len(self.sampler.modality_names)
-
-        def loss_fn(model: PrefixLM, batch: dict[str, jax.Array]):
-            losses = jax.vmap(lambda t, s, p, pm, lm: token_losses(model, t, segment_ids=s, positions=p, prefix_mask=pm, loss_mask=lm))(
-                batch["tokens"], batch["segment_ids"], batch["positions"], batch["prefix_mask"], batch["loss_mask"])
-            mask = losses.mask
-            count = jnp.maximum(mask.sum(), 1)
-            loss = (losses.ce + losses.z).sum() / count
-            flat_ce, flat_mask = losses.ce.ravel(), mask.ravel().astype(jnp.float32)
-            task_ids = jnp.where(mask, batch["task_ids"], n_tasks).ravel()
-            mod_ids = jnp.where(mask & (batch["modality_ids"] >= 0), batch["modality_ids"], n_mods).ravel()
-            stats = {
-                "ce": losses.ce.sum() / count,
-                "task_ce": jax.ops.segment_sum(flat_ce, task_ids, n_tasks + 1)[:-1],
-                "task_n": jax.ops.segment_sum(flat_mask, task_ids, n_tasks + 1)[:-1],
-                "mod_ce": jax.ops.segment_sum(flat_ce, mod_ids, n_mods + 1)[:-1],
-                "mod_n": jax.ops.segment_sum(flat_mask, mod_ids, n_mods + 1)[:-1],
-                "tokens": count,
-            }
-            return loss, stats
-
-        optimizer = self.optimizer
-
-        @eqx.filter_jit(donate="all-except-first")
-        def step(batch, model, opt_state):
-            (loss, stats), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(model, batch)
-            updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_array))
-            model = eqx.apply_updates(model, updates)
-            return model, opt_state, loss, stats
-
-        return step
-
     def _put_batch(self, batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
         """Place a global batch on the mesh, rows split over the data axis.
 
@@ -248,7 +258,7 @@ class Trainer:
         if restored is not None:
             start, model, opt_state, data_state = restored
             it.set_state(data_state)
-        log = (self.out / "metrics.jsonl").open("a")
+        log = MetricsLog(self.out, tensorboard=self.config.tensorboard, start=start, enabled=jax.process_index() == 0)
         task_names = [t.name for t in self.suite.tasks]
         bar = _Bar(self.progress, total, start)
         last = time.perf_counter()
@@ -257,20 +267,13 @@ class Trainer:
                 batch = self._put_batch(next(it))
                 model, opt_state, loss, stats = self._step_fn(batch, model, opt_state)
                 loss = float(loss)
-                if not math.isfinite(loss):
-                    task_ce = np.asarray(stats["task_ce"])
-                    bad = [task_names[i] for i in np.flatnonzero(~np.isfinite(task_ce))] or ["(all tasks in the batch)"]
-                    raise TrainingError(
-                        f"step {step}: the loss is {loss} (task(s): {', '.join(bad)}); the last good "
-                        f"checkpoint is step {self.manager.latest_step()} in {self.out / 'checkpoints'}"
-                    )
+                self._check_finite(step, loss, stats, task_names)
                 now = time.perf_counter()
                 record = self._record(step, loss, stats, now - last, task_names)
                 last = now
                 bar.update(step, record)
                 if step % self.config.log_every == 0 or step == total:
-                    log.write(json.dumps(record) + "\n")
-                    log.flush()
+                    log.write(record)
                 if on_step is not None:
                     on_step(step, record)
                 if step % self.config.checkpoint.every == 0 or step == total:
@@ -279,6 +282,24 @@ class Trainer:
             bar.close()
             log.close()
         return model
+
+    def _check_finite(self, step: int, loss: float, stats: dict, task_names: list[str]) -> None:
+        """Stop on a non-finite loss or gradient, naming the step and the tasks behind it.
+
+        Nothing of this step is saved: the latest checkpoint stays the last good one.
+        """
+        grad_norm = float(stats["grad_norm"])
+        if math.isfinite(loss) and math.isfinite(grad_norm):
+            return
+        task_ce, task_n = np.asarray(stats["task_ce"]), np.asarray(stats["task_n"])
+        bad = [task_names[i] for i in np.flatnonzero(~np.isfinite(task_ce) & (task_n > 0))]
+        culprits = (f"task(s): {', '.join(bad)}" if bad else
+                    f"every task of the batch has a finite loss; task(s) in the batch: "
+                    f"{', '.join(task_names[i] for i in np.flatnonzero(task_n)) or 'none'}")
+        latest = self.manager.latest_step()
+        kept = (f"the last good checkpoint is step {latest} in {self.out / 'checkpoints'}" if latest is not None
+                else f"no checkpoint was saved before it ({self.out / 'checkpoints'} is empty)")
+        raise TrainingError(f"step {step}: the loss is {loss} and the gradient norm {grad_norm} ({culprits}); {kept}")
 
     def latest_model(self) -> tuple[int, PrefixLM]:
         """The model of the latest checkpoint (CheckpointError if there is none)."""
@@ -311,16 +332,24 @@ class Trainer:
         return {t.name: float(np.exp(c / k)) for t, c, k in zip(self.suite.tasks, ce, n)}
 
     def _record(self, step: int, loss: float, stats: dict, seconds: float, task_names: list[str]) -> dict:
-        task_ce, task_n = np.asarray(stats["task_ce"]), np.asarray(stats["task_n"])
-        mod_ce, mod_n = np.asarray(stats["mod_ce"]), np.asarray(stats["mod_n"])
+        """One metrics record: losses, perplexities and target-token counts per task, per modality
+        and per (modality, residual level) that had target tokens in this step's batch."""
         tokens = self.config.data.batch_size * self.config.data.seq_len
-        return {
+        record = {
             "step": step, "loss": loss, "ce": float(stats["ce"]), "lr": float(self.schedule(step - 1)),
+            "grad_norm": float(stats["grad_norm"]),
             "target_tokens": int(stats["tokens"]), "tokens_per_s": tokens / max(seconds, 1e-9),
-            "task_ce": {task_names[i]: float(task_ce[i] / task_n[i]) for i in np.flatnonzero(task_n)},
-            "modality_ce": {self.sampler.modality_names[i]: float(mod_ce[i] / mod_n[i]) for i in np.flatnonzero(mod_n)},
         }
-
+        groups = [("task", task_names, "task_ce", "task_n"), ("modality", self.sampler.modality_names, "mod_ce", "mod_n")]
+        if self.levels.size:
+            groups.append(("level", self.levels.names, "level_ce", "level_n"))
+        for group, names, ce_key, n_key in groups:
+            ce_sum, n = np.asarray(stats[ce_key]), np.asarray(stats[n_key])
+            ce = {names[i]: float(ce_sum[i] / n[i]) for i in np.flatnonzero(n)}
+            record[f"{group}_ce"] = ce
+            record[f"{group}_ppl"] = {k: perplexity(v) for k, v in ce.items()}
+            record[f"{group}_tokens"] = {names[i]: int(n[i]) for i in np.flatnonzero(n)}
+        return record
 
 class _Bar:
     """A rich progress bar with loss and tokens/s (a no-op when progress is off)."""

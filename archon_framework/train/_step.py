@@ -1,0 +1,116 @@
+"""The jitted train step and its optimizer (paper Sec. 4.1: AdamW, warm-up then cosine)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from archon_framework.model import PrefixLM, token_losses
+from archon_framework.train._config import OptimConfig, TrainConfig
+from archon_framework.train._levels import LevelTable, level_index
+
+__all__ = ["make_schedule", "make_optimizer", "make_train_step"]
+
+
+def make_schedule(config: TrainConfig) -> optax.Schedule:
+    """Linear warm-up to `peak_lr`, then cosine decay to `end_lr` at the last step."""
+    return _schedule(config.optim, config.steps)
+
+
+def _schedule(o: OptimConfig, steps: int) -> optax.Schedule:
+    warmup = max(1, int(round(o.warmup_fraction * steps)))  # TrainConfig.warmup_steps
+    return optax.warmup_cosine_decay_schedule(
+        init_value=0.0, peak_value=o.peak_lr, warmup_steps=warmup,
+        decay_steps=max(steps, warmup + 1), end_value=o.end_lr,
+    )
+
+
+_tree_norm = getattr(getattr(optax, "tree", None), "norm", None) or optax.global_norm  # optax < 0.2.5
+
+
+@functools.lru_cache(maxsize=16)
+def _optimizer(o: OptimConfig, steps: int) -> optax.GradientTransformation:
+    """AdamW after global-norm clipping (one object per config, so compiled steps are shared)."""
+    return optax.chain(
+        optax.clip_by_global_norm(o.clip_norm),
+        optax.adamw(_schedule(o, steps), b1=o.b1, b2=o.b2, weight_decay=o.weight_decay),
+    )
+
+
+def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    """AdamW (the run's schedule, betas, weight decay) after global-norm gradient clipping."""
+    return _optimizer(config.optim, config.steps)
+
+
+def make_train_step(config: TrainConfig, *, n_tasks: int, n_modalities: int,
+                    levels: LevelTable | None = None) -> Callable:
+    """The trainer's jitted step: `step(batch, model, opt_state) -> (model, opt_state, loss, stats)`.
+
+    `batch` holds the packed features (`archon_framework.data.PACKED_FEATURES`, each
+    `[rows, seq_len]`); `model` and `opt_state` (from `make_optimizer(config).init`) are donated.
+    `stats` has the cross-entropy sums and target counts per task (`task_ce`, `task_n`), per
+    modality (`mod_ce`, `mod_n`) and, with `levels`, per residual level (`level_ce`,
+    `level_n`), plus `ce`, `tokens` and `grad_norm`. Steps with equal arguments share one
+    compiled function.
+    """
+    table = levels if levels is not None else LevelTable.none()
+    return _step_function(config.optim, config.steps, n_tasks, n_modalities, _table_key(table))
+
+
+def _table_key(table: LevelTable) -> tuple:
+    """A hashable copy of a level table (the compiled-step cache key)."""
+    return (table.size,) + tuple((k, tuple(np.asarray(v).ravel().tolist()), np.asarray(v).shape)
+                                 for k, v in sorted(table.arrays().items()))
+
+
+@functools.lru_cache(maxsize=16)
+def _step_function(optim: OptimConfig, steps: int, n_tasks: int, n_mods: int, levels: tuple) -> Callable:
+    """The jitted train step, shared by every Trainer with the same optimizer and tables.
+
+    `step(batch, model, opt_state) -> (model, opt_state, loss, stats)`; `stats` holds the
+    cross-entropy sums and target-token counts per task, per modality and per (modality,
+    level), and the gradient's global norm. The level tables (host-computed, a few int32
+    arrays) are constants of the compiled step.
+    """
+    n_levels = levels[0]
+    table = {k: np.asarray(v, np.int32).reshape(shape) for k, v, shape in levels[1:]}
+    optimizer = _optimizer(optim, steps)
+
+    def loss_fn(model: PrefixLM, batch: dict[str, jax.Array]):
+        losses = jax.vmap(lambda t, s, p, pm, lm: token_losses(model, t, segment_ids=s, positions=p, prefix_mask=pm, loss_mask=lm))(
+            batch["tokens"], batch["segment_ids"], batch["positions"], batch["prefix_mask"], batch["loss_mask"])
+        mask = losses.mask
+        count = jnp.maximum(mask.sum(), 1)
+        loss = (losses.ce + losses.z).sum() / count
+        flat_ce, flat_mask = losses.ce.ravel(), mask.ravel().astype(jnp.float32)
+        task_ids = jnp.where(mask, batch["task_ids"], n_tasks).ravel()
+        mod_ids = jnp.where(mask & (batch["modality_ids"] >= 0), batch["modality_ids"], n_mods).ravel()
+        stats = {
+            "ce": losses.ce.sum() / count,
+            "task_ce": jax.ops.segment_sum(flat_ce, task_ids, n_tasks + 1)[:-1],
+            "task_n": jax.ops.segment_sum(flat_mask, task_ids, n_tasks + 1)[:-1],
+            "mod_ce": jax.ops.segment_sum(flat_ce, mod_ids, n_mods + 1)[:-1],
+            "mod_n": jax.ops.segment_sum(flat_mask, mod_ids, n_mods + 1)[:-1],
+            "tokens": count,
+        }
+        if n_levels:
+            level_ids = level_index(batch["tokens"], batch["modality_ids"], mask, table, n_levels).ravel()
+            stats["level_ce"] = jax.ops.segment_sum(flat_ce, level_ids, n_levels + 1)[:-1]
+            stats["level_n"] = jax.ops.segment_sum(flat_mask, level_ids, n_levels + 1)[:-1]
+        return loss, stats
+
+    @eqx.filter_jit(donate="all-except-first")
+    def step(batch, model, opt_state):
+        (loss, stats), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(model, batch)
+        stats["grad_norm"] = _tree_norm(grads)
+        updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_array))
+        model = eqx.apply_updates(model, updates)
+        return model, opt_state, loss, stats
+
+    return step
