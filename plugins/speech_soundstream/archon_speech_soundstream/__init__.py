@@ -28,7 +28,15 @@ from ._losses import (
     multiresolution_stft_loss,
     multiscale_mel_loss,
 )
-from ._metrics import MCD_CONSTANT, McdScore, dtw_path, energy_envelope, mel_cepstral_distortion, mel_cepstrum
+from ._metrics import (
+    MCD_CONSTANT,
+    McdScore,
+    dtw_path,
+    energy_envelope,
+    log_mel_distance,
+    mel_cepstral_distortion,
+    mel_cepstrum,
+)
 from ._model import Decoder, Encoder
 from ._plugin import SPEECH
 from ._signals import synthetic_speech
@@ -72,6 +80,7 @@ __all__ = [
     "init_codec",
     "load_codec",
     "load_soundstream_config",
+    "log_mel_distance",
     "make_tokenizer",
     "mel_cepstral_distortion",
     "mel_cepstrum",

@@ -127,6 +127,8 @@ class LossConfig:
     Attributes:
         mel_scales: multi-scale mel windows, 2^6 .. 2^11 in SoundStream.
         n_mels: mel bands per scale (64).
+        log_floor: amplitude floor inside the logs, relative to a full-scale sinusoid at each
+            scale (1e-3: -60 dB); see ``_losses``.
         mel_weight: weight of the multi-scale mel loss (1.0; beware of lucidrains' 1e-5).
         stft_weight: weight of the multi-resolution linear-STFT (spectral convergence + log) loss.
         wave_weight: weight of an L1 waveform term (0 disables it).
@@ -138,6 +140,7 @@ class LossConfig:
 
     mel_scales: tuple[int, ...] = attrs.field(default=(64, 128, 256, 512, 1024, 2048), validator=_positive_ints)
     n_mels: int = 64
+    log_floor: float = attrs.field(default=1e-3, validator=_positive)
     mel_weight: float = 1.0
     stft_weight: float = 1.0
     wave_weight: float = 0.0

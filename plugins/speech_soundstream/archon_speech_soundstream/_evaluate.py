@@ -1,4 +1,4 @@
-"""Held-out evaluation of a speech codec: MCD-DTW when decoding with n RVQ levels, vs silence."""
+"""Held-out evaluation of a speech codec per number of RVQ levels, against a silence baseline."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ import numpy as np
 from archon_framework import ClipMeta
 
 from ._constants import SAMPLE_RATE
-from ._metrics import mel_cepstral_distortion
+from ._metrics import log_mel_distance, mel_cepstral_distortion
 from ._tokenizer import SoundStreamTokenizer
 
 __all__ = ["evaluate_levels"]
+
+
+def _rms(wave: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
 
 
 def evaluate_levels(
@@ -21,23 +25,29 @@ def evaluate_levels(
     levels: Sequence[int] = (1, 4),
     order: int = 13,
 ) -> dict[str, float | dict]:
-    """Mean MCD-DTW (c0 excluded, K = 10 sqrt(2) / ln 10) of reconstructions with each number of
-    levels, and of an all-silence "reconstruction" as a baseline.
+    """Mean scores of reconstructions with each number of levels, and of silence as a baseline.
+
+    Per level ``n`` in ``levels`` (and ``silence``): ``mcd_dtw_levels_n`` (MCD-DTW, c0 excluded,
+    K = 10 sqrt(2) / ln 10), ``log_mel_db_levels_n`` (:func:`log_mel_distance`, time-aligned,
+    level included) and ``rms_ratio_levels_n`` (RMS of the reconstruction over the reference's).
+    Waves are 16 kHz mono.
 
     Returns:
-        ``{"mcd_dtw_levels_1": ..., "mcd_dtw_levels_4": ..., "mcd_dtw_silence": ...,
-        "protocol": {...}}``; waves are 16 kHz mono.
+        those keys plus ``"protocol"`` describing the metric.
     """
-    scores: dict[str, list[float]] = {f"mcd_dtw_levels_{n}": [] for n in levels}
-    scores["mcd_dtw_silence"] = []
+    names = [f"levels_{n}" for n in levels] + ["silence"]
+    scores: dict[str, list[float]] = {
+        f"{metric}_{name}": [] for name in names for metric in ("mcd_dtw", "log_mel_db", "rms_ratio")
+    }
     for i, wave in enumerate(waves):
         meta = ClipMeta(clip_id=f"eval{i}", duration=len(wave) / SAMPLE_RATE, frame_rate=25.0, sample_rate=SAMPLE_RATE)
         wave = np.asarray(wave, np.float32)[: meta.samples]
-        for n in levels:
-            recon = tokenizer.reconstruct(wave, meta=meta, levels=n)
-            scores[f"mcd_dtw_levels_{n}"].append(float(mel_cepstral_distortion(wave, recon, order=order)))
-        silence = np.zeros_like(wave)
-        scores["mcd_dtw_silence"].append(float(mel_cepstral_distortion(wave, silence, order=order)))
+        outputs = {f"levels_{n}": tokenizer.reconstruct(wave, meta=meta, levels=n) for n in levels}
+        outputs["silence"] = np.zeros_like(wave)
+        for name, est in outputs.items():
+            scores[f"mcd_dtw_{name}"].append(float(mel_cepstral_distortion(wave, est, order=order)))
+            scores[f"log_mel_db_{name}"].append(log_mel_distance(wave, est))
+            scores[f"rms_ratio_{name}"].append(_rms(est) / max(_rms(wave), 1e-12))
     out: dict[str, float | dict] = {k: float(np.mean(v)) for k, v in scores.items()}
     out["protocol"] = {
         "metric": "MCD-DTW",
@@ -45,7 +55,8 @@ def evaluate_levels(
         "order": order,
         "include_c0": False,
         "constant": "10*sqrt(2)/ln(10)",
-        "cepstra": "DCT-II of ln mel amplitude (80 mels, n_fft 1024, hop 256)",
+        "cepstra": "DCT-II of ln mel amplitude (80 mels, n_fft 1024, hop 256, floor 1e-5)",
+        "log_mel_db": "mean over frames of the RMS over 80 mels of the 20 log10 amplitude difference",
         "clips": len(waves),
         "seconds": float(sum(len(w) for w in waves) / SAMPLE_RATE),
     }

@@ -33,6 +33,7 @@ __all__ = [
     "mel_cepstral_distortion",
     "dtw_path",
     "energy_envelope",
+    "log_mel_distance",
 ]
 
 MCD_CONSTANT: float = 10.0 * math.sqrt(2.0) / math.log(10.0)  # 6.141851463713754
@@ -182,6 +183,35 @@ def mel_cepstral_distortion(
         frames_est=b.shape[0],
         path_length=length,
     )
+
+
+def log_mel_distance(
+    ref: Float[np.ndarray, " samples"],
+    est: Float[np.ndarray, " samples"],
+    *,
+    sr: int = SAMPLE_RATE,
+    n_fft: int = 1024,
+    hop: int = 256,
+    n_mels: int = 80,
+    floor: float = 1e-5,
+) -> float:
+    """Log-mel spectral distance in dB between two time-aligned waves (no DTW).
+
+    ``mean_t sqrt(mean_m (20 log10 max(M_tm, floor) - 20 log10 max(M^_tm, floor))^2)`` over the
+    mel amplitude spectra of :func:`mel_cepstrum`'s front end; frames beyond the shorter wave
+    are ignored. Unlike MCD it includes the overall level (a too-quiet output scores worse).
+    """
+    specs = []
+    for wave in (ref, est):
+        wave = np.asarray(wave, dtype=np.float64)
+        if wave.ndim != 1 or wave.size == 0:
+            raise RawValueError(f"speech metric: expected a non-empty mono wave, got shape {wave.shape}")
+        power = np_stft_magnitude(wave, n_fft=n_fft, hop=hop) ** 2  # [frames, bins]
+        mel = np.sqrt(power @ mel_filterbank(sr, n_fft, n_mels).T.astype(np.float64))  # [frames, mels]
+        specs.append(20.0 * np.log10(np.maximum(mel, floor)))
+    n = min(specs[0].shape[0], specs[1].shape[0])
+    diff = specs[0][:n] - specs[1][:n]  # [frames, mels]
+    return float(np.mean(np.sqrt(np.mean(diff**2, axis=-1))))
 
 
 def energy_envelope(

@@ -142,6 +142,31 @@ class SoundStreamTokenizer:
             raise VocabError(f"speech (clip {meta.clip_id!r}): {err}") from err
         return self.decode_codes(codes)[: meta.samples]
 
+    def token_ranges(self, num_tokens: int) -> np.ndarray:
+        """Per position of an encoded sequence of ``num_tokens`` ids, the local id range it accepts.
+
+        Returns ``int64 [num_tokens, 2]`` rows ``[lo, hi)`` = ``[l * 1024, (l + 1) * 1024)`` where
+        ``l`` is the RVQ level of the position in the configured order (``frame``: ``i % levels``;
+        ``level``: ``i // (num_tokens / levels)``). Every row spans ``codebook_size`` ids.
+
+        Raises:
+            VocabError: ``num_tokens`` negative or not a multiple of the level count.
+        """
+        levels, size = self.levels, self.cfg.codec.codebook_size
+        if isinstance(num_tokens, bool) or not isinstance(num_tokens, (int, np.integer)) or num_tokens < 0:
+            raise VocabError(f"speech token_ranges: num_tokens must be an int >= 0, got {num_tokens!r}")
+        if num_tokens % levels:
+            raise VocabError(
+                f"speech token_ranges: {num_tokens} tokens is not a multiple of the {levels} levels per frame"
+            )
+        position = np.arange(int(num_tokens), dtype=np.int64)
+        if self.cfg.tokens.order == "frame":
+            level = position % levels
+        else:
+            level = position // max(int(num_tokens) // levels, 1)
+        lo = level * size
+        return np.stack([lo, lo + size], axis=1)  # [num_tokens, 2]
+
     # ---- codes, for evaluation ----------------------------------------------------------------
 
     def encode_codes(self, raw: np.ndarray, *, meta: ClipMeta, levels: int | None = None) -> np.ndarray:

@@ -100,11 +100,17 @@ def _gen_step(codec_cfg: CodecConfig, loss_cfg: LossConfig, opt: tuple, adversar
     def loss_fn(codec: SoundStream, disc, state: RVQState, x, num_active):
         recon, out = codec_apply_batch(codec, state, x, num_active)  # [B, samples]
         mel = jnp.mean(
-            jax.vmap(lambda a, b: multiscale_mel_loss(a, b, scales=loss_cfg.mel_scales, n_mels=loss_cfg.n_mels))(
-                x, recon
-            )
+            jax.vmap(
+                lambda a, b: multiscale_mel_loss(
+                    a, b, scales=loss_cfg.mel_scales, n_mels=loss_cfg.n_mels, log_floor=loss_cfg.log_floor
+                )
+            )(x, recon)
         )
-        stft = jnp.mean(jax.vmap(lambda a, b: multiresolution_stft_loss(a, b, scales=loss_cfg.mel_scales))(x, recon))
+        stft = jnp.mean(
+            jax.vmap(
+                lambda a, b: multiresolution_stft_loss(a, b, scales=loss_cfg.mel_scales, log_floor=loss_cfg.log_floor)
+            )(x, recon)
+        )
         commit = jnp.mean(jnp.sum(out.commit_loss, axis=-1))
         total = (
             loss_cfg.mel_weight * mel

@@ -156,3 +156,34 @@ def test_save_and_load(tok, one_second, tmp_path):
     np.testing.assert_array_equal(loaded.encode(wave, meta=_meta(1.0)), ids)
     with pytest.raises(CheckpointError, match="config.json"):
         make_tokenizer(tmp_path / "missing")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 60), st.sampled_from(["frame", "level"]))
+def test_token_ranges_follow_the_configured_order(tok, frames, order):
+    """Every encoded id lies in its position's range; ranges are the level blocks, width 1024."""
+    cfg = attrs.evolve(tok.cfg, tokens=attrs.evolve(tok.cfg.tokens, order=order))
+    ordered = SoundStreamTokenizer(cfg, tok.codec, tok.state)
+    ranges = ordered.token_ranges(4 * frames)
+    assert ranges.dtype == np.int64 and ranges.shape == (4 * frames, 2)
+    assert np.all(ranges[:, 1] - ranges[:, 0] == 1024)
+    level = ranges[:, 0] // 1024
+    grid = np.arange(4)[None, :].repeat(frames, 0)  # [frames, levels]
+    np.testing.assert_array_equal(level, grid.reshape(-1) if order == "frame" else grid.T.reshape(-1))
+
+
+def test_token_ranges_cover_encoded_ids_and_refuse_bad_counts(tok, one_second):
+    wave, ids = one_second
+    for order in ("frame", "level"):
+        cfg = attrs.evolve(tok.cfg, tokens=attrs.evolve(tok.cfg.tokens, order=order))
+        ordered = SoundStreamTokenizer(cfg, tok.codec, tok.state)
+        encoded = ordered.encode(wave, meta=_meta(1.0))
+        ranges = ordered.token_ranges(encoded.shape[0])
+        assert np.all((ranges[:, 0] <= encoded) & (encoded < ranges[:, 1]))
+        # Any ids drawn inside the ranges decode (the constrained-decoding contract).
+        drawn = np.random.default_rng(0).integers(ranges[:, 0], ranges[:, 1]).astype(np.int32)
+        assert ordered.decode(drawn, meta=_meta(1.0)).shape == (16_000,)
+    assert tok.token_ranges(0).shape == (0, 2)
+    for bad in (-4, 6, 2.0):
+        with pytest.raises(VocabError, match="speech token_ranges"):
+            tok.token_ranges(bad)
