@@ -165,6 +165,32 @@ class FlameTokenizer:
         """Exact token count for a clip window (see `num_tokens_for`)."""
         return num_tokens_for(self.config, meta.frames)
 
+    def token_ranges(self, num_tokens: int) -> np.ndarray:
+        """The local id range ``[lo, hi)`` accepted at each position of an encoded sequence.
+
+        Position ``i`` draws from the codebook block of its residual level: level
+        ``i % levels`` in ``"frame"`` order, ``i // steps`` in ``"level"`` order (``steps =
+        num_tokens / levels``); the block of level ``l`` is ``[l * K, (l + 1) * K)``. Every row
+        has width ``K = codebook_size``.
+
+        Returns:
+            int64 ``[num_tokens, 2]``.
+
+        Raises:
+            VocabError: ``num_tokens`` is not a length `encode` produces (a non-negative
+                multiple of ``levels``; exactly ``levels`` for identity).
+        """
+        levels, size = self.config.model.num_levels, self.config.model.codebook_size
+        n = int(num_tokens)
+        if n < 0 or n % levels or (not self.config.temporal and n != levels):
+            want = f"{levels}" if not self.config.temporal else f"a multiple of {levels} (levels)"
+            raise VocabError(f"{self.config.modality} tokenizer: no encoded sequence has {num_tokens} tokens; "
+                             f"expected {want}")
+        position = np.arange(n, dtype=np.int64)
+        level = position % levels if self.config.token_order == "frame" else position // max(1, n // levels)
+        lo = level * size
+        return np.stack([lo, lo + size], axis=1)  # [num_tokens, 2]
+
     def encode_codes(self, raw: Any, *, meta: ClipMeta) -> np.ndarray:
         """Codes ``int32 [steps, levels]`` of a raw value (steps = 1 for identity)."""
         x = self.normalizer.normalize(check_raw(self.config, raw, meta))
@@ -195,7 +221,9 @@ class FlameTokenizer:
             raise VocabError(
                 f"{_where(self.config, meta)}: expected codes [{steps}, 1..{cfg.model.num_levels}], got {codes.shape}"
             )
-        if codes.min() < 0 or codes.max() >= cfg.model.codebook_size:
+        if codes.dtype.kind not in "iu":
+            raise VocabError(f"{_where(self.config, meta)}: codes must be integers, got dtype {codes.dtype}")
+        if codes.size and (codes.min() < 0 or codes.max() >= cfg.model.codebook_size):
             raise VocabError(
                 f"{_where(self.config, meta)}: codes must lie in [0, {cfg.model.codebook_size}), "
                 f"got {codes.min()}..{codes.max()}"
@@ -216,7 +244,10 @@ class FlameTokenizer:
         cfg = self.config
         ids = np.asarray(local_ids)
         want = self.num_tokens(meta)
-        codes = local_ids_to_codes(ids, cfg.model.num_levels, cfg.model.codebook_size, order=cfg.token_order)
+        try:
+            codes = local_ids_to_codes(ids, cfg.model.num_levels, cfg.model.codebook_size, order=cfg.token_order)
+        except VocabError as err:
+            raise VocabError(f"{_where(self.config, meta)}: {err}") from err
         if ids.shape[0] != want:
             raise VocabError(
                 f"{_where(self.config, meta)}: expected {want} local ids for {meta.frames} frames, got {ids.shape[0]}"
