@@ -144,10 +144,15 @@ class LossConfig:
 
 @attrs.frozen
 class TrainConfig:
-    """Optimization: Adam with linear warm-up then cosine decay (paper C.1)."""
+    """Optimization: Adam with linear warm-up then cosine decay (paper C.1).
+
+    ``crop_size`` > 0 trains on random ``crop_size`` x ``crop_size`` windows (a multiple of the
+    spatial down-sampling factor); 0 trains on whole frames.
+    """
 
     batch_size: int = attrs.field(default=8, validator=_positive)
     clip_frames: int = attrs.field(default=17, validator=_positive)
+    crop_size: int = attrs.field(default=0, validator=attrs.validators.ge(0))
     learning_rate: float = 1e-4
     disc_learning_rate: float = 1e-4
     warmup_steps: int = 100
@@ -172,6 +177,12 @@ class TokenizerConfig:
             raise ConfigError(f"config field 'modality' must be 'semantic' or 'image', got {self.modality!r}")
         if self.modality == "image" and self.model.temporal:
             raise ConfigError("an image tokenizer config needs model.temporal = false")
+        crop = self.train.crop_size
+        if crop and (crop % self.model.spatial_downsample or crop > self.model.frame_size):
+            raise ConfigError(
+                f"train.crop_size={crop} must be a multiple of the spatial down-sampling factor "
+                f"{self.model.spatial_downsample} and at most model.frame_size={self.model.frame_size} (0: whole frames)"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

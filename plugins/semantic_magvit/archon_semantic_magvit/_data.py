@@ -88,10 +88,26 @@ def _values(clips: Sequence[Any], name: str) -> list[np.ndarray]:
     return out
 
 
+def _crop(array: np.ndarray, crop: int, rng: np.random.Generator, axes: tuple[int, int]) -> np.ndarray:
+    """A random ``crop`` x ``crop`` window over ``axes`` (the whole array when crop is 0 or too big)."""
+    h, w = array.shape[axes[0]], array.shape[axes[1]]
+    if crop <= 0 or (crop >= h and crop >= w):
+        return array
+    ch, cw = min(crop, h), min(crop, w)
+    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    index = [slice(None)] * array.ndim
+    index[axes[0]], index[axes[1]] = slice(y, y + ch), slice(x, x + cw)
+    return array[tuple(index)]
+
+
 def sample_semantic_batch(
-    clips: Sequence[Any], batch_size: int, frames: int, *, rng: np.random.Generator
+    clips: Sequence[Any], batch_size: int, frames: int, *, rng: np.random.Generator, crop: int = 0
 ) -> np.ndarray:
-    """Random windows of ``frames`` frames: uint8 [batch, frames, H, W] (short clips padded)."""
+    """Random windows of ``frames`` frames: uint8 [batch, frames, H, W] (short clips padded).
+
+    ``crop`` > 0 takes a random ``crop`` x ``crop`` spatial window of each (VQ-GAN-style random
+    crops: the network is fully convolutional, so it still encodes whole frames afterwards).
+    """
     videos = _values(clips, "semantic")
     batch = []
     for i in rng.integers(0, len(videos), batch_size):
@@ -99,17 +115,23 @@ def sample_semantic_batch(
         if v.shape[0] < frames:
             v = np.concatenate([v, np.repeat(v[-1:], frames - v.shape[0], axis=0)], axis=0)
         start = int(rng.integers(0, v.shape[0] - frames + 1))
-        window = v[start : start + frames]
+        window = _crop(v[start : start + frames], crop, rng, (1, 2))
         if rng.random() < 0.5:
             window = window[:, :, ::-1]  # horizontal flip (labels have no left/right split)
         batch.append(window)
     return np.stack(batch)
 
 
-def sample_image_batch(clips: Sequence[Any], batch_size: int, *, rng: np.random.Generator) -> np.ndarray:
-    """Random images of the clips: uint8 [batch, H, W, 3]."""
+def sample_image_batch(
+    clips: Sequence[Any], batch_size: int, *, rng: np.random.Generator, crop: int = 0
+) -> np.ndarray:
+    """Random images of the clips, randomly flipped: uint8 [batch, H, W, 3] (``crop`` as above)."""
     images = _values(clips, "image")
-    return np.stack([images[i] for i in rng.integers(0, len(images), batch_size)])
+    batch = []
+    for i in rng.integers(0, len(images), batch_size):
+        image = _crop(images[i], crop, rng, (0, 1))
+        batch.append(image[:, ::-1] if rng.random() < 0.5 else image)
+    return np.stack(batch)
 
 
 def split_clips(clips: Sequence[Any], eval_clips: int) -> tuple[list[Any], list[Any]]:

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 
 from archon_framework import ClipMeta
-from archon_semantic_magvit._labels import NUM_LABELS
+from archon_semantic_magvit._labels import LABELS, NUM_LABELS
 
-__all__ = ["label_accuracy", "mean_iou", "psnr", "evaluate_semantic", "evaluate_image"]
+__all__ = ["label_accuracy", "mean_iou", "per_label_iou", "psnr", "evaluate_semantic", "evaluate_image"]
 
 
 def label_accuracy(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -18,13 +18,20 @@ def label_accuracy(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean(pred == truth))
 
 
+def per_label_iou(pred: np.ndarray, truth: np.ndarray) -> dict[int, float]:
+    """Intersection-over-union of each label present in ``truth`` (label id -> IoU)."""
+    pred, truth = np.asarray(pred).ravel(), np.asarray(truth).ravel()
+    n = int(max(pred.max(initial=0), truth.max(initial=0))) + 1
+    # One pass: the joint histogram of (truth, pred) is the confusion matrix.
+    confusion = np.bincount(truth.astype(np.int64) * n + pred, minlength=n * n).reshape(n, n)
+    inter = np.diag(confusion)
+    union = confusion.sum(0) + confusion.sum(1) - inter
+    return {int(k): float(inter[k] / union[k]) for k in np.flatnonzero(confusion.sum(1))}
+
+
 def mean_iou(pred: np.ndarray, truth: np.ndarray) -> float:
     """Mean intersection-over-union over the labels present in ``truth``."""
-    ious = []
-    for label in np.unique(truth):
-        p, t = pred == label, truth == label
-        ious.append(np.logical_and(p, t).sum() / np.logical_or(p, t).sum())
-    return float(np.mean(ious))
+    return float(np.mean(list(per_label_iou(pred, truth).values())))
 
 
 def psnr(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -40,24 +47,34 @@ def _meta(clip: Any, frames: int) -> ClipMeta:
     return ClipMeta(clip_id=str(getattr(clip, "clip_id", "eval")), duration=frames / 30.0, frame_rate=30.0, sample_rate=16_000)
 
 
-def evaluate_semantic(tokenizer: Any, train_clips: Sequence[Any], eval_clips: Sequence[Any]) -> dict[str, float]:
-    """Reconstruct held-out label videos through encode/decode; compare with the majority label."""
+def evaluate_semantic(tokenizer: Any, train_clips: Sequence[Any], eval_clips: Sequence[Any]) -> dict[str, Any]:
+    """Reconstruct held-out label videos through encode/decode; compare with the majority label.
+
+    Returns accuracy and mean IoU (over the labels present in the held-out clips) of the
+    reconstructions and of the majority-label baseline, the IoU of each present label (by name),
+    and how many distinct codes the held-out clips use.
+    """
     counts = np.bincount(np.concatenate([np.asarray(c["semantic"]).ravel() for c in train_clips]), minlength=NUM_LABELS)
     majority = int(counts.argmax())
-    preds, truths = [], []
+    preds, truths, codes = [], [], set()
     for clip in eval_clips:
         truth = np.asarray(clip["semantic"])
         meta = _meta(clip, truth.shape[0])
-        preds.append(tokenizer.decode(tokenizer.encode(truth, meta=meta), meta=meta).ravel())
+        ids = tokenizer.encode(truth, meta=meta)
+        codes.update(np.unique(ids).tolist())
+        preds.append(tokenizer.decode(ids, meta=meta).ravel())
         truths.append(truth.ravel())
     pred, truth = np.concatenate(preds), np.concatenate(truths)
     baseline = np.full_like(truth, majority)
+    ious = per_label_iou(pred, truth)
     return {
         "label_accuracy": label_accuracy(pred, truth),
-        "mean_iou": mean_iou(pred, truth),
+        "mean_iou": float(np.mean(list(ious.values()))),
         "majority_label": majority,
         "baseline_label_accuracy": label_accuracy(baseline, truth),
         "baseline_mean_iou": mean_iou(baseline, truth),
+        "label_iou": {LABELS[k]: round(v, 4) for k, v in ious.items()},
+        "codes_used": len(codes),
     }
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import optax
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from archon_framework import ConfigError
+from archon_framework import ConfigError, DataError
 from archon_framework.config import atomic_write_text
 from archon_semantic_magvit._config import TokenizerConfig, shipped_config
 from archon_semantic_magvit._data import sample_image_batch, sample_semantic_batch, split_clips
@@ -98,12 +98,18 @@ def _train(
     seed: int,
     progress: bool,
     config: TokenizerConfig | None,
+    held_out: Sequence[Any] | None,
 ) -> dict[str, Any]:
     config = config or shipped_config(f"{modality}_tiny")
     if config.modality != modality:
         raise ConfigError(f"train_{modality} got a config for modality {config.modality!r}")
     total = steps if steps is not None else (None if seconds is not None else config.train.steps)
-    train_clips, eval_clips = split_clips(source, config.train.eval_clips)
+    if held_out is None:
+        train_clips, eval_clips = split_clips(source, config.train.eval_clips)
+    else:
+        train_clips, eval_clips = list(source), list(held_out)
+        if not eval_clips:
+            raise DataError(f"train_{modality}: held_out is empty; pass at least one held-out clip (or None)")
     trainer = Trainer(config, steps=total or config.train.steps, seed=seed)
     rng = np.random.default_rng(seed)
     out_dir = Path(out_dir)
@@ -116,9 +122,10 @@ def _train(
             seconds is None or time.monotonic() - start < seconds
         ):
             if modality == "semantic":
-                batch = sample_semantic_batch(train_clips, config.train.batch_size, config.train.clip_frames, rng=rng)
+                batch = sample_semantic_batch(train_clips, config.train.batch_size, config.train.clip_frames, rng=rng,
+                                              crop=config.train.crop_size)
             else:
-                batch = sample_image_batch(train_clips, config.train.batch_size, rng=rng)
+                batch = sample_image_batch(train_clips, config.train.batch_size, rng=rng, crop=config.train.crop_size)
             metrics = trainer.step(batch)
             history.append(metrics)
             bar.update(task, advance=1, info=f"loss {metrics['total']:.4f}")
@@ -150,14 +157,17 @@ def train_semantic(
     seed: int = 0,
     progress: bool = True,
     config: TokenizerConfig | None = None,
+    held_out: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
     """Train the semantic tokenizer on ``clip["semantic"]`` of each clip (the TokenizerTrainer protocol).
 
     Saves ``config.json`` + ``model.eqx`` (+ ``report.json``) to ``out_dir`` and returns the report:
-    held-out per-pixel label accuracy and mean IoU against the majority-label baseline.
+    held-out per-pixel label accuracy and mean IoU against the majority-label baseline. The
+    held-out clips are ``held_out`` when given (e.g. a validation split), else the last
+    ``config.train.eval_clips`` clips of ``source`` (at most half of them).
     """
     return _train(source, modality="semantic", out_dir=out_dir, steps=steps, seconds=seconds,
-                  seed=seed, progress=progress, config=config)
+                  seed=seed, progress=progress, config=config, held_out=held_out)
 
 
 def train_image(
@@ -169,7 +179,11 @@ def train_image(
     seed: int = 0,
     progress: bool = True,
     config: TokenizerConfig | None = None,
+    held_out: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
-    """Train the image tokenizer on ``clip["image"]``; the report has held-out PSNR vs mean colour."""
+    """Train the image tokenizer on ``clip["image"]``; the report has held-out PSNR vs mean colour.
+
+    ``held_out`` as in :func:`train_semantic`.
+    """
     return _train(source, modality="image", out_dir=out_dir, steps=steps, seconds=seconds,
-                  seed=seed, progress=progress, config=config)
+                  seed=seed, progress=progress, config=config, held_out=held_out)
