@@ -8,9 +8,18 @@ from archon_synthetic_heads._corpus import SPLITS, load_corpus, split_sentences
 from archon_synthetic_heads._espeak import EspeakError, Voice, synthesize
 from archon_synthetic_heads._generate import FRAME_RATE, SOURCE, SPLIT_CODES, SynthConfig, clip_id, generate_clip
 from archon_synthetic_heads._motion import EXPRESSION_COMPONENTS, loudness_envelope
+from archon_synthetic_heads._preview import (
+    Appearance,
+    clip_appearance,
+    generate_parameters,
+    neutral_appearance,
+    render_parameters,
+    sample_identities,
+)
 from archon_synthetic_heads._render import IMAGE_SIZE, SEMANTIC_SIZE
 
 __all__ = [
+    "Appearance",
     "EXPRESSION_COMPONENTS",
     "EspeakError",
     "FRAME_RATE",
@@ -22,10 +31,15 @@ __all__ = [
     "SPLIT_CODES",
     "SynthConfig",
     "Voice",
+    "clip_appearance",
     "clip_id",
     "generate_clip",
+    "generate_parameters",
     "load_corpus",
     "loudness_envelope",
+    "neutral_appearance",
+    "render_parameters",
+    "sample_identities",
     "split_sentences",
     "synthesize",
 ]

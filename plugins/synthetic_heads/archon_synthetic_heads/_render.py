@@ -17,7 +17,7 @@ from archon_synthetic_heads._appearance import Appearance
 from archon_synthetic_heads._raster import Canvas
 from archon_synthetic_heads._contracts import LABEL_INDEX
 
-__all__ = ["IMAGE_SIZE", "SEMANTIC_SIZE", "PX_PER_METRE", "render_frame", "render_clip", "palette"]
+__all__ = ["IMAGE_SIZE", "SEMANTIC_SIZE", "PX_PER_METRE", "render_frame", "render_clip", "render_labels", "palette"]
 
 IMAGE_SIZE = 256
 SEMANTIC_SIZE = 128
@@ -174,7 +174,7 @@ def render_frame(h: _Head, expr: Float[np.ndarray, " expression"], pose: Float[n
     cv = (base if base is not None else _static_layer(h)).copy()
     rot = Rotation.from_rotvec(pose[:3]).as_matrix()
     tz = float(pose[5])
-    s = 1.0 / (1.0 - tz / 0.6)  # perspective scale: closer is bigger
+    s = 1.0 / max(1.0 - tz / 0.6, 0.05)  # perspective scale: closer is bigger (capped at 20x)
     hx = _HEAD_CX + PX_PER_METRE * float(pose[3])
     hy = _HEAD_CY + PX_PER_METRE * float(pose[4])
     roll = float(np.arctan2(rot[1, 0], rot[0, 0]))
@@ -304,6 +304,32 @@ def render_frame(h: _Head, expr: Float[np.ndarray, " expression"], pose: Float[n
     return cv
 
 
+def _semantic(cv: Canvas) -> UInt8[np.ndarray, "128 128"]:
+    """The frame's labels at :data:`SEMANTIC_SIZE` (nearest: the centre pixel of each block)."""
+    step = IMAGE_SIZE // SEMANTIC_SIZE
+    return cv.labels[step // 2:: step, step // 2:: step]  # [256, 256] -> [128, 128]
+
+
+def render_labels(app: Appearance, expression: Float[np.ndarray, "frames expression"],
+                  pose: Float[np.ndarray, "frames 6"]) -> UInt8[np.ndarray, "frames 128 128"]:
+    """Only the semantic labels of a clip: ``render_clip(...)[0]`` without any RGB work.
+
+    Args:
+        app: the person (its ``identity`` is the FLAME shape vector).
+        expression: float32 [frames, expression_dim] (the leading 10 components are drawn).
+        pose: float32 [frames, 6].
+
+    Returns:
+        uint8 [frames, 128, 128], Table H labels.
+    """
+    head = _Head(app)
+    base = _static_layer(head)
+    semantic = np.zeros((len(expression), SEMANTIC_SIZE, SEMANTIC_SIZE), np.uint8)
+    for f in range(len(expression)):
+        semantic[f] = _semantic(render_frame(head, expression[f], pose[f], base))
+    return semantic
+
+
 def render_clip(app: Appearance, expression: Float[np.ndarray, "frames expression"],
                 pose: Float[np.ndarray, "frames 6"], *, with_video: bool = True
                 ) -> tuple[UInt8[np.ndarray, "frames 128 128"], UInt8[np.ndarray, "rgb_frames 256 256 3"]]:
@@ -326,13 +352,12 @@ def render_clip(app: Appearance, expression: Float[np.ndarray, "frames expressio
     lut = np.clip(palette(app)[:, None, :] * levels[None, :, None], 0, 255).astype(np.uint8)  # [materials, 256, 3]
     lut = lut.reshape(-1, 3)
     frames = len(expression)
-    step = IMAGE_SIZE // SEMANTIC_SIZE
     semantic = np.zeros((frames, SEMANTIC_SIZE, SEMANTIC_SIZE), np.uint8)
     n_rgb = frames if with_video else min(frames, 1)
     index = np.zeros((n_rgb, IMAGE_SIZE, IMAGE_SIZE), np.uint16)
     for f in range(frames):
         cv = render_frame(head, expression[f], pose[f], base)
-        semantic[f] = cv.labels[step // 2:: step, step // 2:: step]  # [128, 128] nearest
+        semantic[f] = _semantic(cv)
         if f < n_rgb:
             q = np.minimum(cv.shade * _SHADE_STEPS + 0.5, 255).astype(np.uint16)
             index[f] = cv.material.astype(np.uint16) * 256 + q
