@@ -201,15 +201,144 @@ def estimate_weights(
     out.print(f"wrote perplexities and S(i) weights of {len(ppl)} tasks to {out_file} (use it as data.weights)")
 
 
+# ---------------------------------------------------------------------- generate
+@app.command()
+def generate(
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A training run (the out_dir of `archon train`).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the outputs and manifest.json to.")],
+    inputs: Annotated[list[str], typer.Option("--input", help="A condition as MODALITY=FILE (repeat), read by the modality's loader.")] = [],  # noqa: B006
+    chain: Annotated[str, typer.Option("--chain", help="A chain name (archon list-chains), 'auto', or CONDITIONS->OUT,OUT,...")] = "auto",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the output folder if it exists.")] = False,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 1.0,
+    top_k: Annotated[Optional[int], typer.Option("--top-k", help="Keep the k most likely tokens.")] = None,
+    top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass.")] = 1.0,
+    greedy: Annotated[bool, typer.Option("--greedy", help="Greedy decoding (ignores temperature, top-k, top-p).")] = False,
+    seconds: Annotated[Optional[float], typer.Option(help="Clip length (default: the audio condition's, else 2 s).")] = None,
+    frame_rate: Annotated[float, typer.Option("--frame-rate", help="Video frames per second.")] = 30.0,
+    sample_rate: Annotated[int, typer.Option("--sample-rate", help="Audio samples per second.")] = 16_000,
+    artifacts: Annotated[Optional[Path], typer.Option(help="Tokenizer artifacts (default: the run's data.artifacts).")] = None,
+    step: Annotated[Optional[int], typer.Option(help="Checkpoint step (default: the latest).")] = None,
+    candidates: Annotated[Optional[str], typer.Option(help="With --chain auto: the chains to choose from, separated by ';'.")] = None,
+    max_text_tokens: Annotated[Optional[int], typer.Option("--max-text-tokens", help="Budget of free-length text outputs.")] = None,
+) -> None:
+    """Generate modalities from conditions with a trained model, one chain step at a time.
+
+    Each step's output is written as a file a person can open (WAV, MP4/GIF, PNG, JSON, NPZ),
+    with tokens.npz and manifest.json. `--chain auto` runs every chain whose conditions are
+    given and keeps the one whose outputs best explain the conditions (model perplexity).
+    """
+    from archon_framework.infer._cli import run_generate
+    from archon_framework.model import Sampling
+
+    registry = load_registry_or_exit()
+    if top_k is not None and top_k < 1 or not 0.0 < top_p <= 1.0 or temperature <= 0:
+        err.print("[bold red]error:[/] --temperature must be > 0, --top-k >= 1 and --top-p in (0, 1]")
+        raise typer.Exit(2)
+    sampling = Sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
+    with errors_exit():
+        manifest = run_generate(
+            registry=registry, checkpoint=checkpoint, inputs=inputs, chain=chain, out_dir=out_dir,
+            overwrite=overwrite, seed=seed, sampling=sampling, seconds=seconds, frame_rate=frame_rate,
+            sample_rate=sample_rate, artifacts=artifacts, step=step,
+            candidates=[c.strip() for c in candidates.split(";") if c.strip()] if candidates else None,
+            max_text_tokens=max_text_tokens, console=err,
+        )
+    out.print(f"wrote the outputs and {manifest.name} to {manifest.parent}")
+
+
+@app.command("list-chains")
+def list_chains_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the named generation chains: conditions, steps (tasks) and what they do."""
+    from archon_framework.infer._cli import print_chains
+
+    print_chains(out, load_registry_or_exit(), as_json)
+
+
+# ---------------------------------------------------------------------- eval
+@app.command("eval")
+def evaluate(
+    ctx: typer.Context,
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A training run (the out_dir of `archon train`; the demo's lm/).")],
+    suite: Annotated[str, typer.Option(help="table1 (speech-to-video), table2 (image-conditioned TTS), table3 (ablations), or all.")] = "all",
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for NAME.md, NAME.json and NAME.png.")] = Path("runs/eval"),
+    name: Annotated[str, typer.Option(help="File name (stem) of the report.")] = "eval",
+    heldout: Annotated[int, typer.Option(help="Held-out clips to evaluate on.")] = 8,
+    data: Annotated[Optional[Path], typer.Option(help="A stored held-out dataset instead of generating clips.")] = None,
+    dataset: Annotated[str, typer.Option(help="The dataset plugin that generates held-out clips.")] = "synthetic_heads_test",
+    seconds: Annotated[Optional[float], typer.Option(help="Held-out clip length (default: the training clips').")] = None,
+    data_seed: Annotated[int, typer.Option("--data-seed", help="Seed of the generated held-out clips.")] = 0,
+    experts: Annotated[Optional[Path], typer.Option(help="Per-modality experts for Table 3 (default: CHECKPOINT-experts).")] = None,
+    train_experts: Annotated[bool, typer.Option("--train-experts", help="Train the experts Table 3 needs first (same data and budget).")] = False,
+    expert_steps: Annotated[Optional[int], typer.Option("--expert-steps", help="Steps per expert instead of the matched budget.")] = None,
+    seed: Annotated[int, typer.Option(help="Sampling seed (clip i uses seed + i).")] = 0,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 1.0,
+    top_k: Annotated[Optional[int], typer.Option("--top-k", help="Keep the k most likely tokens.")] = None,
+    top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass.")] = 0.9,
+    greedy: Annotated[bool, typer.Option("--greedy", help="Greedy decoding.")] = False,
+    max_text_tokens: Annotated[Optional[int], typer.Option("--max-text-tokens", help="Budget of free-length text outputs.")] = None,
+    skip: Annotated[list[str], typer.Option("--skip", help="Leave a modality out of every chain, e.g. video (repeat).")] = [],  # noqa: B006
+    artifacts: Annotated[Optional[Path], typer.Option(help="Tokenizer artifacts (default: the run's data.artifacts).")] = None,
+    step: Annotated[Optional[int], typer.Option(help="Checkpoint step (default: the latest).")] = None,
+    plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write NAME.png (needs matplotlib).")] = True,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress.")] = True,
+) -> None:
+    """Evaluate a trained model as the paper's Tables 1-3 do, on held-out clips; write a report.
+
+    Table 1: speech-driven video (lip sync, semantic accuracy / mIoU, video PSNR / SSIM, Frechet
+    distances, description F1). Table 2: image-conditioned text-to-speech (MCD-DTW, voice
+    proxies). Table 3: the full chain against the direct one (w/o thinking) and against
+    per-modality experts with the same total parameters, data and budget (w/o unified model).
+    Metrics come from the installed metric plugins (archon-eval-metrics).
+    """
+    from archon_framework.eval import command_line, run_eval
+    from archon_framework.model import Sampling
+
+    registry = load_registry_or_exit()
+    if top_k is not None and top_k < 1 or not 0.0 < top_p <= 1.0 or temperature <= 0:
+        err.print("[bold red]error:[/] --temperature must be > 0, --top-k >= 1 and --top-p in (0, 1]")
+        raise typer.Exit(2)
+    sampling = Sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
+    with errors_exit():
+        paths, _ = run_eval(
+            registry=registry, checkpoint=checkpoint, suite=suite, out_dir=out_dir, name=name, heldout=heldout,
+            data=data, dataset=dataset, seconds=seconds, data_seed=data_seed, experts=experts,
+            train_experts_=train_experts, expert_steps=expert_steps, seed=seed, sampling=sampling,
+            max_text_tokens=max_text_tokens, skip=skip, artifacts=artifacts, step=step, plot=plot, progress=progress,
+            command=command_line(ctx), console=err,
+        )
+    out.print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
 # ---------------------------------------------------------------------- demo
 @app.command()
-def demo() -> None:
-    """Synthesize data, train every tokenizer and the LM at tiny configs, and generate (issue 10)."""
-    err.print(
-        "[yellow]archon demo is not yet available:[/] it lands with the chained-generation issue. "
-        "Meanwhile: `archon list-modalities` and `archon list-tasks` show what is installed."
-    )
-    raise typer.Exit(3)
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the demo writes everything (reused by a second run).")] = Path("runs/demo"),
+    minutes: Annotated[float, typer.Option(help="Time budget of tokenizer and LM training, in minutes.")] = 10.0,
+    steps: Annotated[Optional[int], typer.Option(help="Train the LM this many steps instead of by time.")] = None,
+    clips: Annotated[int, typer.Option(help="Training clips to synthesize.")] = 24,
+    heldout: Annotated[int, typer.Option(help="Held-out clips to generate from.")] = 2,
+    seconds: Annotated[float, typer.Option(help="Clip length in seconds.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of data, training and sampling.")] = 0,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
+) -> None:
+    """Synthesize data, train every tokenizer and the LM at tiny configs, and generate.
+
+    Runs text-to-all and speech-to-video with and without thinking on held-out clips and
+    writes the outputs with an HTML page (index.html) and a contact sheet showing them side by
+    side. What a previous run trained (found in --out) is reused.
+    """
+    from archon_framework.infer._demo import DemoConfig, run_demo
+
+    registry = load_registry_or_exit()
+    _report_failures(registry)
+    with errors_exit():
+        cfg = DemoConfig(out=str(out_dir), minutes=minutes, lm_steps=steps, clips=clips, heldout=heldout,
+                         seconds=seconds, seed=seed, progress=progress)
+        page = run_demo(cfg, registry, console=err)
+    out.print(f"demo written: open {page}")
 
 
 app.add_typer(data_app, name="data")

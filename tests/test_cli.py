@@ -1,4 +1,4 @@
-"""The `archon` CLI: listings as tables and JSON, errors with exit codes, demo placeholder."""
+"""The `archon` CLI: listings as tables and JSON, errors with exit codes, the demo's settings."""
 
 from __future__ import annotations
 
@@ -76,9 +76,15 @@ def test_every_command_has_help():
         assert result.exit_code == 0 and "Usage" in result.stdout
 
 
-def test_demo_says_not_yet_available(registry):
-    result = runner.invoke(cli.app, ["demo"])
-    assert result.exit_code == 3 and "not yet available" in result.stderr
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--minutes", "0"], "--minutes must be > 0"), (["--steps", "0"], "--steps must be >= 1"),
+     (["--clips", "1"], "at least 2 training clips"), (["--seconds", "-1"], "--seconds must be > 0")],
+)
+def test_demo_refuses_bad_settings_before_any_work(args, message, tmp_path):
+    result = runner.invoke(cli.app, ["demo", "--out", str(tmp_path / "demo"), *args])
+    assert result.exit_code == 2 and message in result.stderr
+    assert not (tmp_path / "demo").exists()
 
 
 def test_rendered_modality_is_listed_without_a_range(monkeypatch):

@@ -1,0 +1,85 @@
+"""Inference: chained generation ("thinking in modality", paper Sec. 3.2 eq. 2 and 3.4), editing,
+automatic chain choice, output files, and the demo.
+
+```python
+from archon_framework import load_registry
+from archon_framework.infer import load_checkpoint, generate, edit, Sampling
+
+model = load_checkpoint("runs/lm", load_registry())
+result = generate(model, {"speech": wave, "image": rgb}, "speech-to-video", seed=0,
+                  sampling=Sampling(temperature=0.8, top_k=50))
+result.value("video")                                   # uint8 [frames, H, W, 3]
+edited = edit(model, result, {"image": other_rgb})      # regenerates only what reads the image
+```
+"""
+
+from archon_framework.infer._chains import (
+    ANIMATION_TO_VIDEO,
+    SEMANTIC_TO_ALL,
+    SPEECH_TO_ALL,
+    SPEECH_TO_VIDEO,
+    SPEECH_TO_VIDEO_DIRECT,
+    TEXT_TO_ALL,
+    VIDEO_TO_ALL,
+    Chain,
+    ChainStep,
+    PlannedStep,
+    default_slot,
+    get_chain,
+    list_chains,
+    parse_chain,
+    parse_slot,
+    plan_chain,
+    register_chain,
+)
+from archon_framework.infer._decoding import StepRanges, step_ranges
+from archon_framework.infer._generate import (
+    ChainScore,
+    GenerationResult,
+    Ids,
+    StepResult,
+    choose_chain,
+    downstream,
+    edit,
+    generate,
+    resolve_chain,
+)
+from archon_framework.infer._model import LoadedModel, load_checkpoint, trained_suite
+from archon_framework.infer._outputs import write_outputs
+from archon_framework.model import Sampling
+
+__all__ = [
+    "ANIMATION_TO_VIDEO",
+    "Chain",
+    "ChainScore",
+    "ChainStep",
+    "GenerationResult",
+    "Ids",
+    "LoadedModel",
+    "PlannedStep",
+    "SEMANTIC_TO_ALL",
+    "SPEECH_TO_ALL",
+    "SPEECH_TO_VIDEO",
+    "SPEECH_TO_VIDEO_DIRECT",
+    "Sampling",
+    "StepRanges",
+    "StepResult",
+    "TEXT_TO_ALL",
+    "VIDEO_TO_ALL",
+    "choose_chain",
+    "default_slot",
+    "downstream",
+    "edit",
+    "generate",
+    "get_chain",
+    "list_chains",
+    "load_checkpoint",
+    "parse_chain",
+    "parse_slot",
+    "plan_chain",
+    "register_chain",
+    "resolve_chain",
+    "step_ranges",
+    "trained_suite",
+    "write_outputs",
+]

@@ -1,0 +1,395 @@
+"""`archon demo`: synthesize data, train every tokenizer and the LM at tiny sizes, generate, show.
+
+Stages, each skipped when a previous run left its result in the output folder:
+
+1. data: the `synthetic_heads` training clips and a few held-out `synthetic_heads_test` clips,
+   written by the same code as `archon data synth`;
+2. tokenizers: each installed modality's `Modality.trainer`, with an equal share of the
+   tokenizer time budget (`tokenizers/<modality>/`, with `tokenizers/<modality>.json` as the
+   report and the "done" mark);
+3. the LM: the `tiny` prefix LM trained (`archon_framework.train.Trainer`) on the **demo
+   suite**: the Table G tasks that the demo chains use (listed by `demo_suite`), output-balanced,
+   for a time budget (its step count estimated from a matmul probe, then corrected after the
+   first steps) or `--steps`;
+4. generation on the held-out clips: text-to-all (description + script), speech-to-video with
+   thinking and without (`speech-to-video-direct`);
+5. `index.html` (audio, images, GIFs and text side by side with the ground truth),
+   `contact_sheet.png` and `demo.json` (settings, timings, what was skipped).
+
+Modalities that are not installed are left out with a line saying so (e.g. `video` without
+the video plugin: the chains then stop at the semantic video).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+from rich.console import Console
+
+from archon_framework._errors import ArchonError, ConfigError, PluginError, TaskError
+from archon_framework._plugins import Registry
+from archon_framework._suites import archon72
+from archon_framework._tasks import Task, TaskSuite
+from archon_framework.config import atomic_write_text, to_dict
+from archon_framework.infer._chains import SPEECH_TO_VIDEO, SPEECH_TO_VIDEO_DIRECT, TEXT_TO_ALL, Chain, _trained
+from archon_framework.model import Sampling
+
+__all__ = ["DemoConfig", "DEMO_CHAINS", "demo_suite", "run_demo", "lm_step_estimate", "split_budget"]
+
+#: The chains the demo runs: (chain, conditions taken from the held-out clip, column title).
+DEMO_CHAINS: tuple[tuple[Chain, tuple[str, ...], str], ...] = (
+    (TEXT_TO_ALL, ("description", "script"), "text-to-all"),
+    (SPEECH_TO_VIDEO, ("speech", "image"), "speech-to-video (thinking)"),
+    (SPEECH_TO_VIDEO_DIRECT, ("speech", "image"), "speech-to-video (direct)"),
+)
+_ROWS = ("description", "script", "speech", "image", "identity", "expression", "pose", "semantic", "video")
+
+
+@attrs.frozen(kw_only=True)
+class DemoConfig:
+    """Settings of `archon demo`.
+
+    Attributes:
+        out: output folder (reused by later runs).
+        minutes: training time budget: half for the tokenizers (an equal share each), half for
+            the LM. Data synthesis and generation come on top (about a minute each on 2 cores).
+        lm_steps: train the LM this many steps instead of by time.
+        clips, heldout: training and held-out clips.
+        seconds: clip length.
+        seed: seed of data, training and sampling.
+        progress: progress bars.
+        dataset, heldout_dataset: the dataset plugins' names.
+        seq_len, batch_size, lm_config: the LM's window, batch and model config.
+        temperature, top_p: sampling of the demo chains.
+    """
+
+    out: str = "runs/demo"
+    minutes: float = attrs.field(default=10.0)
+    lm_steps: int | None = None
+    clips: int = 24
+    heldout: int = 2
+    seconds: float = 1.0
+    seed: int = 0
+    progress: bool = True
+    dataset: str = "synthetic_heads"
+    heldout_dataset: str = "synthetic_heads_test"
+    seq_len: int = 2048
+    batch_size: int = 1
+    lm_config: str = "tiny"
+    temperature: float = 1.0
+    top_p: float = 0.9
+
+    def __attrs_post_init__(self) -> None:
+        if not self.minutes > 0:
+            raise ConfigError(f"demo: --minutes must be > 0, got {self.minutes}")
+        if self.lm_steps is not None and self.lm_steps < 1:
+            raise ConfigError(f"demo: --steps must be >= 1, got {self.lm_steps}")
+        if self.clips < 2 or self.heldout < 1:
+            raise ConfigError(f"demo: needs at least 2 training clips and 1 held-out clip (got {self.clips}, {self.heldout})")
+        if not self.seconds > 0:
+            raise ConfigError(f"demo: --seconds must be > 0, got {self.seconds}")
+
+    @property
+    def data_key(self) -> dict[str, Any]:
+        """The settings the stored data depends on (a later run must match them)."""
+        return {"clips": self.clips, "heldout": self.heldout, "seconds": self.seconds, "seed": self.seed,
+                "dataset": self.dataset, "heldout_dataset": self.heldout_dataset}
+
+
+def demo_suite(installed: Sequence[str]) -> TaskSuite:
+    """The Table G tasks the demo chains use, among the installed modalities (output-balanced)."""
+    table = archon72()
+    tasks: list[Task] = []
+    for chain, _, _ in DEMO_CHAINS:
+        for step in chain.steps:
+            if step.inputs is None:
+                continue
+            task = _trained(table, step.inputs, step.output)
+            if task is not None and task.modalities <= set(installed) and task not in tasks:
+                tasks.append(task)
+    if not tasks:
+        raise TaskError("demo: none of the demo chains' tasks has all its modalities installed")
+    counts: dict[str, int] = {}
+    for task in tasks:
+        counts[task.output.modality] = counts.get(task.output.modality, 0) + 1
+    return TaskSuite("demo", tuple(tasks), tuple(1.0 / counts[t.output.modality] for t in tasks))
+
+
+def split_budget(minutes: float, trainable: Sequence[str]) -> tuple[dict[str, float], float]:
+    """Seconds per tokenizer (equal shares of half the budget) and for the LM (the other half)."""
+    total = minutes * 60.0
+    share = 0.5 * total / max(1, len(trainable))
+    return {m: share for m in trainable}, total - share * len(trainable) if trainable else total
+
+
+def lm_step_estimate(model_config: Any, seq_len: int, batch_size: int, *, probe_seconds: float = 0.3) -> float:
+    """Seconds per LM training step, from the model's FLOPs and a measured matmul throughput.
+
+    The probe multiplies a [1024, d_model] by a [d_model, 32768] matrix (the shape of the
+    tied output projection, which dominates a tiny model over a large vocabulary).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    d = model_config.d_model
+    a = jnp.ones((1024, d), jnp.float32)
+    b = jnp.ones((d, 32768), jnp.float32)
+    f = jax.jit(lambda x, y: (x @ y).sum())
+    f(a, b).block_until_ready()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < probe_seconds:
+        f(a, b).block_until_ready()
+        n += 1
+    flops_per_s = n * 2.0 * 1024 * d * 32768 / (time.perf_counter() - start)
+    flops = model_config.training_flops_per_token(seq_len) * seq_len * batch_size
+    return 1.5 * flops / flops_per_s  # the other ops (attention, softmax, optimizer) on top
+
+
+def _clip_dir_name(clip_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", clip_id).strip("_")
+
+
+class _Demo:
+    def __init__(self, cfg: DemoConfig, registry: Registry, console: Console) -> None:
+        self.cfg, self.registry, self.console = cfg, registry, console
+        self.out = Path(cfg.out)
+        self.notes: list[str] = []
+        self.timings: dict[str, float] = {}
+
+    def say(self, text: str) -> None:
+        self.console.print(text)
+
+    def skip(self, text: str) -> None:
+        self.notes.append(text)
+        self.console.print(f"[dim]{text}[/]")
+
+    # ------------------------------------------------------------------ 1. data
+    def data(self) -> tuple[Any, Any]:
+        from archon_framework._cli_data import synth
+        from archon_framework.data import ClipDataset
+
+        cfg = self.cfg
+        for name in (cfg.dataset, cfg.heldout_dataset):
+            self.registry.dataset(name)  # PluginError naming the plugin when it is not installed
+        state_file = self.out / "demo-data.json"
+        if state_file.exists():
+            saved = json.loads(state_file.read_text())
+            if saved != cfg.data_key:
+                diff = ", ".join(f"{k} {saved.get(k)} -> {v}" for k, v in cfg.data_key.items() if saved.get(k) != v)
+                raise ConfigError(
+                    f"{self.out}: a previous demo made its data with other settings ({diff}); "
+                    "use another --out or delete the folder"
+                )
+        missing = sorted(set(self.registry.dataset(cfg.dataset).modalities) - set(self.registry.modalities))
+        if missing:
+            self.skip(f"not installed, so left out of the data and the demo: {', '.join(missing)}")
+        out = []
+        for folder, dataset, n in (("data", cfg.dataset, cfg.clips), ("heldout", cfg.heldout_dataset, cfg.heldout)):
+            root = self.out / folder
+            try:
+                have = len(ClipDataset(root))
+            except ArchonError:
+                have = 0
+            if have >= n:
+                self.skip(f"data: found {have} {dataset} clips in {root}, skipped")
+            else:
+                synth(out_dir=root, clips=n, seconds=cfg.seconds, dataset=dataset, seed=cfg.seed,
+                      resume=True, overwrite=False, strict=False)
+            out.append(ClipDataset(root))
+        atomic_write_text(state_file, json.dumps(cfg.data_key, indent=2) + "\n")
+        return out[0], out[1]
+
+    # ------------------------------------------------------------------ 2. tokenizers
+    def tokenizers(self, train: Any) -> bool:
+        """Train what is missing; True when a tokenizer was (re)trained in this run."""
+        root = self.out / "tokenizers"
+        stored = set(train.modalities)
+        trainable = []
+        for name, mod in sorted(self.registry.modalities.items()):
+            if mod.trainer is None:
+                self.skip(f"tokenizer {name}: the plugin has no trainer; its shipped tokenizer is used")
+            elif name not in stored and not all(src in stored for src in mod.derived_from):
+                self.skip(f"tokenizer {name}: the demo data has no {name!r} values, skipped")
+            else:
+                trainable.append(name)
+        budgets, _ = split_budget(self.cfg.minutes, trainable)
+        clips = None
+        trained = False
+        for name in trainable:
+            mark = root / f"{name}.json"
+            if mark.exists():
+                self.skip(f"tokenizer {name}: found {root / name}, skipped")
+                continue
+            if clips is None:
+                clips = [train[i] for i in range(len(train))]
+            target = root / name
+            if target.exists():
+                shutil.rmtree(target)  # an interrupted run's partial artifacts
+            self.say(f"[bold]tokenizer {name}[/]: training for {budgets[name]:.0f} s")
+            start = time.perf_counter()
+            try:
+                report = self.registry.modalities[name].trainer(clips, out_dir=target, steps=None,
+                                                                seconds=budgets[name], seed=self.cfg.seed,
+                                                                progress=self.cfg.progress)
+            except ArchonError:
+                raise
+            except Exception as err:
+                raise PluginError(
+                    f"modality {name!r} ({self.registry.providers[name].label}): its tokenizer trainer failed: "
+                    f"{type(err).__name__}: {err}"
+                ) from err
+            self.timings[f"tokenizer {name}"] = time.perf_counter() - start
+            atomic_write_text(mark, json.dumps({"modality": name, "seconds": self.timings[f"tokenizer {name}"],
+                                                "report": report}, indent=2, default=str) + "\n")
+            trained = True
+        return trained
+
+    # ------------------------------------------------------------------ 3. the LM
+    def lm(self, retrain: bool) -> Registry:
+        from archon_framework.model import load_model_config
+        from archon_framework.train import CheckpointConfig, DataConfig, ModelSection, OptimConfig, TrainConfig, Trainer
+
+        cfg = self.cfg
+        suite = demo_suite([m for m, mod in self.registry.modalities.items() if not mod.rendered])
+        registry = attrs.evolve(self.registry, suites={**self.registry.suites, suite.name: suite})
+        root = self.out / "lm"
+        mark = root / "demo-lm.json"
+        if retrain and root.exists():
+            self.skip("LM: tokenizers were retrained, so the LM is trained again from scratch")
+            shutil.rmtree(root)
+        done = json.loads(mark.read_text()) if mark.exists() else None
+        if done is not None and (cfg.lm_steps is None or done["steps"] >= cfg.lm_steps):
+            self.skip(f"LM: found a checkpoint of step {done['steps']} in {root}, skipped")
+            return registry
+        _, lm_seconds = split_budget(cfg.minutes, [m for m, mod in self.registry.modalities.items() if mod.trainer])
+        model_cfg = load_model_config(cfg.lm_config)
+        model_cfg = model_cfg.replace(vocab_size=registry.layout().total_size, max_seq_len=max(model_cfg.max_seq_len, cfg.seq_len))
+        per_step = None
+        if cfg.lm_steps is not None:
+            target = cfg.lm_steps
+        else:
+            per_step = lm_step_estimate(model_cfg, cfg.seq_len, cfg.batch_size)
+            target = max(4, int(lm_seconds / per_step))
+            if done is not None:  # continue with a bigger budget, never fewer steps than trained
+                target = max(target, done["steps"] + 1)
+        self.say(f"[bold]language model[/] ({cfg.lm_config}, {model_cfg.vocab_size:,} ids, suite {suite.name!r} with "
+                 f"{len(suite)} tasks): {target} steps" + (f" (~{per_step:.1f} s each estimated)" if per_step else ""))
+        train_cfg = TrainConfig(
+            out_dir=str(root), steps=target, log_every=max(1, target // 20),
+            model=ModelSection(config=cfg.lm_config, seed=cfg.seed),
+            optim=OptimConfig(peak_lr=3e-3, end_lr=3e-4, warmup_fraction=0.1),
+            data=DataConfig(dataset=str(self.out / "data"), artifacts=str(self.out / "tokenizers"), suite=suite.name,
+                            weights="suite", seq_len=cfg.seq_len, batch_size=cfg.batch_size, packing_bins=4,
+                            seed=cfg.seed),
+            checkpoint=CheckpointConfig(every=10**9, keep=1),
+        )
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            trainer = Trainer(train_cfg, registry, progress=cfg.progress)
+        stamps: list[float] = []
+        first = min(target, max(2, target // 4))
+        trainer.train(steps=first, on_step=lambda step, rec: stamps.append(time.perf_counter()))
+        final = target
+        if cfg.lm_steps is None and len(stamps) >= 2:
+            measured = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+            left = lm_seconds - (time.perf_counter() - start)
+            final = max(first, min(target, first + int(left / max(measured, 1e-6))))
+            if final < target:
+                self.skip(f"LM: steps take {measured:.1f} s here, so training stops at step {final} of {target}")
+        if final > first:
+            trainer.train(steps=final)
+        self.timings["lm"] = time.perf_counter() - start
+        atomic_write_text(mark, json.dumps({"steps": final, "target": target, "seconds": self.timings["lm"],
+                                            "suite": [t.name for t in suite.tasks]}, indent=2) + "\n")
+        return registry
+
+    # ------------------------------------------------------------------ 4. generation
+    def generate(self, registry: Registry, heldout: Any) -> list[tuple[str, list]]:
+        from archon_framework.infer._generate import generate
+        from archon_framework.infer._model import load_checkpoint
+        from archon_framework.infer._outputs import write_outputs, write_value
+        from archon_framework.infer._page import Column
+
+        model = load_checkpoint(self.out / "lm", registry)
+        sampling = Sampling(temperature=self.cfg.temperature, top_p=self.cfg.top_p)
+        installed = set(registry.modalities)
+        sections = []
+        start = time.perf_counter()
+        for i in range(len(heldout)):
+            clip = heldout[i]
+            folder = self.out / "samples" / _clip_dir_name(clip.clip_id)
+            gt = folder / "ground-truth"
+            if gt.exists():
+                shutil.rmtree(gt)
+            gt.mkdir(parents=True)
+            cells = {}
+            for name, value in clip.values.items():
+                cells[name] = (write_value(gt, name, value, registry.modality(name), clip.meta), "ground truth")
+            columns = [Column("ground truth", gt, cells)]
+            for chain, conds, title in DEMO_CHAINS:
+                chain, dropped = chain.restricted_to(installed)
+                if dropped and i == 0:
+                    self.skip(f"{title}: {', '.join(map(str, dropped))} not installed, so the chain stops before it")
+                if any(c not in clip.values for c in conds):
+                    self.skip(f"{title}: the held-out clip lacks {', '.join(c for c in conds if c not in clip.values)}, skipped")
+                    continue
+                self.say(f"[bold]{title}[/] on {clip.clip_id}")
+                result = generate(model, {c: clip[c] for c in conds}, chain, meta=clip.meta, sampling=sampling,
+                                  seed=self.cfg.seed + i, on_step=self._report)
+                out_dir = folder / chain.name
+                write_outputs(result, out_dir, registry.modalities, overwrite=True,
+                              extra={"checkpoint": str(self.out / "lm"), "checkpoint_step": model.step,
+                                     "clip": clip.clip_id})
+                columns.append(Column.from_manifest(title, out_dir))
+            sections.append((clip.clip_id, columns))
+        self.timings["generation"] = time.perf_counter() - start
+        return sections
+
+    def _report(self, i: int, n: int, res: Any) -> None:
+        colour = {"generated": "green", "rendered": "cyan", "failed": "red"}.get(res.kind, "dim")
+        tokens = "" if res.global_ids is None else f", {res.global_ids.shape[0]} tokens"
+        self.console.print(f"  [{colour}]{res.output} {res.kind}[/]{tokens}, {res.seconds:.1f} s"
+                           + (f" [yellow]({res.note[:160]})[/]" if res.note else ""))
+
+
+def run_demo(cfg: DemoConfig, registry: Registry, *, console: Console | None = None) -> Path:
+    """Run every stage of the demo (see the module doc); returns the path of index.html."""
+    from archon_framework.infer._page import write_contact_sheet, write_page
+
+    console = console or Console(stderr=True)
+    demo = _Demo(cfg, registry, console)
+    demo.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    console.rule("archon demo: data")
+    train, heldout = demo.data()
+    demo.timings["data"] = time.perf_counter() - t0
+    console.rule("archon demo: tokenizers")
+    retrained = demo.tokenizers(train)
+    console.rule("archon demo: language model")
+    demo_registry = demo.lm(retrained)
+    console.rule("archon demo: generation")
+    sections = demo.generate(demo_registry, heldout)
+    lm_info = json.loads((demo.out / "lm" / "demo-lm.json").read_text())
+    intro = (f"Tokenizers and a <code>{cfg.lm_config}</code> prefix LM trained for {lm_info['steps']} steps on "
+             f"{cfg.clips} synthetic clips of {cfg.seconds:g} s (demo suite of {len(lm_info['suite'])} Table G tasks). "
+             "Each column is one chain run on a held-out clip; <i>given</i> cells are its conditions. "
+             "A model trained for minutes on a CPU produces rough outputs: the page shows the pipeline, "
+             "not the quality of a trained Archon model.")
+    page = write_page(demo.out / "index.html", "archon demo", intro, sections, _ROWS, demo.notes)
+    write_contact_sheet(demo.out / "contact_sheet.png", sections)
+    demo.timings["total"] = time.perf_counter() - t0
+    summary = {"config": to_dict(cfg), "timings_s": {k: round(v, 1) for k, v in demo.timings.items()},
+               "lm_steps": lm_info["steps"], "notes": demo.notes,
+               "samples": [[str(c.folder.relative_to(demo.out)) for c in cols] for _, cols in sections]}
+    atomic_write_text(demo.out / "demo.json", json.dumps(summary, indent=2) + "\n")
+    console.print(f"demo done in {demo.timings['total'] / 60:.1f} min")
+    return page

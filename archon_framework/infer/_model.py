@@ -1,0 +1,179 @@
+"""A trained model ready to generate: the prefix LM, its vocabulary layout, its trained suite,
+the tokenizers it was trained with and the prompt serializer, loaded from a training run."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+
+from archon_framework._errors import (
+    ArchonError,
+    CheckpointError,
+    LayoutMismatchError,
+    PluginError,
+    TaskError,
+)
+from archon_framework._modality import Modality
+from archon_framework._plugins import Registry
+from archon_framework._prompt import PromptSerializer
+from archon_framework._tasks import TaskSuite
+from archon_framework._vocab import VocabLayout
+from archon_framework.config import from_dict
+from archon_framework.model import PrefixLM, load_model_config
+
+__all__ = ["LoadedModel", "load_checkpoint", "trained_suite"]
+
+
+class LoadedModel:
+    """A prefix LM with everything generation needs.
+
+    Args:
+        lm: the prefix LM.
+        registry: the installed plugins.
+        layout: the vocabulary layout the LM was trained with (possibly extended by newly
+            installed vocabularies, which the LM has no rows for).
+        suite: the tasks it was trained on (a chain step outside it is refused).
+        artifacts: the tokenizers' artifact folder it was trained with (None: plugin defaults).
+        source: where it came from, for manifests.
+        step: the training step of its checkpoint, if any.
+    """
+
+    def __init__(self, lm: PrefixLM, registry: Registry, layout: VocabLayout, suite: TaskSuite, *,
+                 artifacts: Path | None = None, source: str = "", step: int | None = None) -> None:
+        if lm.embedding.shape[0] > layout.total_size:
+            raise CheckpointError(
+                f"{source or 'model'}: the LM has {lm.embedding.shape[0]} embedding rows but the layout only "
+                f"{layout.total_size} ids"
+            )
+        self.lm, self.registry, self.layout, self.suite = lm, registry, layout, suite
+        self.artifacts = Path(artifacts) if artifacts is not None else None
+        self.source, self.step = source, step
+        self._tokenizers: dict[str, Any] = {}
+        self.serializer = PromptSerializer(layout, registry.modalities, registry.text_codec(self.artifacts))
+
+    @property
+    def modalities(self) -> dict[str, Modality]:
+        return dict(self.registry.modalities)
+
+    def tokenizer(self, name: str) -> Any:
+        """The modality's tokenizer (or renderer), loaded once from the artifacts."""
+        if name not in self._tokenizers:
+            self._tokenizers[name] = self.registry.tokenizer(name, self.artifacts)
+        return self._tokenizers[name]
+
+    def __repr__(self) -> str:
+        return (f"LoadedModel({self.source or 'in memory'}, step={self.step}, vocab={self.lm.embedding.shape[0]}, "
+                f"suite={self.suite.name!r} with {len(self.suite)} tasks)")
+
+
+def trained_suite(registry: Registry, name: str, layout: VocabLayout) -> TaskSuite:
+    """The tasks of suite `name` a model with `layout` was trained on.
+
+    The trainer keeps the suite's tasks whose modalities were installed; the modalities with
+    tokens that were installed are those with a vocabulary in the saved layout.
+    """
+    suite = registry.suite(name)
+    known = set(layout.names)
+    ok = set()
+    for mod_name, mod in registry.modalities.items():
+        if mod.vocabulary is not None and mod.vocabulary.name in known:
+            ok.add(mod_name)
+    keep = [(t, w) for t, w in zip(suite.tasks, suite.weights) if t.modalities <= ok]
+    if not keep:
+        raise TaskError(f"suite {name!r}: none of its tasks uses only the modalities of the checkpoint's layout")
+    return TaskSuite(suite.name, tuple(t for t, _ in keep), tuple(w for _, w in keep))
+
+
+def _resolve(path: str, base: Path) -> Path:
+    """A path from a training config: as is, from the working directory, or beside the run."""
+    p = Path(path).expanduser()
+    if p.is_absolute() or p.exists():
+        return p
+    for root in (base, base.parent):
+        if (root / p).exists():
+            return root / p
+    return p
+
+
+def load_checkpoint(
+    run_dir: str | Path,
+    registry: Registry,
+    *,
+    step: int | None = None,
+    artifacts: str | Path | None = None,
+) -> LoadedModel:
+    """Load the LM of a training run (`archon train`'s `out_dir`) for generation.
+
+    Reads the checkpoint's parameters, training config and vocabulary layout (orbax items
+    `params`, `config`, `layout`; the optimizer state is not read), rebuilds the model config
+    the trainer used, checks the layout against the installed plugins, and finds the
+    tokenizers the run was trained with (`data.artifacts`, or `artifacts` to override).
+
+    Raises:
+        CheckpointError: no run, no checkpoint, unreadable or mismatching parameters.
+        LayoutMismatchError: the checkpoint's vocabulary layout does not match the installed
+            plugins (a vocabulary missing or resized).
+    """
+    import orbax.checkpoint as ocp
+
+    from archon_framework.train import TrainConfig
+
+    run = Path(run_dir)
+    ckpt_root = run / "checkpoints"
+    if not ckpt_root.is_dir():
+        raise CheckpointError(f"{run}: not a training run (no checkpoints/ folder); pass the out_dir of `archon train`")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        manager = ocp.CheckpointManager(ckpt_root.absolute(), options=ocp.CheckpointManagerOptions(read_only=True))
+    steps = sorted(manager.all_steps())
+    if not steps:
+        raise CheckpointError(f"{ckpt_root}: no checkpoint; train first")
+    if step is None:
+        step = steps[-1]
+    elif step not in steps:
+        raise CheckpointError(f"{ckpt_root}: no checkpoint at step {step} (steps: {', '.join(map(str, steps))})")
+    where = f"{ckpt_root / str(step)}"
+    try:
+        meta = manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore(), layout=ocp.args.JsonRestore()))
+    except Exception as err:
+        raise CheckpointError(f"{where}: cannot read its config and layout ({err})") from err
+    saved = VocabLayout.from_json(json.dumps(meta["layout"]), source=f"{where} (layout)")
+    try:
+        layout = registry.layout(saved)
+    except LayoutMismatchError as err:
+        raise LayoutMismatchError(f"checkpoint {where}: {err}") from err
+    config = from_dict(TrainConfig, meta["config"], source=f"{where} (config)")
+    name = config.model.config
+    if Path(name).suffix in (".toml", ".json"):  # a file, possibly relative to where training ran
+        name = str(_resolve(name, run))
+    try:
+        model_cfg = load_model_config(name)
+    except ArchonError as err:
+        raise CheckpointError(f"{where}: cannot rebuild its model config {config.model.config!r} ({err})") from err
+    model_cfg = model_cfg.replace(vocab_size=saved.total_size, max_seq_len=max(model_cfg.max_seq_len, config.data.seq_len))
+    params, static = eqx.partition(PrefixLM(model_cfg, key=jax.random.key(0)), eqx.is_array)
+    try:
+        restored = manager.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore(params)))
+    except Exception as err:
+        raise CheckpointError(f"{where}: its parameters do not match the model config it names ({err})") from err
+    lm = eqx.combine(restored["params"], static)
+    if artifacts is None and config.data.artifacts:
+        artifacts = _resolve(config.data.artifacts, run)
+        if not Path(artifacts).is_dir():
+            raise CheckpointError(
+                f"{where}: it was trained with the tokenizers in {config.data.artifacts!r}, which is not a folder "
+                "from here; pass artifacts= (archon generate --artifacts DIR)"
+            )
+    elif artifacts is not None and not Path(artifacts).is_dir():
+        raise CheckpointError(f"tokenizer artifacts folder {artifacts} does not exist")
+    suite = trained_suite(registry, config.data.suite, saved)
+    try:
+        return LoadedModel(lm, registry, layout, suite, artifacts=Path(artifacts) if artifacts else None,
+                           source=str(run), step=step)
+    except PluginError as err:
+        raise CheckpointError(f"{where}: {err}") from err

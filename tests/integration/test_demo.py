@@ -1,0 +1,75 @@
+"""`archon demo` end to end on the built-in plugins, at the smallest budget, and its reuse."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+import archon_framework.cli as cli
+from archon_framework import load_registry
+
+THINKING = ("identity", "expression", "semantic", "description", "video")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    registry = load_registry()
+    missing = {"speech", "image", "semantic", "video", "description"} - set(registry.modalities)
+    if missing:
+        pytest.fail(f"built-in modalities not installed: {missing}; failures: {registry.failures}")
+    out = tmp_path_factory.mktemp("demo") / "run"
+    args = ["demo", "--out", str(out), "--minutes", "0.05", "--steps", "2", "--clips", "2", "--heldout", "1",
+            "--no-progress"]
+    first = CliRunner().invoke(cli.app, args)
+    assert first.exit_code == 0, first.output
+    second = CliRunner().invoke(cli.app, args)
+    assert second.exit_code == 0, second.output
+    return out, first, second
+
+
+@pytest.mark.slow
+def test_demo_writes_every_chain_with_the_ground_truth(demo):
+    out, first, _ = demo
+    summary = json.loads((out / "demo.json").read_text())
+    assert summary["lm_steps"] == 2
+    [columns] = summary["samples"]
+    chains = [c.split("/")[-1] for c in columns]
+    assert chains == ["ground-truth", "text-to-all", "speech-to-video", "speech-to-video-direct"]
+    manifests = {c: json.loads((out / col / "manifest.json").read_text()) for c, col in zip(chains[1:], columns[1:])}
+    made = {c: [s["slot"].split("(")[0] for s in m["steps"] if s["kind"] != "given"] for c, m in manifests.items()}
+    assert made["speech-to-video"] == list(THINKING)  # the chain's order, thinking before video
+    assert made["speech-to-video-direct"] == ["video"]
+    for chain, manifest in manifests.items():
+        for step in manifest["steps"]:
+            assert step["kind"] in ("given", "generated", "rendered"), (chain, step)
+            if step["kind"] != "given":
+                assert step["files"], (chain, step)
+                assert all((out / columns[chains.index(chain)] / f).is_file() for f in step["files"]), (chain, step)
+    page = (out / "index.html").read_text()
+    for title in ("text-to-all", "speech-to-video (thinking)", "speech-to-video (direct)", "ground truth"):
+        assert title in page
+    with Image.open(out / "contact_sheet.png") as sheet:
+        assert sheet.width > 256 and sheet.height > 256
+    assert "demo written" in first.stdout
+
+
+@pytest.mark.slow
+def test_a_second_demo_run_reuses_what_the_first_trained(demo):
+    out, _, second = demo
+    text = second.output
+    assert "data: found 2 synthetic_heads clips" in text
+    assert "tokenizer speech: found" in text and "tokenizer semantic: found" in text
+    assert "LM: found a checkpoint of step 2" in text
+    timings = json.loads((out / "demo.json").read_text())["timings_s"]
+    assert not any(k.startswith("tokenizer ") for k in timings) and "lm" not in timings
+
+
+@pytest.mark.slow
+def test_a_demo_folder_made_with_other_data_settings_is_refused(demo):
+    out, _, _ = demo
+    result = CliRunner().invoke(cli.app, ["demo", "--out", str(out), "--clips", "3", "--heldout", "1", "--no-progress"])
+    assert result.exit_code == 2
+    assert "made its data with other settings" in result.stderr and "clips 2 -> 3" in result.stderr
