@@ -137,6 +137,85 @@ def test_loss_only_on_targets_and_matches_logits(model):
     np.testing.assert_allclose(chunked.z, out.z, atol=1e-7)
 
 
+RANGES = ((0, 20), (24, 50), (80, 17))  # three target vocabularies; ids 20..23 and 74..79 in none
+
+
+@eqx.filter_jit
+def _range_losses(model, tokens, segment_ids, positions, prefix_mask, loss_mask, range_ids, chunk_size):
+    return token_losses(
+        model, tokens, segment_ids=segment_ids, positions=positions, prefix_mask=prefix_mask,
+        loss_mask=loss_mask, range_ids=range_ids, vocab_ranges=RANGES, chunk_size=chunk_size,
+    )
+
+
+def _ranged_window(seed: int, prefix_len: int, r: int):
+    """A window whose targets lie in range r (-1: anywhere, so no declared range applies)."""
+    key = jax.random.key(seed)
+    tokens = jax.random.randint(key, (SEQ,), 0, CONFIG.vocab_size)
+    lo, size = RANGES[r] if r >= 0 else (0, CONFIG.vocab_size)
+    targets = jax.random.randint(jax.random.fold_in(key, 1), (SEQ,), lo, lo + size)
+    idx = jnp.arange(SEQ)
+    tokens = jnp.where(idx >= prefix_len, targets, tokens)
+    return tokens, jnp.where(idx >= prefix_len, r, -1).astype(jnp.int32)
+
+
+@settings(max_examples=10, deadline=None)
+@given(prefix_len=st.integers(1, SEQ - 1), r=st.sampled_from([0, 1, 2]), chunk=st.sampled_from([3, 4, 16]),
+       seed=st.integers(0, 100))
+def test_range_loss_is_a_softmax_over_the_target_range_only(model, prefix_len, r, chunk, seed):
+    tokens, range_ids = _ranged_window(seed, prefix_len, r)
+    seg, pos, pre, loss_mask = _single(prefix_len)
+    out = _range_losses(model, tokens, seg, pos, pre, loss_mask, range_ids, chunk)
+    logits = np.asarray(_forward(model, tokens, seg, pos, pre), np.float64)
+    lo, size = RANGES[r]
+    part = logits[:, lo:lo + size]
+    lse = np.log(np.exp(part - part.max(-1, keepdims=True)).sum(-1)) + part.max(-1)
+    for i in range(SEQ):
+        if i >= prefix_len:
+            assert out.ce[i] == pytest.approx(lse[i - 1] - logits[i - 1, int(tokens[i])], abs=1e-4)
+            assert out.z[i] == pytest.approx(CONFIG.z_loss * lse[i - 1] ** 2, rel=1e-4)
+        else:
+            assert out.ce[i] == 0 and not out.mask[i]
+    full = _losses(model, tokens, seg, pos, pre, loss_mask)  # a strict sub-range has the smaller normalizer
+    assert np.all(np.asarray(out.ce)[prefix_len:] < np.asarray(full.ce)[prefix_len:])
+
+
+def test_range_loss_of_a_batch_equals_each_row_and_has_gradients(model):
+    rows = [_ranged_window(s, p, r) for s, p, r in ((1, 5, 0), (2, 9, 2), (3, 3, 1))]
+    tokens = jnp.stack([t for t, _ in rows])
+    range_ids = jnp.stack([r for _, r in rows])
+    feats = [_single(p) for p in (5, 9, 3)]
+    seg, pos, pre, lm = (jnp.stack([f[k] for f in feats]) for k in range(4))
+    batch = _range_losses(model, tokens, seg, pos, pre, lm, range_ids, 8)
+    for i in range(3):
+        one = _range_losses(model, tokens[i], seg[i], pos[i], pre[i], lm[i], range_ids[i], 8)
+        np.testing.assert_allclose(batch.ce[i], one.ce, atol=1e-5)
+
+    def loss(m):
+        out = token_losses(m, tokens, segment_ids=seg, positions=pos, prefix_mask=pre, loss_mask=lm,
+                           range_ids=range_ids, vocab_ranges=RANGES, chunk_size=8)
+        return out.ce.sum()
+
+    grads = eqx.filter_grad(loss)(model).embedding
+    assert np.all(np.isfinite(grads))
+    # Rows outside every target range get gradient only through the inputs that use them.
+    used = set(np.asarray(tokens).ravel().tolist())
+    outside = [row for row in range(CONFIG.vocab_size)
+               if not any(lo <= row < lo + n for lo, n in RANGES) and row not in used]
+    assert outside  # the check below is not vacuous
+    assert all(np.all(grads[row] == 0) for row in outside)
+    assert np.any(grads[RANGES[1][0] : RANGES[1][0] + 5] != 0)  # rows of a target range do learn
+
+
+def test_range_ids_without_ranges_and_targets_without_a_range_are_refused(model):
+    tokens, range_ids = _ranged_window(0, 4, 0)
+    seg, pos, pre, lm = _single(4)
+    with pytest.raises(Exception, match="range_ids and vocab_ranges together"):
+        token_losses(model, tokens, segment_ids=seg, positions=pos, prefix_mask=pre, loss_mask=lm, range_ids=range_ids)
+    with pytest.raises(Exception, match="a target token has no vocabulary range"):
+        _range_losses(model, tokens, seg, pos, pre, lm, range_ids.at[6].set(-1), 4)
+
+
 def test_z_loss_is_zero_when_logsumexp_is_zero():
     # One-token vocabulary and a zero final-norm scale: the only logit is 0, so log Z = 0.
     config = CONFIG.replace(vocab_size=1)

@@ -170,66 +170,147 @@ class TokenLosses(NamedTuple):
 
 def token_losses(
     model: PrefixLM,
-    tokens: Int[Array, " seq"],
+    tokens: Int[Array, "*rows seq"],
     *,
-    segment_ids: Int[Array, " seq"],
-    positions: Int[Array, " seq"],
-    prefix_mask: Bool[Array, " seq"],
-    loss_mask: Bool[Array, " seq"],
+    segment_ids: Int[Array, "*rows seq"],
+    positions: Int[Array, "*rows seq"],
+    prefix_mask: Bool[Array, "*rows seq"],
+    loss_mask: Bool[Array, "*rows seq"],
     chunk_size: int | None = None,
+    range_ids: Int[Array, "*rows seq"] | None = None,
+    vocab_ranges: tuple[tuple[int, int], ...] | None = None,
 ) -> TokenLosses:
-    """Next-token cross-entropy and z-loss on the target tokens of a packed window.
+    """Next-token cross-entropy and z-loss on the target tokens of packed windows.
 
     The loss of token ``i`` uses the logits at ``i - 1``; the packer only sets ``loss_mask`` on
     target tokens, whose predecessor is always in the same example (every example has at least
     one prefix token). A loss-mask entry whose predecessor lies in another segment, or on
     padding, is ignored, so nothing is ever predicted across a packing boundary.
 
+    **Range-restricted softmax.** With ``vocab_ranges`` (static ``(start, size)`` pairs) and
+    ``range_ids`` (per token, the index of the range its id belongs to, -1 where it is not a
+    target), the softmax of each target token runs over its own range only: the same
+    distribution that generation samples from (paper eq. 2, logits limited to the target
+    modality). Positions are processed ``chunk_size`` at a time, and inside a chunk a range's
+    logits are computed (``lax.cond``) only if some target of the chunk lies in it, so prefix
+    chunks cost nothing and a text target never pays for the 262,144 image codes. Every target
+    needs a range (a run-time error otherwise). Leading ``rows`` are flattened before
+    the head, so do not ``vmap`` this function when using ranges (``cond`` would turn into
+    ``select`` and compute every branch).
+
     Args:
         model: The prefix LM.
-        tokens, segment_ids, positions, prefix_mask: The packed window (see ``prefix_lm_mask``).
+        tokens, segment_ids, positions, prefix_mask: The packed windows (see
+            ``prefix_lm_mask``), ``[seq]`` or ``[rows, seq]``.
         loss_mask: True on target tokens.
-        chunk_size: If set, the logits are computed ``chunk_size`` positions at a time under
-            ``jax.checkpoint`` so a ``[seq, vocab]`` array never lives whole (large vocabularies).
-            Must divide ``seq``.
+        chunk_size: If set, the head runs ``chunk_size`` positions at a time under
+            ``jax.checkpoint`` so a ``[seq, vocab]`` array never lives whole (large
+            vocabularies); with ranges it defaults to 256. Positions are padded to a multiple.
+        range_ids: Per token, an index into ``vocab_ranges`` (with ``vocab_ranges``).
+        vocab_ranges: ``(start, size)`` of each target range; None means a full softmax.
 
     Returns:
-        Per-token losses; the trainer reduces them (per task, per modality, or overall).
+        Per-token losses, shaped like ``tokens``; the trainer reduces them (per task, per
+        modality, or overall).
     """
-    hidden = model.hidden_states(
-        tokens, segment_ids=segment_ids, positions=positions, prefix_mask=prefix_mask
-    )
-    seq = tokens.shape[0]
-    targets = jnp.roll(tokens, -1)  # targets[i] = tokens[i + 1]; the wrapped last entry is unused
-
-    def lse_and_target(h: Float[Array, "n embed"], tgt: Int[Array, " n"]):
-        logits = model.logits(h)  # [n, vocab]
-        lse = jax.nn.logsumexp(logits, axis=-1)
-        picked = jnp.take_along_axis(logits, tgt[:, None], axis=-1)[:, 0]
-        return lse, picked
-
-    if chunk_size is None:
-        lse, picked = lse_and_target(hidden, targets)
+    if (range_ids is None) != (vocab_ranges is None):
+        raise ConfigError("token_losses: pass range_ids and vocab_ranges together (or neither)")
+    batched = tokens.ndim == 2
+    if not batched:
+        tokens, segment_ids, positions, prefix_mask, loss_mask = (
+            x[None] for x in (tokens, segment_ids, positions, prefix_mask, loss_mask))
+        range_ids = None if range_ids is None else range_ids[None]
+    rows, seq = tokens.shape
+    hidden = jax.vmap(lambda t, s, p, m: model.hidden_states(t, segment_ids=s, positions=p, prefix_mask=m))(
+        tokens, segment_ids, positions, prefix_mask)  # [rows, seq, embed]
+    targets = jnp.roll(tokens, -1, axis=1)  # targets[:, i] = tokens[:, i + 1]; the wrapped last entry is unused
+    if vocab_ranges is None:
+        if chunk_size is not None and seq % chunk_size:
+            raise ConfigError(f"loss chunk_size={chunk_size} does not divide the window length {seq}")
+        lse, picked = _full_head(model, hidden.reshape(rows * seq, -1), targets.ravel(), chunk_size)
     else:
-        if seq % chunk_size:
-            raise ConfigError(
-                f"loss chunk_size={chunk_size} does not divide the window length {seq}"
-            )
-        n = seq // chunk_size
-        lse, picked = jax.lax.map(
-            jax.checkpoint(lambda args: lse_and_target(*args)),
-            (hidden.reshape(n, chunk_size, -1), targets.reshape(n, chunk_size)),
+        range_ids = eqx.error_if(
+            range_ids, loss_mask.astype(bool) & ((range_ids < 0) | (range_ids >= len(vocab_ranges))),
+            "token_losses: a target token has no vocabulary range (range_ids must index vocab_ranges on every "
+            "loss_mask position)",
         )
-        lse, picked = lse.reshape(seq), picked.reshape(seq)
+        next_range = jnp.roll(jnp.where(loss_mask.astype(bool), range_ids, -1), -1, axis=1)  # range of targets[:, i]
+        lse, picked = _range_head(model, hidden.reshape(rows * seq, -1), targets.ravel(), next_range.ravel(),
+                                  tuple(vocab_ranges), chunk_size or 256)
+    lse, picked = lse.reshape(rows, seq), picked.reshape(rows, seq)
     # Shift right by one so entry i belongs to token i (predicted from position i - 1).
-    lse = jnp.concatenate([jnp.zeros((1,), lse.dtype), lse[:-1]])
-    picked = jnp.concatenate([jnp.zeros((1,), picked.dtype), picked[:-1]])
+    lse = jnp.concatenate([jnp.zeros((rows, 1), lse.dtype), lse[:, :-1]], axis=1)
+    picked = jnp.concatenate([jnp.zeros((rows, 1), picked.dtype), picked[:, :-1]], axis=1)
     # Never predict across a packing boundary, even if a caller's loss mask says so.
-    same_segment = segment_ids == jnp.roll(segment_ids, 1)
-    mask = (loss_mask.astype(bool) & same_segment & (segment_ids != 0)).at[0].set(False)
+    same_segment = segment_ids == jnp.roll(segment_ids, 1, axis=1)
+    mask = (loss_mask.astype(bool) & same_segment & (segment_ids != 0)).at[:, 0].set(False)
     ce = jnp.where(mask, lse - picked, 0.0)
     z = jnp.where(mask, model.config.z_loss * jnp.square(lse), 0.0)
-    return TokenLosses(ce=ce, z=z, mask=mask)
+    out = TokenLosses(ce=ce, z=z, mask=mask)
+    return out if batched else TokenLosses(*(x[0] for x in out))
+
+
+def _lse_and_picked(logits: Float[Array, "n v"], local: Int[Array, " n"]) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
+    lse = jax.nn.logsumexp(logits, axis=-1)
+    return lse, jnp.take_along_axis(logits, local[:, None], axis=-1)[:, 0]
+
+
+def _full_head(model: PrefixLM, hidden: Float[Array, "n embed"], targets: Int[Array, " n"], chunk_size: int | None):
+    """logsumexp over the whole vocabulary and the target's logit, per position."""
+    if chunk_size is None:
+        return _lse_and_picked(model.logits(hidden), targets)
+    n = hidden.shape[0] // chunk_size
+    lse, picked = jax.lax.map(
+        jax.checkpoint(lambda args: _lse_and_picked(model.logits(args[0]), args[1])),
+        (hidden.reshape(n, chunk_size, -1), targets.reshape(n, chunk_size)),
+    )
+    return lse.ravel(), picked.ravel()
+
+
+def _range_head(model: PrefixLM, hidden: Float[Array, "n embed"], targets: Int[Array, " n"],
+                ranges: Int[Array, " n"], vocab_ranges: tuple[tuple[int, int], ...], chunk_size: int):
+    """logsumexp over each position's target range and the target's logit (0 off-target).
+
+    The ranges' embedding rows are sliced once, outside the chunk loop, and handed to each
+    branch as operands, so a branch that does not run costs a zero cotangent of its own rows
+    only, never one of the whole embedding.
+    """
+    vocab = model.embedding.shape[0]
+    for start, size in vocab_ranges:
+        if not (0 <= start and 0 < size and start + size <= vocab):
+            raise VocabError(f"vocabulary range [{start}, {start + size}) lies outside the embedding's {vocab} rows; "
+                             "grow the model with grow_vocab or fix the layout")
+    n = hidden.shape[0]
+    pad = (-n) % chunk_size
+    if pad:
+        hidden = jnp.concatenate([hidden, jnp.zeros((pad, hidden.shape[1]), hidden.dtype)])
+        targets = jnp.concatenate([targets, jnp.zeros((pad,), targets.dtype)])
+        ranges = jnp.concatenate([ranges, jnp.full((pad,), -1, ranges.dtype)])
+    weights = tuple(jax.lax.slice_in_dim(model.embedding, a, a + k, axis=0) for a, k in vocab_ranges)
+
+    def chunk(args):
+        h, tgt, rid = args  # [c, embed], [c], [c] (rid -1: not a target)
+        lse = jnp.zeros(rid.shape, jnp.float32)
+        picked = jnp.zeros(rid.shape, jnp.float32)
+        for r, (start, size) in enumerate(vocab_ranges):
+            here = rid == r
+
+            def on(h, tgt, w, start=start, size=size):
+                return _lse_and_picked(_project(h, w), jnp.clip(tgt - start, 0, size - 1))
+
+            def off(h, tgt, w):
+                return jnp.zeros(tgt.shape, jnp.float32), jnp.zeros(tgt.shape, jnp.float32)
+
+            l, p = jax.lax.cond(here.any(), on, off, h, tgt, weights[r])
+            lse, picked = jnp.where(here, l, lse), jnp.where(here, p, picked)
+        return lse, picked
+
+    k = hidden.shape[0] // chunk_size
+    lse, picked = jax.lax.map(
+        jax.checkpoint(chunk),
+        (hidden.reshape(k, chunk_size, -1), targets.reshape(k, chunk_size), ranges.reshape(k, chunk_size)),
+    )
+    return lse.ravel()[:n], picked.ravel()[:n]
 
 
 def grow_vocab(model: PrefixLM, new_vocab_size: int, *, key: PRNGKeyArray) -> PrefixLM:

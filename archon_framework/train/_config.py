@@ -23,10 +23,21 @@ class ModelSection:
 
     `vocab_size` is always the vocabulary layout's size and `max_seq_len` at least the data's
     `seq_len`; both are set by the trainer.
+
+    Attributes:
+        config: the model config name or file.
+        seed: initialization seed.
+        loss: "range" (default): each target token's softmax covers only its output modality's
+            vocabulary range, the distribution generation samples from; the head then costs
+            what the targets need (a text target does not pay for the image codebook) and
+            prefix positions cost nothing. "full": a softmax over the whole unified vocabulary.
+        loss_chunk: positions per chunk of the output head (memory: chunk x range size).
     """
 
     config: str = "tiny"
     seed: int = 0
+    loss: str = attrs.field(default="range", validator=attrs.validators.in_(("range", "full")))
+    loss_chunk: int = attrs.field(default=256, validator=_positive)
 
 
 @attrs.frozen(kw_only=True)

@@ -15,7 +15,7 @@ from archon_framework.model import PrefixLM, token_losses
 from archon_framework.train._config import OptimConfig, TrainConfig
 from archon_framework.train._levels import LevelTable, level_index
 
-__all__ = ["make_schedule", "make_optimizer", "make_train_step"]
+__all__ = ["make_schedule", "make_optimizer", "make_train_step", "batch_losses", "range_arguments"]
 
 
 def make_schedule(config: TrainConfig) -> optax.Schedule:
@@ -49,7 +49,8 @@ def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
 
 
 def make_train_step(config: TrainConfig, *, n_tasks: int, n_modalities: int,
-                    levels: LevelTable | None = None) -> Callable:
+                    levels: LevelTable | None = None,
+                    modality_ranges: tuple[tuple[int, int], ...] | None = None) -> Callable:
     """The trainer's jitted step: `step(batch, model, opt_state) -> (model, opt_state, loss, stats)`.
 
     `batch` holds the packed features (`archon_framework.data.PACKED_FEATURES`, each
@@ -58,9 +59,15 @@ def make_train_step(config: TrainConfig, *, n_tasks: int, n_modalities: int,
     modality (`mod_ce`, `mod_n`) and, with `levels`, per residual level (`level_ce`,
     `level_n`), plus `ce`, `tokens` and `grad_norm`. Steps with equal arguments share one
     compiled function.
+
+    With `config.model.loss = "range"` and `modality_ranges` (the global `(start, size)` of each
+    modality index's vocabulary), each target token's softmax covers its modality's range only
+    (`token_losses` with `vocab_ranges`); otherwise the whole vocabulary.
     """
     table = levels if levels is not None else LevelTable.none()
-    return _step_function(config.optim, config.steps, n_tasks, n_modalities, _table_key(table))
+    ranges = tuple(modality_ranges) if modality_ranges is not None and config.model.loss == "range" else None
+    return _step_function(config.optim, config.steps, n_tasks, n_modalities, _table_key(table), ranges,
+                          config.model.loss_chunk)
 
 
 def _table_key(table: LevelTable) -> tuple:
@@ -69,8 +76,30 @@ def _table_key(table: LevelTable) -> tuple:
                                  for k, v in sorted(table.arrays().items()))
 
 
+def range_arguments(modality_ranges: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, tuple[tuple[int, int], ...]]:
+    """Modality index -> index of its distinct range, and the distinct ranges (shared
+    vocabularies such as `text` appear once)."""
+    distinct = tuple(dict.fromkeys(modality_ranges))
+    return np.asarray([distinct.index(r) for r in modality_ranges], np.int32), distinct
+
+
+def batch_losses(model: PrefixLM, batch: dict[str, jax.Array], vocab_ranges: tuple | None = None,
+                 chunk_size: int | None = None):
+    """`token_losses` of a packed batch `[rows, seq]`, range-restricted when `vocab_ranges`
+    (per modality index) is given."""
+    features = {k: batch[k] for k in ("segment_ids", "positions", "prefix_mask", "loss_mask")}
+    if vocab_ranges is None:
+        return token_losses(model, batch["tokens"], chunk_size=chunk_size, **features)
+    mod_to_range, distinct = range_arguments(vocab_ranges)
+    mods = batch["modality_ids"]
+    range_ids = jnp.where(mods >= 0, jnp.asarray(mod_to_range)[jnp.maximum(mods, 0)], -1)
+    return token_losses(model, batch["tokens"], chunk_size=chunk_size, range_ids=range_ids,
+                        vocab_ranges=distinct, **features)
+
+
 @functools.lru_cache(maxsize=16)
-def _step_function(optim: OptimConfig, steps: int, n_tasks: int, n_mods: int, levels: tuple) -> Callable:
+def _step_function(optim: OptimConfig, steps: int, n_tasks: int, n_mods: int, levels: tuple,
+                   vocab_ranges: tuple | None = None, chunk_size: int | None = None) -> Callable:
     """The jitted train step, shared by every Trainer with the same optimizer and tables.
 
     `step(batch, model, opt_state) -> (model, opt_state, loss, stats)`; `stats` holds the
@@ -83,8 +112,7 @@ def _step_function(optim: OptimConfig, steps: int, n_tasks: int, n_mods: int, le
     optimizer = _optimizer(optim, steps)
 
     def loss_fn(model: PrefixLM, batch: dict[str, jax.Array]):
-        losses = jax.vmap(lambda t, s, p, pm, lm: token_losses(model, t, segment_ids=s, positions=p, prefix_mask=pm, loss_mask=lm))(
-            batch["tokens"], batch["segment_ids"], batch["positions"], batch["prefix_mask"], batch["loss_mask"])
+        losses = batch_losses(model, batch, vocab_ranges, chunk_size)
         mask = losses.mask
         count = jnp.maximum(mask.sum(), 1)
         loss = (losses.ce + losses.z).sum() / count

@@ -28,11 +28,11 @@ from archon_framework._tasks import TaskSuite
 from archon_framework._vocab import VocabLayout
 from archon_framework.config import to_dict
 from archon_framework.data import ClipDataset, TaskSampler, TokenCache, needed_keys, pack_examples, slot_window_key
-from archon_framework.model import PrefixLM, load_model_config, token_losses
+from archon_framework.model import PrefixLM, load_model_config
 from archon_framework.train._config import TrainConfig
 from archon_framework.train._levels import LevelTable
 from archon_framework.train._logging import MetricsLog, perplexity
-from archon_framework.train._step import make_optimizer, make_schedule, make_train_step
+from archon_framework.train._step import batch_losses, make_optimizer, make_schedule, make_train_step
 
 __all__ = ["Trainer", "TrainingError", "make_mesh"]
 
@@ -100,8 +100,10 @@ class Trainer:
         self.model_config = model_cfg
         self.schedule = make_schedule(config)
         self.optimizer = make_optimizer(config)
+        self.modality_ranges = self._modality_ranges()
         self._step_fn = make_train_step(config, n_tasks=len(self.suite.tasks),
-                                        n_modalities=len(self.sampler.modality_names), levels=self.levels)
+                                        n_modalities=len(self.sampler.modality_names), levels=self.levels,
+                                        modality_ranges=self.modality_ranges)
         # Orbax writes each step into `<step>.orbax-checkpoint-tmp` and renames it when complete;
         # old steps are deleted only after that, and tmp dirs left by a killed save are removed.
         self.manager = ocp.CheckpointManager(
@@ -135,6 +137,16 @@ class Trainer:
                 raise ConfigError(f"data.weights: {path} is not a JSON file of task perplexities ({err})") from err
             return perplexity_weights(suite, ppl.get("perplexities", ppl))
         return suite
+
+    def _modality_ranges(self) -> tuple[tuple[int, int], ...]:
+        """Global (start, size) of each modality index's vocabulary (the whole vocabulary for a
+        rendered modality, which is never a target)."""
+        out = []
+        for name in self.sampler.modality_names:
+            vocab = self.registry.modalities[name].vocabulary
+            r = self.layout.range(vocab.name) if vocab is not None else None
+            out.append((r.start, r.size) if r is not None else (0, self.layout.total_size))
+        return tuple(out)
 
     def _tokenizer(self, modality: str, artifacts: Path | None) -> Any:
         if modality not in self._tokenizers:
@@ -312,11 +324,11 @@ class Trainer:
     def task_perplexities(self, model: PrefixLM, *, batches: int = 20) -> dict[str, float]:
         """Per-task perplexity of `model` on `batches` fresh batches (for the paper's S(i))."""
         n_tasks = len(self.suite.tasks)
+        ranges = self.modality_ranges if self.config.model.loss == "range" else None
 
         @eqx.filter_jit
         def measure(model, batch):
-            losses = jax.vmap(lambda t, s, p, pm, lm: token_losses(model, t, segment_ids=s, positions=p, prefix_mask=pm, loss_mask=lm))(
-                batch["tokens"], batch["segment_ids"], batch["positions"], batch["prefix_mask"], batch["loss_mask"])
+            losses = batch_losses(model, batch, ranges, self.config.model.loss_chunk)
             ids = jnp.where(losses.mask, batch["task_ids"], n_tasks).ravel()
             return (jax.ops.segment_sum(losses.ce.ravel(), ids, n_tasks + 1)[:-1],
                     jax.ops.segment_sum(losses.mask.ravel().astype(jnp.float32), ids, n_tasks + 1)[:-1])
