@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PLUGINS := plugins/text_t5 plugins/speech_soundstream plugins/semantic_magvit \
-           plugins/flame_rvq plugins/synthetic_heads plugins/eval_metrics
+           plugins/flame_rvq plugins/synthetic_heads plugins/eval_metrics \
+           plugins/video_walt
 
 .PHONY: setup demo test bench clean
 

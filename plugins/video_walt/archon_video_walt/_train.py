@@ -1,0 +1,353 @@
+"""Training of the video decoder: the autoencoder first, then the denoiser on frozen latents.
+
+Stage 1 (autoencoder): L1 + MSE reconstruction + a small KL term on random windows of
+``train.ae_frames`` frames, random crops of ``train.ae_crop`` pixels (the network is fully
+convolutional) and horizontal flips. Stage 2 (denoiser): every clip is cut into windows of
+``chunk_frames`` frames (starts ``train.window_stride`` apart) that are encoded once; latents are
+normalized per channel; each step draws t ~ U(0, 1), noise, the condition dropout of classifier-
+free guidance and the continuation task, and minimizes the MSE between predicted and true v
+(Salimans & Ho) over the latent frames that are not given. AdamW (or Adafactor, the paper's) with
+linear warm-up then cosine decay (or the paper's constant rate, ``train.schedule``); gradients
+clipped at norm 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from archon_framework import ConfigError
+from archon_framework.config import atomic_write_text
+from archon_video_walt._autoencoder import Autoencoder
+from archon_video_walt._config import VideoConfig, shipped_config
+from archon_video_walt._data import (
+    TrainingClip,
+    frame_window,
+    prepare_clips,
+    sample_video_batch,
+    split_clips,
+    window_starts,
+)
+from archon_video_walt._denoiser import Conditions, Denoiser
+from archon_video_walt._renderer import AE_FILE, CONFIG_FILE, LatentStats, VideoRenderer, load_module, read_config, save_module, to_unit
+from archon_video_walt._schedule import alpha_sigma, v_target
+
+__all__ = ["AutoencoderTrainer", "DenoiserTrainer", "LatentWindows", "encode_windows", "lr_schedule", "train_video_decoder"]
+
+
+def lr_schedule(lr: float, warmup: int, steps: int, decay: str = "cosine") -> optax.Schedule:
+    """Linear warm-up from 0 to ``lr`` over ``warmup`` steps (at most steps - 1), then a cosine decay
+    to lr / 10 at ``steps`` or (``decay="constant"``, the paper's) the constant rate ``lr``."""
+    warmup = min(warmup, max(steps - 1, 0))
+    if decay == "constant":
+        return optax.join_schedules([optax.linear_schedule(0.0, lr, max(warmup, 1)), optax.constant_schedule(lr)],
+                                    [max(warmup, 1)])
+    return optax.warmup_cosine_decay_schedule(0.0, lr, warmup, max(steps, warmup + 1), end_value=0.1 * lr)
+
+
+@functools.lru_cache(maxsize=None)
+def _transform(name: str, weight_decay: float) -> optax.GradientTransformation:
+    """Gradient clipping at norm 1, then AdamW or Adafactor whose learning rate is an injected
+    hyperparameter set at every step (from :func:`lr_schedule`, on the host).
+
+    The schedule is not baked into the transformation, and one object serves every trainer with the
+    same optimizer, so every trainer of a config shares one compiled update step.
+    """
+    if name == "adafactor":
+        static = ("min_dim_size_to_factor", "decay_rate", "decay_offset", "clipping_threshold", "eps", "dtype_momentum")
+        inner = optax.inject_hyperparams(optax.adafactor, static_args=static)(
+            learning_rate=0.0, weight_decay_rate=weight_decay or None)
+    else:
+        inner = optax.inject_hyperparams(optax.adamw)(learning_rate=0.0, b1=0.9, b2=0.99, weight_decay=weight_decay)
+    return optax.chain(optax.clip_by_global_norm(1.0), inner)
+
+
+def _apply(tx: optax.GradientTransformation, grads, opt_state, model, lr):
+    """One optimizer update at learning rate ``lr`` (a traced scalar); returns (model, opt_state)."""
+    clip_state, inner = opt_state
+    inner = inner._replace(hyperparams={**inner.hyperparams, "learning_rate": jnp.asarray(lr, jnp.float32)})
+    updates, opt_state = tx.update(grads, (clip_state, inner), eqx.filter(model, eqx.is_array))
+    return eqx.apply_updates(model, updates), opt_state
+
+
+@eqx.filter_jit
+def _autoencoder_update(model, opt_state, x, key, lr, *, kl_weight: float, tx: optax.GradientTransformation):
+    def loss_fn(model):
+        keys = jax.random.split(key, x.shape[0])
+        recon, kl = jax.vmap(lambda v, k: model(v, key=k))(x, keys)
+        mse = jnp.mean((recon - x) ** 2)
+        l1 = jnp.mean(jnp.abs(recon - x))
+        kl = jnp.mean(kl)
+        return l1 + mse + kl_weight * kl, {"mse": mse, "l1": l1, "kl": kl}
+
+    (loss, metrics), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(model)
+    model, opt_state = _apply(tx, grads, opt_state, model, lr)
+    return model, opt_state, {"loss": loss, **metrics}
+
+
+class AutoencoderTrainer:
+    """The autoencoder and its optimizer state; ``step`` is one jitted update on a uint8 batch."""
+
+    def __init__(self, config: VideoConfig, *, steps: int, seed: int = 0, model: Autoencoder | None = None):
+        self.config = config
+        self.model = model or Autoencoder(config.autoencoder, key=jax.random.key(seed))
+        tc = config.train
+        self.schedule = lr_schedule(tc.ae_learning_rate, min(tc.warmup_steps, steps // 10), steps)
+        self.tx = _transform("adamw", 0.0)
+        self.opt_state = self.tx.init(eqx.filter(self.model, eqx.is_array))
+        self.key = jax.random.key(seed + 1)
+        self.step_count = 0
+
+    def step(self, batch: np.ndarray) -> dict[str, float]:
+        """One update on uint8 videos [B, T, H, W, 3] (T = 1 + n D_t)."""
+        self.key, sub = jax.random.split(self.key)
+        lr = np.float32(self.schedule(self.step_count))
+        self.model, self.opt_state, metrics = _autoencoder_update(
+            self.model, self.opt_state, to_unit(batch), sub, lr, kl_weight=self.config.autoencoder.kl_weight, tx=self.tx)
+        self.step_count += 1
+        return {k: float(v) for k, v in metrics.items()}
+
+    def loss(self, batch: np.ndarray, *, key: jax.Array) -> dict[str, float]:
+        """The losses of the current model on ``batch`` with the latent noise drawn from ``key``,
+        without updating anything (the compiled step at learning rate 0, its results dropped)."""
+        _, _, metrics = _autoencoder_update(self.model, self.opt_state, to_unit(batch), key, np.float32(0.0),
+                                            kl_weight=self.config.autoencoder.kl_weight, tx=self.tx)
+        return {k: float(v) for k, v in metrics.items()}
+
+
+@attrs.frozen(eq=False)
+class LatentWindows:
+    """Encoded training windows: normalized latents [N, C, T, h, w] with their clip and start frame,
+    plus each clip's normalized reference latent [clips, C, h, w]."""
+
+    latents: np.ndarray
+    clip_index: np.ndarray
+    start: np.ndarray
+    ref_latents: np.ndarray
+    stats: LatentStats
+
+
+def encode_windows(ae: Autoencoder, clips: Sequence[TrainingClip], config: VideoConfig, *,
+                   stats: LatentStats | None = None, batch: int = 4) -> LatentWindows:
+    """Encode every training window (and each clip's reference image) once.
+
+    Latents are normalized with ``stats`` (computed from these windows when None).
+    """
+    from archon_video_walt._renderer import _encode
+
+    frames, stride = config.chunk_frames, config.train.window_stride
+    index = [(i, s) for i, clip in enumerate(clips) for s in window_starts(clip.video.shape[0], frames, stride)]
+    def encode_all(videos: list[np.ndarray]) -> np.ndarray:
+        out = []
+        for b in range(0, len(videos), batch):
+            part = videos[b: b + batch]
+            part = part + [part[-1]] * (batch - len(part))  # always full batches: one compiled encoder
+            out.append(np.asarray(_encode(ae, to_unit(np.stack(part))))[: len(videos) - b])
+        return np.concatenate(out)
+
+    latents = encode_all([frame_window(clips[i].video, s, frames) for i, s in index])  # [N, C, T', h, w]
+    refs = encode_all([c.image[None] for c in clips])[:, :, 0]  # [clips, C, h, w]: each image a lone frame
+    stats = stats or LatentStats.of(latents)
+    mean, std = (np.asarray(a, np.float32) for a in (stats.mean, stats.std))
+    latents = (latents - mean[:, None, None, None]) / std[:, None, None, None]
+    refs = (refs - mean[:, None, None]) / std[:, None, None]
+    return LatentWindows(latents.astype(np.float32), np.array([i for i, _ in index]), np.array([s for _, s in index]),
+                         refs.astype(np.float32), stats)
+
+
+@eqx.filter_jit
+def _denoiser_update(model, opt_state, ema, latents, semantic, ref_latent, ref_mask, text, key, lr, *,
+                     config: VideoConfig, tx: optax.GradientTransformation):
+    cond_cfg = config.conditioning
+    b, n_t = latents.shape[0], latents.shape[2]
+    kt, ke, kd, ka, kc = jax.random.split(key, 5)
+    t = jax.random.uniform(kt, (b,))
+    eps = jax.random.normal(ke, latents.shape)
+    alpha, sigma = alpha_sigma(t, config.diffusion.shift)
+    z = alpha[:, None, None, None, None] * latents + sigma[:, None, None, None, None] * eps
+    target = v_target(latents, eps, alpha, sigma)
+    probs = jnp.asarray([cond_cfg.drop_semantic, cond_cfg.drop_reference, cond_cfg.drop_text])
+    drop = (jax.random.uniform(kd, (b, 3)) < probs) | (jax.random.uniform(ka, (b, 1)) < cond_cfg.drop_all)
+    cont = jax.random.uniform(kc, (b,)) < cond_cfg.continuation
+    known_mask = jnp.zeros((b, n_t), bool).at[:, 0].set(cont)  # continuation: the first latent frame is given
+    known = latents * known_mask[:, None, :, None, None]
+    cond = Conditions(semantic, ref_latent, ref_mask, text, known, known_mask, drop)
+    weight = jnp.broadcast_to((~known_mask)[:, None, :, None, None], latents.shape).astype(jnp.float32)
+
+    def loss_fn(model):
+        v = jax.vmap(model)(z, t, cond)
+        # Known (continuation) frames carry no loss; max(.., 1) guards a batch of 1-frame chunks.
+        return jnp.sum(weight * (v - target) ** 2) / jnp.maximum(jnp.sum(weight), 1.0)
+
+    loss, grads = eqx.filter_value_and_grad(loss_fn)(model)
+    model, opt_state = _apply(tx, grads, opt_state, model, lr)
+    if ema is not None:
+        d = config.train.ema_decay
+        ema = jax.tree.map(lambda e, m: d * e + (1 - d) * m if eqx.is_array(e) else m, ema, model)
+    return model, opt_state, ema, loss
+
+
+class DenoiserTrainer:
+    """The denoiser and its optimizer state; ``step`` draws a batch of windows and updates once."""
+
+    def __init__(self, config: VideoConfig, *, steps: int, seed: int = 0, model: Denoiser | None = None):
+        self.config = config
+        self.model = model or Denoiser(config, key=jax.random.key(seed))
+        tc = config.train
+        self.schedule = lr_schedule(tc.learning_rate, tc.warmup_steps, steps, tc.schedule)
+        self.tx = _transform(tc.optimizer, tc.weight_decay)
+        self.opt_state = self.tx.init(eqx.filter(self.model, eqx.is_array))
+        self.ema = self.model if tc.ema_decay > 0 else None
+        self.key = jax.random.key(seed + 2)
+        self.rng = np.random.default_rng(seed + 3)
+        self.step_count = 0
+
+    def batch(self, windows: LatentWindows, clips: Sequence[TrainingClip], batch_size: int) -> tuple[np.ndarray, ...]:
+        """A random batch: (latents, semantic windows, reference latents, reference masks, text)."""
+        idx = self.rng.integers(0, len(windows.latents), batch_size)
+        frames = self.config.chunk_frames
+        ci = windows.clip_index[idx]
+        semantic = np.stack([frame_window(clips[c].semantic, s, frames) for c, s in zip(ci, windows.start[idx])])
+        return (windows.latents[idx], semantic, windows.ref_latents[ci],
+                np.stack([clips[c].semantic[0] for c in ci]), np.stack([clips[c].text for c in ci]))
+
+    def step(self, batch: tuple[np.ndarray, ...]) -> dict[str, float]:
+        """One update on a batch from :meth:`batch`."""
+        self.key, sub = jax.random.split(self.key)
+        lr = np.float32(self.schedule(self.step_count))
+        self.model, self.opt_state, self.ema, loss = _denoiser_update(
+            self.model, self.opt_state, self.ema, *(jnp.asarray(a) for a in batch), sub, lr, config=self.config, tx=self.tx)
+        self.step_count += 1
+        return {"loss": float(loss)}
+
+    def loss(self, batch: tuple[np.ndarray, ...], *, key: jax.Array) -> float:
+        """The v-loss of the current model on ``batch`` with the times, noise, condition dropout and
+        continuation drawn from ``key``, without updating anything (the compiled step at learning
+        rate 0, its results dropped): a fixed ``batch`` and ``key`` make a validation loss."""
+        *_, loss = _denoiser_update(self.model, self.opt_state, self.ema, *(jnp.asarray(a) for a in batch), key,
+                                    np.float32(0.0), config=self.config, tx=self.tx)
+        return float(loss)
+
+    @property
+    def sampling_model(self) -> Denoiser:
+        """The EMA weights when ``train.ema_decay`` > 0, else the current weights."""
+        return self.ema if self.ema is not None else self.model
+
+
+def _progress(progress: bool) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed} steps"),
+                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(), disable=not progress)
+
+
+def _budget(total: int | None, seconds: float | None, fraction: float, default: int) -> tuple[int | None, float | None]:
+    """(steps, seconds) of the autoencoder stage from the whole run's budget."""
+    if total is None and seconds is None:
+        return default, None
+    return (None if total is None else max(1, round(total * fraction)),
+            None if seconds is None else seconds * fraction)
+
+
+def train_video_decoder(
+    source: Sequence[Any],
+    *,
+    out_dir: Path,
+    steps: int | None = None,
+    seconds: float | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    config: VideoConfig | None = None,
+    autoencoder: Path | None = None,
+    evaluate: bool = True,
+) -> dict[str, Any]:
+    """Train the video decoder on clips with video, semantic, image and description values
+    (the TokenizerTrainer protocol of ``Modality.trainer``).
+
+    The autoencoder stage takes ``train.ae_fraction`` of a ``steps`` or ``seconds`` budget (the
+    config's ``ae_steps`` / ``steps`` when neither is given); the denoiser stage takes the rest,
+    its windows' encoding included. ``autoencoder`` reuses a trained autoencoder (a directory
+    with ``config.json`` and ``autoencoder.eqx``) and skips stage 1. Saves the renderer to
+    ``out_dir`` (loadable by the modality's factory) with ``report.json``, and returns the report:
+    losses, held-out autoencoder PSNR and, with ``evaluate``, the held-out generation metrics of
+    :func:`archon_video_walt.evaluate_renderer` on the first chunk of each held-out clip.
+    """
+    from archon_video_walt._evaluate import evaluate_renderer
+
+    config = config or shipped_config("tiny")
+    out_dir = Path(out_dir)
+    start = time.monotonic()
+    clips = prepare_clips(source, config)
+    train_clips, eval_clips = split_clips(clips, config.train.eval_clips)
+    tc = config.train
+    report: dict[str, Any] = {"train_clips": len(train_clips), "eval_clips": len(eval_clips)}
+
+    # ---- stage 1: autoencoder
+    if autoencoder is not None:
+        ae_config = read_config(Path(autoencoder))
+        if ae_config.autoencoder != config.autoencoder:
+            raise ConfigError(f"{Path(autoencoder) / CONFIG_FILE}: its autoencoder section differs from the config being trained")
+        like = Autoencoder(config.autoencoder, key=jax.random.key(0))
+        ae = load_module(Path(autoencoder) / AE_FILE, like, config_file=Path(autoencoder) / CONFIG_FILE)
+        report["autoencoder"] = {"loaded_from": str(autoencoder)}
+    else:
+        ae_steps, ae_seconds = _budget(steps, seconds, tc.ae_fraction, tc.ae_steps)
+        trainer = AutoencoderTrainer(config, steps=ae_steps or tc.ae_steps, seed=seed)
+        rng, history, t0 = np.random.default_rng(seed), [], time.monotonic()
+        with _progress(progress) as bar:
+            task = bar.add_task("video autoencoder", total=ae_steps, info="")
+            while (ae_steps is None or trainer.step_count < ae_steps) and (
+                    ae_seconds is None or time.monotonic() - t0 < ae_seconds):
+                batch = sample_video_batch(train_clips, tc.ae_batch_size, tc.ae_frames, tc.ae_crop, rng=rng)
+                history.append(trainer.step(batch))
+                bar.update(task, advance=1, info=f"loss {history[-1]['loss']:.4f}")
+        ae = trainer.model
+        save_module(out_dir / AE_FILE, ae)
+        report["autoencoder"] = {
+            "steps": trainer.step_count, "seconds": round(time.monotonic() - t0, 1),
+            "first_loss": history[0]["loss"] if history else None,
+            "final_loss": float(np.mean([h["loss"] for h in history[-10:]])) if history else None,
+        }
+
+    # ---- stage 2: denoiser on frozen, normalized latents
+    t0 = time.monotonic()
+    if steps is None and seconds is None:
+        dn_steps, deadline = tc.steps, None
+    else:
+        used = report["autoencoder"].get("steps", 0)
+        dn_steps = None if steps is None else max(1, steps - used)
+        deadline = None if seconds is None else start + seconds
+    windows = encode_windows(ae, train_clips, config)
+    stats = windows.stats
+    trainer = DenoiserTrainer(config, steps=dn_steps or tc.steps, seed=seed)
+    history = []
+    with _progress(progress) as bar:
+        task = bar.add_task("video denoiser", total=dn_steps, info="")
+        while (dn_steps is None or trainer.step_count < dn_steps) and (
+                deadline is None or time.monotonic() < deadline or trainer.step_count == 0):
+            history.append(trainer.step(trainer.batch(windows, train_clips, tc.batch_size)))
+            bar.update(task, advance=1, info=f"v-loss {history[-1]['loss']:.4f}")
+            if trainer.step_count % tc.checkpoint_every == 0:
+                VideoRenderer(config, ae, trainer.sampling_model, stats).save(out_dir)
+    renderer = VideoRenderer(config, ae, trainer.sampling_model, stats)
+    renderer.save(out_dir)
+    losses = [h["loss"] for h in history]
+    report["denoiser"] = {
+        "steps": trainer.step_count, "seconds": round(time.monotonic() - t0, 1), "windows": int(len(windows.latents)),
+        "first_loss": float(np.mean(losses[:10])), "final_loss": float(np.mean(losses[-10:])),
+    }
+    if evaluate:
+        report["held_out"] = evaluate_renderer(renderer, eval_clips, frames=config.chunk_frames, seed=seed)
+    report["seconds"] = round(time.monotonic() - start, 1)
+    atomic_write_text(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
+    return report

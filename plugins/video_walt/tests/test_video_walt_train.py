@@ -1,0 +1,92 @@
+"""Training: both stages lower their loss, the whole trainer writes a loadable renderer and a
+report; the held-out metrics tell a good video from a bad one."""
+
+import jax
+import numpy as np
+import pytest
+
+from archon_framework import DataError
+from archon_video_walt import (
+    VIDEO,
+    Autoencoder,
+    AutoencoderTrainer,
+    DenoiserTrainer,
+    VideoRenderer,
+    encode_windows,
+    label_accuracy,
+    psnr,
+)
+from archon_video_walt._data import prepare_clips, sample_video_batch
+
+
+@pytest.fixture(scope="module")
+def training_clips(mini, clips):
+    return prepare_clips(clips, mini)
+
+
+def test_the_autoencoder_stage_lowers_the_reconstruction_loss(mini, training_clips):
+    trainer = AutoencoderTrainer(mini, steps=60, seed=0)
+    fixed = sample_video_batch(training_clips, 2, 5, 0, rng=np.random.default_rng(0))
+    before = trainer.loss(fixed, key=jax.random.key(0))
+    rng = np.random.default_rng(1)
+    losses = [trainer.step(sample_video_batch(training_clips, 2, 5, 0, rng=rng))["loss"] for _ in range(60)]
+    assert all(np.isfinite(losses)) and trainer.step_count == 60
+    assert trainer.loss(fixed, key=jax.random.key(0))["loss"] < 0.7 * before["loss"]
+    assert trainer.loss(fixed, key=jax.random.key(0)) == trainer.loss(fixed, key=jax.random.key(0))  # no update
+
+
+def test_the_denoiser_stage_lowers_the_v_loss(mini, training_clips):
+    ae = Autoencoder(mini.autoencoder, key=jax.random.key(0))
+    windows = encode_windows(ae, training_clips, mini)
+    assert windows.latents.shape[1:] == (4, 2, 8, 8) and windows.ref_latents.shape == (4, 4, 8, 8)
+    np.testing.assert_allclose(windows.latents.mean(axis=(0, 2, 3, 4)), 0.0, atol=1e-4)  # normalized per channel
+    np.testing.assert_allclose(windows.latents.std(axis=(0, 2, 3, 4)), 1.0, atol=1e-3)
+    trainer = DenoiserTrainer(mini, steps=150, seed=0)
+    # A validation loss: fixed windows, and fixed times, noise, dropout and continuation (the key).
+    fixed = trainer.batch(windows, training_clips, mini.train.batch_size)
+    before = trainer.loss(fixed, key=jax.random.key(5))
+    for _ in range(150):
+        trainer.step(trainer.batch(windows, training_clips, mini.train.batch_size))
+    after = trainer.loss(fixed, key=jax.random.key(5))
+    assert np.isfinite(after) and after < 0.9 * before, (before, after)
+
+
+def test_the_trainer_writes_a_renderer_and_a_report(mini, clips, tmp_path):
+    report = VIDEO.trainer(clips, out_dir=tmp_path, steps=6, seed=0, progress=False, config=mini)
+    assert report["train_clips"] == 3 and report["eval_clips"] == 1
+    assert report["autoencoder"]["steps"] == 2 and report["denoiser"]["steps"] == 4  # ae_fraction 0.3 of 6
+    held = report["held_out"]
+    assert {"generated", "no_semantic", "static_reference", "ground_truth", "autoencoder"} <= set(held)
+    assert 0.0 <= held["generated"]["label_accuracy"] <= 1.0
+    assert held["ground_truth"]["label_accuracy"] > 0.9  # the ceiling of the metric on these clips
+    assert (tmp_path / "report.json").is_file()
+    renderer = VIDEO.tokenizer(tmp_path)
+    assert isinstance(renderer, VideoRenderer) and renderer.stats.std != (1.0,) * 4  # the trained statistics
+
+
+def test_the_trainer_refuses_clips_it_cannot_use(mini, clips, tmp_path):
+    with pytest.raises(DataError, match="no clips"):
+        VIDEO.trainer([], out_dir=tmp_path, steps=1, progress=False, config=mini)
+    no_video = [type(clips[0])(clips[0].meta, {k: v for k, v in clips[0].values.items() if k != "video"})]
+    with pytest.raises(DataError, match="video"):
+        VIDEO.trainer(no_video, out_dir=tmp_path, steps=1, progress=False, config=mini)
+    big = [type(clips[0])(clips[0].meta, {**clips[0].values, "video": np.zeros((9, 32, 32, 3), np.uint8)})]
+    with pytest.raises(DataError, match=r"clip 'toy/0/00000'.*output_size=64"):
+        VIDEO.trainer(big, out_dir=tmp_path, steps=1, progress=False, config=mini)
+
+
+def test_label_accuracy_scores_the_truth_high_and_a_still_or_recoloured_video_low(clips):
+    clip = clips[1]
+    video, semantic = clip["video"], clip["semantic"]
+    truth = label_accuracy(video, video, semantic)
+    assert truth["all"] > 0.9 and truth["moving"] > 0.8
+    still = label_accuracy(np.repeat(video[:1], len(video), axis=0), video, semantic)
+    assert still["moving"] < 0.2  # a still image is wrong wherever the labels moved
+    swapped = label_accuracy(255 - video, video, semantic)
+    assert swapped["all"] < truth["all"] - 0.3
+
+
+def test_psnr():
+    a = np.zeros((2, 4, 4, 3), np.uint8)
+    assert psnr(a, a) == float("inf")
+    assert psnr(a, a + 1) == pytest.approx(20 * np.log10(255.0))
