@@ -68,6 +68,8 @@ class CausalConv3d(eqx.Module):
     def __call__(self, x: Float[Array, "c t h w"]) -> Float[Array, "c2 t2 h2 w2"]:
         o, i, kt, kh, kw = self.weight.shape
         st, sh, sw = self.stride
+        if x.shape[0] != i:
+            raise ValueError(f"CausalConv3d expects {i} input channels, got input of shape {x.shape}")
         xp = jnp.pad(x, ((0, 0), self.time_padding, (0, 0), (0, 0)))  # [c, T + pad, h, w]
         t_out = (xp.shape[1] - kt) // st + 1
         # Frame j of the output reads padded frames st*j .. st*j + kt - 1.
@@ -91,6 +93,8 @@ class FrameGroupNorm(eqx.Module):
     eps: float = eqx.field(static=True)
 
     def __init__(self, groups: int, channels: int, eps: float = 1e-6):
+        if channels % groups:
+            raise ValueError(f"FrameGroupNorm: {groups} groups do not divide {channels} channels")
         self.weight = jnp.ones((channels,), jnp.float32)
         self.bias = jnp.zeros((channels,), jnp.float32)
         self.groups = groups

@@ -29,7 +29,7 @@ from archon_video_walt._config import AutoencoderConfig
 from archon_video_walt._layers import (
     CausalConv3d,
     FrameGroupNorm,
-    ResBlock3d,
+    ResBlock,
     depth_to_space,
     space_to_depth,
     time_upsample,
@@ -42,7 +42,7 @@ class VideoEncoder(eqx.Module):
     """RGB video [3, T, H, W] -> Gaussian parameters [2C, T', H', W'] (mean, log-variance)."""
 
     stem: CausalConv3d
-    stages: list[tuple[list[ResBlock3d], CausalConv3d | None]]
+    stages: list[tuple[list[ResBlock], CausalConv3d | None]]
     norm_out: FrameGroupNorm
     conv_out: CausalConv3d
     patch: int = eqx.field(static=True)
@@ -54,7 +54,7 @@ class VideoEncoder(eqx.Module):
         self.stem = CausalConv3d(3 * cfg.patch**2, ch[0], (kts[0], 3, 3), key=next(keys))
         self.stages = []
         for i, width in enumerate(ch):
-            blocks = [ResBlock3d(width, width, groups=cfg.norm_groups, kt=kts[i], key=next(keys))
+            blocks = [ResBlock(width, width, groups=cfg.norm_groups, kt=kts[i], key=next(keys))
                       for _ in range(cfg.num_res_blocks)]
             down = None
             if i + 1 < len(ch):
@@ -79,7 +79,7 @@ class VideoDecoder(eqx.Module):
     """Latent video [C, T', H', W'] -> RGB video [3, T, H, W] (unbounded, trained towards [-1, 1])."""
 
     conv_in: CausalConv3d
-    stages: list[tuple[list[ResBlock3d], CausalConv3d | None]]
+    stages: list[tuple[list[ResBlock], CausalConv3d | None]]
     norm_out: FrameGroupNorm
     conv_out: CausalConv3d
     time_up: tuple[int, ...] = eqx.field(static=True)
@@ -92,7 +92,7 @@ class VideoDecoder(eqx.Module):
         self.conv_in = CausalConv3d(cfg.latent_channels, ch[-1], (kts[-1], 3, 3), key=next(keys))
         self.stages, time_up = [], []
         for i in reversed(range(len(ch))):
-            blocks = [ResBlock3d(ch[i], ch[i], groups=cfg.norm_groups, kt=kts[i], key=next(keys))
+            blocks = [ResBlock(ch[i], ch[i], groups=cfg.norm_groups, kt=kts[i], key=next(keys))
                       for _ in range(cfg.num_res_blocks)]
             up = None
             if i > 0:
