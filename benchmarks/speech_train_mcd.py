@@ -118,7 +118,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=900.0, help="wall-clock training budget")
     parser.add_argument("--steps", type=int, default=None, help="optional step cap")
-    parser.add_argument("--config", default="demo", help="shipped config name (tiny, demo, paper) or a TOML path")
+    parser.add_argument("--config", default="small", help="shipped config name (tiny, small, paper) or a TOML path")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--train-clips", type=int, default=64)
     parser.add_argument("--held-out-clips", type=int, default=4)
@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
 
-    if args.config in ("tiny", "demo", "paper"):
+    if args.config in ("tiny", "small", "paper"):
         cfg = shipped_config(args.config)
     else:
         cfg = load_soundstream_config(args.config)

@@ -234,10 +234,14 @@ def load_soundstream_config(path: str | Path) -> SoundStreamConfig:
     return load_config(path, SoundStreamConfig)
 
 
-def shipped_config(name: Literal["tiny", "paper"] = "tiny") -> SoundStreamConfig:
-    """One of the configs shipped in the package: ``"tiny"`` or ``"paper"``."""
-    if name not in ("tiny", "paper"):
-        raise ConfigError(f"speech_soundstream: no shipped config {name!r}; choose 'tiny' or 'paper'")
+SHIPPED_CONFIGS = ("tiny", "small", "paper")
+
+
+def shipped_config(name: Literal["tiny", "small", "paper"] = "tiny") -> SoundStreamConfig:
+    """One of the configs shipped in the package: ``"tiny"`` (tests, the demo), ``"small"`` (CPU
+    training runs) or ``"paper"``."""
+    if name not in SHIPPED_CONFIGS:
+        raise ConfigError(f"speech_soundstream: no shipped config {name!r}; choose one of {', '.join(SHIPPED_CONFIGS)}")
     ref = resources.files("archon_speech_soundstream") / "configs" / f"{name}.toml"
     with resources.as_file(ref) as path:
         return load_soundstream_config(path)

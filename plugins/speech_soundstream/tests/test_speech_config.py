@@ -17,7 +17,7 @@ from archon_speech_soundstream import (
 )
 
 
-@pytest.mark.parametrize("name", ["tiny", "paper"])
+@pytest.mark.parametrize("name", ["tiny", "small", "paper"])
 def test_shipped_configs_load(name):
     cfg = shipped_config(name)
     assert math.prod(cfg.codec.strides) == HOP_LENGTH == 640
