@@ -11,7 +11,7 @@ PLUGINS := plugins/text_t5 plugins/speech_soundstream plugins/semantic_magvit \
 $(BIN)/archon: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/pip install --quiet -e ".[test]" $(addprefix -e ,$(PLUGINS))
+	$(BIN)/pip install --quiet -e ".[test,plot]" $(addprefix -e ,$(PLUGINS))
 	touch $(BIN)/archon
 
 setup: $(BIN)/archon

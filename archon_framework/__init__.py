@@ -1,7 +1,7 @@
 """archon-framework: a plugin-based JAX framework for unified any-to-any digital-human models.
 
 The public API. Everything not re-exported here or in a public subpackage (`config`,
-`hookspecs`, `testing`, `nn`, `model`, `data`, `train`, `infer`) is private.
+`hookspecs`, `testing`, `nn`, `model`, `data`, `train`, `infer`, `eval`) is private.
 """
 
 from archon_framework._clip import Clip, ClipMeta

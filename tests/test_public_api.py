@@ -11,7 +11,7 @@ import pytest
 import archon_framework
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC_SUBMODULES = ("config", "hookspecs", "testing", "cli")
+PUBLIC_SUBMODULES = ("config", "hookspecs", "testing", "cli", "eval", "train")
 
 
 def _python_files(*dirs: str) -> list[Path]:

@@ -161,3 +161,21 @@ def test_sharded_loss_matches_one_device(tmp_path):
     losses = json.loads(proc.stdout.strip().splitlines()[-1])
     for name in ("dp4", "dp2_fsdp2"):
         assert np.allclose(losses[name], losses["one"], atol=1e-5, rtol=0), losses
+
+
+def test_a_run_records_its_suite_so_its_checkpoint_loads_without_the_plugin_suite(tmp_path, registry):
+    import attrs
+
+    from archon_framework.infer import load_checkpoint
+    from archon_framework.train import read_run_suite
+
+    Trainer(config(tmp_path, steps=1), registry, clips=clips(3), progress=False).train()
+    recorded = read_run_suite(tmp_path)
+    assert recorded is not None and recorded.name == "toy" and recorded.tasks == SUITE.tasks
+    bare = attrs.evolve(registry, suites={})  # the suite's plugin is gone (or it was composed in Python)
+    assert load_checkpoint(tmp_path, bare).suite.tasks == SUITE.tasks
+    resumed = Trainer(config(tmp_path, steps=2), bare, clips=clips(3), progress=False)  # resumes from the record
+    assert resumed.suite.tasks == SUITE.tasks
+    changed = attrs.evolve(registry, suites={"toy": TaskSuite("toy", SUITE.tasks[:2])})
+    with pytest.raises(ConfigError, match=r"trained on the 3 tasks of .*suite.json.*train into a new out_dir"):
+        Trainer(config(tmp_path, steps=2), changed, clips=clips(3), progress=False)

@@ -71,13 +71,18 @@ class LoadedModel:
                 f"suite={self.suite.name!r} with {len(self.suite)} tasks)")
 
 
-def trained_suite(registry: Registry, name: str, layout: VocabLayout) -> TaskSuite:
+def trained_suite(registry: Registry, name: str, layout: VocabLayout, run_dir: str | Path | None = None) -> TaskSuite:
     """The tasks of suite `name` a model with `layout` was trained on.
 
-    The trainer keeps the suite's tasks whose modalities were installed; the modalities with
-    tokens that were installed are those with a vocabulary in the saved layout.
+    A run records its suite (`suite.json`, `archon_framework.train.read_run_suite`): that record
+    is used when `run_dir` has one, so a suite no plugin provides (the demo's, or one composed in
+    Python) still loads. Otherwise the installed suite `name`, of which the trainer kept the
+    tasks whose modalities were installed: those with a vocabulary in the saved layout.
     """
-    suite = registry.suite(name)
+    from archon_framework.train import read_run_suite
+
+    recorded = read_run_suite(run_dir) if run_dir is not None else None
+    suite = recorded if recorded is not None else registry.suite(name)
     known = set(layout.names)
     ok = set()
     for mod_name, mod in registry.modalities.items():
@@ -171,7 +176,7 @@ def load_checkpoint(
             )
     elif artifacts is not None and not Path(artifacts).is_dir():
         raise CheckpointError(f"tokenizer artifacts folder {artifacts} does not exist")
-    suite = trained_suite(registry, config.data.suite, saved)
+    suite = trained_suite(registry, config.data.suite, saved, run)
     try:
         return LoadedModel(lm, registry, layout, suite, artifacts=Path(artifacts) if artifacts else None,
                            source=str(run), step=step)

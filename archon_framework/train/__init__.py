@@ -1,4 +1,4 @@
-"""Training the prefix LM: configs, the trainer, schedules and meshes."""
+"""Training the prefix LM: configs, the trainer, schedules and meshes, and per-modality experts."""
 
 from archon_framework.train._config import (
     CheckpointConfig,
@@ -9,14 +9,34 @@ from archon_framework.train._config import (
     TrainConfig,
     load_train_config,
 )
+from archon_framework.train._experts import (
+    EXPERTS_MANIFEST,
+    ExpertPlan,
+    ExpertSpec,
+    expert_model_config,
+    param_count,
+    plan_experts,
+    read_expert_plan,
+    train_experts,
+)
 from archon_framework.train._levels import LevelTable
 from archon_framework.train._logging import MetricsLog
 from archon_framework.train._step import make_optimizer, make_schedule, make_train_step
-from archon_framework.train._trainer import Trainer, TrainingError, make_mesh
+from archon_framework.train._trainer import (
+    Trainer,
+    TrainingError,
+    make_mesh,
+    read_run_suite,
+    save_run_suite,
+    weighted_suite,
+)
 
 __all__ = [
     "CheckpointConfig",
     "DataConfig",
+    "EXPERTS_MANIFEST",
+    "ExpertPlan",
+    "ExpertSpec",
     "LevelTable",
     "MeshConfig",
     "MetricsLog",
@@ -25,9 +45,17 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "TrainingError",
+    "expert_model_config",
     "load_train_config",
     "make_mesh",
     "make_optimizer",
     "make_schedule",
     "make_train_step",
+    "param_count",
+    "plan_experts",
+    "read_expert_plan",
+    "read_run_suite",
+    "save_run_suite",
+    "train_experts",
+    "weighted_suite",
 ]

@@ -24,9 +24,9 @@ from archon_framework._errors import ArchonError, CheckpointError, ConfigError
 from archon_framework._plugins import Registry
 from archon_framework._prompt import PromptSerializer
 from archon_framework._suites import output_balanced_weights, perplexity_weights, uniform_weights
-from archon_framework._tasks import TaskSuite
+from archon_framework._tasks import TaskSuite, parse_task
 from archon_framework._vocab import VocabLayout
-from archon_framework.config import to_dict
+from archon_framework.config import atomic_write_text, to_dict
 from archon_framework.data import ClipDataset, TaskSampler, TokenCache, needed_keys, pack_examples, slot_window_key
 from archon_framework.model import PrefixLM, load_model_config
 from archon_framework.train._config import TrainConfig
@@ -34,11 +34,55 @@ from archon_framework.train._levels import LevelTable
 from archon_framework.train._logging import MetricsLog, perplexity
 from archon_framework.train._step import batch_losses, make_optimizer, make_schedule, make_train_step
 
-__all__ = ["Trainer", "TrainingError", "make_mesh"]
+__all__ = ["Trainer", "TrainingError", "make_mesh", "read_run_suite", "save_run_suite", "weighted_suite"]
 
 
 class TrainingError(ArchonError):
     """Training cannot go on (e.g. a non-finite loss); the message names the step and tasks."""
+
+
+def weighted_suite(suite: TaskSuite, weights: str) -> TaskSuite:
+    """`suite` with the weights a run with ``data.weights = weights`` trains it with.
+
+    The same rule as the trainer: "suite", "uniform", "output", or a JSON file of perplexities.
+    """
+    if weights == "suite":
+        return suite
+    if weights == "uniform":
+        return uniform_weights(suite)
+    if weights == "output":
+        return output_balanced_weights(suite)
+    try:
+        ppl = json.loads(Path(weights).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ConfigError(f"data.weights: {weights} is not a JSON file of task perplexities ({err})") from err
+    return perplexity_weights(suite, ppl.get("perplexities", ppl))
+
+
+SUITE_FILE = "suite.json"
+
+
+def save_run_suite(out_dir: str | Path, suite: TaskSuite) -> None:
+    """Record the suite a run trains on (tasks and weights, as sampled) in `out_dir/suite.json`."""
+    record = {"name": suite.name, "tasks": [t.name for t in suite.tasks], "weights": [float(w) for w in suite.weights]}
+    atomic_write_text(Path(out_dir) / SUITE_FILE, json.dumps(record, indent=2) + "\n")
+
+
+def read_run_suite(run_dir: str | Path) -> TaskSuite | None:
+    """The suite a run recorded with :func:`save_run_suite`, or None for a run without one.
+
+    A checkpoint's model knows only these tasks, whether or not a plugin still provides the
+    suite (the demo's suite, or one composed in Python, is provided by none).
+    """
+    path = Path(run_dir) / SUITE_FILE
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        return TaskSuite(str(record["name"]), tuple(parse_task(t) for t in record["tasks"]),
+                         tuple(float(w) for w in record["weights"]))
+    except (OSError, ValueError, KeyError, TypeError, ArchonError) as err:
+        raise CheckpointError(f"{path}: not a readable suite record ({err})") from err
 
 
 def make_mesh(config: TrainConfig, devices: Sequence[Any] | None = None) -> Mesh:
@@ -122,21 +166,26 @@ class Trainer:
         return layout
 
     def _suite(self) -> TaskSuite:
+        """The configured suite, weighted; a suite no plugin provides is read from the run's own
+        record (resuming a run whose suite was composed in Python). Recorded in suite.json."""
+        suite = self._weighted_suite()
+        recorded = read_run_suite(self.out)
+        if recorded is not None and recorded.tasks != suite.tasks:
+            raise ConfigError(
+                f"{self.out}: this run was trained on the {len(recorded)} tasks of {self.out / SUITE_FILE}, but the "
+                f"config now gives {len(suite)} tasks of suite {suite.name!r} (plugins or data.suite changed); "
+                "train into a new out_dir"
+            )
+        save_run_suite(self.out, suite)
+        return suite
+
+    def _weighted_suite(self) -> TaskSuite:
         d = self.config.data
+        if d.suite not in self.registry.suites and (recorded := read_run_suite(self.out)) is not None:
+            return recorded
         suite = self.registry.suite(d.suite).filter_installed(self.registry.modalities)
         suite.check(self.registry.modalities)
-        if d.weights == "uniform":
-            return uniform_weights(suite)
-        if d.weights == "output":
-            return output_balanced_weights(suite)
-        if d.weights != "suite":
-            path = Path(d.weights)
-            try:
-                ppl = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError) as err:
-                raise ConfigError(f"data.weights: {path} is not a JSON file of task perplexities ({err})") from err
-            return perplexity_weights(suite, ppl.get("perplexities", ppl))
-        return suite
+        return weighted_suite(suite, d.weights)
 
     def _modality_ranges(self) -> tuple[tuple[int, int], ...]:
         """Global (start, size) of each modality index's vocabulary (the whole vocabulary for a

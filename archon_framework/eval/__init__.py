@@ -1,0 +1,78 @@
+"""Evaluation: the paper's Tables 1, 2 and 3 on held-out clips (`archon eval`).
+
+```python
+from archon_framework import load_registry
+from archon_framework.eval import TABLES, evaluate, heldout_clips, load_experts, write_report
+from archon_framework.infer import load_checkpoint
+
+registry = load_registry()
+model = load_checkpoint("runs/lm", registry)
+clips, _ = heldout_clips(registry, n=8, dataset="synthetic_heads_test", seconds=1.0)
+result = evaluate(model, clips, TABLES, experts=load_experts("runs/lm-experts", registry))
+write_report(result, "runs/eval")                       # eval.md, eval.json, eval.png
+```
+
+Metrics come from the installed plugins' ``archon_metrics()`` hooks (archon-eval-metrics,
+archon-text-t5); the experts of Table 3 are trained by
+`archon_framework.train.train_experts`. The plot needs matplotlib (the ``plot`` extra).
+"""
+
+from archon_framework.eval._cli import command_line, heldout_clips, read_run, run_eval, run_registry
+from archon_framework.eval._evaluate import EvalResult, RowResult, TableResult, check_metrics, evaluate
+from archon_framework.eval._report import PLOT_EXTRA, chain_label, plot_metrics, report_json, report_markdown, write_report
+from archon_framework.eval._run import ChainRun, ExpertModels, ground_truth_run, load_experts, prepare_chain, run_chain
+from archon_framework.eval._score import MetricScores, Prediction, is_set_level, metric_applies, score_predictions
+from archon_framework.eval._tables import (
+    DESCRIPTION_TO_SPEECH,
+    IMAGE_TO_SPEECH,
+    IMAGE_TO_SPEECH_THINKING,
+    SUITE_NAMES,
+    TABLE1,
+    TABLE2,
+    TABLE3,
+    TABLES,
+    EvalRow,
+    EvalTable,
+    select_tables,
+)
+
+__all__ = [
+    "ChainRun",
+    "DESCRIPTION_TO_SPEECH",
+    "EvalResult",
+    "EvalRow",
+    "EvalTable",
+    "ExpertModels",
+    "IMAGE_TO_SPEECH",
+    "IMAGE_TO_SPEECH_THINKING",
+    "MetricScores",
+    "PLOT_EXTRA",
+    "Prediction",
+    "RowResult",
+    "SUITE_NAMES",
+    "TABLE1",
+    "TABLE2",
+    "TABLE3",
+    "TABLES",
+    "TableResult",
+    "chain_label",
+    "check_metrics",
+    "command_line",
+    "evaluate",
+    "ground_truth_run",
+    "heldout_clips",
+    "is_set_level",
+    "load_experts",
+    "metric_applies",
+    "plot_metrics",
+    "prepare_chain",
+    "read_run",
+    "report_json",
+    "report_markdown",
+    "run_chain",
+    "run_eval",
+    "run_registry",
+    "score_predictions",
+    "select_tables",
+    "write_report",
+]

@@ -1,0 +1,172 @@
+"""Score chain outputs against held-out clips with the installed plugins' metrics.
+
+The metrics come from ``registry.metrics`` (the ``archon_metrics()`` hook); the core never
+imports a metrics plugin. The calling convention is the one archon-eval-metrics documents for
+every installed plugin's metrics:
+
+* a metric of one modality gets the two raw values, ``fn(prediction, reference, meta=...)``;
+  one of several modalities gets two ``{modality: value}`` mappings of exactly its modalities;
+* a *set-level* metric (its ``fn`` has the attribute ``archon_set_level = True``, e.g. the
+  Frechet distances) gets two lists, one entry per clip, and ``meta=[...]``;
+* a float result is reported under the metric's name, a dict ``{"f1": x}`` as ``"name.f1"``.
+
+Which metrics score a chain run: those whose modalities the reference has, whose modalities
+are all either produced by the run or given to it, and **at least one of which the run
+produced** (so a condition is never scored against itself: the given image is not an output,
+but lip sync reads the generated semantic video *with* the given speech).
+
+An output its modality refused (a generated description that is not valid JSON) is still
+scored where a metric takes it (description F1 scores it 0), so a row is not flattered by
+leaving its failures out; a metric that cannot take it counts an error. Outputs with no value
+at all (a failed render) are not scored; the report gives the valid count of each output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from archon_framework._clip import Clip
+from archon_framework._registry import Metric
+
+__all__ = ["Prediction", "MetricScores", "is_set_level", "metric_applies", "score_predictions"]
+
+
+def is_set_level(metric: Metric) -> bool:
+    """Whether a metric scores a whole set at once (``fn.archon_set_level``)."""
+    return bool(getattr(metric.fn, "archon_set_level", False))
+
+
+@attrs.frozen(eq=False)
+class Prediction:
+    """What one chain run gave for one held-out clip.
+
+    Attributes:
+        produced: modality -> value of every generated or rendered output that has one.
+        given: modality -> value of each condition.
+        invalid: the outputs with no value or a value their modality refused.
+    """
+
+    produced: Mapping[str, Any]
+    given: Mapping[str, Any]
+    invalid: tuple[str, ...] = ()
+
+    def value(self, modality: str) -> Any:
+        return self.produced[modality] if modality in self.produced else self.given[modality]
+
+
+def metric_applies(metric: Metric, prediction: Prediction, reference: Clip) -> bool:
+    """See the module doc."""
+    mods = metric.modalities
+    return (bool(mods) and all(m in reference for m in mods)
+            and all(m in prediction.produced or m in prediction.given for m in mods)
+            and any(m in prediction.produced for m in mods))
+
+
+def _inputs(metric: Metric, values: Any) -> Any:
+    if len(metric.modalities) == 1:
+        return values(metric.modalities[0])
+    return {m: values(m) for m in metric.modalities}
+
+
+def _flatten(metric: Metric, value: Any) -> dict[str, float]:
+    def number(x: Any) -> float:
+        try:
+            return float(x)
+        except (TypeError, ValueError):
+            return math.nan
+
+    if isinstance(value, Mapping):
+        return {f"{metric.name}.{k}": number(v) for k, v in value.items()}
+    return {metric.name: number(value)}
+
+
+@attrs.frozen(kw_only=True)
+class MetricScores:
+    """The scores of one table row.
+
+    Attributes:
+        mean: per-clip metric key -> mean over the clips where it is finite (NaN if none).
+        stderr: per-clip metric key -> standard error of that mean (NaN below two clips).
+        count: per-clip metric key -> number of clips with a finite value.
+        set_level: set-level metric key -> its value over every clip it applied to.
+        set_count: set-level metric key -> the number of those clips.
+        per_clip: metric key -> value, one mapping per clip (set-level keys left out).
+        errors: "metric: message" -> how many clips it failed on.
+    """
+
+    mean: Mapping[str, float]
+    stderr: Mapping[str, float]
+    count: Mapping[str, int]
+    set_level: Mapping[str, float]
+    set_count: Mapping[str, int]
+    per_clip: tuple[Mapping[str, float], ...]
+    errors: Mapping[str, int]
+
+    def values(self) -> dict[str, float]:
+        """Means and set-level values in one mapping, sorted by key."""
+        return dict(sorted({**self.mean, **self.set_level}.items()))
+
+    def counts(self) -> dict[str, int]:
+        return dict(sorted({**self.count, **self.set_count}.items()))
+
+
+def _call(metric: Metric, pred: Any, ref: Any, meta: Any, errors: dict[str, int]) -> dict[str, float] | None:
+    try:
+        return _flatten(metric, metric.fn(pred, ref, meta=meta))
+    except Exception as err:  # a plugin's metric: count and report the failure, keep scoring
+        key = f"{metric.name}: {type(err).__name__}: {str(err)[:200]}"
+        errors[key] = errors.get(key, 0) + 1
+        return None
+
+
+def score_predictions(
+    metrics: Mapping[str, Metric] | Collection[Metric],
+    predictions: Sequence[Prediction | None],
+    references: Sequence[Clip],
+) -> MetricScores:
+    """Per-clip metrics averaged over the clips, and set-level metrics over the whole set.
+
+    Args:
+        metrics: name -> Metric (``registry.metrics``) or Metrics.
+        predictions: one per reference; None for a clip the run could not produce at all.
+        references: the held-out clips.
+    """
+    items = list(metrics.values()) if isinstance(metrics, Mapping) else list(metrics)
+    items.sort(key=lambda m: m.name)
+    errors: dict[str, int] = {}
+    per_clip: list[dict[str, float]] = []
+    for pred, ref in zip(predictions, references, strict=True):
+        scores: dict[str, float] = {}
+        if pred is not None:
+            for metric in items:
+                if is_set_level(metric) or not metric_applies(metric, pred, ref):
+                    continue
+                out = _call(metric, _inputs(metric, pred.value), _inputs(metric, ref.__getitem__), ref.meta, errors)
+                scores.update(out or {})
+        per_clip.append(dict(sorted(scores.items())))
+    keys = sorted({k for s in per_clip for k in s})
+    mean, stderr, count = {}, {}, {}
+    for key in keys:
+        finite = [s[key] for s in per_clip if key in s and math.isfinite(s[key])]
+        n = count[key] = len(finite)
+        mean[key] = sum(finite) / n if finite else math.nan
+        var = sum((x - mean[key]) ** 2 for x in finite) / (n - 1) if n > 1 else math.nan
+        stderr[key] = math.sqrt(var / n) if n > 1 else math.nan
+    set_values: dict[str, float] = {}
+    set_count: dict[str, int] = {}
+    for metric in items:
+        if not is_set_level(metric):
+            continue
+        pairs = [(p, r) for p, r in zip(predictions, references) if p is not None and metric_applies(metric, p, r)]
+        if not pairs:
+            continue
+        out = _call(metric, [_inputs(metric, p.value) for p, _ in pairs], [_inputs(metric, r.__getitem__) for _, r in pairs],
+                    [r.meta for _, r in pairs], errors)
+        for key, value in (out or {}).items():
+            set_values[key], set_count[key] = value, len(pairs)
+    return MetricScores(mean=mean, stderr=stderr, count=count, set_level=set_values, set_count=set_count, per_clip=tuple(per_clip),
+                        errors=errors)

@@ -1,0 +1,189 @@
+"""The paper's evaluation tables as data: which chains run, from which held-out values, scored how.
+
+* **Table 1** (speech-driven video): ``{speech, image} -> [identity, expression, semantic,
+  description, video]``, the full "thinking" chain, scored by lip sync, semantic label accuracy /
+  mIoU / Frechet, video PSNR / SSIM / Frechet, description F1 and animation error.
+* **Table 2** (image-conditioned text-to-speech): speech from a script and a face image,
+  directly and by thinking through the identity; scored by MCD-DTW and the voice proxies. A
+  third, *reference* row conditions on the ground-truth description instead of the image
+  (it is not image-conditioned; it shows what the speech path does when a model was not trained
+  on an image-to-speech task).
+* **Table 3** (ablations): the full chain with the unified model, the same chain with one expert
+  per output modality ("w/o unified model"), and the direct chain ("w/o thinking").
+
+A row whose tasks are not in the trained suite, or whose experts were not trained, is reported
+as skipped with the reason; it never stops the other rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import attrs
+
+from archon_framework._errors import ConfigError
+from archon_framework._tasks import Slot
+from archon_framework.infer._chains import SPEECH_TO_VIDEO, SPEECH_TO_VIDEO_DIRECT, Chain, ChainStep, parse_slot
+
+__all__ = [
+    "EvalRow",
+    "EvalTable",
+    "IMAGE_TO_SPEECH",
+    "IMAGE_TO_SPEECH_THINKING",
+    "DESCRIPTION_TO_SPEECH",
+    "TABLE1",
+    "TABLE2",
+    "TABLE3",
+    "TABLES",
+    "SUITE_NAMES",
+    "select_tables",
+]
+
+Models = Literal["unified", "experts", "ground-truth"]
+
+
+@attrs.frozen
+class EvalRow:
+    """One row of a table: a chain run on every held-out clip by one kind of model.
+
+    Attributes:
+        label: the row's name in the report.
+        chain: the chain; its conditions are taken from the held-out clip.
+        models: "unified" (the checkpoint), "experts" (each step by the expert of its output),
+            or "ground-truth" (the held-out clip's own values: the best the metrics can give).
+        note: a caveat printed with the row.
+    """
+
+    label: str
+    chain: Chain
+    models: Models = "unified"
+    note: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Rows with the same key are one run (Table 1's row is Table 3's full model)."""
+        return (self.chain.name, self.models)
+
+
+@attrs.frozen
+class EvalTable:
+    """A report table.
+
+    Attributes:
+        name: the ``--suite`` name (``table1``).
+        title: its heading.
+        paper: what it is the analogue of in the paper.
+        rows: its rows.
+        columns: the metric keys shown first, in this order (every other metric the rows
+            produce follows); also what the missing-metrics check looks for.
+        install: the distributions that provide ``columns``, for error messages.
+    """
+
+    name: str
+    title: str
+    paper: str
+    rows: tuple[EvalRow, ...] = attrs.field(converter=tuple)
+    columns: tuple[str, ...] = attrs.field(converter=tuple)
+    install: str = "archon-eval-metrics (pip install -e plugins/eval_metrics)"
+
+
+def _s(text: str) -> Slot:
+    return parse_slot(text)
+
+
+#: Paper Tab. 2, our model: speech from a script and a face image (Table G's script(c)+image(t)->speech(c)).
+IMAGE_TO_SPEECH = Chain("image-to-speech", (_s("script(c)"), _s("image(t)")), (
+    ChainStep(_s("speech(c)"), (_s("script(c)"), _s("image(t)"))),
+), description="script + face image -> speech (paper Tab. 2, image-conditioned TTS)")
+
+#: The same, thinking through the identity the image shows (image -> identity -> speech).
+IMAGE_TO_SPEECH_THINKING = Chain("image-to-speech-thinking", (_s("script(c)"), _s("image(t)")), (
+    ChainStep(_s("identity(t)"), (_s("image(t)"),)),
+    ChainStep(_s("speech(c)"), (_s("script(c)"), _s("identity(t)"))),
+), description="script + face image -> identity -> speech (image-conditioned TTS, thinking in 3DMM)")
+
+#: Reference row: speech from the ground-truth description and the script (not image-conditioned).
+DESCRIPTION_TO_SPEECH = Chain("description-to-speech", (_s("description(t)"), _s("script(c)")), (
+    ChainStep(_s("speech(c)"), (_s("description(t)"), _s("script(c)"))),
+), description="ground-truth description + script -> speech (reference; not image-conditioned)")
+
+_VIDEO_COLUMNS = (
+    "lipsync_area_envelope_confidence",
+    "lipsync_area_envelope_distance",
+    "lipsync_area_envelope_abs_offset",
+    "semantic_label_accuracy",
+    "semantic_mean_iou",
+    "semantic_label_area_frechet",
+    "video_psnr",
+    "video_ssim",
+    "video_colour_histogram_frechet",
+    "description_attribute_f1.f1",
+    "identity_param_nrmse",
+    "expression_param_nrmse",
+)
+_VIDEO_INSTALL = ("archon-eval-metrics (pip install -e plugins/eval_metrics) and, for description F1, "
+                  "archon-text-t5 (plugins/text_t5)")
+
+TABLE1 = EvalTable(
+    name="table1",
+    title="Table 1 analogue: speech-driven video generation",
+    paper="Tab. 1 (FID, FVD, Sync-C, Sync-D, IQA against AniPortrait, EchoMimic, Hallo3)",
+    rows=(
+        EvalRow("Archon (full chain)", SPEECH_TO_VIDEO),
+        EvalRow("ground truth", SPEECH_TO_VIDEO, models="ground-truth",
+                note="the held-out clips' own values scored as outputs: the best each metric can give "
+                     "(lip sync has no fixed scale; this is what real, in-sync data scores)"),
+    ),
+    columns=_VIDEO_COLUMNS,
+    install=_VIDEO_INSTALL,
+)
+
+TABLE2 = EvalTable(
+    name="table2",
+    title="Table 2 analogue: image-conditioned text-to-speech",
+    paper="Tab. 2 (MCD-DTW, C-SIM, identity accuracy against FaceTTS)",
+    rows=(
+        EvalRow("Archon (script + image)", IMAGE_TO_SPEECH),
+        EvalRow("Archon (script + image, via identity)", IMAGE_TO_SPEECH_THINKING),
+        EvalRow("reference: description + script", DESCRIPTION_TO_SPEECH,
+                note="conditioned on the ground-truth description, not on the image"),
+    ),
+    columns=("speech_mcd_dtw", "voice_cepstral_cosine", "voice_pitch_error_semitones"),
+)
+
+TABLE3 = EvalTable(
+    name="table3",
+    title="Table 3 analogue: ablations on speech-driven video generation",
+    paper="Tab. 3 (w/o unified model, w/o thinking, full model)",
+    rows=(
+        EvalRow("w/o unified model (experts, full chain)", SPEECH_TO_VIDEO, models="experts"),
+        EvalRow("w/o thinking (direct chain)", SPEECH_TO_VIDEO_DIRECT),
+        EvalRow("full model", SPEECH_TO_VIDEO),
+    ),
+    columns=_VIDEO_COLUMNS,
+    install=_VIDEO_INSTALL,
+)
+
+#: Every table, in report order.
+TABLES: tuple[EvalTable, ...] = (TABLE1, TABLE2, TABLE3)
+#: The ``--suite`` values.
+SUITE_NAMES: tuple[str, ...] = (*(t.name for t in TABLES), "all")
+
+
+def select_tables(suite: str, tables: Sequence[EvalTable] = TABLES) -> tuple[EvalTable, ...]:
+    """The tables of ``--suite``: one name, several joined by ``,``, or ``all``.
+
+    Raises:
+        ConfigError: an unknown name (the message lists the known ones).
+    """
+    by_name = {t.name: t for t in tables}
+    names = [n.strip() for n in suite.split(",") if n.strip()]
+    if not names:
+        raise ConfigError(f"--suite is empty; choose {', '.join(by_name)} or all")
+    if "all" in names:
+        return tuple(tables)
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise ConfigError(f"unknown --suite {', '.join(map(repr, unknown))}; choose {', '.join(by_name)} or all")
+    return tuple(by_name[n] for n in dict.fromkeys(names))

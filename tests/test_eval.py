@@ -1,0 +1,281 @@
+"""`archon eval` end to end on a briefly trained toy checkpoint (tables, experts, report, plot),
+its scoring rules on hand-made cases, and the bad inputs it refuses."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+
+import jax
+import equinox as eqx
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import archon_framework.cli as cli
+from archon_framework import Clip, ConfigError
+from archon_framework.data import write_dataset
+from archon_framework.eval import TABLE2, TABLES, Prediction, score_predictions, select_tables
+from archon_framework.model import PrefixLM, load_model_config
+from archon_framework.train import (
+    CheckpointConfig,
+    DataConfig,
+    ModelSection,
+    TrainConfig,
+    Trainer,
+    expert_model_config,
+    param_count,
+    plan_experts,
+    read_expert_plan,
+)
+from test_eval_kit import META, SUITE, TOY_METRICS, toy_clip, toy_registry
+
+ONE_LAYER = """[model]
+vocab_size = 512
+d_model = 32
+n_layers = 1
+n_heads = 2
+d_ff = 64
+max_seq_len = 512
+"""
+CLIP = ["--dataset", "toy_test", "--heldout", "2", "--max-text-tokens", "4", "--no-progress"]
+
+
+# ---------------------------------------------------------------------- experts: the parameter and budget rules
+@pytest.mark.parametrize("vocab", [300, 292_816])
+def test_experts_share_the_unified_parameter_count(vocab):
+    unified = load_model_config("tiny").replace(vocab_size=vocab)
+    for k in (1, 2, 5, 8):
+        cfg = expert_model_config(unified, k)
+        assert k * param_count(cfg) <= param_count(unified)
+        assert (cfg.n_layers, cfg.n_kv_heads) == (unified.n_layers, unified.n_kv_heads)
+        assert cfg.d_ff / cfg.d_model == unified.d_ff / unified.d_model
+        wider = cfg.replace(d_model=cfg.d_model + 2 * cfg.n_heads, d_ff=4 * (cfg.d_model + 2 * cfg.n_heads))
+        assert k == 1 or k * param_count(wider) > param_count(unified), "not the widest that fits"
+    assert expert_model_config(unified, 1) == unified
+
+
+def test_param_count_is_the_models_own():
+    cfg = load_model_config("tiny").replace(vocab_size=300, d_model=24, d_ff=96)
+    model = PrefixLM(cfg, key=jax.random.key(0))
+    leaves = jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_array))
+    assert sum(x.size for x in leaves) == param_count(cfg)
+
+
+def test_plan_splits_tasks_by_output_and_steps_by_task_mass():
+    suite = SUITE.with_weights([1, 1, 1, 1, 1, 3])
+    plan = plan_experts(suite, load_model_config("tiny").replace(vocab_size=300), 80)
+    assert [e.modality for e in plan.experts] == ["identity", "expression", "semantic", "description", "speech"]
+    tasks = [t for e in plan.experts for t in e.suite.tasks]
+    assert sorted(t.name for t in tasks) == sorted(t.name for t in suite.tasks)
+    assert all({t.output.modality for t in e.suite.tasks} == {e.modality} for e in plan.experts)
+    assert {e.modality: e.steps for e in plan.experts} == {"identity": 10, "expression": 10, "semantic": 20,
+                                                           "description": 10, "speech": 30}
+    assert plan.total_params <= plan.unified_params
+    assert {e.steps for e in plan_experts(suite, load_model_config("tiny").replace(vocab_size=300), 80,
+                                          expert_steps=3).experts} == {3}
+
+
+# ---------------------------------------------------------------------- scoring rules
+def _metrics():
+    return {m.name: m for m in TOY_METRICS}
+
+
+def test_identical_outputs_score_zero_and_conditions_are_never_scored():
+    ref = toy_clip(0)
+    pred = Prediction(produced={"semantic": ref["semantic"]}, given={"speech": ref["speech"], "image": ref["image"]})
+    scores = score_predictions(_metrics(), [pred], [ref])
+    assert scores.mean["semantic_error"] == 0.0
+    assert "speech_error" not in scores.mean and "image_error" not in scores.mean  # given, not produced
+    # lip-sync style: the produced semantic with the *given* speech
+    expect = float(np.mean(np.abs(ref["semantic"].mean(axis=1) - ref["speech"].mean(axis=1))))
+    assert scores.mean["toy_sync.gap"] == pytest.approx(expect)
+    assert scores.mean["toy_sync.frames"] == META.frames
+
+
+def test_means_counts_set_level_and_failures():
+    refs = [toy_clip(i) for i in range(3)]
+    preds = [Prediction(produced={"semantic": r["semantic"] + 0.25 * i, "video": np.full((4, 4, 4, 3), 10 * i, np.uint8),
+                                  "expression": r["expression"]}, given={})
+             for i, r in enumerate(refs)]
+    preds[2] = None  # a clip that could not be run
+    refs = [Clip(r.meta, {**r.values, "video": np.zeros((4, 4, 4, 3), np.uint8)}) for r in refs]
+    scores = score_predictions(_metrics(), preds, refs)
+    assert scores.mean["semantic_error"] == pytest.approx(0.125) and scores.count["semantic_error"] == 2
+    assert scores.set_level["video_set_distance"] == pytest.approx(5.0) and scores.set_count["video_set_distance"] == 2
+    assert "video_set_distance" not in scores.per_clip[0]
+    assert list(scores.errors.values()) == [2] and "expression_broken: ValueError" in next(iter(scores.errors))
+    assert math.isfinite(scores.values()["semantic_error"])
+
+
+def test_select_tables():
+    assert select_tables("all") == TABLES
+    assert [t.name for t in select_tables("table3,table1")] == ["table3", "table1"]
+    with pytest.raises(ConfigError, match=r"unknown --suite 'table4'; choose table1, table2, table3 or all"):
+        select_tables("table4")
+
+
+# ---------------------------------------------------------------------- end to end
+@pytest.fixture(scope="module")
+def registry():
+    return toy_registry()
+
+
+@pytest.fixture(scope="module")
+def run(registry, tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    data = write_dataset(root / "data", [toy_clip(i) for i in range(4)], name="toy", validate=registry.check_clip,
+                         static={"image": True, "identity": True, "description": True})
+    (root / "one_layer.toml").write_text(ONE_LAYER)  # compiles faster than tiny; the experts inherit it
+    cfg = TrainConfig(out_dir=str(root / "run"), steps=4, log_every=1, model=ModelSection(config=str(root / "one_layer.toml")),
+                      data=DataConfig(dataset=str(data), suite="toy_eval", seq_len=512, batch_size=2, packing_bins=2),
+                      checkpoint=CheckpointConfig(every=4, keep=1))
+    Trainer(cfg, registry, progress=False).train()
+    return root
+
+
+@pytest.fixture
+def invoke(registry, monkeypatch):
+    def call(*args, reg=registry):
+        monkeypatch.setattr(cli, "load_registry", lambda: reg)
+        monkeypatch.setattr(cli, "_loaded", [])
+        return CliRunner().invoke(cli.app, [str(a) for a in args])
+
+    return call
+
+
+@pytest.fixture(scope="module")
+def report(run, registry):
+    """One `archon eval --suite all --train-experts` on the toy run (shared by the flow tests)."""
+    out = run / "report"
+    cli.load_registry, saved = (lambda: registry), cli.load_registry
+    cli._loaded.clear()
+    try:
+        result = CliRunner().invoke(cli.app, ["eval", "--checkpoint", str(run / "run"), "--out", str(out), "--name", "toy",
+                                              "--train-experts", "--expert-steps", "2", *CLIP])
+    finally:
+        cli.load_registry = saved
+    assert result.exit_code == 0, result.output
+    return out, json.loads((out / "toy.json").read_text()), (out / "toy.md").read_text()
+
+
+def _rows(data, table):
+    return {r["label"]: r for t in data["tables"] if t["name"] == table for r in t["rows"]}
+
+
+def test_report_has_every_table_and_the_command(report, run):
+    out, data, md = report
+    assert [t["name"] for t in data["tables"]] == ["table1", "table2", "table3"]
+    assert data["command"] == (f"archon eval --checkpoint {run / 'run'} --out {out} --name toy --heldout 2 --dataset toy_test "
+                               "--train-experts --expert-steps 2 --max-text-tokens 4 --no-progress")
+    assert md.startswith("# archon eval: toy") and data["command"] in md
+    assert data["step"] == 4 and data["heldout"]["clips"] == 2 and data["heldout"]["dataset"] == "toy_test"
+    assert {p.name for p in out.iterdir()} >= {"toy.md", "toy.json"}
+    if importlib.util.find_spec("matplotlib") is not None:  # the optional plot extra
+        assert (out / "toy.png").exists() and data["plot"] == "toy.png" and "![metrics per chain](toy.png)" in md
+
+
+def test_table1_scores_the_full_chain(report):
+    _, data, md = report
+    row = _rows(data, "table1")["Archon (full chain)"]
+    assert row["status"] == "ok" and row["clips"] == 2
+    assert row["steps"][:4] == ["image(t)->identity(t)", "speech(c)+identity(t)+image(t)->expression(c)",
+                                "image(t)+expression(c)->semantic(c)", "image(t)+semantic(c)+speech(c)->description(t)"]
+    m = row["metrics"]
+    assert {"semantic_error", "identity_error", "toy_sync.gap", "video_set_distance"} <= set(m)
+    assert "speech_error" not in m and "image_error" not in m  # conditions
+    assert row["counts"]["semantic_error"] == 2 and "video_set_distance" in row["set_level"]
+    assert any("expression_broken" in n["text"] and n["where"] == "metric" for n in row["notes"])
+    assert "| `semantic_error` | ↓ |" in md
+    truth = _rows(data, "table1")["ground truth"]  # the clips' own values: every distance is zero
+    assert truth["metrics"]["semantic_error"] == truth["metrics"]["identity_error"] == 0.0
+    assert truth["metrics"]["video_set_distance"] == 0.0 and truth["metrics"]["toy_sync.gap"] > 0
+
+
+def test_table2_skips_rows_whose_tasks_were_not_trained(report):
+    _, data, _ = report
+    rows = _rows(data, "table2")
+    assert rows["Archon (script + image)"]["status"] == "ok"
+    assert "speech_error" in rows["Archon (script + image)"]["metrics"]
+    skipped = rows["Archon (script + image, via identity)"]
+    assert skipped["status"] == "skipped" and "script(c)+identity(t)->speech(c) is not in the suite" in skipped["reason"]
+    assert rows["reference: description + script"]["status"] == "skipped"
+
+
+def test_table3_experts_thinking_and_direct(report, run):
+    _, data, _ = report
+    rows = _rows(data, "table3")
+    full, direct, experts = rows["full model"], rows["w/o thinking (direct chain)"], rows["w/o unified model (experts, full chain)"]
+    assert full["metrics"] == _rows(data, "table1")["Archon (full chain)"]["metrics"]  # one run, reported twice
+    assert direct["steps"][0] == "speech(c)+image(t)->semantic(c)" and "identity_error" not in direct["metrics"]
+    assert experts["status"] == "ok" and experts["steps"] == full["steps"]
+    assert experts["valid_outputs"] == full["valid_outputs"] == {m: 2 for m in ("identity", "expression", "semantic",
+                                                                                "description", "video")}
+    assert {"semantic_error", "identity_error"} <= set(experts["metrics"])
+    plan = read_expert_plan(run / "run-experts")
+    assert sorted(plan.trained) == ["description", "expression", "identity", "semantic"]  # what the chain needs
+    assert len(plan.experts) == 5 and plan.total_params <= plan.unified_params  # all 5 outputs counted
+    assert data["experts"]["total_params"] == plan.total_params and {e.steps for e in plan.experts} == {2}
+
+
+def test_experts_generate_with_their_own_weights(report, run, registry):
+    """An expert differs from the unified model, and each step really ran on its expert."""
+    from archon_framework.eval import load_experts
+    from archon_framework.infer import load_checkpoint
+
+    experts = load_experts(run / "run-experts", registry)
+    unified = load_checkpoint(run / "run", registry)
+    sem = experts.model("semantic")
+    assert sem.lm.config.d_model < unified.lm.config.d_model
+    assert [t.output.modality for t in sem.suite.tasks] == ["semantic", "semantic"]
+
+
+def test_plot_is_optional(run, registry, monkeypatch, tmp_path, invoke):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    result = invoke("eval", "--checkpoint", run / "run", "--suite", "table2", "--out", tmp_path, *CLIP)
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "eval.json").read_text())
+    assert not (tmp_path / "eval.png").exists()
+    assert any("matplotlib is not installed; pip install 'archon-framework[plot]'" in n for n in data["notes"])
+
+
+# ---------------------------------------------------------------------- bad input
+def test_unknown_suite(invoke, run, tmp_path):
+    result = invoke("eval", "--checkpoint", run / "run", "--suite", "table9", "--out", tmp_path, *CLIP)
+    assert result.exit_code == 2 and "unknown --suite 'table9'" in result.output
+
+
+def test_not_a_training_run(invoke, run, tmp_path):
+    result = invoke("eval", "--checkpoint", run / "data", "--out", tmp_path, *CLIP)
+    assert result.exit_code == 2 and "not a training run (no checkpoints/ folder)" in result.output
+
+
+def test_no_metrics_plugin_names_what_to_install(invoke, run, tmp_path):
+    result = invoke("eval", "--checkpoint", run / "run", "--suite", "table2", "--out", tmp_path, *CLIP,
+                    reg=toy_registry(metrics=False))
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "table2: no installed metric scores identity, speech (installed metrics: none)" in text and "install archon-eval-metrics (pip install -e plugins/eval_metrics)" in text
+
+
+def test_heldout_without_a_condition(invoke, run, registry, tmp_path):
+    clips = [Clip(c.meta, {k: v for k, v in c.values.items() if k != "image"}) for c in (toy_clip(9), toy_clip(10))]
+    data = write_dataset(tmp_path / "heldout", clips, name="no-image", static={"identity": True, "description": True})
+    result = invoke("eval", "--checkpoint", run / "run", "--suite", "table1", "--data", data, "--out", tmp_path / "o",
+                    "--no-progress")
+    assert result.exit_code == 2
+    assert "has no 'image' values, which table1" in " ".join(result.output.split())
+    assert TABLE2.rows[0].chain.conditions  # the table data is shared, not mutated by a run
+
+
+def test_experts_of_another_run_are_refused(report, invoke, run, tmp_path):
+    plan = json.loads((run / "run-experts" / "experts.json").read_text())
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "experts.json").write_text(json.dumps({**plan, "unified_steps": 999}))
+    result = invoke("eval", "--checkpoint", run / "run", "--suite", "table3", "--experts", tmp_path / "other",
+                    "--out", tmp_path / "o", *CLIP)
+    assert result.exit_code == 2
+    assert "these experts were matched to a unified model" in " ".join(result.output.split())
