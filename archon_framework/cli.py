@@ -312,6 +312,44 @@ def evaluate(
     out.print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
+# ---------------------------------------------------------------------- bench
+def _benchmarks_dir() -> Path:
+    """benchmarks/ of the source checkout this package runs from (editable installs)."""
+    return Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(
+    ctx: typer.Context,
+    name: Annotated[Optional[str], typer.Argument(help="A benchmark (file name without .py); none lists them.")] = None,
+) -> None:
+    """List the speed and quality benchmarks, or run one (its own options follow its name).
+
+    Benchmarks print ratios measured side by side in one run (e.g. `archon bench lm_range_loss
+    --steps 3`, `archon bench lm_decode --help`); they ship with the source checkout, not the wheel.
+    """
+    import ast
+    import subprocess
+
+    folder = _benchmarks_dir()
+    if not folder.is_dir():
+        err.print(f"[bold red]error:[/] {folder} does not exist: benchmarks ship with the source checkout "
+                  "(git clone, then pip install -e .)")
+        raise typer.Exit(2)
+    scripts = {p.stem: p for p in sorted(folder.glob("*.py"))}
+    if name is None:
+        table = Table("benchmark", "what it measures", title=f"Benchmarks ({folder})")
+        for stem, path in scripts.items():
+            doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+            table.add_row(stem, doc.splitlines()[0] if doc else "")
+        out.print(table)
+        return
+    if name not in scripts:
+        err.print(f"[bold red]error:[/] no benchmark {name!r} in {folder}; choose one of {', '.join(scripts)}")
+        raise typer.Exit(2)
+    raise typer.Exit(subprocess.call([sys.executable, str(scripts[name]), *ctx.args]))
+
+
 # ---------------------------------------------------------------------- demo
 @app.command()
 def demo(

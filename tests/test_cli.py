@@ -98,3 +98,17 @@ def test_rendered_modality_is_listed_without_a_range(monkeypatch):
     rows = {r["modality"]: r for r in json.loads(runner.invoke(cli.app, ["list-modalities", "--json"]).stdout)["modalities"]}
     assert rows["video"]["global_range"] is None and rows["video"]["rendered_from"] == ["speech", "image"]
     assert "rendered from speech+image" in runner.invoke(cli.app, ["list-modalities"]).stdout
+
+
+def test_bench_lists_every_benchmark_with_what_it_measures_and_refuses_unknown_ones():
+    from pathlib import Path
+
+    folder = Path(cli.__file__).resolve().parent.parent / "benchmarks"
+    result = runner.invoke(cli.app, ["bench"])
+    assert result.exit_code == 0
+    names = sorted(p.stem for p in folder.glob("*.py"))
+    assert names and all(n in result.stdout for n in names)
+    rows = [line for line in result.stdout.splitlines() if any(f" {n} " in line for n in names)]
+    assert all(len(row.split("│")[2].strip()) > 10 for row in rows)  # each has a docstring line
+    result = runner.invoke(cli.app, ["bench", "no_such_bench"])
+    assert result.exit_code == 2 and "no benchmark 'no_such_bench'" in result.stderr

@@ -1,0 +1,71 @@
+"""Seconds of each chain step with a trained checkpoint (the demo's tiny LM by default).
+
+Runs each chain on held-out synthetic clips twice per clip: the first run compiles (its times are
+printed as "first"), the second is timed (the median over clips is printed per step, with the
+tokens the step generated and its share of the chain). Conditions come from the held-out clips
+of the `synthetic_heads_test` dataset plugin, as in `archon demo`.
+
+    .venv/bin/archon demo --out runs/demo
+    .venv/bin/python benchmarks/chain_steps.py --checkpoint runs/demo/lm --chains speech-to-video speech-to-video-direct
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+
+from archon_framework import load_registry
+from archon_framework.infer import Sampling, generate, get_chain, load_checkpoint
+
+CONDITIONS = {"speech-to-video": ("speech", "image"), "speech-to-video-direct": ("speech", "image"),
+              "text-to-all": ("description", "script"), "speech-to-all": ("speech",)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default="runs/demo/lm", help="a training run (archon train / archon demo)")
+    parser.add_argument("--chains", nargs="+", default=["speech-to-video", "speech-to-video-direct"],
+                        choices=sorted(CONDITIONS))
+    parser.add_argument("--clips", type=int, default=3, help="held-out clips (timed runs)")
+    parser.add_argument("--seconds", type=float, default=1.0, help="clip length")
+    args = parser.parse_args()
+
+    registry = load_registry()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = load_checkpoint(args.checkpoint, registry)
+    heldout = registry.dataset("synthetic_heads_test")
+    clips = [heldout.generate(i, seconds=args.seconds, seed=0) for i in range(args.clips)]
+    sampling = Sampling(temperature=1.0, top_p=0.9)
+    print(f"checkpoint {args.checkpoint} (step {model.step}); {args.clips} held-out clips of {args.seconds:g} s")
+    for name in args.chains:
+        chain = get_chain(name)
+        first: list[float] = []
+        per_step: dict[str, list[float]] = {}
+        tokens: dict[str, int] = {}
+        for i, clip in enumerate(clips):
+            conds = {c: clip[c] for c in CONDITIONS[name]}
+            for run in range(2 if i == 0 else 1):
+                start = time.perf_counter()
+                result = generate(model, conds, chain, meta=clip.meta, sampling=sampling, seed=i)
+                total = time.perf_counter() - start
+                if i == 0 and run == 0:
+                    first.append(total)
+                    continue
+                for step in result.steps:
+                    if step.kind in ("generated", "rendered"):
+                        per_step.setdefault(str(step.output), []).append(step.seconds)
+                        tokens[str(step.output)] = 0 if step.global_ids is None else int(step.global_ids.shape[0])
+        whole = sum(statistics.median(v) for v in per_step.values())
+        print(f"\n== {name}: first run (compiling) {first[0]:.1f} s; timed runs, median per step:")
+        for slot, times in per_step.items():
+            med = statistics.median(times)
+            kind = f"{tokens[slot]:5d} tokens" if tokens[slot] else "  rendered  "
+            print(f"   {slot:16s} {kind}  {med:7.3f} s  {med / whole:6.1%}")
+        print(f"   {'chain':16s} {'':12s}  {whole:7.3f} s")
+
+
+if __name__ == "__main__":
+    main()
