@@ -15,7 +15,7 @@ def small_config(size: int = 32):
     return attrs.evolve(
         cfg,
         model=attrs.evolve(cfg.model, frame_size=size),
-        train=attrs.evolve(cfg.train, batch_size=4, clip_frames=5, warmup_steps=5, eval_clips=2, checkpoint_every=1000),
+        train=attrs.evolve(cfg.train, batch_size=4, clip_frames=5, crop_size=0, warmup_steps=5, eval_clips=2, checkpoint_every=1000),
         loss=attrs.evolve(cfg.loss, adv_start=0),  # full eq. (3) from step 0: one compile
     )
 
