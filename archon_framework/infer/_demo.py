@@ -27,7 +27,7 @@ import re
 import shutil
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from archon_framework.config import atomic_write_text, to_dict
 from archon_framework.infer._chains import SPEECH_TO_VIDEO, SPEECH_TO_VIDEO_DIRECT, TEXT_TO_ALL, Chain, _trained
 from archon_framework.model import Sampling
 
-__all__ = ["DemoConfig", "DEMO_CHAINS", "demo_suite", "run_demo", "lm_step_estimate", "split_budget"]
+__all__ = ["DemoConfig", "DEMO_CHAINS", "EVAL_TASKS", "demo_suite", "run_demo", "lm_probe_steps", "split_budget"]
 
 #: The chains the demo runs: (chain, conditions taken from the held-out clip, column title).
 DEMO_CHAINS: tuple[tuple[Chain, tuple[str, ...], str], ...] = (
@@ -59,8 +59,9 @@ class DemoConfig:
 
     Attributes:
         out: output folder (reused by later runs).
-        minutes: training time budget: half for the tokenizers (an equal share each), half for
-            the LM. Data synthesis and generation come on top (about a minute each on 2 cores).
+        minutes: training time budget: half for the tokenizers (one share each, RENDERED_SHARE
+            shares for a rendered modality's decoder), half for the LM. Data synthesis and
+            generation come on top (about a minute each on 2 cores).
         lm_steps: train the LM this many steps instead of by time.
         clips, heldout: training and held-out clips.
         seconds: clip length.
@@ -104,17 +105,22 @@ class DemoConfig:
                 "dataset": self.dataset, "heldout_dataset": self.heldout_dataset}
 
 
+#: Table G tasks the demo trains beyond its chains' steps: those of `archon eval`'s
+#: image-conditioned text-to-speech rows (paper Table 2), so a demo checkpoint can be evaluated.
+EVAL_TASKS = ("script(c)+image(t)->speech(c)", "script(c)+identity(t)->speech(c)")
+
+
 def demo_suite(installed: Sequence[str]) -> TaskSuite:
-    """The Table G tasks the demo chains use, among the installed modalities (output-balanced)."""
+    """The Table G tasks the demo chains (and EVAL_TASKS) use, among the installed modalities
+    (output-balanced)."""
     table = archon72()
+    candidates = [_trained(table, step.inputs, step.output)
+                  for chain, _, _ in DEMO_CHAINS for step in chain.steps if step.inputs is not None]
+    candidates += [t for t in table.tasks if t.name in EVAL_TASKS]
     tasks: list[Task] = []
-    for chain, _, _ in DEMO_CHAINS:
-        for step in chain.steps:
-            if step.inputs is None:
-                continue
-            task = _trained(table, step.inputs, step.output)
-            if task is not None and task.modalities <= set(installed) and task not in tasks:
-                tasks.append(task)
+    for task in candidates:
+        if task is not None and task.modalities <= set(installed) and task not in tasks:
+            tasks.append(task)
     if not tasks:
         raise TaskError("demo: none of the demo chains' tasks has all its modalities installed")
     counts: dict[str, int] = {}
@@ -123,34 +129,26 @@ def demo_suite(installed: Sequence[str]) -> TaskSuite:
     return TaskSuite("demo", tuple(tasks), tuple(1.0 / counts[t.output.modality] for t in tasks))
 
 
-def split_budget(minutes: float, trainable: Sequence[str]) -> tuple[dict[str, float], float]:
-    """Seconds per tokenizer (equal shares of half the budget) and for the LM (the other half)."""
+#: Budget shares of a rendered modality's trainer (a generative decoder, e.g. video diffusion,
+#: needs more steps than an autoencoding tokenizer) against 1 for every other tokenizer.
+RENDERED_SHARE = 3.0
+
+
+def split_budget(minutes: float, trainable: Sequence[str],
+                 shares: Mapping[str, float] | None = None) -> tuple[dict[str, float], float]:
+    """Seconds per tokenizer (half the budget, split by `shares`, 1 each by default) and for the
+    LM (the other half, or all of it when nothing is trainable)."""
     total = minutes * 60.0
-    share = 0.5 * total / max(1, len(trainable))
-    return {m: share for m in trainable}, total - share * len(trainable) if trainable else total
+    if not trainable:
+        return {}, total
+    weights = {m: (shares or {}).get(m, 1.0) for m in trainable}
+    unit = 0.5 * total / sum(weights.values())
+    return {m: unit * w for m, w in weights.items()}, 0.5 * total
 
 
-def lm_step_estimate(model_config: Any, seq_len: int, batch_size: int, *, probe_seconds: float = 0.3) -> float:
-    """Seconds per LM training step, from the model's FLOPs and a measured matmul throughput.
-
-    The probe multiplies a [1024, d_model] by a [d_model, 32768] matrix (the shape of the
-    tied output projection, which dominates a tiny model over a large vocabulary).
-    """
-    import jax
-    import jax.numpy as jnp
-
-    d = model_config.d_model
-    a = jnp.ones((1024, d), jnp.float32)
-    b = jnp.ones((d, 32768), jnp.float32)
-    f = jax.jit(lambda x, y: (x @ y).sum())
-    f(a, b).block_until_ready()
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < probe_seconds:
-        f(a, b).block_until_ready()
-        n += 1
-    flops_per_s = n * 2.0 * 1024 * d * 32768 / (time.perf_counter() - start)
-    flops = model_config.training_flops_per_token(seq_len) * seq_len * batch_size
-    return 1.5 * flops / flops_per_s  # the other ops (attention, softmax, optimizer) on top
+def lm_probe_steps(done: dict[str, Any] | None, probe: int = 4) -> int:
+    """Steps to time before sizing a time-budgeted LM run (0 when a previous run's timing is known)."""
+    return 0 if done is not None and done.get("steps", 0) >= probe and done.get("seconds") else probe
 
 
 def _clip_dir_name(clip_id: str) -> str:
@@ -220,7 +218,8 @@ class _Demo:
                 self.skip(f"tokenizer {name}: the demo data has no {name!r} values, skipped")
             else:
                 trainable.append(name)
-        budgets, _ = split_budget(self.cfg.minutes, trainable)
+        shares = {m: RENDERED_SHARE for m in trainable if self.registry.modalities[m].rendered}
+        budgets, _ = split_budget(self.cfg.minutes, trainable, shares)
         clips = None
         trained = False
         for name in trainable:
@@ -254,7 +253,6 @@ class _Demo:
 
     # ------------------------------------------------------------------ 3. the LM
     def lm(self, retrain: bool) -> Registry:
-        from archon_framework.model import load_model_config
         from archon_framework.train import CheckpointConfig, DataConfig, ModelSection, OptimConfig, TrainConfig, Trainer
 
         cfg = self.cfg
@@ -270,47 +268,50 @@ class _Demo:
             self.skip(f"LM: found a checkpoint of step {done['steps']} in {root}, skipped")
             return registry
         _, lm_seconds = split_budget(cfg.minutes, [m for m, mod in self.registry.modalities.items() if mod.trainer])
-        model_cfg = load_model_config(cfg.lm_config)
-        model_cfg = model_cfg.replace(vocab_size=registry.layout().total_size, max_seq_len=max(model_cfg.max_seq_len, cfg.seq_len))
-        per_step = None
-        if cfg.lm_steps is not None:
-            target = cfg.lm_steps
-        else:
-            per_step = lm_step_estimate(model_cfg, cfg.seq_len, cfg.batch_size)
-            target = max(4, int(lm_seconds / per_step))
-            if done is not None:  # continue with a bigger budget, never fewer steps than trained
-                target = max(target, done["steps"] + 1)
-        self.say(f"[bold]language model[/] ({cfg.lm_config}, {model_cfg.vocab_size:,} ids, suite {suite.name!r} with "
-                 f"{len(suite)} tasks): {target} steps" + (f" (~{per_step:.1f} s each estimated)" if per_step else ""))
-        train_cfg = TrainConfig(
-            out_dir=str(root), steps=target, log_every=max(1, target // 20),
-            model=ModelSection(config=cfg.lm_config, seed=cfg.seed),
-            optim=OptimConfig(peak_lr=3e-3, end_lr=3e-4, warmup_fraction=0.1),
-            data=DataConfig(dataset=str(self.out / "data"), artifacts=str(self.out / "tokenizers"), suite=suite.name,
-                            weights="suite", seq_len=cfg.seq_len, batch_size=cfg.batch_size, packing_bins=4,
-                            seed=cfg.seed),
-            checkpoint=CheckpointConfig(every=10**9, keep=1),
-        )
+        self.say(f"[bold]language model[/] ({cfg.lm_config}, {registry.layout().total_size:,} ids, suite {suite.name!r} "
+                 f"with {len(suite)} tasks): " + (f"{cfg.lm_steps} steps" if cfg.lm_steps else f"{lm_seconds:.0f} s"))
+
+        def trainer_for(steps: int) -> Any:
+            train_cfg = TrainConfig(
+                out_dir=str(root), steps=steps, log_every=max(1, steps // 20),
+                model=ModelSection(config=cfg.lm_config, seed=cfg.seed),
+                optim=OptimConfig(peak_lr=3e-3, end_lr=3e-4, warmup_fraction=0.1),
+                data=DataConfig(dataset=str(self.out / "data"), artifacts=str(self.out / "tokenizers"), suite=suite.name,
+                                weights="suite", seq_len=max(cfg.seq_len, 1), batch_size=cfg.batch_size,
+                                packing_bins=4, seed=cfg.seed),
+                checkpoint=CheckpointConfig(every=10**9, keep=1),
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return Trainer(train_cfg, registry, progress=cfg.progress)
+
         start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            trainer = Trainer(train_cfg, registry, progress=cfg.progress)
-        stamps: list[float] = []
-        first = min(target, max(2, target // 4))
-        trainer.train(steps=first, on_step=lambda step, rec: stamps.append(time.perf_counter()))
-        final = target
-        if cfg.lm_steps is None and len(stamps) >= 2:
-            measured = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
-            left = lm_seconds - (time.perf_counter() - start)
-            final = max(first, min(target, first + int(left / max(measured, 1e-6))))
-            if final < target:
-                self.skip(f"LM: steps take {measured:.1f} s here, so training stops at step {final} of {target}")
-        if final > first:
-            trainer.train(steps=final)
+        if cfg.lm_steps is not None:
+            final = cfg.lm_steps
+        else:
+            # Time a few real steps (the first one compiles), then size the run to the budget, so
+            # the learning-rate schedule ends where training does.
+            probe = lm_probe_steps(done)
+            measured, compile_s = self._probe(trainer_for, probe) if probe else (done["seconds"] / done["steps"], 0.0)
+            left = lm_seconds - (time.perf_counter() - start) - compile_s  # the final trainer compiles again
+            final = max(probe, probe + int(left / max(measured, 1e-6)))
+            if done is not None:  # continue with a bigger budget, never fewer steps than trained
+                final = max(final, done["steps"] + 1)
+            self.skip(f"LM: steps take {measured:.2f} s here, so the budget holds {final} steps")
+        trainer_for(final).train(steps=final)
         self.timings["lm"] = time.perf_counter() - start
-        atomic_write_text(mark, json.dumps({"steps": final, "target": target, "seconds": self.timings["lm"],
+        atomic_write_text(mark, json.dumps({"steps": final, "seconds": self.timings["lm"],
                                             "suite": [t.name for t in suite.tasks]}, indent=2) + "\n")
         return registry
+
+    def _probe(self, trainer_for: Any, steps: int) -> tuple[float, float]:
+        """Seconds per LM step (median after the compiling first one) and the compile time."""
+        stamps: list[float] = []
+        t0 = time.perf_counter()
+        trainer_for(steps).train(steps=steps, on_step=lambda step, rec: stamps.append(time.perf_counter()))
+        gaps = sorted(b - a for a, b in zip(stamps, stamps[1:]))
+        measured = gaps[len(gaps) // 2]
+        return measured, max(0.0, stamps[0] - t0 - measured)
 
     # ------------------------------------------------------------------ 4. generation
     def generate(self, registry: Registry, heldout: Any) -> list[tuple[str, list]]:
