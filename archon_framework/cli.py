@@ -201,6 +201,16 @@ def estimate_weights(
     out.print(f"wrote perplexities and S(i) weights of {len(ppl)} tasks to {out_file} (use it as data.weights)")
 
 
+def _sampling(*, greedy: bool, temperature: float, top_k: int | None, top_p: float) -> Any:
+    """The sampling options of generate and eval, checked (exit 2 with a message if not valid)."""
+    from archon_framework.model import Sampling
+
+    if top_k is not None and top_k < 1 or not 0.0 < top_p <= 1.0 or temperature <= 0:
+        err.print("[bold red]error:[/] --temperature must be > 0, --top-k >= 1 and --top-p in (0, 1]")
+        raise typer.Exit(2)
+    return Sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
+
+
 # ---------------------------------------------------------------------- generate
 @app.command()
 def generate(
@@ -229,13 +239,9 @@ def generate(
     given and keeps the one whose outputs best explain the conditions (model perplexity).
     """
     from archon_framework.infer._cli import run_generate
-    from archon_framework.model import Sampling
 
     registry = load_registry_or_exit()
-    if top_k is not None and top_k < 1 or not 0.0 < top_p <= 1.0 or temperature <= 0:
-        err.print("[bold red]error:[/] --temperature must be > 0, --top-k >= 1 and --top-p in (0, 1]")
-        raise typer.Exit(2)
-    sampling = Sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
+    sampling = _sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
     with errors_exit():
         manifest = run_generate(
             registry=registry, checkpoint=checkpoint, inputs=inputs, chain=chain, out_dir=out_dir,
@@ -294,13 +300,9 @@ def evaluate(
     Metrics come from the installed metric plugins (archon-eval-metrics).
     """
     from archon_framework.eval import command_line, run_eval
-    from archon_framework.model import Sampling
 
     registry = load_registry_or_exit()
-    if top_k is not None and top_k < 1 or not 0.0 < top_p <= 1.0 or temperature <= 0:
-        err.print("[bold red]error:[/] --temperature must be > 0, --top-k >= 1 and --top-p in (0, 1]")
-        raise typer.Exit(2)
-    sampling = Sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
+    sampling = _sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
     with errors_exit():
         paths, _ = run_eval(
             registry=registry, checkpoint=checkpoint, suite=suite, out_dir=out_dir, name=name, heldout=heldout,

@@ -22,7 +22,7 @@ from archon_framework.eval._evaluate import EvalResult, check_metrics, evaluate
 from archon_framework.eval._report import write_report
 from archon_framework.eval._run import ExpertModels, load_experts, prepare_chain
 from archon_framework.eval._tables import EvalTable, select_tables
-from archon_framework.infer._model import LoadedModel, load_checkpoint
+from archon_framework.infer._model import LoadedModel, load_checkpoint, open_run
 from archon_framework.model import Sampling
 from archon_framework.train._config import TrainConfig
 from archon_framework.train._experts import EXPERTS_MANIFEST, param_count, read_expert_plan, train_experts
@@ -39,20 +39,8 @@ def read_run(run_dir: str | Path, *, step: int | None = None) -> tuple[TrainConf
     """
     import orbax.checkpoint as ocp
 
-    run = Path(run_dir)
-    root = run / "checkpoints"
-    if not root.is_dir():
-        raise CheckpointError(f"{run}: not a training run (no checkpoints/ folder); pass the out_dir of `archon train` "
-                              "(for `archon demo`: its lm/ folder)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        manager = ocp.CheckpointManager(root.absolute(), options=ocp.CheckpointManagerOptions(read_only=True))
-    steps = sorted(manager.all_steps())
-    if not steps:
-        raise CheckpointError(f"{root}: no checkpoint; train first")
-    if step is not None and step not in steps:
-        raise CheckpointError(f"{root}: no checkpoint at step {step} (steps: {', '.join(map(str, steps))})")
-    step = steps[-1] if step is None else step
+    root = Path(run_dir) / "checkpoints"
+    manager, step = open_run(run_dir, step)
     try:
         meta = manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
     except Exception as err:

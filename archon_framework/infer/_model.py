@@ -26,7 +26,7 @@ from archon_framework._vocab import VocabLayout
 from archon_framework.config import from_dict
 from archon_framework.model import PrefixLM, load_model_config
 
-__all__ = ["LoadedModel", "load_checkpoint", "trained_suite"]
+__all__ = ["LoadedModel", "load_checkpoint", "open_run", "trained_suite"]
 
 
 class LoadedModel:
@@ -105,6 +105,31 @@ def _resolve(path: str, base: Path) -> Path:
     return p
 
 
+def open_run(run_dir: str | Path, step: int | None = None) -> tuple[Any, int]:
+    """A read-only orbax CheckpointManager over a training run and the step to read (the latest
+    by default).
+
+    Raises:
+        CheckpointError: the folder is not a training run, or has no (such) checkpoint.
+    """
+    import orbax.checkpoint as ocp
+
+    run = Path(run_dir)
+    root = run / "checkpoints"
+    if not root.is_dir():
+        raise CheckpointError(f"{run}: not a training run (no checkpoints/ folder); pass the out_dir of `archon train` "
+                              "(for `archon demo`: its lm/ folder)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        manager = ocp.CheckpointManager(root.absolute(), options=ocp.CheckpointManagerOptions(read_only=True))
+    steps = sorted(manager.all_steps())
+    if not steps:
+        raise CheckpointError(f"{root}: no checkpoint; train first")
+    if step is not None and step not in steps:
+        raise CheckpointError(f"{root}: no checkpoint at step {step} (steps: {', '.join(map(str, steps))})")
+    return manager, steps[-1] if step is None else step
+
+
 def load_checkpoint(
     run_dir: str | Path,
     registry: Registry,
@@ -129,20 +154,8 @@ def load_checkpoint(
     from archon_framework.train import TrainConfig
 
     run = Path(run_dir)
-    ckpt_root = run / "checkpoints"
-    if not ckpt_root.is_dir():
-        raise CheckpointError(f"{run}: not a training run (no checkpoints/ folder); pass the out_dir of `archon train`")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        manager = ocp.CheckpointManager(ckpt_root.absolute(), options=ocp.CheckpointManagerOptions(read_only=True))
-    steps = sorted(manager.all_steps())
-    if not steps:
-        raise CheckpointError(f"{ckpt_root}: no checkpoint; train first")
-    if step is None:
-        step = steps[-1]
-    elif step not in steps:
-        raise CheckpointError(f"{ckpt_root}: no checkpoint at step {step} (steps: {', '.join(map(str, steps))})")
-    where = f"{ckpt_root / str(step)}"
+    manager, step = open_run(run, step)
+    where = f"{run / 'checkpoints' / str(step)}"
     try:
         meta = manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore(), layout=ocp.args.JsonRestore()))
     except Exception as err:
