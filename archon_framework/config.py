@@ -14,7 +14,8 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 
 from archon_framework._errors import ConfigError
 
-__all__ = ["converter", "to_dict", "from_dict", "load_config", "save_config", "atomic_write_text", "atomic_write_bytes"]
+__all__ = ["converter", "to_dict", "from_dict", "load_config", "save_config", "atomic_write_text", "atomic_write_bytes",
+           "replace_atomically"]
 
 T = TypeVar("T")
 
@@ -89,6 +90,24 @@ def save_config(obj: Any, path: str | Path) -> None:
     atomic_write_text(Path(path), json.dumps(to_dict(obj), indent=2, sort_keys=False) + "\n")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
+def replace_atomically(tmp: str | Path, path: Path) -> None:
+    """Move a finished temporary file onto `path` with the permissions a plain ``open`` would give.
+
+    (``tempfile.mkstemp`` creates files readable by their owner only.)
+    """
+    os.chmod(tmp, _FILE_MODE)
+    os.replace(tmp, path)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file and a rename in the same directory."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +117,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        replace_atomically(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

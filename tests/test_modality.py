@@ -110,6 +110,9 @@ def test_config_round_trip_and_unknown_keys(tmp_path):
     cfg = _Cfg("tiny", _Optim(3e-4, 5))
     save_config(cfg, tmp_path / "c.json")
     assert load_config(tmp_path / "c.json", _Cfg) == cfg
+    (tmp_path / "plain.json").write_text("{}")  # the atomic write gives what a plain write gives
+    assert (tmp_path / "c.json").stat().st_mode & 0o777 == (tmp_path / "plain.json").stat().st_mode & 0o777
+    assert not list(tmp_path.glob(".c.json.*"))
     (tmp_path / "c.toml").write_text('name = "x"\n[optim]\nlr = 0.1\nwarmpu = 3\n')
     with pytest.raises(ConfigError, match=r"c.toml: invalid _Cfg: unknown key\(s\) warmpu in optim"):
         load_config(tmp_path / "c.toml", _Cfg)

@@ -19,6 +19,7 @@ import imageio.v3 as iio
 import numpy as np
 
 from archon_framework import ClipMeta, DataError, RawValueError
+from archon_framework.config import replace_atomically
 from archon_semantic_magvit import labels_to_colors
 
 __all__ = ["write_video", "load_video", "side_by_side"]
@@ -52,7 +53,7 @@ def write_video(video: np.ndarray, path: Path, *, fps: float = 30.0) -> Path:
         else:
             # imageio-ffmpeg writes yuv420p (what players expect); macro_block_size=1 keeps any size.
             iio.imwrite(tmp, arr, extension=".mp4", fps=fps, codec="libx264", macro_block_size=1)
-        os.replace(tmp, path)
+        replace_atomically(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
