@@ -4,6 +4,7 @@ the tokenizers it was trained with and the prompt serializer, loaded from a trai
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from pathlib import Path
 from typing import Any
@@ -119,9 +120,15 @@ def open_run(run_dir: str | Path, step: int | None = None) -> tuple[Any, int]:
     if not root.is_dir():
         raise CheckpointError(f"{run}: not a training run (no checkpoints/ folder); pass the out_dir of `archon train` "
                               "(for `archon demo`: its lm/ folder)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        manager = ocp.CheckpointManager(root.absolute(), options=ocp.CheckpointManagerOptions(read_only=True))
+    absl = logging.getLogger("absl")  # orbax logs a WARNING for each read-only option it sets
+    level = absl.level
+    absl.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            manager = ocp.CheckpointManager(root.absolute(), options=ocp.CheckpointManagerOptions(read_only=True))
+    finally:
+        absl.setLevel(level)
     steps = sorted(manager.all_steps())
     if not steps:
         raise CheckpointError(f"{root}: no checkpoint; train first")
