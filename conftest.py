@@ -11,9 +11,11 @@ later module that needs a function again compiles it again.
 from __future__ import annotations
 
 import gc
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 _MAPS = Path("/proc/self/maps")  # Linux; other systems have no such limit to watch
 _CLEAR_ABOVE = 20_000  # one module (the demo's integration test) adds up to ~20,000
@@ -32,3 +34,11 @@ def _release_compiled_executables():
 
         jax.clear_caches()
         gc.collect()
+
+
+# Hypothesis draws the same examples on every run (seeded by each test's name), so a red CI is a
+# bug in the change, not a new random draw; `HYPOTHESIS_PROFILE=explore make test` draws fresh
+# examples (10x as many where a test does not set its own count) to hunt for new failures.
+settings.register_profile("deterministic", derandomize=True)
+settings.register_profile("explore", derandomize=False, max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))

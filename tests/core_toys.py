@@ -49,3 +49,14 @@ class ToyPlugin:
         return self.mods
 
 
+
+
+class SuitePlugin:
+    """Contributes the given task suites."""
+
+    def __init__(self, *suites) -> None:
+        self.suites = list(suites)
+
+    @hookimpl
+    def archon_task_suites(self):
+        return self.suites

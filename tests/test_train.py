@@ -9,11 +9,11 @@ import jax
 import numpy as np
 import pytest
 
-from archon_framework import ConfigError, Slot, Task, TaskSuite, hookimpl
+from archon_framework import ConfigError, Slot, Task, TaskSuite
 from archon_framework.testing import make_registry
 from archon_framework.train import DataConfig, OptimConfig, TrainConfig, Trainer, load_train_config
 
-from core_toys import ToyPlugin, array_modality
+from core_toys import SuitePlugin, ToyPlugin, array_modality
 from test_examples import clips
 
 SUITE = TaskSuite("toy", (
@@ -23,18 +23,12 @@ SUITE = TaskSuite("toy", (
 ))
 
 
-class SuitePlugin:
-    @hookimpl
-    def archon_task_suites(self):
-        return [SUITE]
-
-
 @pytest.fixture(scope="module")
 def registry():
     return make_registry(("toy", ToyPlugin(array_modality("speech", 16, phrase="speech audio"),
                                            array_modality("expression", 32, phrase="facial expression"),
                                            array_modality("image", 64, temporal=False, phrase="reference image"))),
-                         ("suite", SuitePlugin()), with_byte_text=True)
+                         ("suite", SuitePlugin(SUITE)), with_byte_text=True)
 
 
 def config(out, steps=6, **data):
@@ -125,15 +119,15 @@ import sys, json
 sys.path[:0] = {paths!r}
 import jax
 from archon_framework.train import MeshConfig, Trainer
-from test_train import config, SuitePlugin
+from test_train import config, SUITE
 from test_examples import clips
-from core_toys import ToyPlugin, array_modality
+from core_toys import SuitePlugin, ToyPlugin, array_modality
 from archon_framework.testing import make_registry
 import attrs
 reg = make_registry(("toy", ToyPlugin(array_modality("speech", 16, phrase="speech audio"),
                                       array_modality("expression", 32, phrase="facial expression"),
                                       array_modality("image", 64, temporal=False, phrase="reference image"))),
-                    ("suite", SuitePlugin()), with_byte_text=True)
+                    ("suite", SuitePlugin(SUITE)), with_byte_text=True)
 assert len(jax.devices()) == 4
 out = {{}}
 for name, mesh, devices in (("one", MeshConfig(data=1), jax.devices()[:1]), ("dp4", MeshConfig(data=4), None), ("dp2_fsdp2", MeshConfig(data=2, fsdp=2), None)):

@@ -14,13 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archon_framework import Modality, PluginError, RawSpec, Slot, Task, TaskSuite, Vocabulary, VocabLayout, hookimpl
+from archon_framework import Modality, PluginError, RawSpec, Slot, Task, TaskSuite, Vocabulary, VocabLayout
 from archon_framework.testing import make_registry
 from archon_framework.train import DataConfig, OptimConfig, TrainConfig, Trainer
 from archon_framework.train._levels import LevelTable, level_blocks, level_index
 from archon_framework.train._logging import open_tensorboard, scalars, tag_name
 
-from core_toys import ToyPlugin, array_modality
+from core_toys import SuitePlugin, ToyPlugin, array_modality
 from test_examples import clips
 
 LEVELS, CODES = 3, 8
@@ -70,16 +70,10 @@ SUITE = TaskSuite("rvq", (
 ))
 
 
-class SuitePlugin:
-    @hookimpl
-    def archon_task_suites(self):
-        return [SUITE]
-
-
 @pytest.fixture(scope="module")
 def registry():
     return make_registry(("toy", ToyPlugin(rvq_speech(), array_modality("expression", 32, phrase="facial expression"))),
-                         ("suite", SuitePlugin()), with_byte_text=True)
+                         ("suite", SuitePlugin(SUITE)), with_byte_text=True)
 
 
 # ---------------------------------------------------------------------- the level tables

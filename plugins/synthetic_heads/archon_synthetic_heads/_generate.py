@@ -15,12 +15,12 @@ import numpy as np
 
 from archon_framework import Clip, ClipMeta, ConfigError, DataError
 from archon_framework.config import load_config
-from archon_synthetic_heads._appearance import sample_appearance
+from archon_synthetic_heads._appearance import Appearance, sample_appearance
 from archon_synthetic_heads._corpus import SPLITS, split_sentences
 from archon_synthetic_heads._description import describe
 from archon_synthetic_heads._espeak import Synthesis, Voice, synthesize
 from archon_synthetic_heads._contracts import SAMPLE_RATE, FlameDims
-from archon_synthetic_heads._motion import animate, sample_style
+from archon_synthetic_heads._motion import Motion, Style, animate, sample_style
 from archon_synthetic_heads._render import render_clip
 
 __all__ = ["SOURCE", "FRAME_RATE", "SPLIT_CODES", "SynthConfig", "generate_clip", "clip_id", "default_config_path"]
@@ -127,6 +127,67 @@ def _speak(rng: np.random.Generator, sentences: tuple[str, ...], budget: float, 
     return _join(parts, SAMPLE_RATE)
 
 
+def clip_stream(index: int, seed: int, split: str) -> np.random.Generator:
+    """The random stream of clip `index` of `split` under `seed`, everything it draws comes from.
+
+    Raises:
+        DataError: a negative index or seed, or an unknown split.
+    """
+    if index < 0 or seed < 0:
+        raise DataError(f"synthetic_heads: index and seed must be >= 0 (got index={index}, seed={seed})")
+    if split not in SPLIT_CODES:
+        raise DataError(f"synthetic_heads: unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    return np.random.default_rng(np.random.SeedSequence([seed, SPLIT_CODES[split], index]))
+
+
+def draw_appearance(rng: np.random.Generator, cfg: SynthConfig) -> Appearance:
+    """The person of a clip: the first draw of its stream."""
+    app = sample_appearance(rng, shape_dim=FlameDims().shape, p_glasses=cfg.p_glasses, p_beard=cfg.p_beard,
+                            p_headwear=cfg.p_headwear, p_accessory=cfg.p_accessory)
+    return attrs.evolve(app, voice=attrs.evolve(app.voice, language=cfg.language))
+
+
+@attrs.frozen
+class Performance:
+    """What a clip's stream decides before anything is rendered: who speaks, what and how they move."""
+
+    meta: ClipMeta
+    appearance: Appearance
+    style: Style
+    offset: float  # seconds of silence before the speech starts
+    synth: Synthesis
+    speech: np.ndarray  # float32 [samples], silence-padded to the clip (paper D.3)
+    motion: Motion
+
+
+def perform(index: int, *, seed: int, seconds: float | None = None, split: str = "train",
+            config: SynthConfig | None = None) -> Performance:
+    """The steps of `generate_clip` before rendering (person, style, speech, animation), in the
+    order they consume the clip's stream.
+
+    Raises:
+        DataError: a bad index, seed, split or length.
+    """
+    cfg = config or SynthConfig()
+    seconds = cfg.seconds if seconds is None else float(seconds)
+    rng = clip_stream(index, seed, split)
+    if not (0.1 <= seconds <= 600.0):
+        raise DataError(f"synthetic_heads: clip length {seconds} s is outside 0.1..600 s")
+    meta = ClipMeta(clip_id=clip_id(index, seed=seed, split=split), duration=seconds,
+                    frame_rate=FRAME_RATE, sample_rate=SAMPLE_RATE, source=SOURCE)
+    app = draw_appearance(rng, cfg)
+    style = sample_style(rng)
+    offset = float(rng.uniform(0.0, min(cfg.max_lead_in, 0.25 * seconds)))
+    synth = _speak(rng, split_sentences(split), seconds - offset - 0.02, cfg, app.voice)
+    start = int(round(offset * SAMPLE_RATE))
+    speech = np.zeros(meta.samples, np.float32)
+    n = max(0, min(len(synth.audio), meta.samples - start))
+    speech[start: start + n] = synth.audio[:n]
+    motion = animate(synth, speech, offset=offset, frames=meta.frames, frame_rate=FRAME_RATE, style=style,
+                     rng=rng, expression_dim=FlameDims().expression)
+    return Performance(meta, app, style, offset, synth, speech, motion)
+
+
 def generate_clip(index: int, *, seed: int, seconds: float | None = None, split: str = "train",
                   config: SynthConfig | None = None) -> Clip:
     """Generate clip `index` of a synthetic dataset.
@@ -147,33 +208,10 @@ def generate_clip(index: int, *, seed: int, seconds: float | None = None, split:
         DataError: a bad index, seed or split.
     """
     cfg = config or SynthConfig()
-    seconds = cfg.seconds if seconds is None else float(seconds)
-    if index < 0 or seed < 0:
-        raise DataError(f"synthetic_heads: index and seed must be >= 0 (got index={index}, seed={seed})")
-    if split not in SPLIT_CODES:
-        raise DataError(f"synthetic_heads: unknown split {split!r}; use one of {', '.join(SPLITS)}")
-    if not (0.1 <= seconds <= 600.0):
-        raise DataError(f"synthetic_heads: clip length {seconds} s is outside 0.1..600 s")
-    meta = ClipMeta(clip_id=clip_id(index, seed=seed, split=split), duration=seconds,
-                    frame_rate=FRAME_RATE, sample_rate=SAMPLE_RATE, source=SOURCE)
-    frames, samples = meta.frames, meta.samples
-    dims = FlameDims()
-    rng = np.random.default_rng(np.random.SeedSequence([seed, SPLIT_CODES[split], index]))
-    app = sample_appearance(rng, shape_dim=dims.shape, p_glasses=cfg.p_glasses, p_beard=cfg.p_beard,
-                            p_headwear=cfg.p_headwear, p_accessory=cfg.p_accessory)
-    app = attrs.evolve(app, voice=attrs.evolve(app.voice, language=cfg.language))
-    style = sample_style(rng)
-    offset = float(rng.uniform(0.0, min(cfg.max_lead_in, 0.25 * seconds)))
-    synth = _speak(rng, split_sentences(split), seconds - offset - 0.02, cfg, app.voice)
-
-    start = int(round(offset * SAMPLE_RATE))
-    speech = np.zeros(samples, np.float32)  # silence-padded to the clip (paper D.3)
-    n = max(0, min(len(synth.audio), samples - start))
-    speech[start: start + n] = synth.audio[:n]
-    script = " ".join(w.text for w in synth.words if w.start + offset < seconds and w.end + offset > 0.0)
-
-    motion = animate(synth, speech, offset=offset, frames=frames, frame_rate=FRAME_RATE, style=style,
-                     rng=rng, expression_dim=dims.expression)
+    p = perform(index, seed=seed, seconds=seconds, split=split, config=cfg)
+    seconds = p.meta.duration
+    script = " ".join(w.text for w in p.synth.words if w.start + p.offset < seconds and w.end + p.offset > 0.0)
+    app, motion, speech = p.appearance, p.motion, p.speech
     semantic, video = render_clip(app, motion.expression, motion.pose, with_video=cfg.with_video)
     values = {
         "speech": speech,  # float32 [samples]
@@ -183,8 +221,8 @@ def generate_clip(index: int, *, seed: int, seconds: float | None = None, split:
         "pose": motion.pose,  # [frames, 6]
         "semantic": semantic,  # uint8 [frames, 128, 128]
         "image": video[0].copy(),  # uint8 [256, 256, 3]
-        "description": describe(app, style, motion, seconds=seconds),
+        "description": describe(app, p.style, motion, seconds=seconds),
     }
     if cfg.with_video:
         values["video"] = video  # uint8 [frames, 256, 256, 3]
-    return Clip(meta, values)
+    return Clip(p.meta, values)

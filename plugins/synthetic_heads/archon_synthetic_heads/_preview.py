@@ -13,12 +13,11 @@ import attrs
 import numpy as np
 from jaxtyping import Float, UInt8
 
-from archon_framework import Clip, ClipMeta, DataError, RawValueError
+from archon_framework import Clip, DataError, RawValueError
 from archon_synthetic_heads._appearance import Appearance, sample_appearance
-from archon_synthetic_heads._contracts import SAMPLE_RATE, FlameDims
-from archon_synthetic_heads._corpus import split_sentences
-from archon_synthetic_heads._generate import FRAME_RATE, SOURCE, SPLIT_CODES, SynthConfig, _speak, clip_id
-from archon_synthetic_heads._motion import EXPRESSION_COMPONENTS, animate, sample_style
+from archon_synthetic_heads._contracts import FlameDims
+from archon_synthetic_heads._generate import SynthConfig, clip_stream, draw_appearance, perform
+from archon_synthetic_heads._motion import EXPRESSION_COMPONENTS
 from archon_synthetic_heads._render import SEMANTIC_SIZE, render_labels
 
 __all__ = [
@@ -31,15 +30,6 @@ __all__ = [
 ]
 
 
-def _stream(index: int, seed: int, split: str) -> np.random.Generator:
-    """The random stream of clip `index` (the same as `generate_clip`'s)."""
-    if index < 0 or seed < 0:
-        raise DataError(f"synthetic_heads: index and seed must be >= 0 (got index={index}, seed={seed})")
-    if split not in SPLIT_CODES:
-        raise DataError(f"synthetic_heads: unknown split {split!r}; use one of {', '.join(SPLIT_CODES)}")
-    return np.random.default_rng(np.random.SeedSequence([seed, SPLIT_CODES[split], index]))
-
-
 def clip_appearance(index: int, *, seed: int, split: str = "train", config: SynthConfig | None = None) -> Appearance:
     """The person of clip `index` of `split` under `seed`, without synthesizing or rendering it.
 
@@ -50,10 +40,7 @@ def clip_appearance(index: int, *, seed: int, split: str = "train", config: Synt
     Raises:
         DataError: a negative index or seed, or an unknown split.
     """
-    cfg = config or SynthConfig()
-    app = sample_appearance(_stream(index, seed, split), shape_dim=FlameDims().shape, p_glasses=cfg.p_glasses,
-                            p_beard=cfg.p_beard, p_headwear=cfg.p_headwear, p_accessory=cfg.p_accessory)
-    return attrs.evolve(app, voice=attrs.evolve(app.voice, language=cfg.language))
+    return draw_appearance(clip_stream(index, seed, split), config or SynthConfig())
 
 
 def generate_parameters(index: int, *, seed: int, seconds: float | None = None, split: str = "train",
@@ -65,29 +52,9 @@ def generate_parameters(index: int, *, seed: int, seconds: float | None = None, 
     Raises:
         DataError: a bad index, seed, split or length.
     """
-    cfg = config or SynthConfig()
-    seconds = cfg.seconds if seconds is None else float(seconds)
-    if not (0.1 <= seconds <= 600.0):
-        raise DataError(f"synthetic_heads: clip length {seconds} s is outside 0.1..600 s")
-    rng = _stream(index, seed, split)
-    meta = ClipMeta(clip_id=clip_id(index, seed=seed, split=split), duration=seconds,
-                    frame_rate=FRAME_RATE, sample_rate=SAMPLE_RATE, source=SOURCE)
-    dims = FlameDims()
-    # The steps of generate_clip, in its order (the stream is consumed identically).
-    app = sample_appearance(rng, shape_dim=dims.shape, p_glasses=cfg.p_glasses, p_beard=cfg.p_beard,
-                            p_headwear=cfg.p_headwear, p_accessory=cfg.p_accessory)
-    app = attrs.evolve(app, voice=attrs.evolve(app.voice, language=cfg.language))
-    style = sample_style(rng)
-    offset = float(rng.uniform(0.0, min(cfg.max_lead_in, 0.25 * seconds)))
-    synth = _speak(rng, split_sentences(split), seconds - offset - 0.02, cfg, app.voice)
-    start = int(round(offset * SAMPLE_RATE))
-    speech = np.zeros(meta.samples, np.float32)
-    n = max(0, min(len(synth.audio), meta.samples - start))
-    speech[start: start + n] = synth.audio[:n]
-    motion = animate(synth, speech, offset=offset, frames=meta.frames, frame_rate=FRAME_RATE, style=style,
-                     rng=rng, expression_dim=dims.expression)
-    return Clip(meta, {"identity": app.identity.astype(np.float32), "expression": motion.expression,
-                       "pose": motion.pose})
+    p = perform(index, seed=seed, seconds=seconds, split=split, config=config)
+    return Clip(p.meta, {"identity": p.appearance.identity.astype(np.float32), "expression": p.motion.expression,
+                         "pose": p.motion.pose})
 
 
 def sample_identities(count: int, *, seed: int, split: str = "train", start: int = 0,

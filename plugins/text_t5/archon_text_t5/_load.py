@@ -75,9 +75,10 @@ class TimedWord:
     def overlaps(self, begin: float, end: float) -> bool:
         """Whether ``[start, start + duration)`` overlaps ``[begin, end)`` (a zero-length word:
         whether ``begin <= start < end``)."""
-        if self.duration == 0:
+        stop = self.start + self.duration
+        if stop <= self.start:  # zero length, or shorter than a float can tell at this time
             return begin <= self.start < end
-        return self.start < end and self.start + self.duration > begin
+        return self.start < end and stop > begin
 
 
 def _number(value: Any, key: str, where: str) -> float:

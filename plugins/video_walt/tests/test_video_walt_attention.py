@@ -71,6 +71,12 @@ def apply():
     return lambda block, x: np.asarray(run(block, x))
 
 
+#: A change this large is an output that moved: ten times the tolerance of the "unchanged"
+#: checks (atol 1e-5), below the smallest real influence seen (one token among a frame's 16
+#: moves another by ~1e-3 for some seeds).
+MOVED = 1e-4
+
+
 def _tokens(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((*GRID, D)).astype(np.float32)
 
@@ -104,7 +110,7 @@ def test_spatial_window_block_keeps_frames_independent(blocks, apply, f, seed):
     # Not vacuous: inside the frame every token sees every other one, even across STW windows.
     corner = _grid_mask(t=f, h=slice(0, 1), w=slice(0, 1))
     moved = apply(blocks["sw"], _changed(x, corner, seed))
-    assert np.abs(moved[f, -1, -1] - out[f, -1, -1]).max() > 1e-3
+    assert np.abs(moved[f, -1, -1] - out[f, -1, -1]).max() > MOVED
 
 
 @settings(max_examples=8, deadline=None)
@@ -118,7 +124,7 @@ def test_spatiotemporal_window_block_output_depends_only_on_its_window(blocks, a
     # Not vacuous: the window spans time, so another frame of the same window moves this token.
     other_frame = _window_of(i, j) & ~_grid_mask(t=t)
     inside = apply(blocks["stw"], _changed(x, other_frame, seed))
-    assert np.abs(inside[t, i, j] - out[t, i, j]).max() > 1e-3
+    assert np.abs(inside[t, i, j] - out[t, i, j]).max() > MOVED
 
 
 @settings(max_examples=8, deadline=None)
@@ -131,8 +137,8 @@ def test_causal_spatiotemporal_block_never_reads_later_frames(blocks, apply, f, 
     # The non-causal block does read them (the test can tell the two apart).
     if f + 1 < GRID[0]:
         free = apply(blocks["stw"], x)
-        assert np.abs(apply(blocks["stw"], _changed(x, later, seed))[f] - free[f]).max() > 1e-3
+        assert np.abs(apply(blocks["stw"], _changed(x, later, seed))[f] - free[f]).max() > MOVED
     # And the causal one reads earlier frames.
     if f > 0:
         earlier = apply(blocks["stw_causal"], _changed(x, _grid_mask(t=slice(0, f)), seed))
-        assert np.abs(earlier[f] - out[f]).max() > 1e-3
+        assert np.abs(earlier[f] - out[f]).max() > MOVED
