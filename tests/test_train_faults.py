@@ -19,9 +19,9 @@ from archon_framework.data import TokenCache, needed_keys
 from archon_framework.testing import make_registry
 from archon_framework.train import CheckpointConfig, Trainer, TrainingError
 
-from core_toys import ArrayTokenizer, ToyPlugin, array_modality
+from core_toys import ArrayTokenizer, SuitePlugin, ToyPlugin, array_modality
 from test_examples import clips
-from test_train import SUITE, SuitePlugin, config, params
+from test_train import SUITE, config, params
 
 HERE = Path(__file__).parent
 
@@ -31,7 +31,7 @@ def toy_registry(speech_size: int = 16, *extra):
                                            array_modality("expression", 32, phrase="facial expression"),
                                            array_modality("image", 64, temporal=False, phrase="reference image"),
                                            *extra)),
-                         ("suite", SuitePlugin()), with_byte_text=True)
+                         ("suite", SuitePlugin(SUITE)), with_byte_text=True)
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +179,7 @@ def test_a_tokenizer_giving_ids_outside_its_vocabulary_is_refused(tmp_path):
     vocab = Vocabulary("speech", 16)
     speech = attrs.evolve(array_modality("speech", 16, phrase="speech audio"), tokenizer=lambda path: OffByOne(vocab))
     registry = make_registry(("toy", ToyPlugin(speech, array_modality("expression", 32, phrase="facial expression"))),
-                             ("suite", SuitePlugin()), with_byte_text=True)
+                             ("suite", SuitePlugin(SUITE)), with_byte_text=True)
     data = []
     for c in clips(4):
         speech = c["speech"].copy()
