@@ -12,8 +12,9 @@ the data arguments), so re-runs do not regenerate them.
 Report (printed and written to ``OUT/report.json``): MCD-DTW (c0 excluded, K = 10 sqrt(2)/ln 10)
 of reconstructions with 1, 2, 3, 4 (and 8) levels and of silence, the log-mel spectral distance
 and the RMS ratio (reconstruction / reference) per level, codebook usage per level, the steps
-and seconds trained, and the final training losses. ``--set section.key=value`` overrides any
-field of the config (values parsed as JSON), for experiments.
+and seconds trained, the mean mel loss of each tenth of training and the final training losses.
+``--set section.key=value`` overrides any field of the config (values parsed as JSON), for
+experiments.
 """
 
 from __future__ import annotations
@@ -155,6 +156,9 @@ def main() -> None:
         "train_audio_seconds": round(sum(len(w) for w in train_waves) / SAMPLE_RATE, 1),
         "final_losses_mean_last_10pct": {k: float(np.mean([h[k] for h in tail if k in h])) for k in tail[-1]},
         "first_losses": history[0],
+        "mel_loss_per_tenth": [
+            round(float(np.mean([h["mel"] for h in part])), 2) for part in np.array_split(history, 10) if len(part)
+        ],
         "codebook_usage_held_out": codebook_usage(tok, held_out),
         "residual_rms_ratio_per_level": residual_ratios(tok, held_out),
     }

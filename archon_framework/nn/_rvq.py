@@ -279,7 +279,10 @@ def update_codebooks(
         mask: ``[n, levels]`` which rows count (quantizer dropout, padding); default all.
         decay: EMA decay ``gamma``.
         eps: Laplace smoothing.
-        dead_code_threshold: EMA count below which a code is replaced (0 disables).
+        dead_code_threshold: EMA count below which a code is replaced (0 disables). A code's EMA
+            count settles at its mean assignments per step, about ``n / num_codes`` for an
+            evenly used code, so keep the threshold well below that or live codes are replaced
+            at every step and the codebook never settles.
         kmeans_iters: Lloyd iterations of the initial k-means.
 
     Returns:

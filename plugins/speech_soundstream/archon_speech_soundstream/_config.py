@@ -56,8 +56,9 @@ class CodecConfig:
         codebook_size: codes per level (1024).
         ema_decay: EMA decay of the codebooks.
         kmeans_iters: k-means iterations of the first-batch initialisation.
-        dead_code_threshold: EMA count below which a code is replaced by a batch vector.
-        commitment_weight: beta of the commitment loss.
+        dead_code_threshold: EMA count below which a code is replaced by a batch vector. The
+            count is in assignments per step, so it must stay well below ``frames per step /
+            codebook_size`` at every level (`expected_code_counts`; the trainer warns).
         quantizer_dropout: probability that a training example uses a random prefix of levels.
     """
 
@@ -69,10 +70,9 @@ class CodecConfig:
     dilations: tuple[int, ...] = attrs.field(default=(1, 3, 9), validator=_positive_ints)
     levels: int = attrs.field(default=8, validator=_positive)
     codebook_size: int = attrs.field(default=1024, validator=_positive)
-    ema_decay: float = 0.95
+    ema_decay: float = 0.99
     kmeans_iters: int = 10
-    dead_code_threshold: float = 2.0
-    commitment_weight: float = 1.0
+    dead_code_threshold: float = 0.1
     quantizer_dropout: float = 1.0
 
     def __attrs_post_init__(self) -> None:
@@ -88,6 +88,8 @@ class CodecConfig:
             )
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"CodecConfig.ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.dead_code_threshold < 0:
+            raise ConfigError(f"CodecConfig.dead_code_threshold must be >= 0, got {self.dead_code_threshold}")
         if not 0.0 <= self.quantizer_dropout <= 1.0:
             raise ConfigError(f"CodecConfig.quantizer_dropout must be in [0, 1], got {self.quantizer_dropout}")
 

@@ -3,7 +3,7 @@
 * Multi-scale mel reconstruction, over window sizes s with hop s/4:
   ``L_mel = mean_s [ mean_t ||S_t - S^_t||_1 + alpha_s mean_t ||log(S_t + f_s) - log(S^_t + f_s)||_2 ]``,
   ``alpha_s = sqrt(s / 2)``.
-* Multi-resolution linear STFT: spectral convergence ``||Y - Y^||_F / ||Y||_F`` plus the mean
+* Multi-resolution linear STFT: spectral convergence ``||Y - Y^||_F / (||Y||_F + f_s sqrt(|Y|))`` plus the mean
   absolute log-magnitude difference (same floor), averaged over the same scales.
 
 The log floor ``f_s = log_floor * s / 4`` is ``log_floor`` times the STFT magnitude of a
@@ -83,8 +83,11 @@ def multiresolution_stft_loss(
     for s in scales:
         mag_t = stft_magnitude(target, n_fft=s, hop=s // 4)  # [frames, bins]
         mag_e = stft_magnitude(estimate, n_fft=s, hop=s // 4)
-        sc = jnp.linalg.norm(mag_t - mag_e) / (jnp.linalg.norm(mag_t) + 1e-6)
         eps = _floor(s, log_floor)
+        # The reference's norm is floored at that of a spectrum at the log floor everywhere: a
+        # silent segment (espeak speech is ~50% digital silence) would otherwise divide by ~0 and
+        # its gradient swamp the batch.
+        sc = jnp.linalg.norm(mag_t - mag_e) / (jnp.linalg.norm(mag_t) + eps * math.sqrt(mag_t.size))
         log_l1 = jnp.mean(jnp.abs(jnp.log(mag_t + eps) - jnp.log(mag_e + eps)))
         total = total + sc + log_l1
     return total / len(scales)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from ._losses import (
     multiscale_mel_loss,
 )
 
-__all__ = ["SoundStreamTrainer", "collect_speech", "sample_segments", "train_tokenizer"]
+__all__ = ["SoundStreamTrainer", "collect_speech", "expected_code_counts", "sample_segments", "train_tokenizer"]
 
 
 def collect_speech(source: Sequence[Any], *, modality: str = "speech") -> list[np.ndarray]:
@@ -161,6 +162,22 @@ def _disc_step(opt: tuple):
     return eqx.filter_jit(step)
 
 
+def expected_code_counts(cfg: SoundStreamConfig) -> np.ndarray:
+    """``[levels]``: the EMA count an evenly used code settles at, per RVQ level.
+
+    A step quantizes ``batch_size * segment_samples / hop`` frames; under quantizer dropout
+    (probability ``p``, depth uniform in ``1..L``) level ``l`` (1-based) takes part in a fraction
+    ``(1 - p) + p (L - l + 1) / L`` of them, spread over ``codebook_size`` codes. The EMA count of
+    a code converges to its mean assignments per step, so a ``dead_code_threshold`` near or above
+    these values replaces live codes every step and the codebook never settles.
+    """
+    c, t = cfg.codec, cfg.train
+    frames = t.batch_size * t.segment_samples / c.hop_length
+    depth = np.arange(1, c.levels + 1)
+    share = (1.0 - c.quantizer_dropout) + c.quantizer_dropout * (c.levels - depth + 1) / c.levels
+    return frames * share / c.codebook_size
+
+
 class SoundStreamTrainer:
     """Adam on the codec (generator) and the STFT discriminator; EMA on the codebooks.
 
@@ -172,6 +189,15 @@ class SoundStreamTrainer:
 
     def __init__(self, cfg: SoundStreamConfig, *, seed: int | None = None):
         self.cfg = cfg
+        expected = expected_code_counts(cfg)
+        if cfg.codec.dead_code_threshold > 0.5 * expected.min():
+            warnings.warn(
+                f"speech codec: codec.dead_code_threshold = {cfg.codec.dead_code_threshold} is above "
+                f"half the EMA count of an evenly used code at the deepest level "
+                f"({expected.min():.3g}, from train.batch_size x train.segment_samples and "
+                f"codec.codebook_size): live codes would be replaced every step",
+                stacklevel=2,
+            )
         seed = cfg.train.seed if seed is None else seed
         k_codec, k_disc, self._key = jax.random.split(jax.random.key(seed), 3)
         self.codec, self.state = init_codec(cfg, key=k_codec)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import math
 
+import attrs
 import pytest
 from archon_framework import ConfigError
 from archon_speech_soundstream import (
     HOP_LENGTH,
     CodecConfig,
     SoundStreamConfig,
+    SoundStreamTrainer,
     TokenConfig,
     TrainConfig,
+    expected_code_counts,
     load_soundstream_config,
     shipped_config,
 )
@@ -52,3 +55,30 @@ def test_bad_configs_are_refused(tmp_path):
         load_soundstream_config(path)
     with pytest.raises(ConfigError, match="huge"):
         shipped_config("huge")
+
+
+def test_expected_code_counts_follow_batch_and_dropout():
+    cfg = shipped_config("tiny")
+    counts = expected_code_counts(cfg)
+    frames = cfg.train.batch_size * cfg.train.segment_samples / HOP_LENGTH
+    # Level 1 sees every frame; under full quantizer dropout level 8 sees one example in eight.
+    assert counts[0] == pytest.approx(frames / 1024)
+    assert counts[-1] == pytest.approx(frames / 8 / 1024)
+    assert list(counts) == sorted(counts, reverse=True)
+    no_dropout = attrs.evolve(cfg, codec=attrs.evolve(cfg.codec, quantizer_dropout=0.0))
+    assert expected_code_counts(no_dropout) == pytest.approx([frames / 1024] * 8)
+
+
+@pytest.mark.parametrize("name", ["tiny", "small", "paper"])
+def test_shipped_dead_code_thresholds_leave_live_codes_alone(name):
+    cfg = shipped_config(name)
+    assert 0 < cfg.codec.dead_code_threshold <= 0.5 * expected_code_counts(cfg).min()
+
+
+def test_trainer_warns_when_dead_code_threshold_would_churn_the_codebook():
+    cfg = shipped_config("tiny")
+    # 40 frames a step over 1024 codes: an evenly used code's EMA count settles near 0.04, so a
+    # threshold of 0.5 would replace almost every code at every step.
+    bad = attrs.evolve(cfg, codec=attrs.evolve(cfg.codec, dead_code_threshold=0.5))
+    with pytest.warns(UserWarning, match="dead_code_threshold"):
+        SoundStreamTrainer(bad)

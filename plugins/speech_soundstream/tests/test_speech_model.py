@@ -121,3 +121,17 @@ def test_reconstruction_losses_are_zero_only_for_equal_waves():
     _, stft_half = losses(a, 0.5 * a)
     assert float(mel_diff) > 1.0
     assert float(stft_half) > 0.1
+
+
+def test_spectral_convergence_stays_bounded_on_a_silent_segment():
+    # espeak speech is half digital silence, so training batches hold silent segments. Their
+    # spectral convergence must not divide by ~0: quiet noise (-40 dBFS) against silence scores
+    # about what the same noise scores against speech, not thousands.
+    scales = CFG.loss.mel_scales
+    silence = jnp.zeros(6400)
+    speech = jnp.asarray(synthetic_speech(0.4, seed=3))
+    noise = 0.01 * jax.random.normal(jax.random.key(0), (6400,))
+    on_silence = float(multiresolution_stft_loss(silence, noise, scales=scales))
+    on_speech = float(multiresolution_stft_loss(speech, speech + noise, scales=scales))
+    assert np.isfinite(on_silence) and on_silence < 10.0, on_silence
+    assert on_speech < on_silence  # the noise is still penalized, more where nothing was expected
