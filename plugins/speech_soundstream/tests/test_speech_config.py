@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import attrs
 import pytest
@@ -80,5 +81,8 @@ def test_trainer_warns_when_dead_code_threshold_would_churn_the_codebook():
     # 40 frames a step over 1024 codes: an evenly used code's EMA count settles near 0.04, so a
     # threshold of 0.5 would replace almost every code at every step.
     bad = attrs.evolve(cfg, codec=attrs.evolve(cfg.codec, dead_code_threshold=0.5))
-    with pytest.warns(UserWarning, match="dead_code_threshold"):
-        SoundStreamTrainer(bad)
+    # The warning comes before the model is built: as an error it stops the constructor there.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        with pytest.raises(UserWarning, match="dead_code_threshold"):
+            SoundStreamTrainer(bad)
