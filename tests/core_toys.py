@@ -49,8 +49,6 @@ class ToyPlugin:
         return self.mods
 
 
-
-
 class SuitePlugin:
     """Contributes the given task suites."""
 

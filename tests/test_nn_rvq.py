@@ -15,6 +15,7 @@ from archon_framework.nn import (
     RVQState,
     ResidualVQ,
     codes_to_local_ids,
+    expected_code_counts,
     kmeans,
     level_mask,
     local_ids_to_codes,
@@ -253,3 +254,13 @@ def test_update_codebooks_function_is_pure(fitted):
     b = update_with(state, out.residuals, out.codes, _full_mask(x), jax.random.key(0), 0.9, 1e-5, 1.0)
     np.testing.assert_array_equal(state.codebooks, before)
     np.testing.assert_array_equal(a.codebooks, b.codebooks)
+
+
+def test_expected_code_counts_match_the_dropout_sampler():
+    # The shares the formula assumes are those sample_num_active draws: level l takes part in
+    # the examples whose drawn depth is at least l.
+    depth = np.asarray(RVQ.sample_num_active(key=jax.random.key(0), batch=200_000, prob=0.5))
+    measured = np.array([(depth > level).mean() for level in range(LEVELS)])
+    counts = expected_code_counts(1.0, num_levels=LEVELS, codebook_size=CODES, dropout=0.5)
+    np.testing.assert_allclose(counts * CODES, measured, atol=0.01)
+    assert expected_code_counts(32.0, num_levels=LEVELS, codebook_size=CODES) == pytest.approx([2.0] * LEVELS)

@@ -6,7 +6,7 @@ Every layer acts on one example; batch with ``jax.vmap``.
 
 from ._conv1d import ACTIVATIONS, CausalConv1d, CausalConvTranspose1d, ResidualUnit1d
 from ._kmeans import kmeans, nearest_code, squared_distances
-from ._rvq import RVQOutput, RVQState, ResidualVQ, level_mask, update_codebooks
+from ._rvq import RVQOutput, RVQState, ResidualVQ, expected_code_counts, level_mask, update_codebooks
 from ._tokens import TokenOrder, codes_to_local_ids, local_ids_to_codes
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "TokenOrder",
     "codes_to_local_ids",
     "kmeans",
+    "expected_code_counts",
     "level_mask",
     "local_ids_to_codes",
     "nearest_code",

@@ -5,11 +5,12 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from ._kmeans import kmeans, nearest_code
 
-__all__ = ["RVQOutput", "RVQState", "ResidualVQ", "level_mask", "update_codebooks"]
+__all__ = ["RVQOutput", "RVQState", "ResidualVQ", "expected_code_counts", "level_mask", "update_codebooks"]
 
 
 class RVQState(eqx.Module):
@@ -54,6 +55,22 @@ class RVQOutput(eqx.Module):
 def level_mask(num_active: Int[Array, "*batch"], num_levels: int) -> Bool[Array, "*batch levels"]:
     """``mask[..., l] = l < num_active[...]``: the levels used under quantizer dropout."""
     return jnp.arange(num_levels) < jnp.asarray(num_active)[..., None]
+
+
+def expected_code_counts(
+    vectors_per_step: float, *, num_levels: int, codebook_size: int, dropout: float = 0.0
+) -> np.ndarray:
+    """``[levels]``: the EMA count an evenly used code settles at, per level.
+
+    The EMA count of a code converges to its mean assignments per step. Under quantizer dropout
+    as `ResidualVQ.sample_num_active` draws it (probability ``p``, depth uniform in ``1..L``),
+    level ``l`` (1-based) quantizes a share ``(1 - p) + p (L - l + 1) / L`` of the vectors, spread
+    over ``codebook_size`` codes. A ``dead_code_threshold`` near or above these values replaces
+    live codes at every step and the codebook never settles.
+    """
+    depth = np.arange(1, num_levels + 1)
+    share = (1.0 - dropout) + dropout * (num_levels - depth + 1) / num_levels
+    return vectors_per_step * share / codebook_size
 
 
 class ResidualVQ(eqx.Module):

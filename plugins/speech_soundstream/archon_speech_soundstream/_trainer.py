@@ -24,6 +24,7 @@ import optax
 from archon_framework import DataError
 from archon_framework.config import atomic_write_text
 from archon_framework.nn import RVQState, level_mask
+from archon_framework.nn import expected_code_counts as rvq_code_counts
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ._audio import check_wave
@@ -163,19 +164,15 @@ def _disc_step(opt: tuple):
 
 
 def expected_code_counts(cfg: SoundStreamConfig) -> np.ndarray:
-    """``[levels]``: the EMA count an evenly used code settles at, per RVQ level.
-
-    A step quantizes ``batch_size * segment_samples / hop`` frames; under quantizer dropout
-    (probability ``p``, depth uniform in ``1..L``) level ``l`` (1-based) takes part in a fraction
-    ``(1 - p) + p (L - l + 1) / L`` of them, spread over ``codebook_size`` codes. The EMA count of
-    a code converges to its mean assignments per step, so a ``dead_code_threshold`` near or above
-    these values replaces live codes every step and the codebook never settles.
-    """
+    """``[levels]``: `archon_framework.nn.expected_code_counts` for this config's training steps
+    (``batch_size * segment_samples / hop`` frames a step, ``codec.quantizer_dropout``)."""
     c, t = cfg.codec, cfg.train
-    frames = t.batch_size * t.segment_samples / c.hop_length
-    depth = np.arange(1, c.levels + 1)
-    share = (1.0 - c.quantizer_dropout) + c.quantizer_dropout * (c.levels - depth + 1) / c.levels
-    return frames * share / c.codebook_size
+    return rvq_code_counts(
+        t.batch_size * t.segment_samples / c.hop_length,
+        num_levels=c.levels,
+        codebook_size=c.codebook_size,
+        dropout=c.quantizer_dropout,
+    )
 
 
 class SoundStreamTrainer:
