@@ -102,3 +102,16 @@ def test_bad_configs_are_refused(tiny_config):
     with pytest.raises(ConfigError, match="activation"):
         cfg = ModelConfig(channels=4, latent_dim=2, activation="swish-ish")
         AnimationRVQVAE(cfg, 6, key=jax.random.key(0))
+
+
+@pytest.mark.parametrize("name", ["paper", "paper_supplementary", "small"])
+def test_shipped_dead_code_thresholds_leave_live_codes_alone(name):
+    from archon_framework.nn import expected_code_counts
+
+    for modality in FLAME_MODALITIES:
+        cfg = shipped_config(name, modality)
+        m = cfg.model
+        vectors = cfg.train.batch_size * cfg.train.window_frames // m.time_factor  # latents a step
+        counts = expected_code_counts(vectors, num_levels=m.num_levels, codebook_size=m.codebook_size,
+                                      dropout=m.quantizer_dropout)
+        assert m.dead_code_threshold <= 0.5 * counts.min(), (name, modality, m.dead_code_threshold, counts.min())
