@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from archon_framework.nn import CausalConv1d, CausalConvTranspose1d, ResidualUnit1d
+from archon_framework.nn import CausalConv1d, CausalConvTranspose1d, ResidualUnit1d, zero_biases
 
 
 @eqx.filter_jit
@@ -88,3 +88,49 @@ def test_bad_arguments_are_refused():
     conv = CausalConv1d(2, 3, 3, key=jax.random.key(0))
     with pytest.raises(ValueError, match=r"\[2, time\]"):
         conv(jnp.ones((3, 8)))
+
+
+def test_weight_norm_starts_as_the_plain_layer_and_splits_direction_from_gain():
+    """``weight_norm=True`` computes the same function at initialisation (g = ||v|| per output
+    channel), stays causal, and its kernel is g * v / ||v||: scaling v changes nothing."""
+    key, x = jax.random.key(0), jax.random.normal(jax.random.key(1), (3, 12))
+    pairs = [
+        (CausalConv1d(3, 4, 4, stride=2, key=key), CausalConv1d(3, 4, 4, stride=2, weight_norm=True, key=key)),
+        (CausalConvTranspose1d(3, 4, 4, stride=2, key=key),
+         CausalConvTranspose1d(3, 4, 4, stride=2, weight_norm=True, key=key)),
+        (ResidualUnit1d(3, 3, dilation=2, key=key), ResidualUnit1d(3, 3, dilation=2, weight_norm=True, key=key)),
+    ]  # fmt: skip
+    for plain, normed in pairs:
+        np.testing.assert_allclose(normed(x), plain(x), rtol=1e-5, atol=1e-5)
+    conv = pairs[0][1]
+    assert isinstance(conv.conv, eqx.nn.WeightNorm)
+    scaled = eqx.tree_at(lambda c: c.conv.layer.weight, conv, conv.conv.layer.weight * 3.0)
+    np.testing.assert_allclose(scaled(x), conv(x), rtol=1e-5, atol=1e-5)
+    y, y2 = _batched(conv, jnp.stack([x, x.at[:, 8:].set(4.0)]))
+    np.testing.assert_allclose(y2[:, :4], y[:, :4], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(y2[:, 4:], y[:, 4:])
+    with pytest.raises(ValueError, match=r"\[3, time\]"):
+        conv(jnp.ones((2, 8)))
+
+
+def test_zero_biases_clears_every_bias_and_nothing_else():
+    key = jax.random.key(0)
+    layers = (
+        ResidualUnit1d(3, 3, key=key),
+        ResidualUnit1d(3, 3, weight_norm=True, key=key),
+        CausalConvTranspose1d(3, 2, 4, stride=2, key=key),
+        eqx.nn.Linear(3, 2, key=key),
+    )
+    for layer in layers:
+        before = jax.tree_util.tree_flatten_with_path(eqx.filter(layer, eqx.is_array))[0]
+        after = jax.tree_util.tree_flatten_with_path(eqx.filter(zero_biases(layer), eqx.is_array))[0]
+        assert [p for p, _ in before] == [p for p, _ in after]
+        biases = [(b, a) for (path, b), (_, a) in zip(before, after) if "bias" in jax.tree_util.keystr(path)]
+        others = [(b, a) for (path, b), (_, a) in zip(before, after) if "bias" not in jax.tree_util.keystr(path)]
+        assert biases and others
+        for b, a in biases:
+            assert np.any(b) and not np.any(a)  # the default draw is not zero; the result is
+        for b, a in others:
+            np.testing.assert_array_equal(a, b)
+    no_bias = CausalConv1d(2, 2, 3, use_bias=False, key=key)
+    assert zero_biases(no_bias) is no_bias

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-__all__ = ["ACTIVATIONS", "CausalConv1d", "CausalConvTranspose1d", "ResidualUnit1d"]
+__all__ = ["ACTIVATIONS", "CausalConv1d", "CausalConvTranspose1d", "ResidualUnit1d", "zero_biases"]
 
 
 def _check_positive(name: str, **values: int) -> None:
@@ -30,9 +30,12 @@ class CausalConv1d(eqx.Module):
     ``T // stride`` steps (a trailing partial block is dropped, never looked into).
 
     This needs ``dilation * (kernel_size - 1) + 1 >= stride`` (the kernel covers a stride block).
+    With ``weight_norm=True`` the kernel is ``g * v / ||v||`` per output channel (Salimans &
+    Kingma 2016, as in EnCodec and DAC), through ``equinox.nn.WeightNorm``.
     """
 
-    conv: eqx.nn.Conv1d
+    conv: eqx.nn.Conv1d | eqx.nn.WeightNorm
+    in_channels: int = eqx.field(static=True)
     kernel_size: int = eqx.field(static=True)
     stride: int = eqx.field(static=True)
     dilation: int = eqx.field(static=True)
@@ -48,6 +51,7 @@ class CausalConv1d(eqx.Module):
         dilation: int = 1,
         use_bias: bool = True,
         padding_mode: str = "ZEROS",
+        weight_norm: bool = False,
         key: PRNGKeyArray,
     ):
         """Build the layer.
@@ -61,6 +65,7 @@ class CausalConv1d(eqx.Module):
             use_bias: add a learned bias.
             padding_mode: ``"ZEROS"`` (no history before the start) or ``"REPLICATE"`` (the
                 first frame is repeated into the past), as in ``equinox.nn.Conv1d``.
+            weight_norm: reparameterize the kernel with weight normalization.
             key: PRNG key for the weights.
         """
         _check_positive(
@@ -77,11 +82,12 @@ class CausalConv1d(eqx.Module):
                 f"CausalConv1d: the kernel span dilation*(kernel_size-1)+1 = {span} is shorter "
                 f"than the stride {stride}; use kernel_size >= stride"
             )
+        self.in_channels = in_channels
         self.kernel_size = kernel_size
         self.stride = stride
         self.dilation = dilation
         self.left_pad = span - stride
-        self.conv = eqx.nn.Conv1d(
+        conv = eqx.nn.Conv1d(
             in_channels,
             out_channels,
             kernel_size,
@@ -92,13 +98,12 @@ class CausalConv1d(eqx.Module):
             padding_mode=padding_mode,
             key=key,
         )
+        self.conv = eqx.nn.WeightNorm(conv) if weight_norm else conv
 
     def __call__(self, x: Float[Array, "channels time"]) -> Float[Array, "out_channels steps"]:
         """Convolve ``x`` ``[in_channels, T]`` to ``[out_channels, T // stride]``."""
-        if x.ndim != 2 or x.shape[0] != self.conv.in_channels:
-            raise ValueError(
-                f"CausalConv1d expects [{self.conv.in_channels}, time], got shape {x.shape}"
-            )
+        if x.ndim != 2 or x.shape[0] != self.in_channels:
+            raise ValueError(f"CausalConv1d expects [{self.in_channels}, time], got shape {x.shape}")
         if x.shape[1] < self.stride:
             raise ValueError(
                 f"CausalConv1d: input of {x.shape[1]} steps is shorter than the stride {self.stride}"
@@ -113,9 +118,11 @@ class CausalConvTranspose1d(eqx.Module):
     (``span = dilation * (kernel_size - 1) + 1``); only the first ``T * stride`` are kept, so
     output step ``p`` depends only on inputs ``0 .. p // stride`` (SoundStream decoder blocks).
     Needs ``span >= stride`` so every kept step exists. One example, ``[channels, time]``.
+    ``weight_norm`` as in `CausalConv1d`.
     """
 
-    conv: eqx.nn.ConvTranspose1d
+    conv: eqx.nn.ConvTranspose1d | eqx.nn.WeightNorm
+    in_channels: int = eqx.field(static=True)
     stride: int = eqx.field(static=True)
 
     def __init__(
@@ -127,6 +134,7 @@ class CausalConvTranspose1d(eqx.Module):
         stride: int = 1,
         dilation: int = 1,
         use_bias: bool = True,
+        weight_norm: bool = False,
         key: PRNGKeyArray,
     ):
         """Build the layer; arguments as in `CausalConv1d`."""
@@ -144,8 +152,9 @@ class CausalConvTranspose1d(eqx.Module):
                 f"CausalConvTranspose1d: the kernel span {span} is shorter than the stride "
                 f"{stride}; use kernel_size >= stride"
             )
+        self.in_channels = in_channels
         self.stride = stride
-        self.conv = eqx.nn.ConvTranspose1d(
+        conv = eqx.nn.ConvTranspose1d(
             in_channels,
             out_channels,
             kernel_size,
@@ -154,13 +163,12 @@ class CausalConvTranspose1d(eqx.Module):
             use_bias=use_bias,
             key=key,
         )
+        self.conv = eqx.nn.WeightNorm(conv) if weight_norm else conv
 
     def __call__(self, x: Float[Array, "channels time"]) -> Float[Array, "out_channels upsampled"]:
         """Up-sample ``x`` ``[in_channels, T]`` to ``[out_channels, T * stride]``."""
-        if x.ndim != 2 or x.shape[0] != self.conv.in_channels:
-            raise ValueError(
-                f"CausalConvTranspose1d expects [{self.conv.in_channels}, time], got shape {x.shape}"
-            )
+        if x.ndim != 2 or x.shape[0] != self.in_channels:
+            raise ValueError(f"CausalConvTranspose1d expects [{self.in_channels}, time], got shape {x.shape}")
         y = self.conv(x)  # [C_in, T] -> [C_out, (T - 1) * stride + span]
         return y[:, : x.shape[1] * self.stride]  # -> [C_out, T * stride]
 
@@ -173,7 +181,7 @@ class ResidualUnit1d(eqx.Module):
     """
 
     conv: CausalConv1d
-    pointwise: eqx.nn.Conv1d
+    pointwise: eqx.nn.Conv1d | eqx.nn.WeightNorm
     activation: Callable[[Array], Array] = eqx.field(static=True)
 
     def __init__(
@@ -185,6 +193,7 @@ class ResidualUnit1d(eqx.Module):
         hidden_channels: int | None = None,
         activation: Callable[[Array], Array] = jax.nn.elu,
         padding_mode: str = "ZEROS",
+        weight_norm: bool = False,
         key: PRNGKeyArray,
     ):
         """Build the unit.
@@ -196,14 +205,17 @@ class ResidualUnit1d(eqx.Module):
             hidden_channels: channels between the two convolutions (default ``channels``).
             activation: element-wise non-linearity (default ELU, as in SoundStream).
             padding_mode: see `CausalConv1d`.
+            weight_norm: weight-normalize both convolutions (see `CausalConv1d`).
             key: PRNG key.
         """
         hidden = channels if hidden_channels is None else hidden_channels
         k1, k2 = jax.random.split(key)
         self.conv = CausalConv1d(
-            channels, hidden, kernel_size, dilation=dilation, padding_mode=padding_mode, key=k1
-        )
-        self.pointwise = eqx.nn.Conv1d(hidden, channels, 1, key=k2)
+            channels, hidden, kernel_size, dilation=dilation, padding_mode=padding_mode,
+            weight_norm=weight_norm, key=k1,
+        )  # fmt: skip
+        pointwise = eqx.nn.Conv1d(hidden, channels, 1, key=k2)
+        self.pointwise = eqx.nn.WeightNorm(pointwise) if weight_norm else pointwise
         self.activation = activation
 
     def __call__(self, x: Float[Array, "channels time"]) -> Float[Array, "channels time"]:
@@ -211,6 +223,33 @@ class ResidualUnit1d(eqx.Module):
         h = self.activation(self.conv(x))  # [C, T] -> [H, T]
         h = self.activation(self.pointwise(h))  # [H, T] -> [C, T]
         return x + h
+
+
+_BIASED = (eqx.nn.Conv, eqx.nn.ConvTranspose, eqx.nn.Linear)
+
+
+def zero_biases(tree: eqx.Module) -> eqx.Module:
+    """``tree`` with the bias of every Equinox convolution, transposed convolution and linear
+    layer in it set to zero (Flax's default bias initialisation).
+
+    Equinox, like PyTorch, draws biases from ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, as large as
+    the weights. In a deep conv stack fed a quiet signal (speech at -26 dBFS) those offsets
+    outweigh the input-dependent part at every layer, so the network starts out computing a
+    near-constant function and spends its first several hundred steps escaping it.
+    """
+    is_layer = lambda node: isinstance(node, _BIASED)  # noqa: E731
+    layers = [
+        node for node in jax.tree_util.tree_leaves(tree, is_leaf=is_layer)
+        if is_layer(node) and node.bias is not None
+    ]  # fmt: skip
+    if not layers:
+        return tree
+    return eqx.tree_at(
+        lambda t: [node.bias for node in jax.tree_util.tree_leaves(t, is_leaf=is_layer)
+                   if is_layer(node) and node.bias is not None],
+        tree,
+        [jnp.zeros_like(node.bias) for node in layers],
+    )  # fmt: skip
 
 
 ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
