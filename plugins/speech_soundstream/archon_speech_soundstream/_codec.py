@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 from archon_framework import CheckpointError
 from archon_framework.config import atomic_write_text
-from archon_framework.nn import ResidualVQ, RVQOutput, RVQState
+from archon_framework.nn import ResidualVQ, RVQOutput, RVQState, zero_biases
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ._config import SoundStreamConfig
@@ -48,6 +48,8 @@ class SoundStream(eqx.Module):
         c = cfg.codec
         self.encoder = Encoder(c, key=k_enc)
         self.decoder = Decoder(c, key=k_dec)
+        if c.bias_init == "zeros":
+            self.encoder, self.decoder = zero_biases(self.encoder), zero_biases(self.decoder)
         self.quantizer = ResidualVQ(
             num_levels=c.levels,
             codebook_size=c.codebook_size,

@@ -28,10 +28,12 @@ class EncoderBlock(eqx.Module):
     ):
         keys = jax.random.split(key, len(cfg.dilations) + 1)
         self.units = tuple(
-            ResidualUnit1d(in_channels, cfg.kernel_size, dilation=d, key=k)
+            ResidualUnit1d(in_channels, cfg.kernel_size, dilation=d, weight_norm=cfg.weight_norm, key=k)
             for d, k in zip(cfg.dilations, keys[:-1])
         )
-        self.down = CausalConv1d(in_channels, out_channels, 2 * stride, stride=stride, key=keys[-1])
+        self.down = CausalConv1d(
+            in_channels, out_channels, 2 * stride, stride=stride, weight_norm=cfg.weight_norm, key=keys[-1]
+        )
 
     def __call__(self, x: Float[Array, "c_in time"]) -> Float[Array, "c_out frames"]:
         for unit in self.units:
@@ -53,9 +55,11 @@ class DecoderBlock(eqx.Module):
         self, in_channels: int, out_channels: int, stride: int, *, cfg: CodecConfig, key: PRNGKeyArray
     ):
         keys = jax.random.split(key, len(cfg.dilations) + 1)
-        self.up = CausalConvTranspose1d(in_channels, out_channels, 2 * stride, stride=stride, key=keys[0])
+        self.up = CausalConvTranspose1d(
+            in_channels, out_channels, 2 * stride, stride=stride, weight_norm=cfg.weight_norm, key=keys[0]
+        )
         self.units = tuple(
-            ResidualUnit1d(out_channels, cfg.kernel_size, dilation=d, key=k)
+            ResidualUnit1d(out_channels, cfg.kernel_size, dilation=d, weight_norm=cfg.weight_norm, key=k)
             for d, k in zip(cfg.dilations, keys[1:])
         )
 
@@ -83,12 +87,12 @@ class Encoder(eqx.Module):
     def __init__(self, cfg: CodecConfig, *, key: PRNGKeyArray):
         keys = jax.random.split(key, len(cfg.strides) + 2)
         widths = [cfg.channels] + [cfg.channels * m for m in cfg.channel_mults]
-        self.stem = CausalConv1d(1, cfg.channels, cfg.kernel_size, key=keys[0])
+        self.stem = CausalConv1d(1, cfg.channels, cfg.kernel_size, weight_norm=cfg.weight_norm, key=keys[0])
         self.blocks = tuple(
             EncoderBlock(widths[i], widths[i + 1], s, cfg=cfg, key=keys[i + 1])
             for i, s in enumerate(cfg.strides)
         )
-        self.head = CausalConv1d(widths[-1], cfg.latent_dim, 3, key=keys[-1])
+        self.head = CausalConv1d(widths[-1], cfg.latent_dim, 3, weight_norm=cfg.weight_norm, key=keys[-1])
         self.hop = cfg.hop_length
 
     def __call__(self, wave: Float[Array, " samples"]) -> Float[Array, "dim frames"]:
@@ -117,13 +121,13 @@ class Decoder(eqx.Module):
     def __init__(self, cfg: CodecConfig, *, key: PRNGKeyArray):
         keys = jax.random.split(key, len(cfg.strides) + 2)
         widths = [cfg.channels] + [cfg.channels * m for m in cfg.channel_mults]
-        self.stem = CausalConv1d(cfg.latent_dim, widths[-1], cfg.kernel_size, key=keys[0])
+        self.stem = CausalConv1d(cfg.latent_dim, widths[-1], cfg.kernel_size, weight_norm=cfg.weight_norm, key=keys[0])
         n = len(cfg.strides)
         self.blocks = tuple(
             DecoderBlock(widths[n - i], widths[n - i - 1], cfg.strides[n - i - 1], cfg=cfg, key=keys[i + 1])
             for i in range(n)
         )
-        self.head = CausalConv1d(cfg.channels, 1, cfg.kernel_size, key=keys[-1])
+        self.head = CausalConv1d(cfg.channels, 1, cfg.kernel_size, weight_norm=cfg.weight_norm, key=keys[-1])
 
     def __call__(self, z: Float[Array, "dim frames"]) -> Float[Array, " samples"]:
         x = self.stem(z)  # [D, F] -> [C_B, F]

@@ -39,7 +39,14 @@ from ._losses import (
     multiscale_mel_loss,
 )
 
-__all__ = ["SoundStreamTrainer", "collect_speech", "expected_code_counts", "sample_segments", "train_tokenizer"]
+__all__ = [
+    "SoundStreamTrainer",
+    "collect_speech",
+    "expected_code_counts",
+    "lr_schedule",
+    "sample_segments",
+    "train_tokenizer",
+]
 
 
 def collect_speech(source: Sequence[Any], *, modality: str = "speech") -> list[np.ndarray]:
@@ -84,15 +91,34 @@ def sample_segments(
 # ---- jitted steps (cached per config, so every trainer of one config shares the compilation) ---
 
 
-def _opt_key(train: TrainConfig) -> tuple[float, float, float, float]:
-    """The optimizer settings only (so runs that differ in steps or seed share compilations)."""
-    return (train.learning_rate, train.disc_learning_rate, train.b1, train.b2)
+def _opt_key(train: TrainConfig, steps: int) -> tuple:
+    """The optimizer settings only, so runs that differ in seed (or, at a constant rate, in
+    steps) share compilations: ``(lr, disc_lr, b1, b2, warmup, final_fraction, schedule_steps)``."""
+    scheduled = train.final_lr_fraction < 1.0
+    return (
+        train.learning_rate, train.disc_learning_rate, train.b1, train.b2,
+        train.warmup_steps, train.final_lr_fraction, steps if scheduled else 0,
+    )  # fmt: skip
+
+
+def lr_schedule(peak: float, *, warmup_steps: int, final_fraction: float, steps: int) -> optax.Schedule:
+    """Linear warm-up over ``warmup_steps`` to ``peak``, then (``final_fraction < 1``) a cosine
+    decay to ``peak * final_fraction`` at ``steps``; constant after the warm-up otherwise."""
+    if final_fraction >= 1.0:
+        return optax.linear_schedule(0.0, peak, warmup_steps) if warmup_steps else optax.constant_schedule(peak)
+    warmup = min(warmup_steps, max(steps - 1, 0))
+    return optax.warmup_cosine_decay_schedule(
+        0.0, peak, warmup, max(steps, warmup + 1), end_value=peak * final_fraction
+    )
 
 
 @functools.lru_cache(maxsize=8)
-def _optimizers(opt: tuple[float, float, float, float]) -> tuple[optax.GradientTransformation, ...]:
-    lr, disc_lr, b1, b2 = opt
-    return optax.adam(lr, b1=b1, b2=b2), optax.adam(disc_lr, b1=b1, b2=b2)
+def _optimizers(opt: tuple) -> tuple[optax.GradientTransformation, ...]:
+    lr, disc_lr, b1, b2, warmup, final, steps = opt
+    return tuple(
+        optax.adam(lr_schedule(peak, warmup_steps=warmup, final_fraction=final, steps=steps), b1=b1, b2=b2)
+        for peak in (lr, disc_lr)
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -182,10 +208,16 @@ class SoundStreamTrainer:
         cfg: the whole configuration (``train`` and ``loss`` sections drive this class).
         codec, state, disc: the current codec, codebook state and discriminator.
         step: optimizer steps taken.
+
+    ``steps`` (default ``train.steps``) is the length of the learning-rate schedule
+    (`lr_schedule`: ``train.warmup_steps``, ``train.final_lr_fraction``); it matters only when
+    the rate decays.
     """
 
-    def __init__(self, cfg: SoundStreamConfig, *, seed: int | None = None):
+    def __init__(self, cfg: SoundStreamConfig, *, seed: int | None = None, steps: int | None = None):
         self.cfg = cfg
+        # The learning-rate schedule spans ``steps`` (default ``train.steps``).
+        self._opt = _opt_key(cfg.train, cfg.train.steps if steps is None else steps)
         expected = expected_code_counts(cfg)
         if cfg.codec.dead_code_threshold > 0.5 * expected.min():
             warnings.warn(
@@ -199,7 +231,7 @@ class SoundStreamTrainer:
         k_codec, k_disc, self._key = jax.random.split(jax.random.key(seed), 3)
         self.codec, self.state = init_codec(cfg, key=k_codec)
         self.disc = STFTDiscriminator(cfg.discriminator, key=k_disc)
-        gen_opt, disc_opt = _optimizers(_opt_key(cfg.train))
+        gen_opt, disc_opt = _optimizers(self._opt)
         self._gen_opt_state = gen_opt.init(eqx.filter(self.codec, eqx.is_inexact_array))
         self._disc_opt_state = disc_opt.init(eqx.filter(self.disc, eqx.is_inexact_array))
         self._rng = np.random.default_rng(seed)
@@ -214,12 +246,12 @@ class SoundStreamTrainer:
         x = jnp.asarray(batch)
         # Two generator steps, each compiled on first use: without the discriminator (the
         # reconstruction warm-up before loss.adversarial_start) and with it.
-        self.codec, self.state, self._gen_opt_state, recon, metrics = _gen_step(self.cfg.codec, self.cfg.loss, _opt_key(self.cfg.train), adv)(
+        self.codec, self.state, self._gen_opt_state, recon, metrics = _gen_step(self.cfg.codec, self.cfg.loss, self._opt, adv)(
             self.codec, self.disc, self.state, self._gen_opt_state, x, key
         )
         out = {k: float(v) for k, v in metrics.items()}
         if adv:
-            self.disc, self._disc_opt_state, d_loss = _disc_step(_opt_key(self.cfg.train))(
+            self.disc, self._disc_opt_state, d_loss = _disc_step(self._opt)(
                 self.disc, self._disc_opt_state, x, recon
             )
             out["disc"] = float(d_loss)
@@ -303,7 +335,8 @@ def train_tokenizer(
 
     Returns:
         ``{"steps", "seconds", "final_losses", "held_out", "mcd_dtw_levels_1",
-        "mcd_dtw_levels_4", "mcd_dtw_silence", "protocol"}``.
+        "mcd_dtw_levels_4", "mcd_dtw_silence", "mcd_dtw_speech_levels_1", ..., "protocol"}``
+        (the `evaluate_levels` keys).
     """
     from ._config import shipped_config
     from ._evaluate import evaluate_levels
@@ -314,7 +347,7 @@ def train_tokenizer(
     held_out = len(waves) >= 2
     train_waves = waves[:-1] if held_out else waves
     eval_waves = [waves[-1][: 4 * 16_000]]
-    trainer = SoundStreamTrainer(cfg, seed=seed)
+    trainer = SoundStreamTrainer(cfg, seed=seed, steps=steps)
     start = time.monotonic()
     history = trainer.fit(train_waves, out_dir=Path(out_dir), steps=steps, seconds=seconds, progress=progress)
     elapsed = time.monotonic() - start

@@ -6,6 +6,9 @@ import math
 import warnings
 
 import attrs
+import equinox as eqx
+import jax
+import numpy as np
 import pytest
 from archon_framework import ConfigError
 from archon_speech_soundstream import (
@@ -16,9 +19,11 @@ from archon_speech_soundstream import (
     TokenConfig,
     TrainConfig,
     expected_code_counts,
+    init_codec,
     load_soundstream_config,
     shipped_config,
 )
+from archon_speech_soundstream._trainer import lr_schedule
 
 
 @pytest.mark.parametrize("name", ["tiny", "small", "paper"])
@@ -44,8 +49,15 @@ def test_bad_configs_are_refused(tmp_path):
         CodecConfig(strides=(2, 4, 5, 8))
     with pytest.raises(ConfigError, match="one entry per encoder block"):
         CodecConfig(channel_mults=(2, 4))
+    with pytest.raises(ConfigError, match="bias_init"):
+        CodecConfig(bias_init="normal")
     with pytest.raises(ConfigError, match="multiple of 640"):
         TrainConfig(segment_samples=1000)
+    with pytest.raises(ConfigError, match="warmup_steps"):
+        TrainConfig(warmup_steps=-1)
+    for bad in (0.0, 1.5):
+        with pytest.raises(ConfigError, match="final_lr_fraction"):
+            TrainConfig(final_lr_fraction=bad)
     with pytest.raises(ConfigError, match="exceeds"):
         SoundStreamConfig(tokens=TokenConfig(levels=9))
     with pytest.raises(ValueError):
@@ -86,3 +98,28 @@ def test_trainer_warns_when_dead_code_threshold_would_churn_the_codebook():
         warnings.simplefilter("error", UserWarning)
         with pytest.raises(UserWarning, match="dead_code_threshold"):
             SoundStreamTrainer(bad)
+
+
+def test_learning_rate_schedule_warms_up_then_decays_to_the_final_fraction():
+    sched = lr_schedule(1e-3, warmup_steps=10, final_fraction=0.05, steps=100)
+    assert float(sched(0)) == 0.0 and float(sched(10)) == pytest.approx(1e-3)
+    rates = [float(sched(i)) for i in range(10, 101)]
+    assert rates == sorted(rates, reverse=True) and rates[-1] == pytest.approx(5e-5)
+    constant = lr_schedule(1e-3, warmup_steps=0, final_fraction=1.0, steps=100)
+    assert float(constant(0)) == float(constant(10**6)) == pytest.approx(1e-3)
+    warm = lr_schedule(1e-3, warmup_steps=4, final_fraction=1.0, steps=100)
+    assert float(warm(2)) == pytest.approx(5e-4) and float(warm(500)) == pytest.approx(1e-3)
+
+
+def test_bias_init_sets_the_codec_biases():
+    def biases(cfg):
+        codec, _ = init_codec(cfg, key=jax.random.key(0))
+        leaves = jax.tree_util.tree_flatten_with_path(eqx.filter((codec.encoder, codec.decoder), eqx.is_array))[0]
+        return [np.asarray(x) for path, x in leaves if "bias" in jax.tree_util.keystr(path)]
+
+    cfg = shipped_config("tiny")
+    assert cfg.codec.bias_init == "zeros"
+    zeros = biases(cfg)
+    assert len(zeros) > 10 and not any(b.any() for b in zeros)
+    uniform = biases(attrs.evolve(cfg, codec=attrs.evolve(cfg.codec, bias_init="uniform")))
+    assert len(uniform) == len(zeros) and all(b.any() for b in uniform)
