@@ -6,12 +6,14 @@ Run by hand (not a test); the issue-5 figure is the 15-minute run on 2 cores:
 
 Data: the espeak-ng speech of ``archon_synthetic_heads.generate_clip`` clips (video off), the
 ``train`` split for training and the ``validation`` split (disjoint sentences and voices'
-streams) held out for the report. The generated waves are cached in ``OUT/clips.npz`` (keyed by
+streams) held out for the report. The generated waves are cached per split in ``OUT/clips_<split>.npz`` (keyed by
 the data arguments), so re-runs do not regenerate them.
 
 Report (printed and written to ``OUT/report.json``): MCD-DTW (c0 excluded, K = 10 sqrt(2)/ln 10)
-of reconstructions with 1, 2, 3, 4 (and 8) levels and of silence, the log-mel spectral distance
-and the RMS ratio (reconstruction / reference) per level, codebook usage per level, the steps
+of reconstructions with 1, 2, 3, 4 (and 8) levels and of silence, over all frames and over the
+reference's speech frames (within 40 dB of its loudest; silence excluded), the log-mel spectral distance
+and the RMS ratio (reconstruction / reference) per level (means and per clip), the paired 1-vs-4-level
+MCD gaps (mean, relative, standard error, clips where 4 levels win), codebook usage per level, the steps
 and seconds trained, the mean mel loss of each tenth of training and the final training losses.
 ``--set section.key=value`` overrides any field of the config (values parsed as JSON), for
 experiments.
@@ -44,29 +46,30 @@ def espeak_clips(
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Speech of ``train`` train-split and ``held_out`` validation-split synthetic clips, cached.
 
-    The cache ``out/clips.npz`` holds ``train [n, samples]``, ``held_out [m, samples]`` and the
-    arguments that produced them; it is reused only when those match.
+    Each split is cached in ``out/clips_<split>.npz`` with the arguments that produced it and
+    reused only when those match, so changing the held-out count keeps the training clips.
     """
-    cache = out / "clips.npz"
-    key = np.array([train, held_out, seconds, seed], np.float64)
-    if cache.is_file():
-        with np.load(cache) as data:
-            if data["key"].shape == key.shape and np.allclose(data["key"], key):
-                return list(data["train"]), list(data["held_out"])
     import attrs
     from archon_synthetic_heads import SynthConfig, generate_clip
     from rich.progress import track
 
     cfg = attrs.evolve(SynthConfig(), with_video=False)
-    jobs = [("train", i) for i in range(train)] + [("validation", i) for i in range(held_out)]
-    waves: dict[str, list[np.ndarray]] = {"train": [], "validation": []}
-    for split, i in track(jobs, description="espeak clips"):
-        clip = generate_clip(i, seed=seed, seconds=seconds, split=split, config=cfg)
-        waves[split].append(np.asarray(clip["speech"], np.float32))
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".clips.tmp.npz"
-    np.savez(tmp, key=key, train=np.stack(waves["train"]), held_out=np.stack(waves["validation"]))
-    tmp.replace(cache)
+    waves: dict[str, list[np.ndarray]] = {}
+    for split, count in (("train", train), ("validation", held_out)):
+        cache = out / f"clips_{split}.npz"
+        key = np.array([count, seconds, seed], np.float64)
+        if cache.is_file():
+            with np.load(cache) as data:
+                if data["key"].shape == key.shape and np.allclose(data["key"], key):
+                    waves[split] = list(data["waves"])
+                    continue
+        jobs = track(range(count), description=f"espeak {split} clips")
+        clips = [generate_clip(i, seed=seed, seconds=seconds, split=split, config=cfg) for i in jobs]
+        waves[split] = [np.asarray(clip["speech"], np.float32) for clip in clips]
+        tmp = out / f".clips_{split}.tmp.npz"
+        np.savez(tmp, key=key, waves=np.stack(waves[split]))
+        tmp.replace(cache)
     return waves["train"], waves["validation"]
 
 
@@ -118,11 +121,14 @@ def residual_ratios(tok: SoundStreamTokenizer, waves: list[np.ndarray]) -> list[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=900.0, help="wall-clock training budget")
-    parser.add_argument("--steps", type=int, default=None, help="optional step cap")
+    parser.add_argument(
+        "--steps", type=int, default=None,
+        help="step cap (default: the config's train.steps when it decays the learning rate, else none)",
+    )  # fmt: skip
     parser.add_argument("--config", default="small", help="shipped config name (tiny, small, paper) or a TOML path")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--train-clips", type=int, default=64)
-    parser.add_argument("--held-out-clips", type=int, default=4)
+    parser.add_argument("--held-out-clips", type=int, default=16)
     parser.add_argument("--clip-seconds", type=float, default=4.0)
     parser.add_argument("--data-seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("/tmp/archon_speech_codec"))
@@ -139,10 +145,13 @@ def main() -> None:
     train_waves, held_out = espeak_clips(
         args.out, train=args.train_clips, held_out=args.held_out_clips, seconds=args.clip_seconds, seed=args.data_seed
     )
-    trainer = SoundStreamTrainer(cfg, seed=args.seed)
+    steps = args.steps
+    if steps is None and (cfg.train.final_lr_fraction < 1.0):
+        steps = cfg.train.steps  # the schedule's length: stopped early, the decay would not finish
+    trainer = SoundStreamTrainer(cfg, seed=args.seed, steps=steps)
     start = time.monotonic()
     history = trainer.fit(
-        train_waves, out_dir=args.out, steps=args.steps, seconds=args.seconds, progress=not args.no_progress
+        train_waves, out_dir=args.out, steps=steps, seconds=args.seconds, progress=not args.no_progress
     )
     elapsed = time.monotonic() - start
     tok = SoundStreamTokenizer(cfg, trainer.codec, trainer.state)
@@ -152,6 +161,7 @@ def main() -> None:
         "config": args.config,
         "overrides": args.set,
         "steps": trainer.step,
+        "schedule_steps": steps,
         "seconds": round(elapsed, 1),
         "train_audio_seconds": round(sum(len(w) for w in train_waves) / SAMPLE_RATE, 1),
         "final_losses_mean_last_10pct": {k: float(np.mean([h[k] for h in tail if k in h])) for k in tail[-1]},
@@ -162,7 +172,17 @@ def main() -> None:
         "codebook_usage_held_out": codebook_usage(tok, held_out),
         "residual_rms_ratio_per_level": residual_ratios(tok, held_out),
     }
-    report.update(evaluate_levels(tok, held_out, levels=levels))
+    report.update(evaluate_levels(tok, held_out, levels=levels, per_clip=True))
+    if 1 in levels and 4 in levels:
+        for metric in ("mcd_dtw", "mcd_dtw_speech"):
+            per = report["per_clip"]
+            gap = np.subtract(per[f"{metric}_levels_1"], per[f"{metric}_levels_4"])
+            report[f"{metric}_gap_1_minus_4"] = {
+                "mean": round(float(gap.mean()), 3),
+                "relative": round(float(gap.mean() / report[f"{metric}_levels_1"]), 4),
+                "stderr": round(float(gap.std(ddof=1) / np.sqrt(len(gap))), 3) if len(gap) > 1 else None,
+                "clips_4_below_1": f"{int((gap > 0).sum())}/{len(gap)}",
+            }
     atomic_write_text(args.out / "report.json", json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 

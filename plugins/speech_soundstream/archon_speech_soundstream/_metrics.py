@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 MCD_CONSTANT: float = 10.0 * math.sqrt(2.0) / math.log(10.0)  # 6.141851463713754
+N_MELS = 80  # mel bands of the cepstra (c0 = sum of log amplitudes / sqrt(N_MELS))
 
 
 @attrs.frozen
@@ -52,12 +53,15 @@ class McdScore:
     frames_ref: int
     frames_est: int
     path_length: int
+    speech_frames_db: float | None = None
 
     def __float__(self) -> float:
         return self.value
 
     def __str__(self) -> str:
         kind = "MCD-DTW" if self.dtw else "MCD"
+        if self.speech_frames_db is not None:
+            kind += f" (reference frames within {self.speech_frames_db:g} dB of its loudest)"
         return (
             f"{kind}={self.value:.3f} dB (sr={self.sr}, order={self.order}, "
             f"include_c0={self.include_c0}, constant={self.constant:.6g}, "
@@ -72,7 +76,7 @@ def mel_cepstrum(
     order: int = 13,
     n_fft: int = 1024,
     hop: int = 256,
-    n_mels: int = 80,
+    n_mels: int = N_MELS,
     floor: float = 1e-5,
 ) -> Float[np.ndarray, "frames coeffs"]:
     """MFCC-like cepstra ``c_0..c_order`` per frame, shape ``[frames, order + 1]``.
@@ -135,6 +139,7 @@ def mel_cepstral_distortion(
     constant: float = MCD_CONSTANT,
     dtw: bool = True,
     cepstra: bool = False,
+    speech_frames_db: float | None = None,
 ) -> McdScore:
     """Mel-cepstral distortion between a reference and an estimate, MCD-DTW by default.
 
@@ -148,7 +153,15 @@ def mel_cepstral_distortion(
             (pass 1.0 for the constant-free variant some papers report).
         dtw: align with DTW (divide by the path length); False scores frame i against frame i and
             requires equal frame counts.
-        cepstra: the inputs are already cepstra from :func:`mel_cepstrum`.
+        cepstra: the inputs are already cepstra from :func:`mel_cepstrum` (with its default
+            ``n_mels`` when ``speech_frames_db`` is used).
+        speech_frames_db: score only the frames whose reference level (the mean log mel
+            amplitude, from c0) is within this many dB of the reference's loudest frame, in both
+            sequences, which must then be time-aligned (equal frame counts, as a codec's
+            reconstruction is). This is the usual "silence excluded" variant: with c0 excluded,
+            a digitally silent reference frame scores only the spectral *shape* of whatever
+            inaudible noise the estimate has there, which says nothing of its quality.
+            ``None`` (the default) scores every frame.
 
     Returns:
         An :class:`McdScore`; ``float(score)`` is the value.
@@ -158,6 +171,15 @@ def mel_cepstral_distortion(
     else:
         c_ref = mel_cepstrum(ref, sr=sr, order=order)
         c_est = mel_cepstrum(est, sr=sr, order=order)
+    if speech_frames_db is not None:
+        if c_ref.shape[0] != c_est.shape[0]:
+            raise RawValueError(
+                f"speech metric: speech_frames_db selects frames by the reference, so both need "
+                f"the same frame count (time-aligned), got {c_ref.shape[0]} and {c_est.shape[0]}"
+            )
+        level_db = c_ref[:, 0] * (20.0 / math.log(10.0)) / math.sqrt(N_MELS)  # mean log mel amplitude, dB
+        keep = level_db >= level_db.max() - speech_frames_db
+        c_ref, c_est = c_ref[keep], c_est[keep]
     start = 0 if include_c0 else 1
     a, b = c_ref[:, start : order + 1], c_est[:, start : order + 1]  # [frames, D]
     if dtw:
@@ -182,6 +204,7 @@ def mel_cepstral_distortion(
         frames_ref=a.shape[0],
         frames_est=b.shape[0],
         path_length=length,
+        speech_frames_db=speech_frames_db,
     )
 
 

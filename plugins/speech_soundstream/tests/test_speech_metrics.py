@@ -83,6 +83,25 @@ def test_arguments_change_the_score(waves):
         mel_cepstral_distortion(a, b[:8000], dtw=False)
 
 
+def test_silence_excluded_mcd_ignores_inaudible_noise_in_digital_silence(waves):
+    """With c0 excluded, a digitally silent reference frame scores only the shape of the
+    estimate's noise there: -80 dBFS white noise over speech with pauses costs the all-frames
+    MCD several dB, and nearly nothing over the reference's speech frames."""
+    a, b = waves
+    pause = np.zeros(8000, np.float32)
+    ref = np.concatenate([a, pause, a, pause])
+    noisy = ref + 1e-4 * np.random.default_rng(0).standard_normal(ref.shape).astype(np.float32)
+    everything = float(mel_cepstral_distortion(ref, noisy))
+    speech = mel_cepstral_distortion(ref, noisy, speech_frames_db=40.0)
+    assert everything > 3.0 and float(speech) < 0.2 * everything
+    assert speech.frames_ref < mel_cepstrum(ref).shape[0] and "within 40 dB" in str(speech)
+    # Real differences in speech still count.
+    other = np.concatenate([b, pause, b, pause])
+    assert float(mel_cepstral_distortion(ref, other, speech_frames_db=40.0)) > 5 * float(speech)
+    with pytest.raises(RawValueError, match="same frame count"):
+        mel_cepstral_distortion(ref, noisy[:-4000], speech_frames_db=40.0)
+
+
 def test_dtw_path_is_monotone_and_optimal_on_small_case():
     cost = np.array([[0.0, 5.0, 5.0], [5.0, 0.0, 5.0], [5.0, 5.0, 0.0], [5.0, 5.0, 0.0]])
     total, path = dtw_path(cost)
