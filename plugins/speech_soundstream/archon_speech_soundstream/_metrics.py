@@ -172,6 +172,8 @@ def mel_cepstral_distortion(
         c_ref = mel_cepstrum(ref, sr=sr, order=order)
         c_est = mel_cepstrum(est, sr=sr, order=order)
     if speech_frames_db is not None:
+        if not speech_frames_db >= 0:
+            raise ValueError(f"speech metric: speech_frames_db must be >= 0 dB, got {speech_frames_db}")
         if c_ref.shape[0] != c_est.shape[0]:
             raise RawValueError(
                 f"speech metric: speech_frames_db selects frames by the reference, so both need "

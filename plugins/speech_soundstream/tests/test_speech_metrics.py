@@ -100,6 +100,8 @@ def test_silence_excluded_mcd_ignores_inaudible_noise_in_digital_silence(waves):
     assert float(mel_cepstral_distortion(ref, other, speech_frames_db=40.0)) > 5 * float(speech)
     with pytest.raises(RawValueError, match="same frame count"):
         mel_cepstral_distortion(ref, noisy[:-4000], speech_frames_db=40.0)
+    with pytest.raises(ValueError, match=">= 0 dB"):
+        mel_cepstral_distortion(ref, noisy, speech_frames_db=-1.0)
 
 
 def test_dtw_path_is_monotone_and_optimal_on_small_case():
