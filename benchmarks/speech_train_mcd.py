@@ -6,15 +6,15 @@ Run by hand (not a test); the issue-5 figure is the 15-minute run on 2 cores:
 
 Data: the espeak-ng speech of ``archon_synthetic_heads.generate_clip`` clips (video off), the
 ``train`` split for training and the ``validation`` split (disjoint sentences and voices'
-streams) held out for the report. The generated waves are cached per split in ``OUT/clips_<split>.npz`` (keyed by
-the data arguments), so re-runs do not regenerate them.
+streams) held out for the report. The generated waves are cached per split in
+``OUT/clips_<split>.npz`` (keyed by the data arguments), so re-runs do not regenerate them.
 
 Report (printed and written to ``OUT/report.json``): MCD-DTW (c0 excluded, K = 10 sqrt(2)/ln 10)
 of reconstructions with 1, 2, 3, 4 (and 8) levels and of silence, over all frames and over the
-reference's speech frames (within 40 dB of its loudest; silence excluded), the log-mel spectral distance
-and the RMS ratio (reconstruction / reference) per level (means and per clip), the paired 1-vs-4-level
-MCD gaps (mean, relative, standard error, clips where 4 levels win), codebook usage per level, the steps
-and seconds trained, the mean mel loss of each tenth of training and the final training losses.
+reference's speech frames (within 40 dB of its loudest; silence excluded), the log-mel spectral
+distance and the RMS ratio (reconstruction / reference) per level (means and per clip), the
+paired 1-vs-4-level MCD gaps (mean, relative, standard error, clips where 4 levels win), codebook
+usage per level, the steps and seconds trained, the mean mel loss of each tenth of training and the final training losses.
 ``--set section.key=value`` overrides any field of the config (values parsed as JSON), for
 experiments.
 """
