@@ -14,9 +14,9 @@ of reconstructions with 1, 2, 3, 4 (and 8) levels and of silence, over all frame
 reference's speech frames (within 40 dB of its loudest; silence excluded), the log-mel spectral
 distance and the RMS ratio (reconstruction / reference) per level (means and per clip), the
 paired 1-vs-4-level MCD gaps (mean, relative, standard error, clips where 4 levels win), codebook
-usage per level, the steps and seconds trained, the mean mel loss of each tenth of training and the final training losses.
-``--set section.key=value`` overrides any field of the config (values parsed as JSON), for
-experiments.
+usage per level, the steps and seconds trained, the mean mel loss of each tenth of training and
+the final training losses. ``--set section.key=value`` overrides any field of the config (values
+parsed as JSON), for experiments.
 """
 
 from __future__ import annotations
