@@ -48,7 +48,7 @@ from ._tokenizer import (
     num_speech_frames,
     num_speech_tokens,
 )
-from ._trainer import SoundStreamTrainer, expected_code_counts, train_tokenizer
+from ._trainer import SoundStreamTrainer, expected_code_counts, lr_schedule, train_tokenizer
 
 __all__ = [
     "CodecConfig",
@@ -74,6 +74,7 @@ __all__ = [
     "dtw_path",
     "energy_envelope",
     "evaluate_levels",
+    "lr_schedule",
     "expected_code_counts",
     "feature_matching_loss",
     "hinge_discriminator_loss",

@@ -8,7 +8,7 @@ import numpy as np
 from archon_framework import ClipMeta
 
 from ._constants import SAMPLE_RATE
-from ._metrics import log_mel_distance, mel_cepstral_distortion
+from ._metrics import log_mel_distance, mel_cepstral_distortion, mel_cepstrum
 from ._tokenizer import SoundStreamTokenizer
 
 __all__ = ["evaluate_levels"]
@@ -51,11 +51,17 @@ def evaluate_levels(
         wave = np.asarray(wave, np.float32)[: meta.samples]
         outputs = {f"levels_{n}": tokenizer.reconstruct(wave, meta=meta, levels=n) for n in levels}
         outputs["silence"] = np.zeros_like(wave)
+        c_ref = mel_cepstrum(wave, order=order)  # once per wave, shared by every score below
         for name, est in outputs.items():
-            scores[f"mcd_dtw_{name}"].append(float(mel_cepstral_distortion(wave, est, order=order)))
+            c_est = mel_cepstrum(est, order=order)
+            scores[f"mcd_dtw_{name}"].append(float(mel_cepstral_distortion(c_ref, c_est, order=order, cepstra=True)))
             if speech_frames_db:
                 scores[f"mcd_dtw_speech_{name}"].append(
-                    float(mel_cepstral_distortion(wave, est, order=order, speech_frames_db=speech_frames_db))
+                    float(
+                        mel_cepstral_distortion(
+                            c_ref, c_est, order=order, cepstra=True, speech_frames_db=speech_frames_db
+                        )
+                    )
                 )
             scores[f"log_mel_db_{name}"].append(log_mel_distance(wave, est))
             scores[f"rms_ratio_{name}"].append(_rms(est) / max(_rms(wave), 1e-12))

@@ -21,9 +21,9 @@ from archon_speech_soundstream import (
     expected_code_counts,
     init_codec,
     load_soundstream_config,
+    lr_schedule,
     shipped_config,
 )
-from archon_speech_soundstream._trainer import lr_schedule
 
 
 @pytest.mark.parametrize("name", ["tiny", "small", "paper"])
