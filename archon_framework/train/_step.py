@@ -12,6 +12,7 @@ import numpy as np
 import optax
 
 from archon_framework.model import PrefixLM, token_losses
+from archon_framework.optim import warmup_cosine_schedule
 from archon_framework.train._config import OptimConfig, TrainConfig
 from archon_framework.train._levels import LevelTable, level_index
 
@@ -25,10 +26,7 @@ def make_schedule(config: TrainConfig) -> optax.Schedule:
 
 def _schedule(o: OptimConfig, steps: int) -> optax.Schedule:
     warmup = max(1, int(round(o.warmup_fraction * steps)))  # TrainConfig.warmup_steps
-    return optax.warmup_cosine_decay_schedule(
-        init_value=0.0, peak_value=o.peak_lr, warmup_steps=warmup,
-        decay_steps=max(steps, warmup + 1), end_value=o.end_lr,
-    )
+    return warmup_cosine_schedule(o.peak_lr, warmup_steps=warmup, steps=steps, end_value=o.end_lr)
 
 
 _tree_norm = getattr(getattr(optax, "tree", None), "norm", None) or optax.global_norm  # optax < 0.2.5

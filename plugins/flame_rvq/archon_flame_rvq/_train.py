@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -18,6 +17,7 @@ import optax
 
 from archon_framework import ClipMeta, ConfigError, DataError
 from archon_framework.config import atomic_write_text
+from archon_framework.optim import warmup_cosine_schedule
 from archon_framework.nn import RVQState, level_mask
 
 from ._config import FlameTokenizerConfig
@@ -35,11 +35,10 @@ def learning_rate_at(step: int, total: int, config: FlameTokenizerConfig) -> flo
     ``final_lr_fraction`` of the peak (paper supp. C.2: 0.5% warm-up, peak 4e-4)."""
     tc = config.train
     warmup = max(1, round(tc.warmup_fraction * total))
-    if step < warmup:
-        return tc.learning_rate * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    floor = tc.final_lr_fraction
-    return tc.learning_rate * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+    schedule = warmup_cosine_schedule(
+        tc.learning_rate, warmup_steps=warmup, steps=total, end_value=tc.learning_rate * tc.final_lr_fraction
+    )
+    return float(schedule(step + 1))  # step 0 already takes the first warm-up increment
 
 
 def _clip_values(config: FlameTokenizerConfig, source: Sequence[Any]) -> list[tuple[ClipMeta, np.ndarray]]:

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from archon_framework import ConfigError, DataError
 from archon_framework.config import atomic_write_text
+from archon_framework.optim import warmup_cosine_schedule
 from archon_semantic_magvit._config import TokenizerConfig, shipped_config
 from archon_semantic_magvit._data import sample_image_batch, sample_semantic_batch, split_clips
 from archon_semantic_magvit._discriminator import PatchDiscriminator
@@ -31,9 +32,8 @@ __all__ = ["Trainer", "train_semantic", "train_image"]
 
 
 def _schedule(lr: float, cfg: TokenizerConfig, steps: int) -> optax.Schedule:
-    warmup = min(cfg.train.warmup_steps, max(steps - 1, 0))
-    return optax.warmup_cosine_decay_schedule(
-        0.0, lr, warmup, max(steps, warmup + 1), end_value=lr * cfg.train.final_lr_fraction
+    return warmup_cosine_schedule(
+        lr, warmup_steps=cfg.train.warmup_steps, steps=steps, end_value=lr * cfg.train.final_lr_fraction
     )
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import optax
 from archon_framework import DataError
 from archon_framework.config import atomic_write_text
+from archon_framework.optim import warmup_cosine_schedule
 from archon_framework.nn import RVQState, level_mask
 from archon_framework.nn import expected_code_counts as rvq_code_counts
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -104,11 +105,9 @@ def _opt_key(train: TrainConfig, steps: int) -> tuple:
 def lr_schedule(peak: float, *, warmup_steps: int, final_fraction: float, steps: int) -> optax.Schedule:
     """Linear warm-up over ``warmup_steps`` to ``peak``, then (``final_fraction < 1``) a cosine
     decay to ``peak * final_fraction`` at ``steps``; constant after the warm-up otherwise."""
-    if final_fraction >= 1.0:
-        return optax.linear_schedule(0.0, peak, warmup_steps) if warmup_steps else optax.constant_schedule(peak)
-    warmup = min(warmup_steps, max(steps - 1, 0))
-    return optax.warmup_cosine_decay_schedule(
-        0.0, peak, warmup, max(steps, warmup + 1), end_value=peak * final_fraction
+    return warmup_cosine_schedule(
+        peak, warmup_steps=warmup_steps, steps=None if final_fraction >= 1.0 else steps,
+        end_value=peak * final_fraction,
     )
 
 

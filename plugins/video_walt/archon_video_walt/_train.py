@@ -30,6 +30,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from archon_framework import ConfigError
 from archon_framework.config import atomic_write_text
+from archon_framework.optim import warmup_cosine_schedule
 from archon_video_walt._autoencoder import Autoencoder
 from archon_video_walt._config import VideoConfig, shipped_config
 from archon_video_walt._data import (
@@ -48,13 +49,12 @@ __all__ = ["AutoencoderTrainer", "DenoiserTrainer", "LatentWindows", "encode_win
 
 
 def lr_schedule(lr: float, warmup: int, steps: int, decay: str = "cosine") -> optax.Schedule:
-    """Linear warm-up from 0 to ``lr`` over ``warmup`` steps (at most steps - 1), then a cosine decay
-    to lr / 10 at ``steps`` or (``decay="constant"``, the paper's) the constant rate ``lr``."""
-    warmup = min(warmup, max(steps - 1, 0))
-    if decay == "constant":
-        return optax.join_schedules([optax.linear_schedule(0.0, lr, max(warmup, 1)), optax.constant_schedule(lr)],
-                                    [max(warmup, 1)])
-    return optax.warmup_cosine_decay_schedule(0.0, lr, warmup, max(steps, warmup + 1), end_value=0.1 * lr)
+    """Linear warm-up from 0 to ``lr`` over ``warmup`` steps, then a cosine decay to lr / 10 at
+    ``steps`` (the warm-up clipped to steps - 1) or (``decay="constant"``, the paper's) the
+    constant rate ``lr`` (`archon_framework.optim.warmup_cosine_schedule`)."""
+    return warmup_cosine_schedule(
+        lr, warmup_steps=warmup, steps=None if decay == "constant" else steps, end_value=0.1 * lr
+    )
 
 
 @functools.lru_cache(maxsize=None)
