@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -17,8 +18,8 @@ import optax
 
 from archon_framework import ClipMeta, ConfigError, DataError
 from archon_framework.config import atomic_write_text
-from archon_framework.optim import warmup_cosine_schedule
 from archon_framework.nn import RVQState, level_mask
+from archon_framework.optim import warmup_cosine_schedule
 
 from ._config import FlameTokenizerConfig
 from ._model import AnimationRVQVAE
@@ -34,11 +35,14 @@ def learning_rate_at(step: int, total: int, config: FlameTokenizerConfig) -> flo
     """Linear warm-up over ``warmup_fraction`` of ``total`` steps, then cosine to
     ``final_lr_fraction`` of the peak (paper supp. C.2: 0.5% warm-up, peak 4e-4)."""
     tc = config.train
-    warmup = max(1, round(tc.warmup_fraction * total))
-    schedule = warmup_cosine_schedule(
-        tc.learning_rate, warmup_steps=warmup, steps=total, end_value=tc.learning_rate * tc.final_lr_fraction
-    )
+    schedule = _schedule(tc.learning_rate, max(1, round(tc.warmup_fraction * total)), total, tc.final_lr_fraction)
     return float(schedule(step + 1))  # step 0 already takes the first warm-up increment
+
+
+@functools.lru_cache(maxsize=8)
+def _schedule(peak: float, warmup: int, total: int, final_fraction: float) -> optax.Schedule:
+    """One schedule per run, not one per step (`learning_rate_at` is called every step)."""
+    return warmup_cosine_schedule(peak, warmup_steps=warmup, steps=total, end_value=peak * final_fraction)
 
 
 def _clip_values(config: FlameTokenizerConfig, source: Sequence[Any]) -> list[tuple[ClipMeta, np.ndarray]]:

@@ -23,9 +23,9 @@ import numpy as np
 import optax
 from archon_framework import DataError
 from archon_framework.config import atomic_write_text
-from archon_framework.optim import warmup_cosine_schedule
 from archon_framework.nn import RVQState, level_mask
 from archon_framework.nn import expected_code_counts as rvq_code_counts
+from archon_framework.optim import warmup_cosine_schedule
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ._audio import check_wave
