@@ -35,14 +35,18 @@ def learning_rate_at(step: int, total: int, config: FlameTokenizerConfig) -> flo
     """Linear warm-up over ``warmup_fraction`` of ``total`` steps, then cosine to
     ``final_lr_fraction`` of the peak (paper supp. C.2: 0.5% warm-up, peak 4e-4)."""
     tc = config.train
-    schedule = _schedule(tc.learning_rate, max(1, round(tc.warmup_fraction * total)), total, tc.final_lr_fraction)
-    return float(schedule(step + 1))  # step 0 already takes the first warm-up increment
+    rates = _rates(tc.learning_rate, max(1, round(tc.warmup_fraction * total)), total, tc.final_lr_fraction)
+    return float(rates[min(step + 1, total)])  # step 0 already takes the first warm-up increment
 
 
 @functools.lru_cache(maxsize=8)
-def _schedule(peak: float, warmup: int, total: int, final_fraction: float) -> optax.Schedule:
-    """One schedule per run, not one per step (`learning_rate_at` is called every step)."""
-    return warmup_cosine_schedule(peak, warmup_steps=warmup, steps=total, end_value=peak * final_fraction)
+def _rates(peak: float, warmup: int, total: int, final_fraction: float) -> np.ndarray:
+    """``[total + 1]``: the schedule at every count, evaluated once per run in one call, so the
+    training loop (`learning_rate_at` runs every step) only indexes a host array."""
+    schedule = warmup_cosine_schedule(peak, warmup_steps=warmup, steps=total, end_value=peak * final_fraction)
+    rates = np.asarray(schedule(np.arange(total + 1)), np.float64)
+    rates.setflags(write=False)
+    return rates
 
 
 def _clip_values(config: FlameTokenizerConfig, source: Sequence[Any]) -> list[tuple[ClipMeta, np.ndarray]]:
