@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archon_framework.nn import CausalConv1d, CausalConvTranspose1d, ResidualUnit1d, zero_biases
 
@@ -66,6 +68,43 @@ def test_transposed_conv_length_and_causality(kernel: int, stride: int):
         keep = (t + 1) * stride  # output samples 0..keep-1 depend on inputs 0..t only
         np.testing.assert_allclose(y2[t, :, :keep], y[:, :keep], rtol=1e-5, atol=1e-5)
         assert not np.allclose(y2[t, :, keep:], y[:, keep:])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    stride=st.integers(1, 5),
+    taps=st.integers(1, 3),
+    steps=st.integers(2, 6),
+    seed=st.integers(0, 2**16),
+)
+def test_icnr_init_starts_without_a_checkerboard(stride: int, taps: int, steps: int, seed: int):
+    """With ``icnr_init`` every output phase gets the same kernel, so the layer is
+    nearest-neighbour up-sampling followed by a ``taps``-tap convolution at the input rate:
+    a constant input gives a constant output once all taps have an input (independent taps give
+    a pattern repeating every ``stride`` steps), and the layer stays causal."""
+    key, x_key = jax.random.split(jax.random.key(seed))
+    tied = CausalConvTranspose1d(2, 3, taps * stride, stride=stride, icnr_init=True, key=key)
+    y = np.asarray(tied(jnp.ones((2, steps + taps))))  # [3, (steps + taps) * stride]
+    settled = y[:, (taps - 1) * stride :]
+    np.testing.assert_allclose(settled, np.broadcast_to(settled[:, :1], settled.shape), rtol=1e-5, atol=1e-6)
+    x = jax.random.normal(x_key, (2, steps))
+    up = np.asarray(tied(x)).reshape(3, steps, stride)  # [C_out, input step, phase]
+    np.testing.assert_allclose(up, np.broadcast_to(up[:, :, :1], up.shape), rtol=1e-5, atol=1e-6)
+    changed = np.asarray(tied(x.at[:, -1].add(1.0)))
+    np.testing.assert_allclose(changed[:, : (steps - 1) * stride], np.asarray(tied(x))[:, : (steps - 1) * stride],
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
+    if stride > 1:
+        free = CausalConvTranspose1d(2, 3, taps * stride, stride=stride, key=key)
+        assert np.ptp(np.asarray(free(jnp.ones((2, steps + taps))))[:, (taps - 1) * stride :], axis=1).min() > 0
+        # Same draw: the tied kernel repeats the free kernel's phase-0 taps.
+        np.testing.assert_array_equal(tied.conv.weight, np.repeat(free.conv.weight[:, :, ::stride], stride, -1))
+
+
+def test_icnr_init_needs_whole_phases():
+    with pytest.raises(ValueError, match="icnr_init needs"):
+        CausalConvTranspose1d(2, 2, 6, stride=4, icnr_init=True, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="icnr_init needs"):
+        CausalConvTranspose1d(2, 2, 4, stride=2, dilation=2, icnr_init=True, key=jax.random.key(0))
 
 
 def test_residual_unit_is_causal_and_keeps_shape():

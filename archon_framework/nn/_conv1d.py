@@ -119,6 +119,14 @@ class CausalConvTranspose1d(eqx.Module):
     output step ``p`` depends only on inputs ``0 .. p // stride`` (SoundStream decoder blocks).
     Needs ``span >= stride`` so every kept step exists. One example, ``[channels, time]``.
     ``weight_norm`` as in `CausalConv1d`.
+
+    With ``icnr_init=True`` the kernel starts with its taps tied across the ``stride`` output
+    phases (ICNR, Aitken et al. 2017, "Checkerboard artifact free sub-pixel convolution"): the
+    layer then begins as nearest-neighbour up-sampling followed by a ``kernel_size / stride``-tap
+    convolution at the input rate, so a constant input gives a constant output instead of a
+    pattern repeating every ``stride`` steps (in audio, tones at multiples of the input rate).
+    Training unties the phases. Needs ``dilation = 1`` and ``kernel_size`` a multiple of
+    ``stride``.
     """
 
     conv: eqx.nn.ConvTranspose1d | eqx.nn.WeightNorm
@@ -135,9 +143,10 @@ class CausalConvTranspose1d(eqx.Module):
         dilation: int = 1,
         use_bias: bool = True,
         weight_norm: bool = False,
+        icnr_init: bool = False,
         key: PRNGKeyArray,
     ):
-        """Build the layer; arguments as in `CausalConv1d`."""
+        """Build the layer; arguments as in `CausalConv1d`, ``icnr_init`` as above."""
         _check_positive(
             "CausalConvTranspose1d",
             in_channels=in_channels,
@@ -152,6 +161,11 @@ class CausalConvTranspose1d(eqx.Module):
                 f"CausalConvTranspose1d: the kernel span {span} is shorter than the stride "
                 f"{stride}; use kernel_size >= stride"
             )
+        if icnr_init and (dilation != 1 or kernel_size % stride):
+            raise ValueError(
+                f"CausalConvTranspose1d: icnr_init needs dilation 1 and kernel_size a multiple of the "
+                f"stride, got kernel_size {kernel_size}, stride {stride}, dilation {dilation}"
+            )
         self.in_channels = in_channels
         self.stride = stride
         conv = eqx.nn.ConvTranspose1d(
@@ -163,6 +177,12 @@ class CausalConvTranspose1d(eqx.Module):
             use_bias=use_bias,
             key=key,
         )
+        if icnr_init:
+            # Tap k feeds output phase k % stride; copy each group's phase-0 tap to its phases.
+            # The variance reaching each output is unchanged (still kernel_size/stride taps).
+            first = conv.weight[:, :, ::stride]  # [C_out, C_in, kernel_size / stride]
+            tied = jnp.repeat(first, stride, axis=-1)  # -> [C_out, C_in, kernel_size]
+            conv = eqx.tree_at(lambda c: c.weight, conv, tied)
         self.conv = eqx.nn.WeightNorm(conv) if weight_norm else conv
 
     def __call__(self, x: Float[Array, "channels time"]) -> Float[Array, "out_channels upsampled"]:

@@ -66,6 +66,12 @@ class CodecConfig:
             ``U(+-1/sqrt(fan_in))``) for the encoder's and decoder's biases. Uniform offsets as
             large as the weights drown the quiet speech signal at init; with them the 15-minute
             run spent its first ~600 steps on an output that ignored its input (~200 with zeros).
+        upsample_init: ``"independent"`` (each tap of the decoder's transposed convolutions
+            drawn on its own) or ``"icnr"`` (taps tied across the stride's output phases at
+            init, `archon_framework.nn.CausalConvTranspose1d`, so the decoder starts without a
+            checkerboard). The 15-minute `small` run ends with tones at every multiple of 250 Hz
+            (the 250 Hz -> 2 kHz block's period) either way, 7.2 dB above the bins between them
+            with independent taps and 7.0 dB with ICNR: training, not the init, puts them there.
     """
 
     channels: int = attrs.field(default=32, validator=_positive)
@@ -82,6 +88,7 @@ class CodecConfig:
     quantizer_dropout: float = 1.0
     weight_norm: bool = False
     bias_init: Literal["zeros", "uniform"] = "zeros"
+    upsample_init: Literal["independent", "icnr"] = "independent"
 
     def __attrs_post_init__(self) -> None:
         if len(self.channel_mults) != len(self.strides):
@@ -100,6 +107,10 @@ class CodecConfig:
             raise ConfigError(f"CodecConfig.dead_code_threshold must be >= 0, got {self.dead_code_threshold}")
         if self.bias_init not in ("zeros", "uniform"):
             raise ConfigError(f"CodecConfig.bias_init must be 'zeros' or 'uniform', got {self.bias_init!r}")
+        if self.upsample_init not in ("independent", "icnr"):
+            raise ConfigError(
+                f"CodecConfig.upsample_init must be 'independent' or 'icnr', got {self.upsample_init!r}"
+            )
         if not 0.0 <= self.quantizer_dropout <= 1.0:
             raise ConfigError(f"CodecConfig.quantizer_dropout must be in [0, 1], got {self.quantizer_dropout}")
 

@@ -56,7 +56,13 @@ class DecoderBlock(eqx.Module):
     ):
         keys = jax.random.split(key, len(cfg.dilations) + 1)
         self.up = CausalConvTranspose1d(
-            in_channels, out_channels, 2 * stride, stride=stride, weight_norm=cfg.weight_norm, key=keys[0]
+            in_channels,
+            out_channels,
+            2 * stride,
+            stride=stride,
+            weight_norm=cfg.weight_norm,
+            icnr_init=cfg.upsample_init == "icnr",
+            key=keys[0],
         )
         self.units = tuple(
             ResidualUnit1d(out_channels, cfg.kernel_size, dilation=d, weight_norm=cfg.weight_norm, key=k)

@@ -51,6 +51,8 @@ def test_bad_configs_are_refused(tmp_path):
         CodecConfig(channel_mults=(2, 4))
     with pytest.raises(ConfigError, match="bias_init"):
         CodecConfig(bias_init="normal")
+    with pytest.raises(ConfigError, match="upsample_init"):
+        CodecConfig(upsample_init="bilinear")
     with pytest.raises(ConfigError, match="multiple of 640"):
         TrainConfig(segment_samples=1000)
     with pytest.raises(ConfigError, match="warmup_steps"):
@@ -123,3 +125,16 @@ def test_bias_init_sets_the_codec_biases():
     assert len(zeros) > 10 and not any(b.any() for b in zeros)
     uniform = biases(attrs.evolve(cfg, codec=attrs.evolve(cfg.codec, bias_init="uniform")))
     assert len(uniform) == len(zeros) and all(b.any() for b in uniform)
+
+
+def test_icnr_upsample_init_ties_every_decoder_up_sampling_across_phases():
+    cfg = shipped_config("tiny")
+    assert cfg.codec.upsample_init == "independent"
+    icnr = attrs.evolve(cfg, codec=attrs.evolve(cfg.codec, upsample_init="icnr"))
+    for config, tied in ((cfg, False), (icnr, True)):
+        codec, _ = init_codec(config, key=jax.random.key(0))
+        for block, stride in zip(codec.decoder.blocks, reversed(config.codec.strides)):
+            w = np.asarray(block.up.conv.weight)  # [C_out, C_in, 2 * stride]
+            phases_equal = np.array_equal(w, np.repeat(w[:, :, ::stride], stride, axis=-1))
+            assert phases_equal == tied
+
