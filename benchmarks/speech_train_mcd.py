@@ -14,8 +14,9 @@ of reconstructions with 1, 2, 3, 4 (and 8) levels and of silence, over all frame
 reference's speech frames (within 40 dB of its loudest; silence excluded), the log-mel spectral
 distance and the RMS ratio (reconstruction / reference) per level (means and per clip), the
 paired 1-vs-4-level MCD gaps (mean, relative, standard error, clips where 4 levels win), codebook
-usage per level, the steps and seconds trained, the mean mel loss of each tenth of training and
-the final training losses. ``--set section.key=value`` overrides any field of the config (values
+usage per level, the tones at multiples of 250 Hz (`rate_tones`: the decoder's 250 Hz -> 2 kHz
+up-sampling), the steps and seconds trained, the mean mel loss of each tenth of training and the
+final training losses. ``--set section.key=value`` overrides any field of the config (values
 parsed as JSON), for experiments.
 """
 
@@ -118,6 +119,39 @@ def residual_ratios(tok: SoundStreamTokenizer, waves: list[np.ndarray]) -> list[
     return [round(float(np.sqrt(t / totals[0])), 4) for t in totals]
 
 
+def rate_tones(tok: SoundStreamTokenizer, waves: list[np.ndarray], *, rate: float = 250.0) -> dict[str, float]:
+    """How much louder the bins at multiples of ``rate`` Hz are than the bins between them, in dB.
+
+    Long-term power spectra (Hann, 1024 points, hop 256) over each reference's loud frames
+    (within 10 dB of its loudest), of the references and of their all-level reconstructions.
+    Speech has no such comb; a decoder whose up-sampling repeats a pattern every ``16000 / rate``
+    samples (a transposed convolution's checkerboard) adds tones at exactly those multiples.
+    """
+    from archon_framework import ClipMeta
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    window = np.hanning(1026)[1:-1]
+    power = {"reference": 0.0, "reconstruction": 0.0}
+    for i, w in enumerate(waves):
+        meta = ClipMeta(clip_id=f"t{i}", duration=len(w) / SAMPLE_RATE, frame_rate=25.0, sample_rate=SAMPLE_RATE)
+        est = tok.reconstruct(w, meta=meta, levels=tok.cfg.codec.levels)
+        spectra = {}
+        for name, x in (("reference", w), ("reconstruction", est)):
+            frames = sliding_window_view(np.asarray(x, np.float64), 1024)[::256] * window  # [frames, 1024]
+            spectra[name] = np.abs(np.fft.rfft(frames, axis=-1)) ** 2  # [frames, 513]
+        energy = 10 * np.log10(spectra["reference"].sum(-1) + 1e-20)
+        loud = energy >= energy.max() - 10.0
+        for name in power:
+            power[name] = power[name] + spectra[name][loud].sum(0)
+    phase = (np.fft.rfftfreq(1024, 1 / SAMPLE_RATE) % rate) / rate
+    on, off = (phase < 0.05) | (phase > 0.95), (phase > 0.2) & (phase < 0.8)
+    out = {}
+    for name, p in power.items():
+        db = 10 * np.log10(p + 1e-20)
+        out[name] = round(float(db[on].mean() - db[off].mean()), 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=900.0, help="wall-clock training budget")
@@ -171,6 +205,7 @@ def main() -> None:
         ],
         "codebook_usage_held_out": codebook_usage(tok, held_out),
         "residual_rms_ratio_per_level": residual_ratios(tok, held_out),
+        "tones_at_250_hz_multiples_db": rate_tones(tok, held_out),
     }
     report.update(evaluate_levels(tok, held_out, levels=levels, per_clip=True))
     if 1 in levels and 4 in levels:
