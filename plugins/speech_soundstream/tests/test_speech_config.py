@@ -137,4 +137,3 @@ def test_icnr_upsample_init_ties_every_decoder_up_sampling_across_phases():
             w = np.asarray(block.up.conv.weight)  # [C_out, C_in, 2 * stride]
             phases_equal = np.array_equal(w, np.repeat(w[:, :, ::stride], stride, axis=-1))
             assert phases_equal == tied
-
