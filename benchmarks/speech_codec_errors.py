@@ -6,7 +6,7 @@ cached ``clips_validation.npz``):
     .venv/bin/python benchmarks/speech_codec_errors.py /tmp/archon_speech_codec --clips 8
 
 Prints, over the first ``--clips`` held-out clips:
-- the rms error of the log-mel spectrum (80 mels, 1024-point Hann frames, hop 256, in dB) on each
+- the rms error of the log-mel spectrum (80 mels, `np_stft_magnitude` with 1024-point Hann frames, hop 256, in dB) on each
   reference's loud frames (within 10 dB of its loudest), per band and overall, with 1 and 4
   levels, and what is left after averaging reference and reconstruction over 3 and 9 frames or
   8 neighbouring bands (an error that shrinks there is fine detail, not the envelope);
@@ -22,18 +22,20 @@ from pathlib import Path
 
 import numpy as np
 from archon_framework import ClipMeta
-from archon_speech_soundstream import SoundStreamTokenizer, mel_cepstral_distortion, mel_cepstrum, mel_filterbank
+from archon_speech_soundstream import (
+    SoundStreamTokenizer,
+    mel_cepstral_distortion,
+    mel_cepstrum,
+    mel_filterbank,
+    np_stft_magnitude,
+)
 from scipy.ndimage import uniform_filter1d
 from speech_train_mcd import SAMPLE_RATE, rate_tones
 
 
 def log_mel_db(wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``([frames, 80] log-mel power in dB, [frames] frame energy in dB re the loudest frame)``."""
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    padded = np.pad(np.asarray(wave, np.float64), (0, 1024))
-    frames = sliding_window_view(padded, 1024)[: len(wave) // 256 * 256 : 256] * np.hanning(1026)[1:-1]
-    power = np.abs(np.fft.rfft(frames, axis=-1)) ** 2  # [frames, 513]
+    power = np_stft_magnitude(wave, n_fft=1024, hop=256) ** 2  # [frames, 513]
     mel = power @ mel_filterbank(SAMPLE_RATE, 1024, 80).T.astype(np.float64)  # [frames, 80]
     energy = 10 * np.log10(power.sum(-1) + 1e-20)
     return 10 * np.log10(np.maximum(mel, 1e-10)), energy - energy.max()

@@ -36,6 +36,7 @@ from archon_speech_soundstream import (
     SoundStreamTrainer,
     evaluate_levels,
     load_soundstream_config,
+    np_stft_magnitude,
     shipped_config,
 )
 
@@ -122,23 +123,21 @@ def residual_ratios(tok: SoundStreamTokenizer, waves: list[np.ndarray]) -> list[
 def rate_tones(tok: SoundStreamTokenizer, waves: list[np.ndarray], *, rate: float = 250.0) -> dict[str, float]:
     """How much louder the bins at multiples of ``rate`` Hz are than the bins between them, in dB.
 
-    Long-term power spectra (Hann, 1024 points, hop 256) over each reference's loud frames
+    Long-term power spectra (`np_stft_magnitude`: Hann, 1024 points, hop 256) over each reference's loud frames
     (within 10 dB of its loudest), of the references and of their all-level reconstructions.
     Speech has no such comb; a decoder whose up-sampling repeats a pattern every ``16000 / rate``
     samples (a transposed convolution's checkerboard) adds tones at exactly those multiples.
     """
     from archon_framework import ClipMeta
-    from numpy.lib.stride_tricks import sliding_window_view
 
-    window = np.hanning(1026)[1:-1]
     power = {"reference": 0.0, "reconstruction": 0.0}
     for i, w in enumerate(waves):
         meta = ClipMeta(clip_id=f"t{i}", duration=len(w) / SAMPLE_RATE, frame_rate=25.0, sample_rate=SAMPLE_RATE)
         est = tok.reconstruct(w, meta=meta, levels=tok.cfg.codec.levels)
-        spectra = {}
-        for name, x in (("reference", w), ("reconstruction", est)):
-            frames = sliding_window_view(np.asarray(x, np.float64), 1024)[::256] * window  # [frames, 1024]
-            spectra[name] = np.abs(np.fft.rfft(frames, axis=-1)) ** 2  # [frames, 513]
+        spectra = {
+            name: np_stft_magnitude(x, n_fft=1024, hop=256) ** 2  # [frames, 513]
+            for name, x in (("reference", w), ("reconstruction", est))
+        }
         energy = 10 * np.log10(spectra["reference"].sum(-1) + 1e-20)
         loud = energy >= energy.max() - 10.0
         for name in power:

@@ -40,7 +40,7 @@ from ._metrics import (
 from ._model import Decoder, Encoder
 from ._plugin import SPEECH
 from ._signals import synthetic_speech
-from ._spectral import mel_filterbank
+from ._spectral import mel_filterbank, np_stft_magnitude
 from ._tokenizer import (
     SPEECH_VOCABULARY,
     SoundStreamTokenizer,
@@ -87,6 +87,7 @@ __all__ = [
     "mel_cepstral_distortion",
     "mel_cepstrum",
     "mel_filterbank",
+    "np_stft_magnitude",
     "multiresolution_stft_loss",
     "multiscale_mel_loss",
     "num_speech_frames",
