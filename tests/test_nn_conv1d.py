@@ -107,6 +107,64 @@ def test_icnr_init_needs_whole_phases():
         CausalConvTranspose1d(2, 2, 4, stride=2, dilation=2, icnr_init=True, key=jax.random.key(0))
 
 
+@eqx.filter_jit
+def _value_and_grads(fn, layer: eqx.Module, x: jax.Array):
+    """``fn(layer, x)`` and its gradients with respect to the layer's arrays and to ``x``."""
+    loss = lambda layer, x: jnp.sum(jnp.sin(fn(layer, x)))  # noqa: E731
+    value = fn(layer, x)
+    g_layer, g_x = eqx.filter_grad(lambda lx: loss(*lx))((layer, x))
+    return value, jax.tree.leaves(g_layer), g_x
+
+
+def _phased(m, v):
+    return m(v)
+
+
+def _dilated_down(m, v):
+    return m.conv(v)
+
+
+def _dilated_up(m, v):
+    return m.conv(v)[:, : v.shape[1] * m.stride]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    c_in=st.integers(1, 4),
+    c_out=st.integers(1, 4),
+    stride=st.integers(2, 5),
+    extra=st.integers(0, 6),
+    steps=st.integers(1, 5),
+    trailing=st.integers(0, 4),
+    weight_norm=st.booleans(),
+    replicate=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_phase_decomposed_convs_match_the_dilated_forms(
+    c_in, c_out, stride, extra, steps, trailing, weight_norm, replicate, seed
+):
+    """The strided and the transposed convolution run as ``stride`` phases at one rate (no
+    multiplications by inserted zeros); values and gradients (weights and input) equal those of
+    the plain strided / zero-stuffed equinox convolution they wrap, for any kernel length,
+    stride, padding mode, weight norm and trailing partial block."""
+    kernel = stride + extra
+    key, x_key = jax.random.split(jax.random.key(seed))
+    mode = "REPLICATE" if replicate else "ZEROS"
+    down = CausalConv1d(c_in, c_out, kernel, stride=stride, padding_mode=mode, weight_norm=weight_norm, key=key)
+    x = jax.random.normal(x_key, (c_in, steps * stride + min(trailing, stride - 1))) + 0.5
+    phased = _value_and_grads(_phased, down, x)
+    dilated = _value_and_grads(_dilated_down, down, x)
+    for a, b in zip(jax.tree.leaves(phased), jax.tree.leaves(dilated)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+    up = CausalConvTranspose1d(c_in, c_out, kernel, stride=stride, weight_norm=weight_norm, key=key)
+    x = jax.random.normal(x_key, (c_in, steps))
+    phased = _value_and_grads(_phased, up, x)
+    dilated = _value_and_grads(_dilated_up, up, x)
+    for a, b in zip(jax.tree.leaves(phased), jax.tree.leaves(dilated)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
 def test_residual_unit_is_causal_and_keeps_shape():
     unit = ResidualUnit1d(4, 3, dilation=3, key=jax.random.key(0))
     x = jax.random.normal(jax.random.key(1), (4, 20))

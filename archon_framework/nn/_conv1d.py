@@ -18,6 +18,22 @@ def _check_positive(name: str, **values: int) -> None:
             raise ValueError(f"{name}: {field} must be >= 1, got {value}")
 
 
+def _kernel_and_bias(conv: eqx.Module) -> tuple[Float[Array, "c_out c_in taps"], Array | None]:
+    """A 1-D (transposed) convolution's effective ``[C_out, C_in, K]`` kernel and its bias.
+
+    Unwraps ``equinox.nn.WeightNorm`` as built here (norm per output channel, axis 0).
+    """
+    if isinstance(conv, eqx.nn.WeightNorm):
+        v = conv.layer.weight
+        norm = jnp.sqrt(jnp.sum(v**2, axis=(1, 2), keepdims=True))  # [C_out, 1, 1]
+        return v * conv.g / norm, conv.layer.bias
+    return conv.weight, conv.bias
+
+
+def _inner(conv: eqx.Module) -> eqx.Module:
+    return conv.layer if isinstance(conv, eqx.nn.WeightNorm) else conv
+
+
 class CausalConv1d(eqx.Module):
     """A 1-D convolution that never looks at the future, optionally strided.
 
@@ -32,6 +48,10 @@ class CausalConv1d(eqx.Module):
     This needs ``dilation * (kernel_size - 1) + 1 >= stride`` (the kernel covers a stride block).
     With ``weight_norm=True`` the kernel is ``g * v / ||v||`` per output channel (Salimans &
     Kingma 2016, as in EnCodec and DAC), through ``equinox.nn.WeightNorm``.
+
+    A strided convolution (dilation 1) runs on the input folded into ``stride`` phases, a
+    stride-1 convolution whose input gradient skips the zeros a strided convolution's gradient
+    inserts (see `_polyphase`); values and gradients are those of the wrapped ``conv``.
     """
 
     conv: eqx.nn.Conv1d | eqx.nn.WeightNorm
@@ -40,6 +60,7 @@ class CausalConv1d(eqx.Module):
     stride: int = eqx.field(static=True)
     dilation: int = eqx.field(static=True)
     left_pad: int = eqx.field(static=True)
+    padding_mode: str = eqx.field(static=True, default="ZEROS")
 
     def __init__(
         self,
@@ -87,6 +108,7 @@ class CausalConv1d(eqx.Module):
         self.stride = stride
         self.dilation = dilation
         self.left_pad = span - stride
+        self.padding_mode = padding_mode
         conv = eqx.nn.Conv1d(
             in_channels,
             out_channels,
@@ -108,7 +130,33 @@ class CausalConv1d(eqx.Module):
             raise ValueError(
                 f"CausalConv1d: input of {x.shape[1]} steps is shorter than the stride {self.stride}"
             )
-        return self.conv(x)  # [C_in, T] -> [C_out, T // stride]
+        if self.stride == 1 or self.dilation != 1 or self.padding_mode not in ("ZEROS", "REPLICATE"):
+            return self.conv(x)  # [C_in, T] -> [C_out, T // stride]
+        return self._polyphase(x)
+
+    def _polyphase(self, x: Float[Array, "channels time"]) -> Float[Array, "out_channels steps"]:
+        """The same strided convolution, on the input folded into ``stride`` phases.
+
+        The (padded) input ``[C_in, S * B]`` is read as ``[C_in * S, B]`` (space to depth) and
+        convolved with stride 1 and ``ceil(span / S)`` taps. Same outputs, but its gradient with
+        respect to the input is a stride-1 convolution too: that of the strided form dilates
+        the output gradient with ``S - 1`` zeros, which XLA's CPU backend multiplies through.
+        """
+        weight, bias = _kernel_and_bias(self.conv)  # [C_out, C_in, K]
+        c_out, c_in, k = weight.shape
+        s = self.stride
+        steps = x.shape[1] // s
+        lead = -(-self.left_pad // s) * s  # the left pad rounded up to whole blocks
+        taps = -(-(k + lead - self.left_pad) // s)
+        mode = "edge" if self.padding_mode == "REPLICATE" else "constant"
+        x = jnp.pad(x[:, : steps * s], ((0, 0), (lead, taps * s - lead)), mode=mode)  # [C_in, S * (steps + taps)]
+        blocks = x.reshape(c_in, -1, s).transpose(0, 2, 1).reshape(c_in * s, -1)  # [(C_in, r), block]
+        # Offset o = m S + r from the start of output j's block holds tap o - (lead - left_pad).
+        shifted = jnp.pad(weight, ((0, 0), (0, 0), (lead - self.left_pad, taps * s - k - lead + self.left_pad)))
+        kernel = shifted.reshape(c_out, c_in, taps, s).transpose(0, 1, 3, 2).reshape(c_out, c_in * s, taps)
+        y = jax.lax.conv_general_dilated(blocks[None], kernel, window_strides=(1,), padding="VALID")[0]
+        y = y[:, :steps]  # [C_out, steps]
+        return y if bias is None else y + bias
 
 
 class CausalConvTranspose1d(eqx.Module):
@@ -127,6 +175,10 @@ class CausalConvTranspose1d(eqx.Module):
     pattern repeating every ``stride`` steps (in audio, tones at multiples of the input rate).
     Training unties the phases. Needs ``dilation = 1`` and ``kernel_size`` a multiple of
     ``stride``.
+
+    With dilation 1 the layer runs as ``stride`` interleaved stride-1 convolutions at the input
+    rate (sub-pixel form, see `_polyphase`): the same values and gradients as the wrapped
+    zero-stuffed ``conv``, without its ``stride - 1`` multiplications by zero per tap.
     """
 
     conv: eqx.nn.ConvTranspose1d | eqx.nn.WeightNorm
@@ -189,8 +241,33 @@ class CausalConvTranspose1d(eqx.Module):
         """Up-sample ``x`` ``[in_channels, T]`` to ``[out_channels, T * stride]``."""
         if x.ndim != 2 or x.shape[0] != self.in_channels:
             raise ValueError(f"CausalConvTranspose1d expects [{self.in_channels}, time], got shape {x.shape}")
-        y = self.conv(x)  # [C_in, T] -> [C_out, (T - 1) * stride + span]
-        return y[:, : x.shape[1] * self.stride]  # -> [C_out, T * stride]
+        if _inner(self.conv).dilation != (1,):
+            y = self.conv(x)  # [C_in, T] -> [C_out, (T - 1) * stride + span]
+            return y[:, : x.shape[1] * self.stride]  # -> [C_out, T * stride]
+        return self._polyphase(x)
+
+    def _polyphase(self, x: Float[Array, "channels time"]) -> Float[Array, "out_channels upsampled"]:
+        """The same map as the zero-stuffed transposed convolution, as ``stride`` phases.
+
+        Output step ``t * S + r`` is ``sum_j W[K - 1 - (j S + r)] x[t - j]``: a causal
+        convolution at the input rate with ``ceil(K / S)`` taps and ``C_out * S`` output
+        channels, whose phases are then interleaved. It skips the multiplications by the
+        ``S - 1`` zeros inserted between inputs, ``S`` times fewer than the dilated form
+        (which XLA's CPU backend runs as is).
+        """
+        weight, bias = _kernel_and_bias(self.conv)  # [C_out, C_in, K]
+        c_out, c_in, k = weight.shape
+        s = self.stride
+        taps = -(-k // s)
+        delays = jnp.pad(weight[:, :, ::-1], ((0, 0), (0, 0), (0, taps * s - k)))  # [.., q = j S + r]
+        delays = delays.reshape(c_out, c_in, taps, s)  # [C_out, C_in, j, r]
+        # Correlation tap i reads x[t + i - (taps - 1)], delay j = taps - 1 - i.
+        kernel = jnp.transpose(delays[:, :, ::-1, :], (0, 3, 1, 2)).reshape(c_out * s, c_in, taps)
+        y = jax.lax.conv_general_dilated(
+            x[None], kernel, window_strides=(1,), padding=((taps - 1, 0),)
+        )[0]  # [C_out * S, T]
+        y = jnp.transpose(y.reshape(c_out, s, -1), (0, 2, 1)).reshape(c_out, -1)  # -> [C_out, T * S]
+        return y if bias is None else y + bias
 
 
 class ResidualUnit1d(eqx.Module):
