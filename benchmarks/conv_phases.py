@@ -22,8 +22,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from archon_framework.nn import CausalConv1d, CausalConvTranspose1d
-from archon_speech_soundstream import shipped_config
+from archon_speech_soundstream import Decoder, Encoder, shipped_config
 
 
 def _timed(fn, args, repeats: int) -> float:
@@ -34,6 +33,14 @@ def _timed(fn, args, repeats: int) -> float:
         jax.block_until_ready(fn(*args))
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def _dilated_down(layer, x):
+    return layer.conv(x)  # the wrapped equinox strided convolution
+
+
+def _dilated_up(layer, x):
+    return layer.conv(x)[:, : x.shape[1] * layer.stride]  # zero-stuffed, trimmed to be causal
 
 
 def _fwd_bwd(call):
@@ -55,29 +62,24 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     cfg = shipped_config(args.config)
-    codec, train = cfg.codec, cfg.train
-    widths = [codec.channels] + [codec.channels * m for m in codec.channel_mults]
-    key = jax.random.key(0)
-    rows = []
-    length = train.segment_samples
-    for i, stride in enumerate(codec.strides):  # encoder: [C_i, T] -> [C_{i+1}, T / S]
-        layer = CausalConv1d(widths[i], widths[i + 1], 2 * stride, stride=stride, key=key)
-        rows.append((f"down {widths[i]}->{widths[i + 1]} /{stride}", layer, (widths[i], length), lambda m, v: m.conv(v)))
-        length //= stride
-    for i in reversed(range(len(codec.strides))):  # decoder: [C_{i+1}, T] -> [C_i, T * S]
-        stride = codec.strides[i]
-        layer = CausalConvTranspose1d(widths[i + 1], widths[i], 2 * stride, stride=stride, key=key)
-        dilated = lambda m, v: m.conv(v)[:, : v.shape[1] * m.stride]  # noqa: E731
-        rows.append((f"up {widths[i + 1]}->{widths[i]} x{stride}", layer, (widths[i + 1], length), dilated))
-        length *= stride
-    print(f"config {args.config}: batch {args.batch} x {train.segment_samples} samples, forward + backward, "
+    encoder, decoder = Encoder(cfg.codec, key=jax.random.key(0)), Decoder(cfg.codec, key=jax.random.key(1))
+    rows = []  # the codec's own strided layers, each with its input shape during training
+    length = cfg.train.segment_samples
+    for block in encoder.blocks:  # [C_i, T] -> [C_{i+1}, T / S]
+        rows.append((f"/{block.down.stride}", block.down, (block.down.in_channels, length), _dilated_down))
+        length //= block.down.stride
+    for block in decoder.blocks:  # [C_{i+1}, T] -> [C_i, T * S]
+        rows.append((f"x{block.up.stride}", block.up, (block.up.in_channels, length), _dilated_up))
+        length *= block.up.stride
+    print(f"config {args.config}: batch {args.batch} x {cfg.train.segment_samples} samples, forward + backward, "
           f"best of {args.repeats}")  # fmt: skip
     print(f"{'layer':24s} {'dilated ms':>11s} {'phases ms':>10s} {'speed-up':>9s}")
     total = [0.0, 0.0]
-    for name, layer, shape, dilated in rows:
+    for scale, layer, shape, dilated in rows:
         x = jax.random.normal(jax.random.key(1), (args.batch, *shape))
-        same = np.allclose(jax.vmap(layer)(x), jax.vmap(lambda v: dilated(layer, v))(x), rtol=1e-4, atol=1e-4)
-        if not same:
+        y = jax.vmap(layer)(x)
+        name = f"{'down' if dilated is _dilated_down else 'up'} {shape[0]}->{y.shape[1]} {scale}"
+        if not np.allclose(y, jax.vmap(lambda v: dilated(layer, v))(x), rtol=1e-4, atol=1e-4):
             raise SystemExit(f"{name}: the phase form differs from the dilated form")
         slow = _timed(_fwd_bwd(dilated), (layer, x), args.repeats)
         fast = _timed(_fwd_bwd(lambda m, v: m(v)), (layer, x), args.repeats)

@@ -18,20 +18,21 @@ def _check_positive(name: str, **values: int) -> None:
             raise ValueError(f"{name}: {field} must be >= 1, got {value}")
 
 
+def _inner(conv: eqx.Module) -> eqx.Module:
+    """The equinox convolution itself, under its ``equinox.nn.WeightNorm`` if any."""
+    return conv.layer if isinstance(conv, eqx.nn.WeightNorm) else conv
+
+
 def _kernel_and_bias(conv: eqx.Module) -> tuple[Float[Array, "c_out c_in taps"], Array | None]:
     """A 1-D (transposed) convolution's effective ``[C_out, C_in, K]`` kernel and its bias.
 
-    Unwraps ``equinox.nn.WeightNorm`` as built here (norm per output channel, axis 0).
+    Applies ``equinox.nn.WeightNorm`` as built here (``g * v / ||v||`` per output channel, axis 0).
     """
-    if isinstance(conv, eqx.nn.WeightNorm):
-        v = conv.layer.weight
-        norm = jnp.sqrt(jnp.sum(v**2, axis=(1, 2), keepdims=True))  # [C_out, 1, 1]
-        return v * conv.g / norm, conv.layer.bias
-    return conv.weight, conv.bias
-
-
-def _inner(conv: eqx.Module) -> eqx.Module:
-    return conv.layer if isinstance(conv, eqx.nn.WeightNorm) else conv
+    inner = _inner(conv)
+    if inner is conv:
+        return conv.weight, conv.bias
+    v = inner.weight
+    return v * conv.g / jnp.sqrt(jnp.sum(v**2, axis=(1, 2), keepdims=True)), inner.bias
 
 
 class CausalConv1d(eqx.Module):
@@ -60,7 +61,6 @@ class CausalConv1d(eqx.Module):
     stride: int = eqx.field(static=True)
     dilation: int = eqx.field(static=True)
     left_pad: int = eqx.field(static=True)
-    padding_mode: str = eqx.field(static=True, default="ZEROS")
 
     def __init__(
         self,
@@ -108,7 +108,6 @@ class CausalConv1d(eqx.Module):
         self.stride = stride
         self.dilation = dilation
         self.left_pad = span - stride
-        self.padding_mode = padding_mode
         conv = eqx.nn.Conv1d(
             in_channels,
             out_channels,
@@ -130,11 +129,12 @@ class CausalConv1d(eqx.Module):
             raise ValueError(
                 f"CausalConv1d: input of {x.shape[1]} steps is shorter than the stride {self.stride}"
             )
-        if self.stride == 1 or self.dilation != 1 or self.padding_mode not in ("ZEROS", "REPLICATE"):
+        padding_mode = _inner(self.conv).padding_mode
+        if self.stride == 1 or self.dilation != 1 or padding_mode not in ("ZEROS", "REPLICATE"):
             return self.conv(x)  # [C_in, T] -> [C_out, T // stride]
-        return self._polyphase(x)
+        return self._polyphase(x, replicate=padding_mode == "REPLICATE")
 
-    def _polyphase(self, x: Float[Array, "channels time"]) -> Float[Array, "out_channels steps"]:
+    def _polyphase(self, x: Float[Array, "channels time"], *, replicate: bool) -> Float[Array, "out_channels steps"]:
         """The same strided convolution, on the input folded into ``stride`` phases.
 
         The (padded) input ``[C_in, S * B]`` is read as ``[C_in * S, B]`` (space to depth) and
@@ -148,7 +148,7 @@ class CausalConv1d(eqx.Module):
         steps = x.shape[1] // s
         lead = -(-self.left_pad // s) * s  # the left pad rounded up to whole blocks
         taps = -(-(k + lead - self.left_pad) // s)
-        mode = "edge" if self.padding_mode == "REPLICATE" else "constant"
+        mode = "edge" if replicate else "constant"
         x = jnp.pad(x[:, : steps * s], ((0, 0), (lead, taps * s - lead)), mode=mode)  # [C_in, S * (steps + taps)]
         blocks = x.reshape(c_in, -1, s).transpose(0, 2, 1).reshape(c_in * s, -1)  # [(C_in, r), block]
         # Offset o = m S + r from the start of output j's block holds tap o - (lead - left_pad).
