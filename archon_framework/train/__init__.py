@@ -1,5 +1,6 @@
 """Training the prefix LM: configs, the trainer, schedules and meshes, and per-modality experts."""
 
+from archon_framework.train._budget import StepBudget, TrainReport, UndertrainedWarning
 from archon_framework.train._config import (
     CheckpointConfig,
     DataConfig,
@@ -42,9 +43,12 @@ __all__ = [
     "MetricsLog",
     "ModelSection",
     "OptimConfig",
+    "StepBudget",
     "TrainConfig",
+    "TrainReport",
     "Trainer",
     "TrainingError",
+    "UndertrainedWarning",
     "expert_model_config",
     "load_train_config",
     "make_mesh",
