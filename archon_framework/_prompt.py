@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 import numpy as np
 
-from archon_framework._errors import PromptError, VocabError
+from archon_framework._errors import ArchonError, PromptError, TaskError, VocabError
 from archon_framework._modality import Modality
 from archon_framework._tasks import Slot, State, Task
 from archon_framework._vocab import TEXT_VOCABULARY, VocabLayout
@@ -112,10 +112,14 @@ class ParsedExample:
         return Task(tuple(p.slot for p in self.inputs), self.output)
 
 
+# One header exactly as `serialize` writes it: the lead says which header it is.
+_FIRST, _NEXT, _OUTPUT = '{"inputs": [{', "}, {", '}], "output": {'
 _HEADER = re.compile(
-    r'"modality":\s*"(?P<phrase>[^"\\]*)",\s*"state":\s*"(?P<state>[^"\\]*)"'
-    r'(?:,\s*"tokens":\s*(?P<n>\d+))?,\s*"value":\s*$'
+    r'(?P<lead>\{"inputs": \[\{|\}, \{|\}\], "output": \{)'
+    r'"modality": "(?P<phrase>[^"\\]*)", "state": "(?P<state>past|current|time-invariant)"'
+    r'(?:, "tokens": (?P<n>0|[1-9][0-9]{0,11}))?, "value":'
 )
+_VALUE_KEY = '"value":'
 
 
 class PromptSerializer:
@@ -141,6 +145,9 @@ class PromptSerializer:
             if '"' in mod.phrase or "\\" in mod.phrase:
                 raise PromptError(f"modality {name!r}: its phrase {mod.phrase!r} may not contain quotes or backslashes")
             self._by_phrase[mod.phrase] = name
+        longest = max((len(p) for p in self._by_phrase), default=0)
+        # A header is at most this many characters; a byte codec spends up to 4 tokens on one.
+        self._max_header_tokens = 4 * (len(_OUTPUT) + longest + len(', "state": "time-invariant", "tokens": , "value":') + 40)
         self.eos_global = int(self._text.to_global(np.array([text_codec.eos_id]))[0])
 
     # ------------------------------------------------------------------ payloads
@@ -253,41 +260,129 @@ class PromptSerializer:
 
     # ------------------------------------------------------------------ parse
     def parse(self, tokens: Any, prefix_len: int | None = None) -> ParsedExample:
-        """Invert `serialize`. Raises `PromptError` naming the position of what does not parse."""
-        tokens = np.asarray(tokens, dtype=np.int32)
+        """Invert `serialize`: total over token sequences.
+
+        A sequence `serialize` produced parses back to its payloads; anything else (a damaged
+        key, a header out of place, a payload outside its modality's range, a text payload that
+        is not an escaped literal, a malformed task) raises `PromptError` whose message starts
+        with ``token N:``, the offset of what does not parse. No other error escapes.
+
+        Args:
+            tokens: int32 global ids, a training example or a generation prompt.
+            prefix_len: where the target starts, if known; it must end at the output header.
+
+        Returns:
+            The input payloads, the output slot and the target payload (None for a prompt).
+
+        Raises:
+            PromptError: the sequence is not a serialized prompt.
+        """
+        try:
+            tokens = np.asarray(tokens)
+        except (TypeError, ValueError) as err:
+            raise PromptError(f"token 0: not a token sequence ({err})") from err
+        if tokens.ndim != 1 or (tokens.size and not np.issubdtype(tokens.dtype, np.integer)):
+            raise PromptError(f"token 0: expected a 1-D integer sequence, got shape {tokens.shape} {tokens.dtype}")
+        tokens = tokens.astype(np.int32)
+        if prefix_len is not None and not 0 <= prefix_len <= len(tokens):
+            raise PromptError(f"token {len(tokens)}: prefix_len {prefix_len} is outside 0..{len(tokens)}")
         inputs: list[Payload] = []
-        pos, start = 0, 0
-        while pos < len(tokens):
+        pos = 0
+        while True:
+            start = pos
+            lead, slot, n, pos = self._read_header(tokens, start, first=not inputs)
+            if lead == _OUTPUT:
+                if not inputs:
+                    raise PromptError(f"token {start}: the output header comes before any input")
+                return self._finish(tokens, tuple(inputs), slot, n, start=start, pos=pos, prefix_len=prefix_len)
+            if n is None:
+                raise PromptError(f"token {start}: input {slot} has no token count")
+            if pos + n > len(tokens):
+                raise PromptError(f"token {pos}: input {slot} declares {n} tokens but only {len(tokens) - pos} remain")
+            payload = Payload(slot, tokens[pos:pos + n])
+            self._check_parsed_payload(payload, at=pos)
+            inputs.append(payload)
+            pos += n
+
+    def _read_header(self, tokens: np.ndarray, start: int, *, first: bool) -> tuple[str, Slot, int | None, int]:
+        """One header from `start`: (lead, slot, declared count, position after it)."""
+        pos, text = start, ""
+        while not text.endswith(_VALUE_KEY):
+            if pos >= len(tokens):
+                cut = f" (header {text[:60]!r} is cut off)" if text else ""
+                raise PromptError(f"token {start}: no output header found{cut}: not a serialized prompt")
+            if pos - start >= self._max_header_tokens:
+                raise PromptError(f"token {start}: no header here (got {text[:60]!r}...)")
             if not self._text.contains(tokens[pos]):
                 raise PromptError(f"token {pos}: expected structural text, got global id {int(tokens[pos])}")
             pos += 1
-            text = self.codec.decode_text(self._text.to_local(tokens[start:pos]))
-            m = _HEADER.search(text)
-            if not m:
-                continue
-            slot = self._slot_from_header(m, at=start)
-            is_output = '"output":' in text
-            if is_output:
-                end = prefix_len if prefix_len is not None else pos
-                if end != pos:
-                    raise PromptError(f"prefix_len {prefix_len} does not end at the output header (token {pos})")
-                target_ids = tokens[pos:]
-                if self.is_text(slot.modality) and len(target_ids) and target_ids[-1] == self.eos_global:
-                    target_ids = target_ids[:-1]
-                target = Payload(slot, target_ids) if len(tokens) > pos else None
-                return ParsedExample(tuple(inputs), slot, target)
-            if m.group("n") is None:
-                raise PromptError(f"token {start}: input {slot} has no token count")
-            n = int(m.group("n"))
-            if pos + n > len(tokens):
-                raise PromptError(f"token {pos}: input {slot} declares {n} tokens but only {len(tokens) - pos} remain")
-            inputs.append(Payload(slot, tokens[pos:pos + n]))
-            pos += n
-            start = pos
-        raise PromptError("no output header found: not a serialized prompt")
-
-    def _slot_from_header(self, m: re.Match, *, at: int) -> Slot:
+            text = self._decode_structure(tokens[start:pos], at=start)
+        m = _HEADER.fullmatch(text)
+        if m is None:
+            raise PromptError(f"token {start}: malformed header {text!r}")
+        lead = m.group("lead")
+        if (lead == _FIRST) != first:
+            where = "the first header" if first else "a later header"
+            raise PromptError(f"token {start}: {where} may not open with {lead!r}")
+        if not np.array_equal(tokens[start:pos], self._encode_structure(text)):
+            raise PromptError(f"token {start}: header {text!r} is not in the serializer's encoding")
         phrase = m.group("phrase")
         if phrase not in self._by_phrase:
-            raise PromptError(f"token {at}: unknown modality phrase {phrase!r}")
-        return Slot(self._by_phrase[phrase], State.parse(m.group("state")))
+            raise PromptError(f"token {start}: unknown modality phrase {phrase!r}")
+        slot = Slot(self._by_phrase[phrase], State(m.group("state")))
+        if self.modalities[slot.modality].vocabulary is None:
+            raise PromptError(f"token {start}: modality {slot.modality!r} is rendered and has no tokens")
+        n = m.group("n")
+        return lead, slot, None if n is None else int(n), pos
+
+    def _finish(
+        self, tokens: np.ndarray, inputs: tuple[Payload, ...], slot: Slot, n: int | None,
+        *, start: int, pos: int, prefix_len: int | None,
+    ) -> ParsedExample:
+        """The output header ends at `pos`: check the task and read the target."""
+        if prefix_len is not None and prefix_len != pos:
+            raise PromptError(f"token {pos}: prefix_len {prefix_len} does not end at the output header")
+        try:
+            Task(tuple(p.slot for p in inputs), slot)
+        except TaskError as err:
+            raise PromptError(f"token {start}: {err}") from err
+        mod = self.modalities[slot.modality]
+        text = self.is_text(slot.modality)
+        fixed = mod.num_tokens is not None and not text
+        if fixed and n is None:
+            raise PromptError(f"token {start}: output {slot} has a fixed length but no token count")
+        if not fixed and n is not None:
+            raise PromptError(f"token {start}: output {slot} is free-length and takes no token count")
+        if pos == len(tokens):
+            return ParsedExample(inputs, slot, None)
+        target_ids = tokens[pos:]
+        if text:
+            eos = np.flatnonzero(target_ids == self.eos_global)
+            if len(eos) != 1 or eos[0] != len(target_ids) - 1:
+                at = pos + (int(eos[0]) if len(eos) else len(target_ids))
+                raise PromptError(f"token {at}: a text target ends with one end-of-sequence, and only there")
+            target_ids = target_ids[:-1]
+        elif fixed and len(target_ids) != n:
+            raise PromptError(f"token {pos}: output {slot} declares {n} tokens, the target has {len(target_ids)}")
+        target = Payload(slot, target_ids)
+        self._check_parsed_payload(target, at=pos)
+        return ParsedExample(inputs, slot, target)
+
+    def _check_parsed_payload(self, payload: Payload, *, at: int) -> None:
+        """A parsed payload lies in its range and, for text, is an escaped literal as written."""
+        try:
+            self._check_payload(payload)
+            if self.is_text(payload.slot.modality):
+                value = self.decode_text_payload(payload.global_ids)
+                if not np.array_equal(self.encode_text_payload(value), payload.global_ids):
+                    raise PromptError(f"slot {payload.slot}: text payload is not in the serializer's encoding")
+        except PromptError as err:
+            raise PromptError(f"token {at}: {err}") from err
+        except (ArchonError, ValueError) as err:  # the text codec's own errors
+            raise PromptError(f"token {at}: slot {payload.slot}: {err}") from err
+
+    def _decode_structure(self, global_ids: np.ndarray, *, at: int) -> str:
+        try:
+            return self.codec.decode_text(self._text.to_local(global_ids))
+        except (ArchonError, ValueError) as err:
+            raise PromptError(f"token {at}: structural text does not decode: {err}") from err

@@ -152,7 +152,14 @@ class ByteTextTokenizer:
         return self.EOS
 
     def encode_text(self, text: str) -> np.ndarray:
-        return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int32) + self.OFFSET
+        """Text -> local ids; `RawValueError` (as the real codec raises) for what is not UTF-8 text."""
+        if not isinstance(text, str):
+            raise RawValueError(f"vocabulary 'text': expected str, got {type(text).__name__}")
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise RawValueError(f"vocabulary 'text': text holds lone surrogates (not valid UTF-8): {err}") from None
+        return np.frombuffer(data, dtype=np.uint8).astype(np.int32) + self.OFFSET
 
     def decode_text(self, local_ids: np.ndarray) -> str:
         ids = np.asarray(local_ids)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -99,3 +101,105 @@ def test_serialize_refuses_malformed_tasks(serializer):
         serializer.serialize([], Slot("script", "c"))
     with pytest.raises(TaskError, match="also an input"):
         serializer.serialize([speech], Slot("speech", "c"))
+
+
+# ---------------------------------------------------------------- the parse contract (issue 28, defect 5)
+def _reserialize(serializer, byte_codec, toy_registry, parsed, tokens):
+    """What `serialize` writes for what `parse` read: equal to the tokens iff they were valid."""
+    if parsed.target is not None:
+        return serializer.serialize(parsed.inputs, parsed.target).tokens
+    n = None
+    if parsed.output.modality != "script":
+        # A prompt ends with its output header, all structural text: read its count back.
+        text = byte_codec.decode_text(toy_registry.layout().range("text").to_local(tokens[-25:]))
+        n = int(re.search(r'"tokens": (\d+), "value":$', text).group(1))
+    return serializer.serialize(parsed.inputs, parsed.output, target_tokens=n).tokens
+
+
+@st.composite
+def _mutated_prompts(draw, serializer):
+    speech = serializer.payload(Slot("speech", "c"), local_ids=_ids(draw, 16, n=draw(st.integers(0, 4))))
+    script = serializer.payload(Slot("script", "p"), text=draw(HOSTILE))
+    image = serializer.payload(Slot("image", "t"), local_ids=_ids(draw, 64, n=2))
+    inputs = draw(st.permutations([speech, script, image]))[: draw(st.integers(1, 3))]
+    names = {p.slot.modality for p in inputs}
+    out_name = draw(st.sampled_from([m for m in ("script", "expression") if m not in names] or ["expression"]))
+    if out_name == "script":
+        output = serializer.payload(Slot("script", "c"), text=draw(HOSTILE))
+    else:
+        output = serializer.payload(Slot("expression", "c"), local_ids=_ids(draw, 32, n=draw(st.integers(1, 4))))
+    if draw(st.booleans()):
+        ex = serializer.serialize(inputs, output)
+        tokens, prefix_len = ex.tokens.copy(), ex.prefix_len
+    else:
+        n = len(output) if out_name != "script" else None
+        tokens, prefix_len = serializer.serialize(inputs, output.slot, target_tokens=n).tokens.copy(), None
+    text = serializer.layout.range("text")
+    top = serializer.layout.total_size
+    for _ in range(draw(st.integers(1, 3))):
+        i = draw(st.integers(0, max(len(tokens) - 1, 0)))
+        kind = draw(st.sampled_from(["replace", "ascii", "delete", "insert", "truncate", "swap", "duplicate"]))
+        if kind == "replace":
+            tokens[i] = draw(st.integers(-3, top + 3))
+        elif kind == "ascii":  # damage a key or a quote: the mutation that forged 0-input parses
+            tokens[i] = text.start + 2 + draw(st.integers(0x20, 0x7E))
+        elif kind == "delete":
+            tokens = np.delete(tokens, i)
+        elif kind == "insert":
+            tokens = np.insert(tokens, i, draw(st.integers(-3, top + 3)))
+        elif kind == "truncate":
+            tokens = tokens[:i]
+        elif kind == "swap":
+            j = draw(st.integers(0, len(tokens) - 1))
+            tokens[[i, j]] = tokens[[j, i]]
+        else:
+            j = draw(st.integers(i, len(tokens)))
+            tokens = np.concatenate([tokens[:j], tokens[i:j], tokens[j:]])
+    if prefix_len is not None and draw(st.booleans()):
+        prefix_len = None
+    return tokens.astype(np.int32), prefix_len
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_parse_is_total_on_mutated_prompts(serializer, byte_codec, toy_registry, data):
+    tokens, prefix_len = data.draw(_mutated_prompts(serializer))
+    try:
+        parsed = serializer.parse(tokens, prefix_len)
+    except PromptError as err:
+        assert re.match(r"token \d+: ", str(err)), str(err)
+        return
+    # It parsed: then it is a valid prompt, which serialize writes back token for token.
+    assert parsed.inputs, "a prompt parsed with no inputs"
+    again = _reserialize(serializer, byte_codec, toy_registry, parsed, tokens)
+    assert np.array_equal(again, tokens)
+
+
+@pytest.mark.parametrize("damage", ['"modality"', '"inputs"', '"state"', '"output"', '"tokens"'])
+def test_a_damaged_key_is_refused_not_skipped(serializer, byte_codec, toy_registry, damage):
+    script = serializer.payload(Slot("script", "c"), text="hi")
+    speech = serializer.payload(Slot("speech", "c"), local_ids=[1, 2])
+    ex = serializer.serialize([speech, script], serializer.payload(Slot("expression", "c"), local_ids=[3]))
+    text = toy_registry.layout().range("text")
+    raw = byte_codec.decode_text(text.to_local(ex.tokens[: ex.prefix_len][text.contains(ex.tokens[: ex.prefix_len])]))
+    assert damage in raw
+    at = byte_codec.encode_text(raw[: raw.index(damage)]).shape[0] + 1  # a byte inside the first such key
+    # Find that byte in the token sequence (payload ids are interleaved, so walk the text ids).
+    where = np.flatnonzero(text.contains(ex.tokens))[at]
+    bad = ex.tokens.copy()
+    bad[where] = text.start + 2 + ord("X")
+    with pytest.raises(PromptError, match=r"^token \d+: "):
+        serializer.parse(bad, ex.prefix_len)
+
+
+@pytest.mark.parametrize("tokens", [[], [-1], [10**9], np.zeros((2, 2), dtype=np.int32), [0.5]])
+def test_parse_refuses_garbage_with_an_offset(serializer, tokens):
+    with pytest.raises(PromptError, match=r"^token \d+: "):
+        serializer.parse(tokens)
+
+
+def test_byte_codec_refuses_lone_surrogates_as_the_real_codec_does(byte_codec):
+    from archon_framework import RawValueError
+
+    with pytest.raises(RawValueError, match="surrogates"):
+        byte_codec.encode_text("a\ud800b")
