@@ -17,7 +17,7 @@ from archon_framework._clip import Clip
 from archon_framework._errors import PluginConflictError, PluginError, RawValueError, TaskError
 from archon_framework._modality import Modality
 from archon_framework._prompt import TextCodec
-from archon_framework._registry import DatasetSpec, Metric, PluginFailure, PluginInfo
+from archon_framework._registry import DatasetSpec, Metric, PluginFailure, PluginInfo, PrepareStep
 from archon_framework._tasks import TaskSuite
 from archon_framework._vocab import TEXT_VOCABULARY, Vocabulary, VocabLayout
 from archon_framework.hookspecs import PROJECT_NAME, ArchonHookSpecs
@@ -54,6 +54,7 @@ class Registry:
         providers: modality / suite / dataset / metric name -> the plugin that provided it.
         suites, datasets, metrics: by name.
         commands: plugin CLI apps (typer) with their plugin.
+        prepare_steps: `archon data prepare` steps by name.
     """
 
     plugins: tuple[PluginInfo, ...] = ()
@@ -65,6 +66,12 @@ class Registry:
     datasets: Mapping[str, DatasetSpec] = attrs.field(factory=dict)
     metrics: Mapping[str, Metric] = attrs.field(factory=dict)
     commands: tuple[tuple[Any, PluginInfo], ...] = ()
+    prepare_steps: Mapping[str, PrepareStep] = attrs.field(factory=dict)
+
+    @property
+    def conflicts(self) -> tuple[PluginFailure, ...]:
+        """The plugins left out because they clash with another (both of each pair)."""
+        return tuple(f for f in self.failures if f.stage == "conflict")
 
     # ------------------------------------------------------------------ vocabulary
     def vocabularies(self) -> list[Vocabulary]:
@@ -190,8 +197,9 @@ def load_registry(
             `ARCHON_DISABLE_PLUGINS` environment variable.
 
     A plugin that fails to import or whose hook raises is recorded in `failures` and skipped.
-    Two plugins declaring the same modality (or phrase, suite, dataset, metric) name raise
-    `PluginConflictError` naming both.
+    Two plugins declaring the same modality (or phrase, suite, dataset, metric) name, or one
+    vocabulary with two sizes, are both left out: each is recorded in `failures` at stage
+    ``"conflict"`` with a message naming both, and everything else loads (`Registry.conflicts`).
     """
     blocked_set = frozenset(blocked) if blocked is not None else blocked_from_env()
     pm = pluggy.PluginManager(PROJECT_NAME)
@@ -235,13 +243,21 @@ def load_registry(
 
     results = {hook: _collect(pm, hook, by_plugin, failures) for hook in (
         "archon_modalities", "archon_task_suites", "archon_datasets", "archon_metrics", "archon_commands")}
+    kinds = {"archon_modalities": ("modality", Modality), "archon_task_suites": ("task suite", TaskSuite),
+             "archon_datasets": ("dataset", DatasetSpec), "archon_metrics": ("metric", Metric)}
+    for hook, (kind, cls) in kinds.items():
+        results[hook] = _well_typed(kind, results[hook], cls, failures)
+    # A conflict between two plugins leaves both out (reported), never the whole host down.
+    left_out = _conflicts(results, failures)
+    if left_out:
+        results = {hook: [(item, info) for item, info in items if info.name not in left_out] for hook, items in results.items()}
+        loaded = [info for info in loaded if info.name not in left_out]
 
     providers: dict[str, PluginInfo] = {}
-    modalities = _unique("modality", results["archon_modalities"], Modality, lambda m: m.name, providers, failures)
-    _check_modalities(modalities, providers)
-    suites = _unique("task suite", results["archon_task_suites"], TaskSuite, lambda s: s.name, {}, failures)
-    datasets = _unique("dataset", results["archon_datasets"], DatasetSpec, lambda d: d.name, {}, failures)
-    metrics = _unique("metric", results["archon_metrics"], Metric, lambda m: m.name, {}, failures)
+    modalities = _unique("modality", results["archon_modalities"], lambda m: m.name, providers)
+    suites = _unique("task suite", results["archon_task_suites"], lambda s: s.name, {})
+    datasets = _unique("dataset", results["archon_datasets"], lambda d: d.name, {})
+    metrics = _unique("metric", results["archon_metrics"], lambda m: m.name, {})
     commands = tuple((c, info) for c, info in results["archon_commands"])
     return Registry(
         plugins=tuple(loaded), failures=tuple(failures), blocked=tuple(skipped),
@@ -276,39 +292,59 @@ def _collect(pm: pluggy.PluginManager, hook: str, by_plugin: Mapping[str, Plugin
     return out
 
 
-def _unique(kind: str, items: Sequence[tuple[Any, PluginInfo]], cls: type, key: Callable[[Any], str], providers: dict[str, PluginInfo], failures: list[PluginFailure]) -> dict:
-    out: dict[str, Any] = {}
+def _well_typed(kind: str, items: Sequence[tuple[Any, PluginInfo]], cls: type, failures: list[PluginFailure]) -> list[tuple[Any, PluginInfo]]:
+    out = []
     for item, info in items:
-        if not isinstance(item, cls):
+        if isinstance(item, cls):
+            out.append((item, info))
+        else:
             failures.append(PluginFailure(plugin=info, stage=f"{kind} declaration", error=f"returned {type(item).__name__}, expected {cls.__name__}"))
-            continue
-        name = key(item)
-        if name in providers:
-            raise PluginConflictError(
-                f"{kind} {name!r} is declared by two plugins: {providers[name].label} ({providers[name].name}) "
-                f"and {info.label} ({info.name}); uninstall or block one of them ({DISABLE_ENV}=NAME)"
-            )
-        providers[name] = info
-        out[name] = item
     return out
 
 
-def _check_modalities(modalities: Mapping[str, Modality], providers: Mapping[str, PluginInfo]) -> None:
-    phrases: dict[str, str] = {}
-    vocabs: dict[str, tuple[Vocabulary, str]] = {}
-    for name, mod in modalities.items():
-        if mod.phrase in phrases:
-            other = phrases[mod.phrase]
-            raise PluginConflictError(
-                f"modalities {other!r} ({providers[other].label}) and {name!r} ({providers[name].label}) "
-                f"use the same prompt phrase {mod.phrase!r}"
-            )
-        phrases[mod.phrase] = name
+def _conflicts(results: Mapping[str, list[tuple[Any, PluginInfo]]], failures: list[PluginFailure]) -> set[str]:
+    """Find names claimed twice; report each conflict on both plugins and return who is left out.
+
+    Conflicts are a modality, task suite, dataset or metric name declared by two plugins, two
+    modalities sharing a prompt phrase, and one vocabulary declared with two sizes. The core
+    is never left out (a plugin that clashes with it goes alone).
+    """
+    found: list[tuple[PluginInfo, PluginInfo, str]] = []
+    for hook, kind in (("archon_modalities", "modality"), ("archon_task_suites", "task suite"),
+                       ("archon_datasets", "dataset"), ("archon_metrics", "metric")):
+        first: dict[str, PluginInfo] = {}
+        for item, info in results[hook]:
+            if item.name in first:  # by two plugins, or twice by one
+                found.append((first[item.name], info, f"{kind} {item.name!r} is declared twice"))
+            first.setdefault(item.name, info)
+    phrases: dict[str, tuple[str, PluginInfo]] = {}
+    vocabs: dict[str, tuple[Vocabulary, str, PluginInfo]] = {}
+    for mod, info in results["archon_modalities"]:
+        prev = phrases.setdefault(mod.phrase, (mod.name, info))
+        if prev[0] != mod.name:
+            found.append((prev[1], info, f"modalities {prev[0]!r} and {mod.name!r} use the same prompt phrase {mod.phrase!r}"))
         if mod.vocabulary is not None:
-            prev = vocabs.get(mod.vocabulary.name)
-            if prev is not None and prev[0] != mod.vocabulary:
-                raise PluginConflictError(
-                    f"vocabulary {mod.vocabulary.name!r} has size {prev[0].size} for modality {prev[1]!r} "
-                    f"({providers[prev[1]].label}) but {mod.vocabulary.size} for {name!r} ({providers[name].label})"
-                )
-            vocabs.setdefault(mod.vocabulary.name, (mod.vocabulary, name))
+            v = vocabs.setdefault(mod.vocabulary.name, (mod.vocabulary, mod.name, info))
+            if v[0] != mod.vocabulary:
+                found.append((v[2], info, f"vocabulary {mod.vocabulary.name!r} has size {v[0].size} for modality {v[1]!r} "
+                                          f"but {mod.vocabulary.size} for {mod.name!r}"))
+    left_out: set[str] = set()
+    for a, b, what in found:
+        message = (f"{what}: {a.label} ({a.name}) and {b.label} ({b.name}); both are left out until one is "
+                   f"uninstalled or blocked ({DISABLE_ENV}=NAME)")
+        for info in {a.name: a, b.name: b}.values():
+            if info.name != CORE_PLUGIN.name and info.name not in left_out:
+                failures.append(PluginFailure(plugin=info, stage="conflict", error=message))
+                left_out.add(info.name)
+    return left_out
+
+
+def _unique(kind: str, items: Sequence[tuple[Any, PluginInfo]], key: Callable[[Any], str], providers: dict[str, PluginInfo]) -> dict:
+    out: dict[str, Any] = {}
+    for item, info in items:
+        name = key(item)
+        if name in providers:  # _conflicts left one of them out; reaching here is a bug
+            raise PluginConflictError(f"{kind} {name!r} is declared by {providers[name].label} and {info.label}")
+        providers[name] = info
+        out[name] = item
+    return out

@@ -7,7 +7,7 @@ import types
 import pytest
 
 from archon_framework import (
-    Modality, PluginConflictError, RawSpec, Vocabulary, hookimpl, load_registry,
+    Modality, RawSpec, Vocabulary, hookimpl, load_registry,
 )
 from archon_framework.testing import make_registry
 
@@ -60,21 +60,88 @@ def test_misspelled_hook_is_reported_by_name():
     assert reg.failures[0].stage == "register" and "archon_modalitys" in reg.failures[0].error
 
 
-def test_duplicate_modality_names_both_plugins():
+def test_duplicate_modality_leaves_both_out_and_reports_both():
     a = ToyPlugin(array_modality("speech", 4))
     b = ToyPlugin(array_modality("speech", 4, phrase="other"))
-    with pytest.raises(PluginConflictError, match="'speech' is declared by two plugins: .*a.* and .*b"):
-        make_registry(("a", a), ("b", b))
+    c = ToyPlugin(array_modality("expression", 4))
+    reg = make_registry(("a", a), ("b", b), ("c", c))  # no exception: issue 28, defect 4
+    assert "speech" not in reg.modalities and "expression" in reg.modalities
+    assert sorted(f.plugin.name for f in reg.conflicts) == ["a", "b"]
+    for f in reg.conflicts:
+        assert "modality 'speech' is declared twice" in f.error and "(a)" in f.error and "(b)" in f.error
+    assert [p.name for p in reg.plugins if p.name in "abc"] == ["c"]
+    assert "archon72" in reg.suites  # the core is never left out
 
 
 def test_duplicate_phrase_or_vocabulary_size_conflicts():
-    with pytest.raises(PluginConflictError, match="same prompt phrase"):
-        make_registry(("a", ToyPlugin(array_modality("x", 4, phrase="p"))), ("b", ToyPlugin(array_modality("y", 4, phrase="p"))))
+    reg = make_registry(("a", ToyPlugin(array_modality("x", 4, phrase="p"))), ("b", ToyPlugin(array_modality("y", 4, phrase="p"))))
+    assert {"x", "y"}.isdisjoint(reg.modalities)
+    assert len(reg.conflicts) == 2 and "same prompt phrase 'p'" in reg.conflicts[0].error
     m1 = array_modality("x", 4)
     m2 = Modality(name="y", vocabulary=Vocabulary("x", 5), temporal=True, phrase="y", raw=RawSpec(kind="text"),
                   num_tokens=lambda meta: 1, tokenizer=lambda p: None)
-    with pytest.raises(PluginConflictError, match="vocabulary 'x' has size 4"):
-        make_registry(("a", ToyPlugin(m1)), ("b", ToyPlugin(m2)))
+    reg = make_registry(("a", ToyPlugin(m1)), ("b", ToyPlugin(m2)))
+    assert {"x", "y"}.isdisjoint(reg.modalities)
+    assert "vocabulary 'x' has size 4 for modality 'x' but 5 for 'y'" in reg.conflicts[1].error
+
+
+def test_a_plugin_that_clashes_with_the_core_goes_alone():
+    from archon_framework import TaskSuite
+
+    from core_toys import SuitePlugin
+
+    archon72 = make_registry().suites["archon72"]
+    reg = make_registry(("copycat", SuitePlugin(TaskSuite("archon72", archon72.tasks[:3]))))
+    assert reg.suites["archon72"] == archon72 and len(reg.suites["archon72"]) == 72
+    assert [f.plugin.name for f in reg.conflicts] == ["copycat"]
+
+
+_ROGUE = """
+from archon_framework import Modality, RawSpec, Vocabulary, hookimpl
+
+@hookimpl
+def archon_modalities():
+    vocab = Vocabulary("rogue", 8)
+    return [Modality(name="speech", vocabulary=vocab, temporal=True, phrase="rogue speech",
+                     raw=RawSpec(kind="text"), num_tokens=lambda meta: 1, tokenizer=lambda path: None)]
+"""
+
+_RUN_CLI = """
+import importlib.metadata as md, sys
+from archon_framework import _plugins
+real = _plugins._entry_points
+_plugins._entry_points = lambda: real() + [md.EntryPoint(name="rogue", value="rogue_speech", group="archon")]
+from archon_framework.cli import main
+sys.argv = ["archon", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_conflicting_package_does_not_take_the_cli_down(tmp_path):
+    """Issue 28, defect 4: the real CLI with the real plugins plus one claiming "speech"."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "rogue_speech.py").write_text(_ROGUE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    env.pop("ARCHON_DISABLE_PLUGINS", None)
+
+    def archon(*args):
+        return subprocess.run([sys.executable, "-c", _RUN_CLI, *args], capture_output=True, text=True, env=env, timeout=300)
+
+    listed = archon("list-modalities", "--json")
+    assert listed.returncode == 0, listed.stderr
+    data = json.loads(listed.stdout)
+    conflicts = [f for f in data["failures"] if f["stage"] == "conflict"]
+    assert "rogue" in {f["plugin"] for f in conflicts} and len(conflicts) == 2
+    assert all("modality 'speech' is declared twice" in f["error"] for f in conflicts)
+    names = {r["modality"] for r in data["modalities"]}
+    assert "speech" not in names and "script" in names  # both left out, the rest listed
+    tasks = archon("list-tasks", "--json")
+    assert tasks.returncode == 0, tasks.stderr
+    assert "speech" in json.loads(tasks.stdout)["missing_modalities"]
 
 
 def test_blocking_by_name_and_by_environment(monkeypatch):
