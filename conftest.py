@@ -5,7 +5,11 @@ every executable alive in its caches. The whole suite compiles thousands of them
 Linux's default limit of 65,530 memory mappings per process (``vm.max_map_count``) about
 two-thirds of the way through; the next compile or run then dies with a segmentation fault.
 After each test module, once the count passes a third of the limit, the caches are dropped; a
-later module that needs a function again compiles it again.
+later module that needs a function again compiles it again (or loads it from the persistent cache).
+
+JAX's persistent compilation cache is on, as in the CLI (`archon_framework.enable_compilation_cache`:
+`$ARCHON_COMPILATION_CACHE`, else ~/.cache/archon/jax; `ARCHON_COMPILATION_CACHE=off` for a cold
+run), so a second run of the suite loads what the first compiled.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+from archon_framework import enable_compilation_cache
+
+enable_compilation_cache()
 
 _MAPS = Path("/proc/self/maps")  # Linux; other systems have no such limit to watch
 _CLEAR_ABOVE = 20_000  # one module (the demo's integration test) adds up to ~20,000

@@ -5,6 +5,12 @@ The public API. Everything not re-exported here or in a public subpackage (`conf
 """
 
 from archon_framework._clip import Clip, ClipMeta
+from archon_framework._compilation import (
+    CompileCounter,
+    compilation_cache_dir,
+    default_compilation_cache_dir,
+    enable_compilation_cache,
+)
 from archon_framework._errors import (
     ArchonError,
     CheckpointError,
@@ -42,12 +48,16 @@ __all__ = [
     "clip_windows",
     "ArchonError",
     "CheckpointError",
+    "compilation_cache_dir",
+    "CompileCounter",
     "Clip",
     "ClipMeta",
     "ConfigError",
     "DataError",
     "DatasetSpec",
+    "default_compilation_cache_dir",
     "DISABLE_ENV",
+    "enable_compilation_cache",
     "hookimpl",
     "LayoutDiff",
     "LayoutMismatchError",

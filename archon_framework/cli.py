@@ -34,6 +34,26 @@ err = Console(stderr=True, soft_wrap=True)
 _loaded: list[Registry] = []  # the registry `main` loaded at start-up, reused by every command
 
 
+@app.callback()
+def _root(
+    compile_cache: Annotated[Optional[Path], typer.Option(
+        "--compile-cache", metavar="DIR",
+        help="JAX's persistent compilation cache directory (default: $ARCHON_COMPILATION_CACHE, "
+             "else ~/.cache/archon/jax); a second run loads what the first compiled")] = None,
+    no_compile_cache: Annotated[bool, typer.Option(
+        "--no-compile-cache", help="compile everything afresh, without the persistent cache")] = False,
+) -> None:
+    """archon-framework: unified any-to-any multimodal models for digital humans."""
+    from archon_framework._compilation import enable_compilation_cache
+
+    if not no_compile_cache:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            enable_compilation_cache(compile_cache)
+        for w in caught:
+            err.print(f"[yellow]{w.message}[/]")
+
+
 def load_registry_or_exit() -> Registry:
     """The installed plugins' registry; a conflict is printed and exits with status 2."""
     if _loaded:

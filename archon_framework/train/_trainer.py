@@ -265,6 +265,15 @@ class Trainer:
     def init_model(self) -> PrefixLM:
         return _shard_tree(PrefixLM(self.model_config, key=jax.random.key(self.config.model.seed)), self.mesh)
 
+    def init_opt_state(self, model: PrefixLM) -> Any:
+        """The optimizer state of `model`, placed on the mesh like the parameters it mirrors.
+
+        Left where optax creates it (its step counters uncommitted on one device), the jitted
+        step would see other input shardings on its second call than on its first, and compile
+        a second time.
+        """
+        return _shard_tree(self.optimizer.init(eqx.filter(model, eqx.is_array)), self.mesh)
+
     # ------------------------------------------------------------------ the step
     def _put_batch(self, batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
         """Place a global batch on the mesh, rows split over the data axis.
@@ -312,7 +321,7 @@ class Trainer:
         """Train (resuming from the latest checkpoint if there is one) up to `steps` (default: config)."""
         total = steps if steps is not None else self.config.steps
         model = self.init_model()
-        opt_state = self.optimizer.init(eqx.filter(model, eqx.is_array))
+        opt_state = self.init_opt_state(model)
         it = self.batches()
         start = 0
         restored = self._restore(model, opt_state)
@@ -365,7 +374,7 @@ class Trainer:
     def latest_model(self) -> tuple[int, PrefixLM]:
         """The model of the latest checkpoint (CheckpointError if there is none)."""
         model = self.init_model()
-        restored = self._restore(model, self.optimizer.init(eqx.filter(model, eqx.is_array)))
+        restored = self._restore(model, self.init_opt_state(model))
         if restored is None:
             raise CheckpointError(f"{self.out / 'checkpoints'}: no checkpoint to load; train first")
         return restored[0], restored[1]
