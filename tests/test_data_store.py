@@ -107,8 +107,10 @@ def test_inconsistent_values_are_refused_by_clip_and_modality(tmp_path):
         write_dataset(tmp_path / "ds", [make_clip(0), bad], static=STATIC)
     with pytest.raises(DataError, match="not an archon dataset"):
         ClipDataset(tmp_path / "nothing")
+    assert not (tmp_path / "ds").exists()  # the failed first write left nothing behind
+    write_dataset(tmp_path / "ok", [make_clip(0)], static=STATIC)
     with pytest.raises(DataError, match="no modality lidar"):
-        ClipDataset(tmp_path / "ds", modalities=["lidar"])
+        ClipDataset(tmp_path / "ok", modalities=["lidar"])
 
 
 def test_registry_checks_clips(toy_registry):
@@ -184,3 +186,91 @@ def test_ingest_manifest_through_plugin_loaders(tmp_path, monkeypatch):
     (tmp_path / "o.jsonl").write_text('{"id": "a"}\n')
     result = runner.invoke(cli.app, ["data", "ingest", "--manifest", str(tmp_path / "o.jsonl"), "--out", str(tmp_path / "g")])
     assert result.exit_code == 2 and "o.jsonl:1: each row needs 'id' and 'duration'" in result.stderr
+    (tmp_path / "p.jsonl").write_text('{"id": "a", "duration": "one"}\n')
+    result = runner.invoke(cli.app, ["data", "ingest", "--manifest", str(tmp_path / "p.jsonl"), "--out", str(tmp_path / "h")])
+    assert result.exit_code == 2 and "p.jsonl:1: field 'duration': expected a number of seconds, got 'one'" in result.stderr
+
+
+def test_a_failed_first_ingest_leaves_nothing_a_retry_trips_over(tmp_path, monkeypatch):
+    """Issue 28, defect 3: the same command, run again once the file is fixed, succeeds."""
+    import attrs
+
+    speech = attrs.evolve(array_modality("speech", 16), load=_load_pair)
+    reg = make_registry(("toy", ToyPlugin(speech)), with_byte_text=True)
+    monkeypatch.setattr(cli, "load_registry", lambda: reg)
+    np.savetxt(tmp_path / "a.txt", np.full((4, 3), 0.5))  # three columns: refused by the loader
+    (tmp_path / "m.jsonl").write_text(json.dumps({"id": "a", "duration": 0.4, "frame_rate": 10, "files": {"speech": "a.txt"}}) + "\n")
+    args = ["data", "ingest", "--manifest", str(tmp_path / "m.jsonl"), "--out", str(tmp_path / "d")]
+    runner = CliRunner()
+    first = runner.invoke(cli.app, args)
+    assert first.exit_code == 2 and "expected 2 columns" in first.stderr
+    assert not (tmp_path / "d").exists()
+    np.savetxt(tmp_path / "a.txt", np.full((4, 2), 0.5))
+    again = runner.invoke(cli.app, args)
+    assert again.exit_code == 0, again.stderr
+    assert [c.clip_id for c in ClipDataset(tmp_path / "d")] == ["a"]
+
+
+def test_an_index_left_with_no_shard_is_written_over(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "archon-dataset.json").write_text(json.dumps({"format": "archon-dataset/1", "dataset": "old", "modalities": {}, "shards": []}))
+    write_dataset(tmp_path / "d", [make_clip(0)], name="new", static=STATIC)
+    assert ClipDataset(tmp_path / "d").name == "new" and len(ClipDataset(tmp_path / "d")) == 1
+    write_dataset(tmp_path / "e", [], name="empty")  # an empty write is an empty dataset
+    assert len(ClipDataset(tmp_path / "e")) == 0
+
+
+_SLOW_SYNTH = """
+import sys, time
+sys.path.insert(0, {tests!r})
+import numpy as np
+import archon_framework.cli as cli
+from archon_framework.testing import make_registry
+from core_toys import ToyPlugin, array_modality
+from test_data_store import ToyDataset
+
+reg = make_registry(("toy", ToyPlugin(array_modality("speech", 16))), ("toyds", ToyDataset()), with_byte_text=True)
+spec = reg.datasets["toy"]
+def slow(index, *, seed, seconds):
+    time.sleep(0.01)
+    return spec.generate(index, seed=seed, seconds=seconds)
+import attrs
+reg = attrs.evolve(reg, datasets={{"toy": attrs.evolve(spec, generate=slow)}})
+cli.load_registry = lambda: reg
+sys.argv = ["archon", "data", "synth", "--dataset", "toy", "--clips", "100000", "--out", {out!r}]
+cli.app()
+"""
+
+
+def test_kill_9_during_synthesis_after_a_complete_shard_leaves_it_readable(tmp_path, monkeypatch):
+    """Issue 28: SIGKILL `archon data synth` once the index lists a shard; resume finishes it."""
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    out = tmp_path / "d"
+    script = _SLOW_SYNTH.format(tests=str(Path(__file__).parent), out=str(out))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    index = out / "archon-dataset.json"
+    try:
+        while proc.poll() is None:
+            if index.exists() and json.loads(index.read_text())["shards"]:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stderr.read().decode()
+        os.kill(proc.pid, signal.SIGKILL)  # mid-way through the next shard
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    ds = ClipDataset(out)
+    stored = len(ds)
+    assert stored >= 32 and stored % 32 == 0  # whole shards only
+    reg = make_registry(("toy", ToyPlugin(array_modality("speech", 16))), ("toyds", ToyDataset()), with_byte_text=True)
+    spec = reg.datasets["toy"]
+    for i, clip in enumerate(ds):
+        assert_same(clip, reg.check_clip(spec.generate(i, seed=0, seconds=spec.default_seconds)))
+    monkeypatch.setattr(cli, "load_registry", lambda: reg)
+    result = CliRunner().invoke(cli.app, ["data", "synth", "--dataset", "toy", "--clips", str(stored + 3), "--out", str(out), "--resume"])
+    assert result.exit_code == 0, result.output
+    assert [c.clip_id for c in ClipDataset(out)] == [f"toy-0-{i}" for i in range(stored + 3)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,15 +62,31 @@ def _row(path: Path, line: int, meta: dict[str, Any], files: dict[str, Any]) -> 
         raise DataError(f"{path}:{line}: unknown field(s) {', '.join(sorted(unknown))} (clip fields: {', '.join(META_COLUMNS)}; files go under 'files')")
     if "id" not in meta or "duration" not in meta:
         raise DataError(f"{path}:{line}: each row needs 'id' and 'duration' (seconds)")
+    duration = _number(path, line, meta, "duration", float, "a number of seconds")
+    frame_rate = _number(path, line, meta, "frame_rate", float, "frames per second", default=30.0)
+    sample_rate = _number(path, line, meta, "sample_rate", int, "samples per second (an integer)", default=16_000)
     try:
         clip_meta = ClipMeta(
-            clip_id=str(meta["id"]), duration=float(meta["duration"]),
-            frame_rate=float(meta.get("frame_rate", 30)), sample_rate=int(meta.get("sample_rate", 16_000)),
+            clip_id=str(meta["id"]), duration=duration, frame_rate=frame_rate, sample_rate=sample_rate,
             source=str(meta.get("source", path.name)),
         )
     except (ValueError, ArchonError) as err:
         raise DataError(f"{path}:{line}: {err}") from err
     return {"meta": clip_meta, "files": {m: (path.parent / str(f)) for m, f in files.items()}, "line": line}
+
+
+def _number(path: Path, line: int, meta: dict[str, Any], field: str, kind: type, what: str, default: Any = None) -> Any:
+    """A numeric clip field (a JSON number or a CSV cell), or a DataError naming the field."""
+    value = meta.get(field, default)
+    try:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        number = kind(float(value)) if kind is float else int(str(value).strip())
+    except (TypeError, ValueError):
+        raise DataError(f"{path}:{line}: field {field!r}: expected {what}, got {value!r}") from None
+    if not math.isfinite(number) or number <= 0:
+        raise DataError(f"{path}:{line}: field {field!r}: expected {what} above 0, got {value!r}")
+    return number
 
 
 def ingest_clips(registry: Any, manifest: str | Path) -> Iterator[Clip]:

@@ -13,7 +13,9 @@ DIR/
 Crash safety: a shard is written into a hidden temporary directory and renamed into place, and
 only then is the index rewritten (atomically, by rename). Readers see only the shards the index
 lists, so an interrupted write leaves the clips of the completed shards readable and never a
-half-written one; `write_dataset(..., resume=True)` continues where it stopped.
+half-written one; `write_dataset(..., resume=True)` continues where it stopped. The index is
+first written with the first complete shard: a write that fails before it leaves no dataset,
+so the same command can simply be run again.
 """
 
 from __future__ import annotations
@@ -144,19 +146,47 @@ def write_dataset(
     """
     root = Path(root)
     static = dict(static or {})
-    if (root / INDEX_FILE).exists():
+    existing = _existing_index(root)
+    if existing is not None:
         if overwrite:
             shutil.rmtree(root)
+            existing = None
         elif not resume:
             raise DataError(f"{root}: a dataset exists already; pass resume (continue it) or overwrite (replace it)")
+    created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     for leftover in root.glob(".shard-*.tmp-*"):
         shutil.rmtree(leftover, ignore_errors=True)
-    if (root / INDEX_FILE).exists():
-        index = _read_index(root)
-    else:
-        index = {"format": FORMAT, "dataset": name, "modalities": {}, "shards": []}
+    # The index is first written with the first complete shard (or at the end of an empty
+    # write), so a write that fails before then leaves nothing a retry trips over.
+    index = existing if existing is not None else {"format": FORMAT, "dataset": name, "modalities": {}, "shards": []}
+    try:
+        _write_clips(root, index, clips, validate=validate, static=static, shard_size=shard_size, on_clip=on_clip)
+    except BaseException:
+        if created and not (root / INDEX_FILE).exists():
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+    if not index["shards"]:  # an empty dataset is still a dataset
         atomic_write_text(root / INDEX_FILE, json.dumps(index, indent=1))
+    return root
+
+
+def _existing_index(root: Path) -> dict[str, Any] | None:
+    """The index of a dataset at `root`, or None when there is none worth keeping.
+
+    An index that lists no shard holds no clip: older versions left one behind when the first
+    write failed, and it is written over rather than refused.
+    """
+    if not (root / INDEX_FILE).exists():
+        return None
+    index = _read_index(root)
+    return index if index["shards"] else None
+
+
+def _write_clips(
+    root: Path, index: dict[str, Any], clips: Iterable[Clip], *, validate: Callable[[Clip], Clip] | None,
+    static: Mapping[str, bool], shard_size: int, on_clip: Callable[[Clip], None] | None,
+) -> None:
     done = sum(len(s["clips"]) for s in index["shards"])
     ids = {c["id"] for s in index["shards"] for c in s["clips"]}
     pending: list[Clip] = []
@@ -190,7 +220,6 @@ def write_dataset(
             flush()
     if pending:
         flush()
-    return root
 
 
 class ClipDataset(Sequence[Clip]):
