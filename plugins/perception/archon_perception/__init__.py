@@ -1,0 +1,44 @@
+"""archon-perception: offline wrappers of real pretrained models that ship inside PyPI wheels.
+
+Each wrapper carries a versioned :class:`ModelDefinition` (package and version, sha256 of each
+model file, every parameter) so that two scores made with it are comparable only when their
+definitions are equal: MediaPipe FaceMesh landmarks of RGB video (``face_landmarks``) and
+pocketsphinx US-English speech recognition with word timings (``recognize``).
+"""
+
+from archon_perception._asr import ASR_SAMPLE_RATE, POCKETSPHINX_VERSION, AsrConfig, Transcript, Word, asr_definition, recognize
+from archon_perception._definition import MissingPackageError, ModelDefinition, PerceptionError, file_sha256
+from archon_perception._face import (
+    FACE_SCALE_LANDMARKS,
+    INNER_LIP_PAIRS,
+    MEDIAPIPE_VERSION,
+    FaceLandmarks,
+    FaceMeshConfig,
+    face_landmarks,
+    face_mesh_definition,
+    mouth_landmarks,
+    mouth_opening,
+)
+
+__all__ = [
+    "ASR_SAMPLE_RATE",
+    "FACE_SCALE_LANDMARKS",
+    "INNER_LIP_PAIRS",
+    "MEDIAPIPE_VERSION",
+    "POCKETSPHINX_VERSION",
+    "AsrConfig",
+    "FaceLandmarks",
+    "FaceMeshConfig",
+    "MissingPackageError",
+    "ModelDefinition",
+    "PerceptionError",
+    "Transcript",
+    "Word",
+    "asr_definition",
+    "face_landmarks",
+    "face_mesh_definition",
+    "file_sha256",
+    "mouth_landmarks",
+    "mouth_opening",
+    "recognize",
+]
