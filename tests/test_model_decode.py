@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archon_framework._errors import ConfigError, VocabError
 from archon_framework.model import (
@@ -19,6 +21,7 @@ from archon_framework.model import (
     generate_until,
     prefill,
     sample_token,
+    sample_token_exact,
 )
 
 CONFIG = PrefixLMConfig(
@@ -147,3 +150,87 @@ def test_bad_generation_requests_are_refused(model):
         generate_until(
             model, _prompt(), max_tokens=2, eos_id=3, key=jax.random.key(0), vocab_start=10, vocab_size=5
         )
+
+
+# ---------------------------------------------------------------------- prefiltered top-k / top-p
+# Four settings (static under jit): top-p whose nucleus may or may not lie in the 4 prefiltered
+# candidates (the latter takes the full-sort fallback), top-k alone, and top-k with top-p.
+PREFILTERED = (
+    Sampling(top_p=0.5, prefilter=4),
+    Sampling(temperature=2.0, top_p=0.9, prefilter=4),
+    Sampling(top_k=5),
+    Sampling(temperature=0.7, top_k=9, top_p=0.8, prefilter=4),
+)
+_KEYS = jax.random.split(jax.random.key(7), 64)
+_draws = jax.jit(
+    lambda logits, s: (
+        jax.vmap(lambda k: sample_token(logits, k, PREFILTERED[s]))(_KEYS),
+        jax.vmap(lambda k: sample_token_exact(logits, k, PREFILTERED[s]))(_KEYS),
+    ),
+    static_argnums=1,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    logits=st.lists(st.floats(-6.0, 6.0, width=32), min_size=32, max_size=32),
+    which=st.integers(0, len(PREFILTERED) - 1),
+)
+def test_prefiltered_sampling_equals_the_full_sort(logits, which):
+    fast, exact = _draws(jnp.asarray(logits, jnp.float32), which)
+    np.testing.assert_array_equal(fast, exact)
+
+
+def test_top_p_keeps_exactly_the_nucleus():
+    # Probabilities 0.4, 0.3, 0.2, 0.1 (+ a negligible tail): top-p 0.65 keeps {0, 1}, not 2.
+    probs = np.array([0.4, 0.3, 0.2, 0.1] + [1e-9] * 60)
+    logits = jnp.log(jnp.asarray(probs / probs.sum(), jnp.float32))
+    keys = jax.random.split(jax.random.key(1), 2000)
+    for prefilter in (0, 8):
+        draw = jax.jit(jax.vmap(lambda k: sample_token(logits, k, Sampling(top_p=0.65, prefilter=prefilter))))
+        ids = np.asarray(draw(keys))
+        assert set(ids.tolist()) == {0, 1}
+        assert abs((ids == 0).mean() - 0.4 / 0.7) < 0.05  # renormalized within the nucleus
+
+
+# ---------------------------------------------------------------------- length buckets
+def test_a_traced_length_gives_the_same_tokens_as_an_exact_count(model):
+    bucketed = eqx.filter_jit(lambda m, p, n, k: generate(m, p, num_tokens=8, key=k, length=n, **SAMPLED))
+    for n in (2, 5, 8):
+        exact = _gen(model, _prompt(), num_tokens=n, key=jax.random.key(3), **SAMPLED)
+        out = np.asarray(bucketed(model, _prompt(), jnp.int32(n), jax.random.key(3)))
+        np.testing.assert_array_equal(out[:n], exact)
+        assert np.all(out[n:] == -1)
+
+
+# ---------------------------------------------------------------------- classifier-free guidance
+def test_guidance_zero_is_unguided_and_guided_cache_equals_recompute(model):
+    uncond = _prompt(5, 3)
+    kw = dict(num_tokens=N, key=jax.random.key(2), **SAMPLED)
+    zero = _gen(model, _prompt(), uncond_tokens=uncond, **{**kw, "sampling": SAMPLED["sampling"]._replace(guidance=0.0)})
+    np.testing.assert_array_equal(zero, _gen(model, _prompt(), **kw))
+    kw["sampling"] = SAMPLED["sampling"]._replace(guidance=1.5)
+    cached = np.asarray(_gen(model, _prompt(), uncond_tokens=uncond, **kw))
+    np.testing.assert_array_equal(cached, _gen_uncached(model, _prompt(), uncond_tokens=uncond, **kw))
+    assert cached.min() >= 40 and cached.max() < 70
+
+
+def test_guidance_follows_cond_plus_w_times_cond_minus_uncond(model):
+    """Greedy guided token 0 is the argmax of c + w (c - u) computed from two full forwards."""
+    uncond, w = _prompt(5, 3), 4.0
+
+    def last_logits(tokens):
+        n = tokens.shape[0]
+        idx = jnp.arange(n)
+        h = model.hidden_states(tokens, segment_ids=jnp.ones(n, jnp.int32), positions=idx, prefix_mask=idx < n)
+        return np.asarray(model.range_logits(h[-1], 40, 30))
+
+    c, u = last_logits(_prompt()), last_logits(uncond)
+    out = _gen(model, _prompt(), num_tokens=1, key=jax.random.key(0), uncond_tokens=uncond,
+               sampling=Sampling(greedy=True, guidance=w), vocab_start=jnp.int32(40), vocab_size=30)
+    assert int(out[0]) == 40 + int(np.argmax(c + w * (c - u)))
+
+
+def test_guidance_without_an_unconditional_prompt_is_refused(model):
+    with pytest.raises(ConfigError, match="uncond_tokens"):
+        generate(model, _prompt(), num_tokens=2, key=jax.random.key(0), sampling=Sampling(guidance=1.0))

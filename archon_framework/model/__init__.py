@@ -11,6 +11,7 @@ from archon_framework.model._decode import (
     generate_until,
     prefill,
     sample_token,
+    sample_token_exact,
 )
 from archon_framework.model._layers import Attention, Block, RMSNorm, SwiGLU, apply_rope
 from archon_framework.model._mask import prefix_lm_mask
@@ -45,6 +46,7 @@ __all__ = [
     "prefill",
     "prefix_lm_mask",
     "sample_token",
+    "sample_token_exact",
     "save_prefix_lm",
     "shipped_model_configs",
     "token_losses",

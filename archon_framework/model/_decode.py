@@ -24,6 +24,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from archon_framework._errors import ConfigError, VocabError
 from archon_framework.model._prefix_lm import PrefixLM
+from archon_framework.model._sampling import Sampling, sample_token, sample_token_exact
 
 __all__ = [
     "KVCache",
@@ -32,6 +33,7 @@ __all__ = [
     "prefill",
     "decode_step",
     "sample_token",
+    "sample_token_exact",
     "generate",
     "generate_until",
     "generate_uncached",
@@ -46,22 +48,6 @@ class KVCache(NamedTuple):
 
     keys: Float[Array, "layers cache kv_heads head"]
     values: Float[Array, "layers cache kv_heads head"]
-
-
-class Sampling(NamedTuple):
-    """How a token is drawn from the range logits.
-
-    Attributes:
-        greedy: Take the argmax (the other fields are then ignored).
-        temperature: Logits are divided by it before sampling.
-        top_k: Keep only the ``top_k`` highest logits (static); None keeps all.
-        top_p: Nucleus sampling: keep the smallest set of tokens whose probability reaches it.
-    """
-
-    greedy: bool = False
-    temperature: float = 1.0
-    top_k: int | None = None
-    top_p: float = 1.0
 
 
 class Generation(NamedTuple):
@@ -136,24 +122,39 @@ def decode_step(
     return KVCache(keys, values), model.final_norm(x)[0]
 
 
-def sample_token(
-    logits: Float[Array, " n"], key: PRNGKeyArray, sampling: Sampling
-) -> Int[Array, ""]:
-    """Draw one index from ``logits`` by ``sampling`` (greedy, temperature, top-k, top-p)."""
-    if sampling.greedy:
-        return jnp.argmax(logits).astype(jnp.int32)
-    logits = logits.astype(jnp.float32) / sampling.temperature
-    neg = jnp.finfo(jnp.float32).min
-    if sampling.top_k is not None and sampling.top_k < logits.shape[0]:
-        kth = jax.lax.top_k(logits, sampling.top_k)[0][-1]
-        logits = jnp.where(logits < kth, neg, logits)
-    if sampling.top_p < 1.0:
-        sorted_logits = jnp.sort(logits)[::-1]  # descending
-        probs = jax.nn.softmax(sorted_logits)
-        before = jnp.cumsum(probs) - probs  # probability mass strictly above each entry
-        cutoff = jnp.min(jnp.where(before < sampling.top_p, sorted_logits, jnp.inf))
-        logits = jnp.where(logits < cutoff, neg, logits)
-    return jax.random.categorical(key, logits).astype(jnp.int32)
+class _Streams(NamedTuple):
+    """The conditioned decoding stream and, with guidance, the unconditioned one beside it."""
+
+    caches: tuple[KVCache, ...]
+    lengths: tuple  # real prompt length of each stream
+
+
+def _start(model, prefix_tokens, prefix_len, budget: int, sampling: Sampling, uncond_tokens, uncond_len):
+    """Prefill the conditioned prompt (and the unconditional one when guided)."""
+    prompts = [(prefix_tokens, prefix_len)]
+    if sampling.guidance != 0.0:
+        if uncond_tokens is None:
+            raise ConfigError(
+                f"guidance {sampling.guidance} needs uncond_tokens: the prompt with its conditions removed"
+            )
+        prompts.append((uncond_tokens, uncond_tokens.shape[0] if uncond_len is None else uncond_len))
+    caches, hidden, lengths = [], [], []
+    for tokens, n in prompts:
+        cache, h = prefill(model, tokens, n, tokens.shape[0] + budget)
+        caches.append(cache)
+        hidden.append(h)
+        lengths.append(n)
+    return _Streams(tuple(caches), tuple(lengths)), tuple(hidden)
+
+
+def _advance(model, streams: _Streams, token, step) -> tuple[_Streams, tuple]:
+    """Feed generated token ``step - 1`` to every stream; the hidden states predicting ``step``."""
+    caches, hidden = [], []
+    for cache, n in zip(streams.caches, streams.lengths):
+        cache, h = decode_step(model, cache, token, n + step - 1)
+        caches.append(cache)
+        hidden.append(h)
+    return _Streams(tuple(caches), streams.lengths), tuple(hidden)
 
 
 def _draw(
@@ -161,10 +162,14 @@ def _draw(
 ) -> Int[Array, ""]:
     """Token ``step`` as a global id: range logits, sampled with ``fold_in(key, step)``.
 
-    With ``block_starts`` the range of step ``s`` starts at ``block_starts[s]`` (traced).
+    With ``block_starts`` the range of step ``s`` starts at ``block_starts[s]`` (traced). With
+    two hidden states (guided) the logits are ``cond + w * (cond - uncond)``.
     """
     start = vocab_start if block_starts is None else block_starts[step]
-    logits = model.range_logits(hidden, start, size)  # [size]
+    logits = model.range_logits(hidden[0], start, size)  # [size]
+    if len(hidden) > 1:
+        uncond = model.range_logits(hidden[1], start, size)
+        logits = logits + sampling.guidance * (logits - uncond)
     local = sample_token(logits, jax.random.fold_in(key, step), sampling)
     return (local + start).astype(jnp.int32)
 
@@ -176,6 +181,7 @@ def _check(
     vocab_start,
     vocab_size: int | None,
     block_starts=None,
+    uncond_tokens=None,
 ) -> int:
     size = model.embedding.shape[0] if vocab_size is None else vocab_size
     if budget < 1:
@@ -188,9 +194,10 @@ def _check(
                 f"block_starts must be 1-D with one start per generated token ({budget}), got "
                 f"shape {jnp.shape(block_starts)}"
             )
-    if prefix_buffer + budget > model.config.max_seq_len:
+    longest = max(prefix_buffer, 0 if uncond_tokens is None else uncond_tokens.shape[0])
+    if longest + budget > model.config.max_seq_len:
         raise ConfigError(
-            f"prompt buffer {prefix_buffer} + {budget} generated tokens exceeds the model config's "
+            f"prompt buffer {longest} + {budget} generated tokens exceeds the model config's "
             f"max_seq_len={model.config.max_seq_len}"
         )
     rows = model.embedding.shape[0]
@@ -213,6 +220,9 @@ def generate(
     vocab_size: int | None = None,
     prefix_len: int | Int[Array, ""] | None = None,
     block_starts: Int[Array, " num_tokens"] | None = None,
+    length: Int[Array, ""] | None = None,
+    uncond_tokens: Int[Array, " uncond"] | None = None,
+    uncond_len: int | Int[Array, ""] | None = None,
 ) -> Int[Array, " num_tokens"]:
     """Generate exactly ``num_tokens`` global ids from ``[vocab_start, vocab_start + vocab_size)``.
 
@@ -224,35 +234,56 @@ def generate(
     Args:
         model: The prefix LM.
         prefix_tokens: The prompt (global ids), possibly padded past ``prefix_len``.
-        num_tokens: How many tokens to generate (static; the modality's exact token count).
+        num_tokens: How many tokens to generate (static; the modality's exact token count), or
+            the size of the output buffer when ``length`` is given.
         key: Sampling key (unused when greedy).
-        sampling: Greedy or temperature / top-k / top-p.
+        sampling: Greedy or temperature / top-k / top-p, and the guidance weight.
         vocab_start: First global id of the target range (may be traced).
         vocab_size: Size of the target range (static); None means the whole vocabulary.
         prefix_len: Real prompt length when ``prefix_tokens`` is padded; defaults to its length.
         block_starts: Per generated position, the global first id of its block (may be traced);
             every block is ``vocab_size`` wide and ``vocab_start`` is then unused.
+        length: A traced token count ``<= num_tokens``: only that many are decoded (a
+            ``lax.while_loop``), the rest of the buffer is -1. With ``num_tokens`` a length
+            bucket, outputs of every length in the bucket share one compilation, and token ``s``
+            is the same as with ``num_tokens=length``.
+        uncond_tokens: With ``sampling.guidance != 0``: the unconditional prompt (the same
+            prompt with its condition payloads removed), possibly padded past ``uncond_len``.
+        uncond_len: Its real length; defaults to its length.
 
     Returns:
         ``int32[num_tokens]`` global ids.
     """
     p = prefix_tokens.shape[0]
-    size = _check(model, p, num_tokens, vocab_start, vocab_size, block_starts)
+    size = _check(model, p, num_tokens, vocab_start, vocab_size, block_starts, uncond_tokens)
     prefix_len = p if prefix_len is None else prefix_len
-    cache, hidden = prefill(model, prefix_tokens, prefix_len, p + num_tokens)
+    streams, hidden = _start(model, prefix_tokens, prefix_len, num_tokens, sampling, uncond_tokens, uncond_len)
 
     def draw(h, step):
         return _draw(model, h, key, step, sampling, vocab_start, size, block_starts)
 
     first = draw(hidden, 0)
+    if length is not None:
+        out = jnp.full((num_tokens,), -1, jnp.int32).at[0].set(first)
+
+        def cond(state):
+            return state[0] < length
+
+        def step_fn(state):
+            step, streams, prev, out = state
+            streams, h = _advance(model, streams, prev, step)
+            nxt = draw(h, step)
+            return step + 1, streams, nxt, out.at[step].set(nxt)
+
+        return jax.lax.while_loop(cond, step_fn, (jnp.int32(1), streams, first, out))[3]
 
     def body(carry, step):
-        cache, prev = carry
-        cache, h = decode_step(model, cache, prev, prefix_len + step - 1)
+        streams, prev = carry
+        streams, h = _advance(model, streams, prev, step)
         nxt = draw(h, step)
-        return (cache, nxt), nxt
+        return (streams, nxt), nxt
 
-    _, rest = jax.lax.scan(body, (cache, first), jnp.arange(1, num_tokens))
+    _, rest = jax.lax.scan(body, (streams, first), jnp.arange(1, num_tokens))
     return jnp.concatenate([first[None], rest])
 
 
@@ -268,6 +299,8 @@ def generate_until(
     vocab_size: int | None = None,
     prefix_len: int | Int[Array, ""] | None = None,
     block_starts: Int[Array, " max_tokens"] | None = None,
+    uncond_tokens: Int[Array, " uncond"] | None = None,
+    uncond_len: int | Int[Array, ""] | None = None,
 ) -> Generation:
     """Generate until the end-of-sequence id ``eos_id`` or ``max_tokens`` (free-length output).
 
@@ -275,13 +308,13 @@ def generate_until(
     prompt stopped). ``eos_id`` is a global id inside the target range. The token stream is the
     same as :func:`generate` would give up to and including the first ``eos_id``. ``eos_id`` may
     be traced (no recompilation per id), in which case its range is not checked here.
-    ``block_starts`` works as in :func:`generate` (one start per position of the budget).
+    ``block_starts`` and guidance (``uncond_tokens``) work as in :func:`generate`.
 
     Raises:
         VocabError: ``eos_id`` is not in the target range.
     """
     p = prefix_tokens.shape[0]
-    size = _check(model, p, max_tokens, vocab_start, vocab_size, block_starts)
+    size = _check(model, p, max_tokens, vocab_start, vocab_size, block_starts, uncond_tokens)
     if block_starts is None and isinstance(vocab_start, Integral) and isinstance(eos_id, Integral) and not (
         vocab_start <= eos_id < vocab_start + size
     ):
@@ -289,7 +322,7 @@ def generate_until(
             f"eos_id {eos_id} is outside the generation range [{vocab_start}, {vocab_start + size})"
         )
     prefix_len = p if prefix_len is None else prefix_len
-    cache, hidden = prefill(model, prefix_tokens, prefix_len, p + max_tokens)
+    streams, hidden = _start(model, prefix_tokens, prefix_len, max_tokens, sampling, uncond_tokens, uncond_len)
 
     def draw(h, step):
         return _draw(model, h, key, step, sampling, vocab_start, size, block_starts)
@@ -302,14 +335,22 @@ def generate_until(
         return (step < max_tokens) & (prev != eos_id)
 
     def body(state):
-        step, cache, prev, out = state
-        cache, h = decode_step(model, cache, prev, prefix_len + step - 1)
+        step, streams, prev, out = state
+        streams, h = _advance(model, streams, prev, step)
         nxt = draw(h, step)
-        return step + 1, cache, nxt, out.at[step].set(nxt)
+        return step + 1, streams, nxt, out.at[step].set(nxt)
 
-    _, _, _, out = jax.lax.while_loop(cond, body, (jnp.int32(1), cache, first, out))
+    _, _, _, out = jax.lax.while_loop(cond, body, (jnp.int32(1), streams, first, out))
     valid = jnp.cumsum(out == eos_id) == 0  # content before the first eos
     return Generation(global_ids=out, valid=valid, length=valid.sum().astype(jnp.int32))
+
+
+def _last_hidden(model, buffer, n, step):
+    """Full forward over ``buffer`` (prompt of ``n`` tokens + ``step`` generated); the state at the end."""
+    idx = jnp.arange(buffer.shape[0])
+    segment_ids = (idx < n + step).astype(jnp.int32)  # later positions are padding
+    hidden = model.hidden_states(buffer, segment_ids=segment_ids, positions=idx, prefix_mask=idx < n)
+    return jax.lax.dynamic_index_in_dim(hidden, n + step - 1, axis=0, keepdims=False)
 
 
 def generate_uncached(
@@ -322,27 +363,28 @@ def generate_uncached(
     vocab_start: int | Int[Array, ""] = 0,
     vocab_size: int | None = None,
     block_starts: Int[Array, " num_tokens"] | None = None,
+    uncond_tokens: Int[Array, " uncond"] | None = None,
 ) -> Int[Array, " num_tokens"]:
     """Reference generation without a cache: a full forward over the whole buffer per token.
 
-    Same sampling and keys as :func:`generate`, so the two give the same ids; it exists to test
-    the cache and to measure what the cache saves (``benchmarks/lm_decode.py``).
+    Same sampling, keys and guidance as :func:`generate`, so the two give the same ids; it
+    exists to test the cache and to measure what the cache saves (``benchmarks/lm_decode.py``).
     """
-    p = prefix_tokens.shape[0]
-    size = _check(model, p, num_tokens, vocab_start, vocab_size, block_starts)
-    total = p + num_tokens
-    idx = jnp.arange(total)
-    buffer = jnp.zeros((total,), jnp.int32).at[:p].set(prefix_tokens)
-    prefix_mask = idx < p
+    size = _check(model, prefix_tokens.shape[0], num_tokens, vocab_start, vocab_size, block_starts, uncond_tokens)
+    prompts = [prefix_tokens]
+    if sampling.guidance != 0.0:
+        if uncond_tokens is None:
+            raise ConfigError(f"guidance {sampling.guidance} needs uncond_tokens: the prompt with its conditions removed")
+        prompts.append(uncond_tokens)
+    buffers = tuple(jnp.zeros((t.shape[0] + num_tokens,), jnp.int32).at[: t.shape[0]].set(t) for t in prompts)
 
-    def body(buffer, step):
-        segment_ids = (idx < p + step).astype(jnp.int32)  # later positions are padding
-        hidden = model.hidden_states(
-            buffer, segment_ids=segment_ids, positions=idx, prefix_mask=prefix_mask
+    def body(buffers, step):
+        hidden = tuple(_last_hidden(model, b, t.shape[0], step) for b, t in zip(buffers, prompts))
+        tok = _draw(model, hidden, key, step, sampling, vocab_start, size, block_starts)
+        buffers = tuple(
+            jax.lax.dynamic_update_index_in_dim(b, tok, t.shape[0] + step, axis=0) for b, t in zip(buffers, prompts)
         )
-        h = jax.lax.dynamic_index_in_dim(hidden, p + step - 1, axis=0, keepdims=False)
-        tok = _draw(model, h, key, step, sampling, vocab_start, size, block_starts)
-        return jax.lax.dynamic_update_index_in_dim(buffer, tok, p + step, axis=0), tok
+        return buffers, tok
 
-    _, tokens = jax.lax.scan(body, buffer, jnp.arange(num_tokens))
+    _, tokens = jax.lax.scan(body, buffers, jnp.arange(num_tokens))
     return tokens
