@@ -13,9 +13,11 @@ from archon_framework._compilation import (
 )
 from archon_framework._errors import (
     ArchonError,
+    ArchonWarning,
     CheckpointError,
     ConfigError,
     DataError,
+    DataWarning,
     LayoutMismatchError,
     PluginConflictError,
     PluginError,
@@ -47,6 +49,7 @@ __all__ = [
     "archon72",
     "clip_windows",
     "ArchonError",
+    "ArchonWarning",
     "CheckpointError",
     "compilation_cache_dir",
     "CompileCounter",
@@ -54,6 +57,7 @@ __all__ = [
     "ClipMeta",
     "ConfigError",
     "DataError",
+    "DataWarning",
     "DatasetSpec",
     "default_compilation_cache_dir",
     "DISABLE_ENV",

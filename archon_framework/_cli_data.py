@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from archon_framework._clip import Clip
-from archon_framework._errors import ArchonError
+from archon_framework._errors import ArchonError, DataWarning
 
 __all__ = ["data_app", "errors_exit"]
 
@@ -98,14 +99,20 @@ def ingest(
     from archon_framework.data import ingest_clips, read_manifest, write_dataset
 
     registry = load_registry_or_exit()
-    with errors_exit():
+    with errors_exit(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
         total = len(read_manifest(manifest))
         static = {name: not mod.temporal for name, mod in registry.modalities.items()}
-        with _progress() as progress:
-            task = progress.add_task(f"{manifest.name} -> {out_dir}", total=total)
-            write_dataset(out_dir, ingest_clips(registry, manifest), name=manifest.stem, static=static,
-                          resume=resume, overwrite=overwrite, on_clip=lambda clip: progress.advance(task))
-    out.print(f"ingested {total} clips into {out_dir}")
+        try:
+            with _progress() as progress:
+                task = progress.add_task(f"{manifest.name} -> {out_dir}", total=total)
+                write_dataset(out_dir, ingest_clips(registry, manifest), name=manifest.stem, static=static,
+                              resume=resume, overwrite=overwrite, on_clip=lambda clip: progress.advance(task))
+        finally:  # what the loaders adjusted, said even when a later clip fails
+            for w in caught:
+                err.print(f"[yellow]{w.category.__name__}: {w.message}[/]")
+    adjusted = sum(1 for w in caught if issubclass(w.category, DataWarning))
+    out.print(f"ingested {total} clips into {out_dir}" + (f" ({adjusted} values adjusted to their clips, see above)" if adjusted else ""))
 
 
 @data_app.command("info")

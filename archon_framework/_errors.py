@@ -14,6 +14,8 @@ __all__ = [
     "ConfigError",
     "DataError",
     "CheckpointError",
+    "ArchonWarning",
+    "DataWarning",
 ]
 
 
@@ -63,3 +65,15 @@ class DataError(ArchonError):
 
 class CheckpointError(ArchonError):
     """A checkpoint is missing, incomplete or incompatible."""
+
+
+class ArchonWarning(UserWarning):
+    """Base class of the warnings archon-framework and its plugins emit."""
+
+
+class DataWarning(ArchonWarning):
+    """A loader changed a value to fit its clip (padded, trimmed, resampled, down-mixed).
+
+    Loaders never adjust a file silently: each adjustment is one warning naming the file and
+    what was done. `archon data ingest` prints them with the manifest line and clip.
+    """

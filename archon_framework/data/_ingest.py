@@ -16,12 +16,13 @@ from __future__ import annotations
 import csv
 import json
 import math
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from archon_framework._clip import Clip, ClipMeta
-from archon_framework._errors import ArchonError, DataError, RawValueError
+from archon_framework._errors import ArchonError, DataError, DataWarning, RawValueError
 
 __all__ = ["read_manifest", "ingest_clips", "META_COLUMNS"]
 
@@ -92,7 +93,8 @@ def _number(path: Path, line: int, meta: dict[str, Any], field: str, kind: type,
 def ingest_clips(registry: Any, manifest: str | Path) -> Iterator[Clip]:
     """Load each manifest row through the plugins' loaders and validate it (lazily).
 
-    Errors name the manifest line, the clip, the modality and the file.
+    Errors name the manifest line, the clip, the modality and the file. What a loader adjusted
+    (padded, trimmed, resampled) comes out as a `DataWarning` with the same location.
     """
     manifest = Path(manifest)
     for row in read_manifest(manifest):
@@ -108,11 +110,16 @@ def ingest_clips(registry: Any, manifest: str | Path) -> Iterator[Clip]:
             if not file.exists():
                 raise DataError(f"{where}: file not found")
             try:
-                values[name] = mod.load(file, meta)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    values[name] = mod.load(file, meta)
             except ArchonError as err:
                 raise type(err)(f"{where}: {err}") from err
             except Exception as err:
                 raise DataError(f"{where}: could not load ({type(err).__name__}: {err})") from err
+            for w in caught:  # the loader's adjustments, said with the manifest line and clip
+                message = f"{where}: {w.message}" if issubclass(w.category, DataWarning) else w.message
+                warnings.warn(message, w.category, stacklevel=2)
         try:
             yield registry.check_clip(Clip(meta, values))
         except RawValueError as err:

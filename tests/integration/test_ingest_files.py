@@ -104,6 +104,14 @@ def ingested(registry, tmp_path_factory):
     (root / "clips.jsonl").write_text(_row("c1", _files("c1")) + "\n" + _row("c2", _files("c2")) + "\n")
     result = runner.invoke(cli.app, ["data", "ingest", "--manifest", str(root / "clips.jsonl"), "--out", str(root / "ds")])
     assert result.exit_code == 0, result.output
+    # Nothing is adjusted silently (issue 28, defect 1): each change is said with line, clip and file.
+    said = " ".join(result.stderr.split())
+    for change in ("clips.jsonl:1: clip 'c1', modality 'speech', file", "c1.wav): down-mixed 2 channels",
+                   "c1.wav): resampled from 44100 Hz", "c1.wav): padded 0.900 s of audio with 0.100 s of silence",
+                   "clips.jsonl:2: clip 'c2', modality 'semantic'", "padded 29 frames to the clip's 30",
+                   "clips.jsonl:2: clip 'c2', modality 'expression'", "resampled 60 frames from 60 fps"):
+        assert change in said, change
+    assert "values adjusted to their clips" in " ".join(result.stdout.split())
     return root, ClipDataset(root / "ds"), expected
 
 
@@ -162,6 +170,12 @@ def _short_expression(root: Path) -> str:
     return "short.npz"
 
 
+def _truncated_speech(root: Path) -> str:
+    soundfile.write(root / "cut.wav", np.zeros(RATE, np.float32), RATE, subtype="PCM_16")
+    (root / "cut.wav").write_bytes((root / "cut.wav").read_bytes()[:100])  # libsndfile reads 28 samples
+    return "cut.wav"
+
+
 def _many_label_frames(root: Path) -> str:
     from archon_semantic_magvit import save_label_pngs
 
@@ -173,10 +187,11 @@ def _many_label_frames(root: Path) -> str:
     ("modality", "make", "message"),
     [
         ("speech", _long_speech, "longer than its clip"),
+        ("speech", _truncated_speech, "shorter than its clip"),
         ("expression", _short_expression, "20 frames"),
         ("semantic", _many_label_frames, "40 frames"),
     ],
-    ids=["speech-too-long", "expression-too-short", "semantic-too-long"],
+    ids=["speech-too-long", "speech-truncated", "expression-too-short", "semantic-too-long"],
 )
 def test_mismatched_lengths_are_refused_naming_clip_file_and_modality(ingested, tmp_path, modality, make, message):
     root = ingested[0]

@@ -33,13 +33,14 @@ Every error is a :class:`archon_framework.RawValueError` naming the file and the
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 from jaxtyping import Float
 from scipy.spatial.transform import Rotation, Slerp
 
-from archon_framework import ClipMeta, DataError, RawValueError
+from archon_framework import ClipMeta, DataError, DataWarning, RawValueError
 
 from ._dims import DEFAULT_DIMS, FlameDims
 from ._params import _checked
@@ -117,6 +118,8 @@ def fit_frame_count(
     """Match per-frame values to ``meta.frames``: repeat the last frame or drop the last frames
     within ``tolerance_seconds`` (at least one frame); otherwise refuse.
 
+    Each pad or drop emits an :class:`archon_framework.DataWarning` naming ``where``.
+
     Raises:
         RawValueError: the counts differ by more than the tolerance.
     """
@@ -129,7 +132,12 @@ def fit_frame_count(
             "difference are padded or dropped, more is refused"
         )
     if have < want:
+        warnings.warn(f"{where}: padded {have} frames to the clip's {want} by repeating the last frame",
+                      DataWarning, stacklevel=2)
         return np.concatenate([values, np.repeat(values[-1:], want - have, axis=0)], axis=0)  # repeat last
+    if have > want:
+        warnings.warn(f"{where}: dropped the last {have - want} of {have} frames to the clip's {want}",
+                      DataWarning, stacklevel=2)
     return values[:want]
 
 
@@ -145,6 +153,9 @@ def _array(arrays: dict[str, np.ndarray], name: str, shape: tuple[int | None, ..
 def _per_frame(values: np.ndarray, fps: float, meta: ClipMeta, where: str, rotation_dims: int = 0) -> np.ndarray:
     if values.shape[0] == 0:
         raise RawValueError(f"{where}: the per-frame arrays have no frames")
+    if fps != meta.frame_rate:
+        warnings.warn(f"{where}: resampled {values.shape[0]} frames from {fps:g} fps to the clip's {meta.frame_rate:g} fps",
+                      DataWarning, stacklevel=2)
     values = resample_parameters(values, fps, meta.frame_rate, rotation_dims=rotation_dims)
     return fit_frame_count(values, meta, where=where)
 

@@ -142,3 +142,17 @@ def test_resampling_keeps_source_frames_at_shared_instants(frames, dim, seed):
     double = resample_parameters(values, 15.0, 30.0)  # even frames are the source frames
     assert double.shape == (2 * frames, dim)
     np.testing.assert_allclose(double[::2], values, atol=1e-6)
+
+
+def test_padding_dropping_and_resampling_frames_are_said():
+    """Issue 28, defect 1: a loader that pads, trims or resamples says so (DataWarning)."""
+    from archon_framework import DataWarning
+    from archon_flame_rvq._load import _per_frame, fit_frame_count
+
+    meta = ClipMeta(clip_id="c", duration=1.0, frame_rate=30, sample_rate=16_000)
+    with pytest.warns(DataWarning, match=r"f\.npz: padded 29 frames to the clip's 30"):
+        assert fit_frame_count(np.zeros((29, 2), np.float32), meta, where="f.npz").shape == (30, 2)
+    with pytest.warns(DataWarning, match=r"dropped the last 1 of 31 frames"):
+        assert fit_frame_count(np.zeros((31, 2), np.float32), meta, where="f.npz").shape == (30, 2)
+    with pytest.warns(DataWarning, match=r"resampled 25 frames from 25 fps to the clip's 30 fps"):
+        assert _per_frame(np.zeros((25, 2), np.float32), 25.0, meta, "f.npz").shape == (30, 2)

@@ -39,6 +39,7 @@ Every error is a :class:`archon_framework.RawValueError` naming the file (and fr
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -46,7 +47,7 @@ import numpy as np
 from jaxtyping import UInt8
 from PIL import Image, UnidentifiedImageError
 
-from archon_framework import ClipMeta, RawValueError
+from archon_framework import ClipMeta, DataWarning, RawValueError
 from archon_semantic_magvit._labels import NUM_LABELS
 from archon_semantic_magvit._palette import PALETTE, PALETTE_MIN_DISTANCE, colors_to_labels
 
@@ -207,6 +208,9 @@ def read_label_video(path: str | Path, frame_rate: float) -> UInt8[np.ndarray, "
     """
     path = Path(path)
     video, fps = _read_video(path)
+    if fps != frame_rate:
+        warnings.warn(f"semantic (file {path}): resampled {video.shape[0]} frames from {fps:g} fps to {frame_rate:g} fps "
+                      "(nearest frame in time)", DataWarning, stacklevel=2)
     video = video[resample_frame_indices(video.shape[0], fps, frame_rate)]  # nearest in time
     out = []
     for t, frame in enumerate(video):
@@ -228,6 +232,8 @@ def fit_frame_count(
     """Match a frame sequence to ``meta.frames``: pad by repeating the last frame or drop the
     last frames, within ``tolerance_seconds`` (at least one frame); otherwise refuse.
 
+    Each pad or drop emits an :class:`archon_framework.DataWarning` naming ``where``.
+
     Raises:
         RawValueError: the counts differ by more than the tolerance.
     """
@@ -240,7 +246,12 @@ def fit_frame_count(
             "difference are padded or dropped, more is refused"
         )
     if have < want:
+        warnings.warn(f"{where}: padded {have} frames to the clip's {want} by repeating the last frame",
+                      DataWarning, stacklevel=2)
         return np.concatenate([video, np.repeat(video[-1:], want - have, axis=0)], axis=0)  # repeat last
+    if have > want:
+        warnings.warn(f"{where}: dropped the last {have - want} of {have} frames to the clip's {want}",
+                      DataWarning, stacklevel=2)
     return video[:want]
 
 

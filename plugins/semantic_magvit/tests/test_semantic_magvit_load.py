@@ -195,3 +195,15 @@ def test_bad_images_are_refused_naming_the_file(tmp_path, image):
         load_reference_image(tmp_path / "missing.png", _meta(1))
     with pytest.raises(RawValueError, match="got a folder"):
         load_reference_image(tmp_path, _meta(1))
+
+
+def test_padding_and_dropping_frames_are_said():
+    """Issue 28, defect 1: a loader that pads or trims says so (DataWarning)."""
+    from archon_framework import DataWarning
+    from archon_semantic_magvit._load import fit_frame_count
+
+    meta = ClipMeta(clip_id="c", duration=1.0, frame_rate=30, sample_rate=16_000)
+    with pytest.warns(DataWarning, match=r"labels/: padded 29 frames to the clip's 30"):
+        assert fit_frame_count(np.zeros((29, 4, 4), np.uint8), meta, where="labels/").shape == (30, 4, 4)
+    with pytest.warns(DataWarning, match=r"dropped the last 2 of 32 frames"):
+        assert fit_frame_count(np.zeros((32, 4, 4), np.uint8), meta, where="labels/").shape == (30, 4, 4)
