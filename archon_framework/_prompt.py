@@ -372,7 +372,8 @@ class PromptSerializer:
         """A parsed payload lies in its range and, for text, is an escaped literal as written."""
         try:
             self._check_payload(payload)
-            if self.is_text(payload.slot.modality):
+            # An empty payload is what serialize writes for a dropped condition (no value).
+            if self.is_text(payload.slot.modality) and len(payload):
                 value = self.decode_text_payload(payload.global_ids)
                 if not np.array_equal(self.encode_text_payload(value), payload.global_ids):
                     raise PromptError(f"slot {payload.slot}: text payload is not in the serializer's encoding")

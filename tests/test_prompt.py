@@ -203,3 +203,13 @@ def test_byte_codec_refuses_lone_surrogates_as_the_real_codec_does(byte_codec):
 
     with pytest.raises(RawValueError, match="surrogates"):
         byte_codec.encode_text("a\ud800b")
+
+
+def test_an_empty_payload_round_trips(serializer):
+    """A dropped condition (no value, as condition dropout writes it) is a valid prompt."""
+    from archon_framework import Payload
+
+    inputs = [Payload(Slot("script", "p"), np.zeros(0, np.int32)), Payload(Slot("speech", "c"), np.zeros(0, np.int32))]
+    ex = serializer.serialize(inputs, serializer.payload(Slot("expression", "c"), local_ids=[1]))
+    parsed = serializer.parse(ex.tokens, ex.prefix_len)
+    assert parsed.inputs == tuple(inputs)
