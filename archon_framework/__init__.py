@@ -36,7 +36,7 @@ from archon_framework._prompt import (
     TextCodec,
     TextModalityCodec,
 )
-from archon_framework._registry import DatasetSpec, Metric, PluginFailure, PluginInfo
+from archon_framework._registry import DatasetSpec, Metric, PluginFailure, PluginInfo, PrepareStep
 from archon_framework._suites import TABLE_G, archon72, output_balanced_weights, perplexity_weights, uniform_weights
 from archon_framework._tasks import Slot, State, Task, TaskSuite, parse_task
 from archon_framework._windows import WINDOW_ALIGN_SECONDS, clip_windows, slot_value, task_windows, words_window
@@ -77,6 +77,7 @@ __all__ = [
     "PluginError",
     "PluginFailure",
     "PluginInfo",
+    "PrepareStep",
     "PromptError",
     "PromptSerializer",
     "RawSpec",

@@ -115,6 +115,48 @@ def ingest(
     out.print(f"ingested {total} clips into {out_dir}" + (f" ({adjusted} values adjusted to their clips, see above)" if adjusted else ""))
 
 
+@data_app.command("prepare")
+def prepare(
+    videos: Annotated[Path, typer.Option("--videos", help="A folder of videos (with STEM.MODALITY.EXT side files) or a .jsonl manifest.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Dataset directory to write (its report: prepare-report.json).")],
+    config: Annotated[Path | None, typer.Option("--config", help="Prepare config (TOML): frame_rate, window_seconds, on_gap, [steps.NAME] ...")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Videos prepared in parallel (default: the config's).")] = None,
+    cache: Annotated[Path | None, typer.Option("--cache", help="Per-video results, kept for resumption (default: OUT.cache).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted or extended run (reuses the cache).")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing dataset.")] = False,
+) -> None:
+    """Turn talking-head videos into every installed modality through the plugins' prepare steps.
+
+    Each video is decoded, tracked and fitted by the installed steps (`archon_prepare_steps`),
+    cut into clips (per video, per window, or around frames without a face), validated and
+    stored. Videos that cannot be prepared (no face, corrupt, too short, ...) are named in the
+    report and skipped; the rest of the folder is prepared.
+    """
+    import attrs
+
+    from archon_framework._plugins import blocked_from_env
+    from archon_framework.cli import load_registry_or_exit
+    from archon_framework.config import load_config
+    from archon_framework.data import PrepareConfig, find_videos, prepare_videos
+
+    registry = load_registry_or_exit()
+    with errors_exit():
+        cfg = load_config(config, PrepareConfig) if config is not None else PrepareConfig()
+        if jobs is not None:
+            cfg = attrs.evolve(cfg, jobs=jobs)
+        found = find_videos(videos, tuple(registry.modalities))
+        with _progress() as progress:
+            task = progress.add_task(f"{videos.name} -> {out_dir}", total=len(found))
+            report = prepare_videos(registry, found, out_dir, config=cfg, cache=cache, resume=resume, overwrite=overwrite,
+                                    blocked=sorted(blocked_from_env()), on_video=lambda job, status: progress.advance(task))
+    for vid, entry in report["videos"].items():
+        for issue in entry["issues"]:
+            err.print(f"[yellow]{vid}: {issue['kind']} ({issue['step']}): {issue['message']}[/]")
+    t = report["totals"]
+    out.print(f"prepared {t['clips']} clips ({t['seconds']:g} s) from {t['videos']} videos into {out_dir}; "
+              f"{t['skipped']} skipped; report in {out_dir / 'prepare-report.json'}")
+
+
 @data_app.command("info")
 def info(
     path: Annotated[Path, typer.Argument(help="Dataset directory.")],

@@ -242,9 +242,11 @@ def load_registry(
         by_plugin[info.name] = info
 
     results = {hook: _collect(pm, hook, by_plugin, failures) for hook in (
-        "archon_modalities", "archon_task_suites", "archon_datasets", "archon_metrics", "archon_commands")}
+        "archon_modalities", "archon_task_suites", "archon_datasets", "archon_metrics", "archon_commands",
+        "archon_prepare_steps")}
     kinds = {"archon_modalities": ("modality", Modality), "archon_task_suites": ("task suite", TaskSuite),
-             "archon_datasets": ("dataset", DatasetSpec), "archon_metrics": ("metric", Metric)}
+             "archon_datasets": ("dataset", DatasetSpec), "archon_metrics": ("metric", Metric),
+             "archon_prepare_steps": ("prepare step", PrepareStep)}
     for hook, (kind, cls) in kinds.items():
         results[hook] = _well_typed(kind, results[hook], cls, failures)
     # A conflict between two plugins leaves both out (reported), never the whole host down.
@@ -259,12 +261,13 @@ def load_registry(
     datasets = _unique("dataset", results["archon_datasets"], lambda d: d.name, {})
     metrics = _unique("metric", results["archon_metrics"], lambda m: m.name, {})
     commands = tuple((c, info) for c, info in results["archon_commands"])
+    prepare_steps = _unique("prepare step", results["archon_prepare_steps"], lambda s: s.name, {})
     return Registry(
         plugins=tuple(loaded), failures=tuple(failures), blocked=tuple(skipped),
         modalities=types.MappingProxyType(modalities), providers=types.MappingProxyType(providers),
         suites=types.MappingProxyType(suites), datasets=types.MappingProxyType(datasets),
         metrics=types.MappingProxyType(metrics),
-        commands=commands,
+        commands=commands, prepare_steps=types.MappingProxyType(prepare_steps),
     )
 
 

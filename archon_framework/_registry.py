@@ -9,7 +9,7 @@ import attrs
 
 from archon_framework._clip import Clip
 
-__all__ = ["DatasetSpec", "Metric", "PluginInfo", "PluginFailure"]
+__all__ = ["DatasetSpec", "Metric", "PluginInfo", "PluginFailure", "PrepareStep"]
 
 
 @attrs.frozen(kw_only=True)
@@ -73,4 +73,27 @@ class Metric:
     modalities: tuple[str, ...] = attrs.field(converter=tuple)
     fn: Callable[..., Any]
     higher_is_better: bool
+    description: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class PrepareStep:
+    """One step of `archon data prepare` (raw videos -> stored clips) a plugin provides.
+
+    Steps exchange a per-video work mapping: each reads the keys it `requires` and returns a
+    mapping with the keys it `produces` (modality names, `MODALITY@frames` / `MODALITY@words`
+    forms, or intermediate names such as `frames`); see `archon_framework.data.prepare_videos`.
+
+    Attributes:
+        name: unique step name (options live under `[steps.NAME]` of the prepare config).
+        produces: the keys it adds.
+        requires: the keys it reads (the steps that produce them run first).
+        run: `(ctx, work) -> Mapping[str, Any]`; raises `PrepareError` to skip or split a video.
+        description: one line for listings.
+    """
+
+    name: str
+    produces: tuple[str, ...] = attrs.field(converter=tuple)
+    requires: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    run: Callable[..., Any]
     description: str = ""

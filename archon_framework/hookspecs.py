@@ -35,6 +35,10 @@ class ArchonHookSpecs:
     def archon_datasets(self):
         """Return a list of `archon_framework.DatasetSpec` (clip generators or readers)."""
 
+    @hookspec
+    def archon_prepare_steps(self):
+        """Return a list of `archon_framework.PrepareStep` (`archon data prepare`: videos -> clips)."""
+
     # ------------------------------------------------------------------ evaluation
     @hookspec
     def archon_metrics(self):
