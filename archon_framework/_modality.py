@@ -170,6 +170,12 @@ class Modality:
             channels) and raises RawValueError naming the file otherwise.
         derived_from: for rendered modalities, the modalities `Renderer.render` takes.
         description: one line for listings.
+        vocabulary_for: optional `(artifact_dir) -> Vocabulary`: the vocabulary of the tokenizer
+            that `tokenizer(artifact_dir)` loads, read from its saved configuration without
+            loading weights. A tokenizer's codebook size is a property of its configuration
+            (a CPU-sized image tokenizer needs 2^12 codes, the paper's 2^18), so the unified
+            vocabulary follows the tokenizers a model is trained with
+            (`Registry.for_artifacts`); `vocabulary` is that of `tokenizer(None)`, the default.
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -187,6 +193,7 @@ class Modality:
     load: Callable[[Path, ClipMeta], Any] | None = None
     derived_from: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     description: str = ""
+    vocabulary_for: Callable[[Path], Vocabulary] | None = None
 
     def __attrs_post_init__(self) -> None:
         if not self.phrase or not isinstance(self.phrase, str):

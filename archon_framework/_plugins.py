@@ -14,7 +14,7 @@ import attrs
 import pluggy
 
 from archon_framework._clip import Clip
-from archon_framework._errors import PluginConflictError, PluginError, RawValueError, TaskError
+from archon_framework._errors import ArchonError, ConfigError, PluginConflictError, PluginError, RawValueError, TaskError
 from archon_framework._modality import Modality
 from archon_framework._prompt import TextCodec
 from archon_framework._registry import DatasetSpec, Metric, PluginFailure, PluginInfo, PrepareStep
@@ -93,6 +93,46 @@ class Registry:
             return VocabLayout.allocate(self.vocabularies())
         return base.reconcile(self.vocabularies())
 
+    def for_artifacts(self, artifacts: str | Path | None) -> Registry:
+        """This registry with each modality's vocabulary sized by its tokenizer in `artifacts`.
+
+        A modality whose plugin declares `vocabulary_for` and whose tokenizer was trained into
+        `artifacts/<name>` gets the vocabulary that tokenizer's configuration gives (a CPU
+        recipe's image tokenizer with 2^12 codes instead of the paper's 2^18), so the unified
+        vocabulary holds only ids the tokenizers can emit. Modalities sharing a vocabulary must
+        agree on its size; the error names both modalities, the vocabulary and both sizes.
+        """
+        if artifacts is None:
+            return self
+        modalities: dict[str, Modality] = {}
+        sized: dict[str, tuple[Vocabulary, str]] = {}
+        for name, mod in self.modalities.items():
+            path = Path(artifacts) / name
+            if mod.vocabulary is None or mod.vocabulary_for is None or not path.exists():
+                modalities[name] = mod
+                continue
+            try:
+                vocab = mod.vocabulary_for(path)
+            except ArchonError:
+                raise
+            except Exception as err:
+                raise PluginError(f"modality {name!r} (plugin {self.providers[name].label}): cannot read the "
+                                  f"vocabulary of the tokenizer in {path}: {err}") from err
+            if not isinstance(vocab, Vocabulary) or vocab.name != mod.vocabulary.name:
+                raise PluginError(f"modality {name!r} (plugin {self.providers[name].label}): vocabulary_for({path}) "
+                                  f"returned {vocab!r}, expected a Vocabulary named {mod.vocabulary.name!r}")
+            modalities[name] = attrs.evolve(mod, vocabulary=vocab)
+        for name, mod in modalities.items():
+            if mod.vocabulary is None:
+                continue
+            first = sized.setdefault(mod.vocabulary.name, (mod.vocabulary, name))
+            if first[0] != mod.vocabulary:
+                raise ConfigError(
+                    f"{artifacts}: vocabulary {mod.vocabulary.name!r} has {first[0].size} ids for modality "
+                    f"{first[1]!r} but {mod.vocabulary.size} for {name!r}; train their tokenizers with one size"
+                )
+        return attrs.evolve(self, modalities=modalities)
+
     def modality(self, name: str) -> Modality:
         try:
             return self.modalities[name]
@@ -140,7 +180,7 @@ class Registry:
         if artifacts is not None and (Path(artifacts) / name).exists():
             path = Path(artifacts) / name
         try:
-            return mod.tokenizer(path)
+            tok = mod.tokenizer(path)
         except PluginError:
             raise
         except Exception as err:
@@ -148,6 +188,14 @@ class Registry:
                 f"modality {name!r} (plugin {self.providers[name].label}): could not make its tokenizer"
                 f"{f' from {path}' if path else ''}: {err}"
             ) from err
+        made = getattr(tok, "vocabulary", None)
+        if mod.vocabulary is not None and isinstance(made, Vocabulary) and made != mod.vocabulary:
+            raise ConfigError(
+                f"modality {name!r}: the tokenizer{f' in {path}' if path else ''} has vocabulary {made.name!r} of "
+                f"{made.size} ids, but this registry's layout gives it {mod.vocabulary.size}; use "
+                f"registry.for_artifacts({str(artifacts)!r}) so the layout follows the trained tokenizers"
+            )
+        return tok
 
     def text_codec(self, artifacts: Path | None = None) -> TextCodec:
         """The codec of the `text` vocabulary (from the first modality that uses it)."""

@@ -268,7 +268,7 @@ class _Demo:
             self.skip(f"LM: found a checkpoint of step {done['steps']} in {root}, skipped")
             return registry
         _, lm_seconds = split_budget(cfg.minutes, [m for m, mod in self.registry.modalities.items() if mod.trainer])
-        self.say(f"[bold]language model[/] ({cfg.lm_config}, {registry.layout().total_size:,} ids, suite {suite.name!r} "
+        self.say(f"[bold]language model[/] ({cfg.lm_config}, {registry.for_artifacts(self.out / 'tokenizers').layout().total_size:,} ids, suite {suite.name!r} "
                  f"with {len(suite)} tasks): " + (f"{cfg.lm_steps} steps" if cfg.lm_steps else f"{lm_seconds:.0f} s"))
 
         def trainer_for(steps: int) -> Any:

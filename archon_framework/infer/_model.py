@@ -168,11 +168,21 @@ def load_checkpoint(
     except Exception as err:
         raise CheckpointError(f"{where}: cannot read its config and layout ({err})") from err
     saved = VocabLayout.from_json(json.dumps(meta["layout"]), source=f"{where} (layout)")
+    config = from_dict(TrainConfig, meta["config"], source=f"{where} (config)")
+    if artifacts is None and config.data.artifacts:
+        artifacts = _resolve(config.data.artifacts, run)
+        if not Path(artifacts).is_dir():
+            raise CheckpointError(
+                f"{where}: it was trained with the tokenizers in {config.data.artifacts!r}, which is not a folder "
+                "from here; pass artifacts= (archon generate --artifacts DIR)"
+            )
+    elif artifacts is not None and not Path(artifacts).is_dir():
+        raise CheckpointError(f"tokenizer artifacts folder {artifacts} does not exist")
+    registry = registry.for_artifacts(artifacts)  # vocabularies sized by the run's tokenizers
     try:
         layout = registry.layout(saved)
     except LayoutMismatchError as err:
         raise LayoutMismatchError(f"checkpoint {where}: {err}") from err
-    config = from_dict(TrainConfig, meta["config"], source=f"{where} (config)")
     name = config.model.config
     if Path(name).suffix in (".toml", ".json"):  # a file, possibly relative to where training ran
         name = str(_resolve(name, run))
@@ -187,15 +197,6 @@ def load_checkpoint(
     except Exception as err:
         raise CheckpointError(f"{where}: its parameters do not match the model config it names ({err})") from err
     lm = eqx.combine(restored["params"], static)
-    if artifacts is None and config.data.artifacts:
-        artifacts = _resolve(config.data.artifacts, run)
-        if not Path(artifacts).is_dir():
-            raise CheckpointError(
-                f"{where}: it was trained with the tokenizers in {config.data.artifacts!r}, which is not a folder "
-                "from here; pass artifacts= (archon generate --artifacts DIR)"
-            )
-    elif artifacts is not None and not Path(artifacts).is_dir():
-        raise CheckpointError(f"tokenizer artifacts folder {artifacts} does not exist")
     suite = trained_suite(registry, config.data.suite, saved, run)
     try:
         return LoadedModel(lm, registry, layout, suite, artifacts=Path(artifacts) if artifacts else None,

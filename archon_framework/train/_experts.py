@@ -245,6 +245,7 @@ def train_experts(
     layout_file = run / "layout.json"
     if not layout_file.exists():
         raise ConfigError(f"{run}: no layout.json; pass the out_dir of a unified training run")
+    registry = registry.for_artifacts(_resolve(config.data.artifacts, run) or None)  # as the unified run did
     layout = registry.layout(VocabLayout.load(layout_file))
     name = config.model.config
     if Path(name).suffix in (".toml", ".json"):

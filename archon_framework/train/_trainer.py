@@ -122,10 +122,13 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, registry: Registry, *, clips: Sequence[Clip] | None = None,
                  devices: Sequence[Any] | None = None, progress: bool = True) -> None:
-        self.config, self.registry, self.progress = config, registry, progress
+        artifacts = Path(config.data.artifacts) if config.data.artifacts else None
+        # The unified vocabulary follows the trained tokenizers' configs (a CPU-sized image
+        # tokenizer has 2^12 codes, the paper's 2^18): each vocabulary as big as its tokenizer.
+        self.config, self.registry, self.progress = config, registry.for_artifacts(artifacts), progress
+        registry = self.registry
         self.out = Path(config.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
-        artifacts = Path(config.data.artifacts) if config.data.artifacts else None
         self.layout = self._layout()
         self.serializer = PromptSerializer(self.layout, registry.modalities, registry.text_codec(artifacts))
         self.suite = self._suite()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,10 @@ from typing import Any
 import attrs
 from archon_framework import ClipMeta, ConfigError, Modality, RawSpec, Vocabulary, hookimpl
 
-from ._config import FLAME_MODALITIES, FlameTokenizerConfig, shipped_config
+from ._config import FLAME_MODALITIES, FlameTokenizerConfig, config_from_dict, shipped_config
 from ._dims import DEFAULT_DIMS, FlameDims
 from ._load import load_flame
-from ._tokenizer import FlameTokenizer, num_tokens_for
+from ._tokenizer import CONFIG_FILE, FlameTokenizer, num_tokens_for
 from ._train import train_tokenizer
 
 __all__ = ["archon_modalities", "flame_modalities", "make_tokenizer"]
@@ -66,11 +67,13 @@ def make_tokenizer(
 def _checked_factory(modality: str, vocabulary: Vocabulary, config: FlameTokenizerConfig):
     def factory(artifact_dir: Path | None = None) -> FlameTokenizer:
         tok = make_tokenizer(modality, artifact_dir, config=config)
-        if tok.vocabulary != vocabulary:
+        # The codebook size may differ from the default's (the layout follows it through
+        # vocabulary_for); the level count may not: the token counts of a window depend on it.
+        if tok.config.model.num_levels != config.model.num_levels:
             raise ConfigError(
-                f"{artifact_dir}: the saved {modality} tokenizer has vocabulary {tok.vocabulary.size} "
-                f"({tok.config.model.num_levels} levels x {tok.config.model.codebook_size}); the installed "
-                f"modality declares {vocabulary.size}: train with the matching codebooks"
+                f"{artifact_dir}: the saved {modality} tokenizer has {tok.config.model.num_levels} levels "
+                f"x {tok.config.model.codebook_size} codes; the installed modality declares "
+                f"{config.model.num_levels} levels (vocabulary {vocabulary.size}): train with that many levels"
             )
         if tok.config.input_dim != config.input_dim:
             raise ConfigError(
@@ -80,6 +83,20 @@ def _checked_factory(modality: str, vocabulary: Vocabulary, config: FlameTokeniz
         return tok
 
     return factory
+
+
+def _vocabulary_for(modality: str):
+    def vocabulary_for(artifact_dir: Path) -> Vocabulary:
+        """The vocabulary of the tokenizer saved in ``artifact_dir`` (levels x codebook size),
+        from its ``config.json`` alone (``Modality.vocabulary_for``)."""
+        path = Path(artifact_dir) / CONFIG_FILE
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"{path}: cannot read the {modality} tokenizer config ({err})") from err
+        return Vocabulary(modality, config_from_dict(data, source=str(path)).model.vocabulary_size)
+
+    return vocabulary_for
 
 
 def _trainer(modality: str, config: FlameTokenizerConfig):
@@ -121,6 +138,7 @@ def flame_modalities(*, dims: FlameDims = DEFAULT_DIMS, variant: str = "main") -
                 trainer=_trainer(name, config),
                 load=functools.partial(load_flame, name, dims=dims),
                 description=_DESCRIPTIONS[name],
+                vocabulary_for=_vocabulary_for(name),
             )
         )
     return out

@@ -79,12 +79,24 @@ def test_registry_and_saved_artifacts(tmp_path, modalities, clip):
         registry.tokenizer("expression", tmp_path)
 
 
-def test_factory_refuses_other_codebooks(tmp_path, tiny_config):
+def test_factory_refuses_another_level_count(tmp_path, tiny_config):
     import attrs
 
     cfg = tiny_config("pose")
     cfg = attrs.evolve(cfg, model=attrs.evolve(cfg.model, num_levels=2, codebook_size=4))
     FlameTokenizer.untrained(cfg).save(tmp_path)
     mods = {m.name: m for m in flame_modalities()}
-    with pytest.raises(ConfigError, match="vocabulary 8"):
+    with pytest.raises(ConfigError, match="2 levels x 4 codes.*declares 6 levels"):
         mods["pose"].tokenizer(tmp_path)
+
+
+def test_another_codebook_size_sizes_the_vocabulary(tmp_path, tiny_config):
+    """Same levels, smaller codebooks: the registry's layout follows the saved config."""
+    import attrs
+
+    cfg = tiny_config("pose")
+    cfg = attrs.evolve(cfg, model=attrs.evolve(cfg.model, codebook_size=16))
+    FlameTokenizer.untrained(cfg).save(tmp_path / "pose")
+    reg = make_registry(("flame_rvq", plugin_module)).for_artifacts(tmp_path)
+    assert reg.modality("pose").vocabulary.size == cfg.model.num_levels * 16
+    assert reg.tokenizer("pose", tmp_path).vocabulary == reg.modality("pose").vocabulary

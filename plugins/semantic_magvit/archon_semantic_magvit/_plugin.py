@@ -13,6 +13,7 @@ from archon_semantic_magvit._tokenizer import (
     image_num_tokens,
     load_tokenizer,
     semantic_num_tokens,
+    vocabulary_for,
 )
 from archon_semantic_magvit._train import train_image, train_semantic
 
@@ -37,6 +38,7 @@ SEMANTIC = Modality(
     tokenizer=_semantic_tokenizer,
     trainer=train_semantic,
     load=load_semantic,
+    vocabulary_for=vocabulary_for,
     description="label videos (21 labels, Table H) -> MAGVIT-v2 LFQ 2^10, 4x8x8 per 4 frames",
 )
 
@@ -50,7 +52,8 @@ IMAGE = Modality(
     tokenizer=_image_tokenizer,
     trainer=train_image,
     load=load_reference_image,
-    description="256x256 RGB -> MAGVIT-v2 LFQ 2^18, 16x16 tokens",
+    vocabulary_for=vocabulary_for,
+    description="256x256 RGB -> MAGVIT-v2 LFQ (2^18 codes in the paper config, 2^12 tiny), 16x16 tokens",
 )
 
 

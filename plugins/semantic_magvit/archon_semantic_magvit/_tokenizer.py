@@ -26,12 +26,33 @@ from archon_semantic_magvit._labels import NUM_LABELS
 from archon_semantic_magvit._model import Magvit, init_magvit
 from archon_semantic_magvit._palette import labels_to_unit, palette_logits
 
-__all__ = ["SemanticTokenizer", "ImageTokenizer", "semantic_num_tokens", "image_num_tokens", "load_tokenizer"]
+__all__ = ["SemanticTokenizer", "ImageTokenizer", "semantic_num_tokens", "image_num_tokens", "load_tokenizer",
+           "config_vocabulary", "vocabulary_for"]
 
-SEMANTIC_VOCABULARY = Vocabulary("semantic", 2**10)
-IMAGE_VOCABULARY = Vocabulary("image", 2**18)
 _MODEL_FILE = "model.eqx"
 _CONFIG_FILE = "config.json"
+
+
+def config_vocabulary(config: TokenizerConfig) -> Vocabulary:
+    """The vocabulary of a tokenizer config: its LFQ codebook, 2^embedding_dim codes."""
+    return Vocabulary(config.modality, config.model.codebook_size)
+
+
+def vocabulary_for(artifact_dir: Path) -> Vocabulary:
+    """The vocabulary of the tokenizer saved in ``artifact_dir``, from its ``config.json`` alone
+    (``Modality.vocabulary_for``: the unified vocabulary follows the trained tokenizer)."""
+    path = Path(artifact_dir) / _CONFIG_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: cannot read the tokenizer config ({err})") from err
+    return config_vocabulary(TokenizerConfig.from_dict(data, source=str(path)))
+
+
+# The default tokenizers' vocabularies (the tiny configs, what ``load_tokenizer(.., None)`` makes):
+# semantic 2^10 as in the paper; image 2^12, where the paper's config (image_paper.toml) has 2^18.
+SEMANTIC_VOCABULARY = config_vocabulary(shipped_config("semantic_tiny"))
+IMAGE_VOCABULARY = config_vocabulary(shipped_config("image_tiny"))
 
 
 def semantic_num_tokens(meta: ClipMeta) -> int:
@@ -78,13 +99,9 @@ class _MagvitTokenizer:
     def __init__(self, model: Magvit, config: TokenizerConfig):
         if config.modality != self.modality:
             raise CheckpointError(f"a {config.modality!r} tokenizer config cannot make the {self.modality!r} tokenizer")
-        if config.model.codebook_size != self.vocabulary.size:
-            raise CheckpointError(
-                f"modality {self.modality!r}: the config's codebook has {config.model.codebook_size} codes, "
-                f"the vocabulary {self.vocabulary.size}; use embedding_dim = {self.vocabulary.size.bit_length() - 1}"
-            )
         self.model = model
         self.config = config
+        self.vocabulary = config_vocabulary(config)  # 2^embedding_dim: the config decides
 
     @classmethod
     def untrained(cls, config: TokenizerConfig | None = None, *, seed: int = 0):
@@ -137,7 +154,6 @@ class SemanticTokenizer(_MagvitTokenizer):
     """Label videos uint8 [frames, 128, 128] (labels 0..20) <-> ((F_pad - 1) / 4 + 1) * 64 ids."""
 
     modality = "semantic"
-    vocabulary = SEMANTIC_VOCABULARY
 
     def num_tokens(self, meta: ClipMeta) -> int:
         """Ids for ``meta``: latent frames x latent_size^2 (64 per latent frame at 128 x 128)."""
@@ -176,10 +192,9 @@ class SemanticTokenizer(_MagvitTokenizer):
 
 
 class ImageTokenizer(_MagvitTokenizer):
-    """RGB images uint8 [256, 256, 3] <-> 16 x 16 = 256 ids in 0..2^18 - 1."""
+    """RGB images uint8 [256, 256, 3] <-> 16 x 16 = 256 ids in 0..2^embedding_dim - 1 (2^18 in the paper)."""
 
     modality = "image"
-    vocabulary = IMAGE_VOCABULARY
 
     def num_tokens(self, meta: ClipMeta) -> int:
         """latent_size^2 ids (16 x 16 = 256 at 256 x 256)."""

@@ -97,8 +97,23 @@ def test_save_load_round_trip(semantic, video6, tmp_path):
 def test_plugin_registers_both_modalities():
     reg = make_registry(("semantic_magvit", _plugin))
     assert {"semantic", "image"} <= set(reg.modalities)
-    assert reg.modality("semantic").vocabulary.size == 1024 and reg.modality("image").vocabulary.size == 2**18
+    # the defaults are the tiny configs' codebooks: semantic 2^10 as in the paper, image 2^12
+    assert reg.modality("semantic").vocabulary.size == 1024 and reg.modality("image").vocabulary.size == 2**12
     assert reg.modality("semantic").phrase == "semantic video" and not reg.modality("image").temporal
+
+
+def test_the_vocabulary_follows_the_saved_config(tmp_path):
+    """A tokenizer trained with the paper's config makes the layout hold 2^18 image ids; the
+    registry reads the size from config.json alone (no weights are loaded)."""
+    from archon_semantic_magvit import shipped_config
+
+    reg = make_registry(("semantic_magvit", _plugin))
+    (tmp_path / "image").mkdir()
+    shipped_config("image_paper").save_json(tmp_path / "image" / "config.json")
+    sized = reg.for_artifacts(tmp_path)
+    assert sized.modality("image").vocabulary.size == 2**18 and sized.modality("semantic").vocabulary.size == 1024
+    assert sized.layout().total_size == 2**18 + 1024
+    assert ImageTokenizer.untrained().vocabulary.size == 2**12
 
 
 def test_conformance_kit(semantic, image, video6):
@@ -107,5 +122,5 @@ def test_conformance_kit(semantic, image, video6):
     img = toy_image(rng=np.random.default_rng(1))
     check_modality(IMAGE, meta=meta(6), raw=img)
     ids = check_tokenizer(IMAGE, image, meta=meta(6), raw=img)
-    assert ids.shape == (256,) and ids.max() < 2**18
+    assert ids.shape == (256,) and ids.max() < 2**12
     assert image.decode(ids, meta=meta(6)).shape == (256, 256, 3)

@@ -8,7 +8,7 @@ from archon_framework import ClipMeta, Modality, RawSpec, RawValueError, hookimp
 from ._audio import check_wave
 from ._constants import FRAME_RATE
 from ._load import load_speech
-from ._tokenizer import SPEECH_VOCABULARY, make_tokenizer, num_speech_tokens
+from ._tokenizer import SPEECH_VOCABULARY, make_tokenizer, num_speech_tokens, vocabulary_for
 from ._trainer import train_tokenizer
 
 __all__ = ["SPEECH", "archon_modalities"]
@@ -37,6 +37,7 @@ SPEECH = Modality(
     validate=_validate,
     trainer=train_tokenizer,
     load=load_speech,
+    vocabulary_for=vocabulary_for,
     description="16 kHz mono speech; SoundStream RVQ, 25 frames/s x 4 of 8 levels x 1024 codes",
 )
 

@@ -18,6 +18,7 @@ i.e. ``num_tokens = 4 * F`` (exactly ``25 * duration * 4`` when ``n`` is a multi
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -25,15 +26,16 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from archon_framework import ClipMeta, RawValueError, VocabError, Vocabulary
+from archon_framework import CheckpointError, ClipMeta, RawValueError, VocabError, Vocabulary
 from archon_framework.nn import RVQState, codes_to_local_ids, local_ids_to_codes
 
 from ._audio import check_wave
-from ._codec import SoundStream, init_codec, load_codec, save_codec
+from ._codec import CONFIG_FILE, SoundStream, init_codec, load_codec, save_codec
 from ._config import SoundStreamConfig, shipped_config
 from ._constants import HOP_LENGTH, SAMPLE_RATE
 
 __all__ = [
+    "vocabulary_for",
     "SPEECH_VOCABULARY",
     "SoundStreamTokenizer",
     "num_speech_frames",
@@ -203,6 +205,17 @@ class SoundStreamTokenizer:
                 f"clip metadata says {meta.sample_rate} Hz; resample with "
                 "archon_speech_soundstream.resample and set sample_rate=16000"
             )
+
+
+def vocabulary_for(artifact_dir: Path) -> Vocabulary:
+    """The vocabulary of the codec saved in ``artifact_dir`` (levels kept x codebook size), read
+    from its ``config.json`` alone (``Modality.vocabulary_for``)."""
+    path = Path(artifact_dir) / CONFIG_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"speech codec checkpoint {path}: cannot read the config ({err})") from err
+    return Vocabulary(SPEECH_VOCABULARY.name, SoundStreamConfig.from_dict(data, source=str(path)).vocab_size)
 
 
 def make_tokenizer(artifact_dir: Path | None = None) -> SoundStreamTokenizer:
