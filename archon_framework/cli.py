@@ -189,11 +189,12 @@ def train(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
     """Train the prefix LM on a dataset and task suite; resumes from the latest checkpoint."""
-    from archon_framework.train import Trainer, load_train_config
+    from archon_framework.train import Trainer, check_train_config, load_train_config
 
     registry = load_registry_or_exit()
     with errors_exit():
         cfg = load_train_config(config)
+        check_train_config(cfg, registry)  # before anything is written
         Trainer(cfg, registry, progress=progress).train(steps)
     out.print(f"trained; checkpoints and metrics.jsonl in {cfg.out_dir}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import tempfile
 import tomllib
@@ -21,6 +22,30 @@ T = TypeVar("T")
 
 #: The one converter of the project. Unknown keys are errors, never silently dropped.
 converter = cattrs.Converter(forbid_extra_keys=True)
+
+
+def _structure_int(value: Any, _: type) -> int:
+    """An int field takes an integer (or an integral float such as 1e4), never 8.5 or true."""
+    if isinstance(value, bool) or (isinstance(value, numbers.Real) and not float(value).is_integer()):
+        raise ValueError(f"expected an integer, got {value!r}")
+    return int(value)
+
+
+def _structure_float(value: Any, _: type) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _structure_bool(value: Any, _: type) -> bool:
+    if isinstance(value, bool) or (isinstance(value, numbers.Integral) and value in (0, 1)):
+        return bool(value)
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+converter.register_structure_hook(int, _structure_int)
+converter.register_structure_hook(float, _structure_float)
+converter.register_structure_hook(bool, _structure_bool)  # registered after int: bool is an int subclass
 
 
 def to_dict(obj: Any) -> Any:

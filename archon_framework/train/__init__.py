@@ -8,6 +8,7 @@ from archon_framework.train._config import (
     ModelSection,
     OptimConfig,
     TrainConfig,
+    check_train_config,
     load_train_config,
 )
 from archon_framework.train._experts import (
@@ -49,6 +50,7 @@ __all__ = [
     "Trainer",
     "TrainingError",
     "UndertrainedWarning",
+    "check_train_config",
     "expert_model_config",
     "load_train_config",
     "make_mesh",

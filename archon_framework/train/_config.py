@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from archon_framework._errors import ConfigError
+from archon_framework._errors import ArchonError, ConfigError
+from archon_framework._vocab import TEXT_VOCABULARY
 from archon_framework.config import load_config
+from archon_framework.data._store import INDEX_FILE
 
-__all__ = ["ModelSection", "OptimConfig", "DataConfig", "MeshConfig", "CheckpointConfig", "TrainConfig", "load_train_config"]
+if TYPE_CHECKING:
+    from archon_framework.model import PrefixLMConfig
+
+__all__ = ["ModelSection", "OptimConfig", "DataConfig", "MeshConfig", "CheckpointConfig", "TrainConfig", "load_train_config",
+           "check_train_config"]
 
 
 def _positive(instance, attribute, value) -> None:
@@ -133,3 +141,90 @@ class TrainConfig:
 def load_train_config(path: str | Path) -> TrainConfig:
     """A TOML/JSON training config; unknown keys are errors naming the key and the file."""
     return load_config(path, TrainConfig)
+
+
+# ---------------------------------------------------------------------- validation before work
+_WEIGHTS = ("suite", "uniform", "output")
+
+
+def check_train_config(config: TrainConfig, registry: Any, *, dataset_needed: bool = True) -> PrefixLMConfig:
+    """Resolve and validate a whole training config before any file is written or data read.
+
+    `Trainer.__init__` and `archon train` call this first, so a config that cannot train
+    (an unknown model config, a dataset that is not there, a suite no plugin provides, an
+    optimizer setting out of range) fails in a second with every problem named, instead of
+    after the run directory is laid out and the clips are tokenized.
+
+    Args:
+        config: the training config, as loaded (types already checked by the converter).
+        registry: the installed plugins (`archon_framework.Registry`).
+        dataset_needed: whether `data.dataset` must name a dataset (False when the caller
+            passes the clips itself).
+
+    Returns:
+        The resolved model config, with `max_seq_len` at least `data.seq_len` (the trainer
+        sets `vocab_size` from the vocabulary layout).
+
+    Raises:
+        ConfigError: every problem found, one per line, each naming its field
+            (`model.config`, `data.dataset`, `optim.end_lr`, ...).
+    """
+    from archon_framework.model import load_model_config
+
+    problems: list[str] = []
+    model_cfg = None
+    try:
+        model_cfg = load_model_config(config.model.config)
+        model_cfg = model_cfg.replace(max_seq_len=max(model_cfg.max_seq_len, config.data.seq_len))
+    except ConfigError as err:
+        problems.append(f"model.config = {config.model.config!r}: {err}")
+    problems += _check_numbers(config)
+    problems += _check_data(config, registry, dataset_needed=dataset_needed)
+    if problems:
+        raise ConfigError("train config is not valid, nothing was written:\n  " + "\n  ".join(problems))
+    return model_cfg
+
+
+def _check_numbers(config: TrainConfig) -> list[str]:
+    o, d, problems = config.optim, config.data, []
+    if not 0 <= o.end_lr <= o.peak_lr:
+        problems.append(f"optim.end_lr = {o.end_lr}: must lie in 0..optim.peak_lr ({o.peak_lr})")
+    if not 0 <= o.warmup_fraction < 1:
+        problems.append(f"optim.warmup_fraction = {o.warmup_fraction}: must lie in [0, 1)")
+    if o.weight_decay < 0:
+        problems.append(f"optim.weight_decay = {o.weight_decay}: must be >= 0")
+    for name in ("b1", "b2"):
+        if not 0 <= getattr(o, name) < 1:
+            problems.append(f"optim.{name} = {getattr(o, name)}: must lie in [0, 1)")
+    if not 0 < d.past_fraction < 1:
+        problems.append(f"data.past_fraction = {d.past_fraction}: must lie in (0, 1)")
+    if config.mesh.data == 0 or config.mesh.data < -1:
+        problems.append(f"mesh.data = {config.mesh.data}: a device count > 0, or -1 for all devices left over")
+    return problems
+
+
+def _check_data(config: TrainConfig, registry: Any, *, dataset_needed: bool) -> list[str]:
+    d, problems = config.data, []
+    if dataset_needed:
+        if not d.dataset:
+            problems.append("data.dataset is empty: point it at a dataset directory (`archon data synth` / `ingest`)")
+        elif not (Path(d.dataset) / INDEX_FILE).is_file():
+            problems.append(f"data.dataset = {d.dataset!r}: not a dataset directory (no {INDEX_FILE})")
+    if d.artifacts and not Path(d.artifacts).is_dir():
+        problems.append(f"data.artifacts = {d.artifacts!r}: no such directory of trained tokenizers")
+    if d.suite not in registry.suites and not (Path(config.out_dir) / "suite.json").is_file():
+        problems.append(f"data.suite = {d.suite!r}: no installed plugin provides it (installed: "
+                        f"{', '.join(sorted(registry.suites)) or 'none'}) and {config.out_dir} records none")
+    elif d.suite in registry.suites:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the trainer says what it drops
+                registry.suites[d.suite].filter_installed(registry.modalities).check(registry.modalities)
+        except ArchonError as err:
+            problems.append(f"data.suite = {d.suite!r}: {err}")
+    if d.weights not in _WEIGHTS and not Path(d.weights).is_file():
+        problems.append(f"data.weights = {d.weights!r}: use {', '.join(_WEIGHTS)} or a JSON file of task perplexities")
+    if not any(m.vocabulary is not None and m.vocabulary.name == TEXT_VOCABULARY for m in registry.modalities.values()):
+        problems.append("no installed modality provides the 'text' vocabulary the prompts are written in; "
+                        "install archon-text-t5 (or another text plugin)")
+    return problems

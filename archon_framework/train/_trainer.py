@@ -29,7 +29,7 @@ from archon_framework._vocab import VocabLayout
 from archon_framework.config import atomic_write_text, to_dict
 from archon_framework.data import ClipDataset, TaskSampler, TokenCache, needed_keys, pack_examples, slot_window_key
 from archon_framework.model import PrefixLM, load_model_config
-from archon_framework.train._config import TrainConfig
+from archon_framework.train._config import TrainConfig, check_train_config
 from archon_framework.train._levels import LevelTable
 from archon_framework.train._logging import MetricsLog, perplexity
 from archon_framework.train._step import batch_losses, make_optimizer, make_schedule, make_train_step
@@ -122,6 +122,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, registry: Registry, *, clips: Sequence[Clip] | None = None,
                  devices: Sequence[Any] | None = None, progress: bool = True) -> None:
+        check_train_config(config, registry, dataset_needed=clips is None)  # every error named before any work
         artifacts = Path(config.data.artifacts) if config.data.artifacts else None
         # The unified vocabulary follows the trained tokenizers' configs (a CPU-sized image
         # tokenizer has 2^12 codes, the paper's 2^18): each vocabulary as big as its tokenizer.
