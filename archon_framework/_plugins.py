@@ -298,7 +298,7 @@ def load_registry(
     for hook, (kind, cls) in kinds.items():
         results[hook] = _well_typed(kind, results[hook], cls, failures)
     # A conflict between two plugins leaves both out (reported), never the whole host down.
-    left_out = _conflicts(results, failures)
+    left_out = _conflicts(results, kinds, failures)
     if left_out:
         results = {hook: [(item, info) for item, info in items if info.name not in left_out] for hook, items in results.items()}
         loaded = [info for info in loaded if info.name not in left_out]
@@ -335,6 +335,8 @@ def _collect(pm: pluggy.PluginManager, hook: str, by_plugin: Mapping[str, Plugin
             items = impl.function()
             if items is None:
                 continue
+            if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+                raise PluginError(f"{hook}() returned {type(items).__name__} {items!r:.60}, expected a list")
             items = list(items)
         except Exception as err:
             failures.append(PluginFailure(plugin=info, stage=hook, error=_error_text(err)))
@@ -353,16 +355,17 @@ def _well_typed(kind: str, items: Sequence[tuple[Any, PluginInfo]], cls: type, f
     return out
 
 
-def _conflicts(results: Mapping[str, list[tuple[Any, PluginInfo]]], failures: list[PluginFailure]) -> set[str]:
+def _conflicts(results: Mapping[str, list[tuple[Any, PluginInfo]]], kinds: Mapping[str, tuple[str, type]],
+               failures: list[PluginFailure]) -> set[str]:
     """Find names claimed twice; report each conflict on both plugins and return who is left out.
 
-    Conflicts are a modality, task suite, dataset or metric name declared by two plugins, two
-    modalities sharing a prompt phrase, and one vocabulary declared with two sizes. The core
+    Conflicts are a name (of a modality, task suite, dataset, metric, step: every hook in
+    `kinds`) declared by two plugins, two modalities sharing a prompt phrase, and one
+    vocabulary declared with two sizes. The core
     is never left out (a plugin that clashes with it goes alone).
     """
     found: list[tuple[PluginInfo, PluginInfo, str]] = []
-    for hook, kind in (("archon_modalities", "modality"), ("archon_task_suites", "task suite"),
-                       ("archon_datasets", "dataset"), ("archon_metrics", "metric")):
+    for hook, (kind, _) in kinds.items():
         first: dict[str, PluginInfo] = {}
         for item, info in results[hook]:
             if item.name in first:  # by two plugins, or twice by one

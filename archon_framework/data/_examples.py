@@ -33,7 +33,7 @@ from archon_framework._windows import clip_windows, slot_value
 from archon_framework.config import atomic_write_text
 from archon_framework.data._packing import LMExample
 
-__all__ = ["TokenCache", "TaskSampler", "slot_window_key", "needed_keys"]
+__all__ = ["TokenCache", "TaskSampler", "slot_window_key", "needed_keys", "drop_conditions"]
 
 CACHE_INDEX = "token-cache.json"
 
@@ -56,6 +56,12 @@ def needed_keys(suite: TaskSuite, modalities: Mapping[str, Modality]) -> set[tup
             mod = modalities[slot.modality]
             keys.add((slot.modality, "clip" if not mod.temporal else slot_window_key(task, slot)))
     return keys
+
+
+def drop_conditions(payloads: Sequence[Payload]) -> list[Payload]:
+    """The inputs of an unconditional prompt (classifier-free guidance): each input keeps its
+    header, its value is removed. Training with condition dropout and guided decoding both use it."""
+    return [Payload(p.slot, np.zeros(0, np.int32)) for p in payloads]
 
 
 #: window key -> (does the clip split into past/current?, which window of it)
@@ -185,10 +191,23 @@ class TaskSampler:
         suite: the task suite (weights = sampling probabilities).
         serializer: the prompt serializer.
         seed: the stream's seed.
+        condition_dropout: probability that an example's conditions are removed
+            (`drop_conditions`), for classifier-free guidance.
+        condition_dropout_tasks: per-task probabilities by task name, overriding it.
     """
 
-    def __init__(self, cache: TokenCache, suite: TaskSuite, serializer: PromptSerializer, *, seed: int = 0) -> None:
+    def __init__(self, cache: TokenCache, suite: TaskSuite, serializer: PromptSerializer, *, seed: int = 0,
+                 condition_dropout: float = 0.0, condition_dropout_tasks: Mapping[str, float] | None = None) -> None:
         self.cache, self.suite, self.serializer, self.seed = cache, suite, serializer, seed
+        names = [t.name for t in suite.tasks]
+        per_task = dict(condition_dropout_tasks or {})
+        unknown = sorted(set(per_task) - set(names))
+        if unknown:
+            raise TaskError(f"condition_dropout_tasks: task(s) {', '.join(unknown)} are not in suite {suite.name!r}")
+        self._dropout = [float(per_task.get(n, condition_dropout)) for n in names]
+        bad = [f"{n}={p}" for n, p in zip(names, self._dropout) if not 0.0 <= p < 1.0]
+        if bad:
+            raise TaskError(f"condition dropout must lie in [0, 1): {', '.join(bad)}")
         self._probs = np.asarray(suite.probabilities, dtype=np.float64)
         self._modality_index = {name: i for i, name in enumerate(sorted(serializer.modalities))}
         self._clips: list[list[int]] = []
@@ -210,15 +229,17 @@ class TaskSampler:
         t = int(rng.choice(len(self._probs), p=self._probs))
         task = self.suite.tasks[t]
         clip = self._clips[t][int(rng.integers(len(self._clips[t])))]
-        return self.build(task, t, clip)
+        drop = self._dropout[t] > 0.0 and bool(rng.random() < self._dropout[t])  # no draw when off
+        return self.build(task, t, clip, drop_inputs=drop)
 
-    def build(self, task: Task, task_id: int, clip: int) -> LMExample:
+    def build(self, task: Task, task_id: int, clip: int, *, drop_inputs: bool = False) -> LMExample:
         payloads = []
         for slot in (*task.inputs, task.output):
             mod = self.serializer.modalities[slot.modality]
             key = "clip" if not mod.temporal else slot_window_key(task, slot)
             payloads.append(Payload(slot, self.cache.get(clip, slot.modality, key)))
-        ex = self.serializer.serialize(payloads[:-1], payloads[-1])
+        inputs = drop_conditions(payloads[:-1]) if drop_inputs else payloads[:-1]
+        ex = self.serializer.serialize(inputs, payloads[-1])
         modality_ids = np.full(ex.tokens.shape[0], -1, dtype=np.int32)
         modality_ids[ex.prefix_len:] = self._modality_index[task.output.modality]
         return LMExample.from_serialized(ex, task_id=task_id, modality_ids=modality_ids)

@@ -74,10 +74,13 @@ class ChainStep:
         output: the slot this step generates (or renders).
         inputs: the task's inputs; None picks the largest trained task whose inputs are
             available (LM outputs) or reads ``derived_from`` (rendered outputs).
+        guidance: this step's classifier-free guidance weight (``Sampling.guidance``);
+            None takes the run's sampling.
     """
 
     output: Slot
     inputs: tuple[Slot, ...] | None = attrs.field(default=None, converter=lambda v: None if v is None else tuple(v))
+    guidance: float | None = None
 
     def __str__(self) -> str:
         if self.inputs is None:
@@ -150,11 +153,13 @@ class PlannedStep:
         kind: "generate" (the LM emits its tokens), "render" (its Renderer makes it) or "given"
             (it was passed as a condition and is kept as is).
         inputs: the slots it reads (the task's inputs, or the rendered modality's sources).
+        guidance: the chain step's guidance weight (None: the run's sampling).
     """
 
     output: Slot
     kind: Literal["generate", "render", "given"]
     inputs: tuple[Slot, ...] = ()
+    guidance: float | None = None
 
     @property
     def task(self) -> Task | None:
@@ -272,7 +277,7 @@ def plan_chain(
                         f"task {wanted} is not in the suite (its tasks with output {out}: "
                         f"{'; '.join(known) if known else 'none'})"
                     )
-            planned.append(PlannedStep(out, "generate", task.inputs))
+            planned.append(PlannedStep(out, "generate", task.inputs, step.guidance))
         available.append(out)
         generated.add(out)
     return tuple(planned)

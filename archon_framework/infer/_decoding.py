@@ -1,8 +1,15 @@
 """Jitted decoding and scoring of one chain step with the prefix LM.
 
-Prompts are padded to a power-of-two bucket (the real length is traced), and every step uses
-per-position blocks (``block_starts``, a traced array; the block width is static), so a whole
-chain compiles once per (output modality, clip length, bucket) whatever its prompts hold.
+Prompts are padded to a power-of-two bucket (the real length is traced), fixed-length outputs
+are decoded into a power-of-two buffer with their real token count traced (``generate``'s
+``length``: the tokens are those of an exact-count decode on the same key), and every step uses
+per-position blocks (``block_starts``, a traced array; the block width is static). A chain
+step therefore compiles once per (output modality, prompt bucket, target bucket): clips of
+other lengths within the buckets reuse it (issue 27: a new clip length compiled again).
+
+With ``Sampling.guidance`` the step also decodes the unconditional prompt (the same prompt
+with its condition payloads removed, ``unconditional_prompt``) beside it, for classifier-free
+guidance.
 """
 
 from __future__ import annotations
@@ -16,9 +23,19 @@ from archon_framework._errors import ConfigError, PluginError
 from archon_framework._vocab import VocabRange
 from archon_framework.model import PrefixLM, Sampling, generate, generate_until
 
-__all__ = ["StepRanges", "step_ranges", "bucket", "free_budget", "decode_fixed", "decode_until", "score_target"]
+__all__ = [
+    "StepRanges",
+    "step_ranges",
+    "bucket",
+    "target_bucket",
+    "free_budget",
+    "decode_fixed",
+    "decode_until",
+    "score_target",
+]
 
 _MIN_BUCKET = 64
+_MIN_TARGET_BUCKET = 16
 
 
 class StepRanges:
@@ -63,16 +80,36 @@ def step_ranges(tokenizer: object, rng: VocabRange, n: int, *, modality: str) ->
     return StepRanges(lo + rng.start, int(widths[0]) if n else rng.size)
 
 
+def _ladder(n: int, minimum: int) -> int:
+    """The smallest of 2^k and 3 * 2^(k-1) (64, 96, 128, 192, 256, 384, ...) >= max(n, minimum):
+    few distinct sizes, and a padded prompt at most 1.5x the real one."""
+    n = max(n, minimum)
+    size = 1 << max(0, (n - 1).bit_length())
+    return 3 * size // 4 if 3 * size // 4 >= n else size
+
+
 def bucket(prefix_len: int, budget: int, max_seq_len: int) -> int:
-    """The padded prompt length: the next power of two >= the prompt, within max_seq_len - budget."""
+    """The padded prompt length: the next ladder size >= the prompt, within max_seq_len - budget."""
     room = max_seq_len - budget
     if prefix_len > room:
         raise ConfigError(
             f"the prompt has {prefix_len} tokens and the step generates {budget}: {prefix_len + budget} exceeds the "
             f"model's max_seq_len={max_seq_len}; use a shorter clip or a model with a longer context"
         )
-    size = max(_MIN_BUCKET, 1 << max(0, (prefix_len - 1).bit_length()))
-    return min(size, room)
+    return min(_ladder(prefix_len, _MIN_BUCKET), room)
+
+
+def target_bucket(num_tokens: int, prefix_len: int, max_seq_len: int) -> int:
+    """The output buffer of a fixed-length step: the next power of two >= ``num_tokens`` (at
+    least 16), or what is left after the prompt when that does not fit.
+
+    The prompt's bucket is then taken within ``max_seq_len - target_bucket``, so both depend
+    on the lengths only through their buckets (a long prompt near the context's end included).
+    """
+    size = max(_MIN_TARGET_BUCKET, 1 << max(0, (num_tokens - 1).bit_length()))
+    if prefix_len + size > max_seq_len:
+        return max(num_tokens, max_seq_len - prefix_len)
+    return size
 
 
 def free_budget(prefix_len: int, budget: int, max_seq_len: int) -> int:
@@ -81,7 +118,7 @@ def free_budget(prefix_len: int, budget: int, max_seq_len: int) -> int:
     Keeping the budget within ``max_seq_len - bucket`` (rather than ``- prefix_len``) lets
     prompts of similar lengths share one compilation; 0 when not even one token fits.
     """
-    size = max(_MIN_BUCKET, 1 << max(0, (prefix_len - 1).bit_length()))
+    size = _ladder(prefix_len, _MIN_BUCKET)
     if size + 1 > max_seq_len:
         size = prefix_len
     return max(0, min(budget, max_seq_len - size))
@@ -93,34 +130,70 @@ def _padded(prompt: np.ndarray, size: int) -> jnp.ndarray:
     return jnp.asarray(buf)
 
 
-@eqx.filter_jit
-def _fixed(lm, buffer, prefix_len, key, starts, num_tokens: int, width: int, sampling: Sampling):
-    return generate(lm, buffer, num_tokens=num_tokens, key=key, sampling=sampling,
-                    vocab_size=width, prefix_len=prefix_len, block_starts=starts)
+def _uncond(uncond: np.ndarray | None, budget: int, max_seq_len: int):
+    """The padded unconditional prompt and its length (None, None when not guided)."""
+    if uncond is None:
+        return None, None
+    size = bucket(uncond.shape[0], budget, max_seq_len)
+    return _padded(uncond, size), jnp.int32(uncond.shape[0])
+
+
+def _block_starts(ranges: StepRanges, size: int) -> jnp.ndarray:
+    starts = ranges.starts
+    pad = np.full(size - starts.shape[0], starts[-1] if starts.shape[0] else 0, np.int32)  # never drawn
+    return jnp.asarray(np.concatenate([starts, pad]))
 
 
 @eqx.filter_jit
-def _until(lm, buffer, prefix_len, key, starts, eos, max_tokens: int, width: int, sampling: Sampling):
+def _fixed(lm, buffer, prefix_len, key, starts, length, uncond, uncond_len, num_tokens: int, width: int,
+           sampling: Sampling):
+    return generate(lm, buffer, num_tokens=num_tokens, key=key, sampling=sampling, vocab_size=width,
+                    prefix_len=prefix_len, block_starts=starts, length=length, uncond_tokens=uncond,
+                    uncond_len=uncond_len)
+
+
+@eqx.filter_jit
+def _until(lm, buffer, prefix_len, key, starts, eos, uncond, uncond_len, max_tokens: int, width: int,
+           sampling: Sampling):
     return generate_until(lm, buffer, max_tokens=max_tokens, eos_id=eos, key=key, sampling=sampling,
-                          vocab_size=width, prefix_len=prefix_len, block_starts=starts)
+                          vocab_size=width, prefix_len=prefix_len, block_starts=starts, uncond_tokens=uncond,
+                          uncond_len=uncond_len)
 
 
-def decode_fixed(lm: PrefixLM, prompt: np.ndarray, ranges: StepRanges, key: jax.Array, sampling: Sampling) -> np.ndarray:
-    """Exactly ``len(ranges.starts)`` global ids after ``prompt``, with the KV cache."""
+def _check_guidance(sampling: Sampling, uncond: np.ndarray | None) -> np.ndarray | None:
+    if sampling.guidance == 0.0:
+        return None
+    if uncond is None:
+        raise ConfigError(f"guidance {sampling.guidance} needs the unconditional prompt (the conditions removed)")
+    return uncond
+
+
+def decode_fixed(lm: PrefixLM, prompt: np.ndarray, ranges: StepRanges, key: jax.Array, sampling: Sampling,
+                 uncond: np.ndarray | None = None) -> np.ndarray:
+    """Exactly ``len(ranges.starts)`` global ids after ``prompt``, with the KV cache.
+
+    ``uncond`` is the unconditional prompt, read when ``sampling.guidance`` is not 0.
+    """
     n = ranges.starts.shape[0]
-    size = bucket(prompt.shape[0], n, lm.config.max_seq_len)
-    out = _fixed(lm, _padded(prompt, size), jnp.int32(prompt.shape[0]), key, jnp.asarray(ranges.starts),
-                 n, ranges.width, sampling)
-    return np.asarray(out, dtype=np.int32)
+    max_len = lm.config.max_seq_len
+    uncond = _check_guidance(sampling, uncond)
+    longest = prompt.shape[0] if uncond is None else max(prompt.shape[0], uncond.shape[0])
+    buf = target_bucket(n, longest, max_len)
+    size = bucket(prompt.shape[0], buf, max_len)
+    u_tokens, u_len = _uncond(uncond, buf, max_len)
+    out = _fixed(lm, _padded(prompt, size), jnp.int32(prompt.shape[0]), key, _block_starts(ranges, buf),
+                 jnp.int32(n), u_tokens, u_len, buf, ranges.width, sampling)
+    return np.asarray(out, dtype=np.int32)[:n]
 
 
 def decode_until(lm: PrefixLM, prompt: np.ndarray, ranges: StepRanges, eos: int, key: jax.Array,
-                 sampling: Sampling) -> tuple[np.ndarray, bool]:
+                 sampling: Sampling, uncond: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
     """Free-length ids until ``eos`` within ``len(ranges.starts)``; (ids without eos, ended)."""
     n = ranges.starts.shape[0]
     size = bucket(prompt.shape[0], n, lm.config.max_seq_len)
+    u_tokens, u_len = _uncond(_check_guidance(sampling, uncond), n, lm.config.max_seq_len)
     gen = _until(lm, _padded(prompt, size), jnp.int32(prompt.shape[0]), key, jnp.asarray(ranges.starts),
-                 jnp.int32(eos), n, ranges.width, sampling)
+                 jnp.int32(eos), u_tokens, u_len, n, ranges.width, sampling)
     length = int(gen.length)
     ids = np.asarray(gen.global_ids, dtype=np.int32)
     ended = length < n and int(ids[length]) == eos
@@ -152,7 +225,7 @@ def score_target(lm: PrefixLM, tokens: np.ndarray, prefix_len: int, ranges: Step
     from (``ranges`` gives one block per target position).
     """
     n = tokens.shape[0]
-    size = max(_MIN_BUCKET, 1 << max(0, (n - 1).bit_length()))
+    size = _ladder(n, _MIN_BUCKET)
     if n > lm.config.max_seq_len:
         raise ConfigError(f"a scored sequence of {n} tokens exceeds the model's max_seq_len={lm.config.max_seq_len}")
     size = min(size, lm.config.max_seq_len)

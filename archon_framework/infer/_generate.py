@@ -26,6 +26,7 @@ from archon_framework._errors import ArchonError, PluginError, PromptError, RawV
 from archon_framework._prompt import Payload
 from archon_framework._tasks import Slot, State, Task
 from archon_framework._windows import clip_windows, slot_value
+from archon_framework.data._examples import drop_conditions
 from archon_framework.infer._chains import Chain, PlannedStep, get_chain, parse_chain, parse_slot, plan_chain
 from archon_framework.infer._decoding import decode_fixed, decode_until, free_budget, score_target, step_ranges
 from archon_framework.infer._model import LoadedModel
@@ -280,6 +281,9 @@ def _run_generate(model: LoadedModel, board: _Board, step: PlannedStep, key: jax
     if rng.stop > model.lm.embedding.shape[0]:
         raise TaskError(f"{slot}: the model has no embedding rows for {mod.vocabulary.name!r} (installed after training)")
     inputs = [board.payload(s) for s in step.inputs]
+    if step.guidance is not None:
+        sampling = sampling._replace(guidance=float(step.guidance))
+    guided = sampling.guidance != 0.0
     ser = model.serializer
     tok = model.tokenizer(slot.modality)
     start = time.perf_counter()
@@ -296,7 +300,8 @@ def _run_generate(model: LoadedModel, board: _Board, step: PlannedStep, key: jax
         if budget < 1:
             raise TaskError(f"{slot}: the prompt ({prompt.shape[0]} tokens) leaves no room in max_seq_len={model.lm.config.max_seq_len}")
         ranges = step_ranges(tok, rng, budget, modality=slot.modality)
-        ids, ended = decode_until(model.lm, prompt, ranges, ser.eos_global, key, sampling)
+        uncond = ser.serialize(drop_conditions(inputs), slot).tokens if guided else None
+        ids, ended = decode_until(model.lm, prompt, ranges, ser.eos_global, key, sampling, uncond)
         seconds = time.perf_counter() - start
         text, text_note = _lenient_text(model, ids)
         value = tok.from_text(text) if hasattr(tok, "from_text") else text
@@ -306,7 +311,8 @@ def _run_generate(model: LoadedModel, board: _Board, step: PlannedStep, key: jax
         n = board.expected_tokens(slot)
         prompt = ser.serialize(inputs, slot, target_tokens=n).tokens
         ranges = step_ranges(tok, rng, n, modality=slot.modality)
-        result_ids = decode_fixed(model.lm, prompt, ranges, key, sampling)
+        uncond = ser.serialize(drop_conditions(inputs), slot, target_tokens=n).tokens if guided else None
+        result_ids = decode_fixed(model.lm, prompt, ranges, key, sampling, uncond)
         seconds = time.perf_counter() - start
         finished = True
         try:

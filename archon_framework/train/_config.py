@@ -80,6 +80,11 @@ class DataConfig:
         too_long: "drop" or "error" for examples longer than `seq_len`.
         past_fraction: where continuation tasks split a clip.
         seed: sampling seed.
+        condition_dropout: probability that an example's condition payloads are removed (its
+            prompt keeps the inputs' headers with no values), so the model also learns the
+            unconditional distribution that classifier-free guidance reads; 0 turns it off.
+        condition_dropout_tasks: per-task probabilities by task name (``speech(c)->script(c)``),
+            overriding `condition_dropout` for those tasks.
     """
 
     dataset: str = ""
@@ -92,6 +97,8 @@ class DataConfig:
     too_long: str = attrs.field(default="drop", validator=attrs.validators.in_(("drop", "error")))
     past_fraction: float = 0.5
     seed: int = 0
+    condition_dropout: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0), attrs.validators.lt(1.0)])
+    condition_dropout_tasks: dict[str, float] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)

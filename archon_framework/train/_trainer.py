@@ -139,7 +139,9 @@ class Trainer:
             clips = ClipDataset(config.data.dataset)
         self._tokenizers: dict[str, Any] = {}
         self.cache = self._cache(clips, artifacts)
-        self.sampler = TaskSampler(self.cache, self.suite, self.serializer, seed=config.data.seed)
+        self.sampler = TaskSampler(self.cache, self.suite, self.serializer, seed=config.data.seed,
+                                   condition_dropout=config.data.condition_dropout,
+                                   condition_dropout_tasks=config.data.condition_dropout_tasks)
         self._check_window()
         self.levels = self._levels(artifacts)
         self.mesh = make_mesh(config, devices)
