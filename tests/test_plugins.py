@@ -176,3 +176,15 @@ def test_text_codec_and_tokenizer_lookup(toy_registry, tmp_path):
     assert toy_registry.tokenizer("speech", tmp_path).vocabulary.size == 16
     with pytest.raises(Exception, match="'lidar' is not installed"):
         toy_registry.modality("lidar")
+
+
+def test_a_hook_returning_a_string_is_one_failure_not_one_per_character():
+    """Issue 28, defect 6."""
+    class Stringy:
+        @hookimpl
+        def archon_modalities(self):
+            return "speech"
+
+    reg = load_registry(plugins=[("stringy", Stringy())], entry_points=False, blocked=())
+    assert len(reg.failures) == 1
+    assert reg.failures[0].stage == "archon_modalities" and "returned str 'speech', expected a list" in reg.failures[0].error
