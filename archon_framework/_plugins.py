@@ -21,6 +21,7 @@ from archon_framework._registry import DatasetSpec, Metric, PluginFailure, Plugi
 from archon_framework._tasks import TaskSuite
 from archon_framework._vocab import TEXT_VOCABULARY, Vocabulary, VocabLayout
 from archon_framework.hookspecs import PROJECT_NAME, ArchonHookSpecs
+from archon_framework.provenance._records import ProvenanceStep
 
 __all__ = ["Registry", "load_registry", "blocked_from_env", "DISABLE_ENV"]
 
@@ -55,6 +56,7 @@ class Registry:
         suites, datasets, metrics: by name.
         commands: plugin CLI apps (typer) with their plugin.
         prepare_steps: `archon data prepare` steps by name.
+        provenance_steps: plugins' own watermark / provenance steps by name.
     """
 
     plugins: tuple[PluginInfo, ...] = ()
@@ -67,6 +69,7 @@ class Registry:
     metrics: Mapping[str, Metric] = attrs.field(factory=dict)
     commands: tuple[tuple[Any, PluginInfo], ...] = ()
     prepare_steps: Mapping[str, PrepareStep] = attrs.field(factory=dict)
+    provenance_steps: Mapping[str, ProvenanceStep] = attrs.field(factory=dict)
 
     @property
     def conflicts(self) -> tuple[PluginFailure, ...]:
@@ -291,10 +294,11 @@ def load_registry(
 
     results = {hook: _collect(pm, hook, by_plugin, failures) for hook in (
         "archon_modalities", "archon_task_suites", "archon_datasets", "archon_metrics", "archon_commands",
-        "archon_prepare_steps")}
+        "archon_prepare_steps", "archon_provenance_steps")}
     kinds = {"archon_modalities": ("modality", Modality), "archon_task_suites": ("task suite", TaskSuite),
              "archon_datasets": ("dataset", DatasetSpec), "archon_metrics": ("metric", Metric),
-             "archon_prepare_steps": ("prepare step", PrepareStep)}
+             "archon_prepare_steps": ("prepare step", PrepareStep),
+             "archon_provenance_steps": ("provenance step", ProvenanceStep)}
     for hook, (kind, cls) in kinds.items():
         results[hook] = _well_typed(kind, results[hook], cls, failures)
     # A conflict between two plugins leaves both out (reported), never the whole host down.
@@ -310,12 +314,14 @@ def load_registry(
     metrics = _unique("metric", results["archon_metrics"], lambda m: m.name, {})
     commands = tuple((c, info) for c, info in results["archon_commands"])
     prepare_steps = _unique("prepare step", results["archon_prepare_steps"], lambda s: s.name, {})
+    provenance_steps = _unique("provenance step", results["archon_provenance_steps"], lambda s: s.name, {})
     return Registry(
         plugins=tuple(loaded), failures=tuple(failures), blocked=tuple(skipped),
         modalities=types.MappingProxyType(modalities), providers=types.MappingProxyType(providers),
         suites=types.MappingProxyType(suites), datasets=types.MappingProxyType(datasets),
         metrics=types.MappingProxyType(metrics),
         commands=commands, prepare_steps=types.MappingProxyType(prepare_steps),
+        provenance_steps=types.MappingProxyType(provenance_steps),
     )
 
 

@@ -48,3 +48,10 @@ class ArchonHookSpecs:
     @hookspec
     def archon_commands(self):
         """Return a list of `typer.Typer` apps, each with a `name`, mounted under `archon`."""
+
+    # ------------------------------------------------------------------ provenance
+    @hookspec
+    def archon_provenance_steps(self):
+        """Return a list of `archon_framework.provenance.ProvenanceStep`: a plugin's own watermark or
+        provenance mark for its modalities, applied to generated values before they are written
+        and read back by `archon verify`."""

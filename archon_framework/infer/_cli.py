@@ -19,6 +19,7 @@ from archon_framework.infer._generate import GenerationResult, StepResult, choos
 from archon_framework.infer._model import load_checkpoint
 from archon_framework.infer._outputs import write_outputs
 from archon_framework.model import Sampling
+from archon_framework.provenance import ProvenanceConfig
 
 __all__ = ["parse_inputs", "load_inputs", "probe_seconds", "run_generate", "chain_rows", "print_chains"]
 
@@ -104,8 +105,12 @@ def run_generate(
     candidates: list[str] | None,
     max_text_tokens: int | None,
     console: Console,
+    provenance: bool = True,
 ) -> Path:
-    """Everything `archon generate` does; bad input raises before any model compute."""
+    """Everything `archon generate` does; bad input raises before any model compute.
+
+    `provenance=False` (`--no-provenance`) writes no credentials and no watermark; the manifest says so.
+    """
     if out_dir.exists() and not overwrite:
         raise ConfigError(f"output folder {out_dir} exists; pass --overwrite to replace it")
     files = parse_inputs(inputs, registry)
@@ -169,7 +174,8 @@ def run_generate(
         result = generate(model, values, runnable[0], meta=meta, sampling=sampling, seed=seed,
                           max_text_tokens=max_text_tokens, on_step=report)
     manifest = write_outputs(result, out_dir, registry.modalities, overwrite=overwrite,
-                             condition_files={s: str(p) for s, p in files.items()}, extra=extra)
+                             condition_files={s: str(p) for s, p in files.items()}, extra=extra,
+                             provenance=ProvenanceConfig.from_registry(registry, enabled=provenance))
     return manifest
 
 

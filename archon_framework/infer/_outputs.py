@@ -13,8 +13,16 @@ The core knows no modality, so the file type follows each modality's `RawSpec`:
 | any other array                                 | `.npz`                                 |
 
 `tokens.npz` holds every step's global ids, and `manifest.json` the chain, the tasks, the
-sampling, timings and notes. The folder is written under a temporary name and renamed into
-place, so a crash never leaves a half-written output folder.
+sampling, timings, notes, the checkpoint and its step, the plugins and their versions and the
+SHA-256 of each condition. The folder is written under a temporary name and renamed into place,
+so a crash never leaves a half-written output folder.
+
+Provenance is on by default (`archon_framework.provenance`, docs/provenance.md): generated RGB
+images and video frames carry the invisible watermark before they are encoded, plugins' own
+provenance steps mark their modalities, and every generated file (step outputs, `tokens.npz`,
+`manifest.json`) is signed with C2PA Content Credentials, embedded in PNG/GIF/WAV/MP4 and as a
+sidecar `FILE.c2pa` otherwise. Conditions are the user's inputs and are not stamped.
+`provenance=ProvenanceConfig(enabled=False)` turns it off, and the manifest records that.
 """
 
 from __future__ import annotations
@@ -36,6 +44,16 @@ from archon_framework._modality import Modality
 from archon_framework._tasks import Slot
 from archon_framework.config import atomic_write_text, to_dict
 from archon_framework.infer._generate import GenerationResult, Ids
+from archon_framework.provenance import (
+    CredentialSigner,
+    ProvenanceConfig,
+    condition_hashes,
+    framework_version,
+    generation_record,
+    manifest_section,
+    sign_files,
+    stamp_value,
+)
 
 __all__ = ["write_outputs", "write_value", "label_palette", "MANIFEST"]
 
@@ -163,6 +181,7 @@ def write_outputs(
     overwrite: bool = False,
     condition_files: Mapping[Slot, str] | None = None,
     extra: Mapping[str, Any] | None = None,
+    provenance: ProvenanceConfig | None = None,
 ) -> Path:
     """Write every condition (under `conditions/`) and step output, `tokens.npz`, `manifest.json`.
 
@@ -172,14 +191,21 @@ def write_outputs(
         modalities: the installed modalities (their RawSpec picks the file types).
         overwrite: replace an existing folder; otherwise an existing folder is refused.
         condition_files: where each condition was read from, for the manifest.
-        extra: more manifest fields (checkpoint, chain choice scores...).
+        extra: more manifest fields (`checkpoint` and `checkpoint_step` are also signed into
+            every file's credentials; chain choice scores...).
+        provenance: watermark and credentials; default `ProvenanceConfig()` (on, built-in
+            watermark, no plugin steps). `ProvenanceConfig.from_registry(registry)` adds the
+            plugins' steps; `enabled=False` turns it all off and is recorded in the manifest.
 
     Returns:
         The manifest's path.
 
     Raises:
         ConfigError: `out_dir` exists and `overwrite` is False.
+        ProvenanceError: a file could not be signed (nothing is left behind).
     """
+    config = provenance if provenance is not None else ProvenanceConfig()
+    signer = CredentialSigner() if config.enabled else None  # before any work: a bad identity fails fast
     out = Path(out_dir)
     if out.exists() and not overwrite:
         raise ConfigError(f"output folder {out} exists; pass --overwrite (overwrite=True) to replace it")
@@ -195,11 +221,26 @@ def write_outputs(
                                                          write_value(tmp / "conditions", _stem(slot, set()), value, mod, result.meta)]
             conds.append({"slot": str(slot), "files": files,
                           "source": (condition_files or {}).get(slot), "given_as": "ids" if isinstance(value, Ids) else "raw"})
+        hashes = condition_hashes(result.conditions, condition_files)
+        run = {
+            "checkpoint": (extra or {}).get("checkpoint"), "checkpoint_step": (extra or {}).get("checkpoint_step"),
+            "chain": result.chain.name, "signature": result.chain.signature(), "seed": result.seed,
+            "plugins": dict(config.plugins), "conditions": hashes,
+        }
+        to_sign: list[tuple[str, dict[str, Any]]] = []
         tokens: dict[str, np.ndarray] = {}
         steps = []
         for plan, step in zip(result.plan, result.steps):
             stem = _stem(step.output, taken)
-            files = write_value(tmp, stem, step.value, modalities[step.output.modality], result.meta) if step.kind != "given" else []
+            files = []
+            if step.kind != "given":
+                value, marks = step.value, []
+                if step.kind in ("generated", "rendered"):
+                    value, marks = stamp_value(value, step.output.modality, result.meta, config)
+                files = write_value(tmp, stem, value, modalities[step.output.modality], result.meta)
+                record = generation_record(run=run, step={"slot": str(step.output), "task": str(plan), "kind": step.kind},
+                                           marks=marks)
+                to_sign.extend((f, record) for f in files)
             if step.global_ids is not None:
                 tokens[str(step.output)] = step.global_ids
             steps.append({
@@ -209,6 +250,7 @@ def write_outputs(
                 "note": step.note, "files": files,
             })
         np.savez(tmp / "tokens.npz", **tokens)
+        sidecars = sign_files(tmp, to_sign, signer) if signer is not None else []
         manifest = {
             "format": "archon-generation/1",
             "chain": result.chain.name,
@@ -219,8 +261,18 @@ def write_outputs(
             "conditions": conds,
             "steps": steps,
             **({k: v for k, v in extra.items()} if extra else {}),
+            "checkpoint": run["checkpoint"],
+            "checkpoint_step": run["checkpoint_step"],
+            "framework_version": framework_version(),
+            "plugins": run["plugins"],
+            "condition_sha256": hashes,
+            "provenance": {**manifest_section(config, signer), "sidecars": sidecars + (
+                ["tokens.npz.c2pa", f"{MANIFEST}.c2pa"] if signer is not None else [])},
         }
         atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2, default=_json_float) + "\n")
+        if signer is not None:
+            record = generation_record(run=run, step=None, marks=())
+            sign_files(tmp, [("tokens.npz", record), (MANIFEST, record)], signer)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
             old.rmdir()
