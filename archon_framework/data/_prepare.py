@@ -26,7 +26,6 @@ either the previous complete dataset or the new one, never a half-written one.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import hashlib
 import json
 import multiprocessing
 import os
@@ -44,6 +43,9 @@ from archon_framework._clip import Clip, ClipMeta
 from archon_framework._errors import ArchonError, ConfigError, DataError
 from archon_framework._registry import PrepareStep
 from archon_framework.config import atomic_write_text
+from archon_framework.data._prepare_cache import fingerprint as _fingerprint
+from archon_framework.data._prepare_cache import load_result as _load
+from archon_framework.data._prepare_cache import save_result as _save
 from archon_framework.data._store import write_dataset
 
 __all__ = [
@@ -349,68 +351,6 @@ def _window_values(values: Mapping[str, Any], job: VideoJob, registry: Any, meta
             continue
         out[name] = registry.modalities[name].load(file, meta)
     return out
-
-
-# ---------------------------------------------------------------------- cache
-def _fingerprint(job: VideoJob, steps: Sequence[PrepareStep], config: PrepareConfig) -> str:
-    h = hashlib.sha256()
-    for path in (job.path, *sorted(job.sidecars.values())):
-        st = path.stat() if path.exists() else None
-        h.update(f"{path}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}\n".encode())
-    cfg = attrs.asdict(config)
-    for key in ("jobs", "window_seconds", "min_seconds", "on_gap", "shard_size"):
-        cfg.pop(key)  # cutting into windows happens after the cache
-    h.update(json.dumps([cfg, [s.name for s in steps]], sort_keys=True, default=str).encode())
-    return h.hexdigest()[:20]
-
-
-def _save(cache: Path, job: VideoJob, fingerprint: str, work: Mapping[str, Any], notes: list, issue: dict | None,
-          seconds: float, registry_keys: set[str]) -> None:
-    tmp = cache / f".{job.video_id}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    arrays: dict[str, np.ndarray] = {}
-    aliases: dict[str, str] = {}
-    plain: dict[str, Any] = {}
-    by_id: dict[int, str] = {}
-    for key, value in work.items():
-        if key.partition("@")[0] not in registry_keys and key != "valid@frames":
-            continue  # intermediates (frames, landmarks) are not kept
-        if isinstance(value, np.ndarray):
-            if id(value) in by_id:
-                aliases[key] = by_id[id(value)]
-            else:
-                by_id[id(value)] = key
-                arrays[key] = value
-        else:
-            plain[key] = value
-    if arrays:
-        np.savez(tmp / "arrays.npz", **{k.replace("@", "__at__"): v for k, v in arrays.items()})
-    atomic_write_text(tmp / "result.json", json.dumps({
-        "fingerprint": fingerprint, "video": str(job.path), "notes": notes, "issue": issue,
-        "values": plain, "aliases": aliases, "seconds": seconds,
-    }, ensure_ascii=False, default=float))
-    final = cache / job.video_id
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-
-
-def _load(cache: Path, job: VideoJob, fingerprint: str) -> dict[str, Any] | None:
-    folder = cache / job.video_id
-    try:
-        result = json.loads((folder / "result.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    if result.get("fingerprint") != fingerprint:
-        return None
-    values = dict(result["values"])
-    if (folder / "arrays.npz").exists():
-        with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
-            values.update({k.replace("__at__", "@"): npz[k] for k in npz.files})
-    for key, target in result["aliases"].items():
-        values[key] = values[target]
-    result["values"] = values
-    return result
 
 
 # ---------------------------------------------------------------------- workers
