@@ -11,7 +11,7 @@ import numpy as np
 from archon_framework._errors import ArchonError, PluginError
 from archon_framework.provenance._credentials import CredentialSigner
 from archon_framework.provenance._records import ProvenanceConfig, file_sha256, framework_version, value_sha256
-from archon_framework.provenance._watermark import embed_watermark
+from archon_framework.provenance._watermark import can_carry, embed_watermark
 
 __all__ = ["WATERMARK_NAME", "stamp_value", "condition_hashes", "generation_record", "sign_files", "manifest_section"]
 
@@ -23,7 +23,7 @@ def _is_frames(value: Any) -> bool:
     if value is None or isinstance(value, (str, Mapping)):
         return False
     arr = np.asarray(value)
-    return arr.dtype == np.uint8 and arr.ndim in (3, 4) and arr.shape[-1] == 3
+    return arr.dtype == np.uint8 and arr.ndim in (3, 4) and arr.shape[-1] == 3 and can_carry(*arr.shape[-3:-1])
 
 
 def stamp_value(value: Any, modality: str, meta: Any, config: ProvenanceConfig) -> tuple[Any, list[str]]:

@@ -87,10 +87,14 @@ def read_frames(path: Path) -> np.ndarray:
     """uint8 RGB frames ``[F, H, W, 3]`` of an image or video (at most 64, evenly spaced)."""
     suffix = path.suffix.lower()
     if suffix in _VIDEOS:
+        import warnings
+
         import imageio.v2 as imageio
 
-        with imageio.get_reader(str(path), format="FFMPEG") as reader:  # type: ignore[call-arg]
-            frames = [np.asarray(f)[..., :3] for f in reader]
+        with warnings.catch_warnings():  # JAX warns about the fork of the ffmpeg subprocess (fork + exec is safe)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            with imageio.get_reader(str(path), format="FFMPEG") as reader:  # type: ignore[call-arg]
+                frames = [np.asarray(f)[..., :3] for f in reader]
     else:
         from PIL import Image, ImageSequence
 
@@ -162,7 +166,7 @@ def verify_file(path: str | Path, *, anchors: str | None = None, watermark: bool
     """Verify one file's credentials and watermark; never raises on bad input (see the table above)."""
     path = Path(path)
     if not path.is_file():
-        return VerifyResult(path=str(path), status="missing", detail="no such file")
+        return VerifyResult(path=str(path), status="missing", detail="a folder, not a file" if path.is_dir() else "no such file")
     anchors = trust_anchors() if anchors is None else anchors
     try:
         cred = _credentials(path, anchors)

@@ -27,7 +27,7 @@ import math
 import attrs
 import numpy as np
 
-__all__ = ["WatermarkReading", "ARCHON_PAYLOAD", "embed_watermark", "detect_watermark", "payload_bits", "rgb_frames"]
+__all__ = ["WatermarkReading", "ARCHON_PAYLOAD", "can_carry", "embed_watermark", "detect_watermark", "payload_bits", "rgb_frames"]
 
 BLOCK = 4  # DCT block side in the LL band (8 pixels of the frame)
 TILE = 8  # the payload tile is TILE x TILE blocks
@@ -78,6 +78,11 @@ def rgb_frames(value: np.ndarray) -> np.ndarray:
     if arr.dtype != np.uint8 or arr.ndim not in (3, 4) or arr.shape[-1] != 3:
         raise ValueError(f"expected uint8 [H, W, 3] or [frames, H, W, 3], got {arr.dtype} {arr.shape}")
     return arr[None] if arr.ndim == 3 else arr
+
+
+def can_carry(height: int, width: int) -> bool:
+    """Whether frames of this size hold at least one whole payload tile (64 x 64 pixels)."""
+    return min(height, width) >= 2 * BLOCK * TILE
 
 
 def _to_ycc(rgb: np.ndarray) -> np.ndarray:
@@ -134,7 +139,7 @@ def embed_watermark(value: np.ndarray, payload: np.ndarray = ARCHON_PAYLOAD, *, 
     frames = rgb_frames(value)
     f, h, w, _ = frames.shape
     h8, w8 = h - h % (2 * BLOCK), w - w % (2 * BLOCK)
-    if h8 < 2 * BLOCK * TILE or w8 < 2 * BLOCK * TILE:
+    if not can_carry(h8, w8):
         return np.asarray(value).copy()
     ycc = _to_ycc(frames)
     chroma = np.moveaxis(ycc[:, :h8, :w8, 1:], -1, 1)  # [F, 2, h8, w8]
