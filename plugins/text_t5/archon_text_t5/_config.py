@@ -28,6 +28,8 @@ import attrs
 from archon_framework import ConfigError
 from archon_framework.config import load_config
 
+from archon_text_t5._schema import DescriptionPolicy
+
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_MODEL_FILE",
@@ -63,12 +65,16 @@ class TextConfig:
             order (``<extra_id_0>`` is the last id). T5 uses 100.
         script_max_tokens: token budget of one script; longer scripts are refused.
         description_max_tokens: token budget of one description; longer ones are refused.
+        description: how descriptions that stray from the schema are read (a ``[description]``
+            table: ``missing = "unknown" | "error"``, ``unknown_keys = "drop" | "keep" |
+            "error"``; see :class:`~archon_text_t5.DescriptionPolicy`).
     """
 
     spm_model: str = ""
     extra_ids: int = attrs.field(default=100, validator=_non_negative)
     script_max_tokens: int = attrs.field(default=256, validator=_positive)
     description_max_tokens: int = attrs.field(default=1024, validator=_positive)
+    description: DescriptionPolicy = DescriptionPolicy()
 
     def model_path(self, base: Path | None = None) -> Path:
         """The SentencePiece model file this config names.

@@ -17,16 +17,23 @@ is the *prompt*, i.e. the schema; the schema below is the union of both):
   alias of ``eyebrow_action``.
 * ``eye_color``, ``eye_style`` and ``teeth`` (only in Fig. L) are lists of strings, as Fig. L
   asks. Fields of Fig. K that Fig. L elides with ``...`` take Fig. K's type.
-* Every field is **required** (missing keys are errors; use ``"unknown"``/``"none"`` as the
-  paper does). Lists must not be empty for the same reason.
-* Unknown keys are errors **at every level**, not only at the top: a fixed key set keeps the
-  canonical form (and so the token sequence) well defined, and a generated description with an
-  invented key is malformed.
+* Descriptions are read **as a captioner writes them** (:class:`DescriptionPolicy`, set in the
+  plugin config's ``[description]`` table): a single string where the schema lists strings is a
+  one-item list (Fig. K's ``upper_body``), a one-item list where it wants a string is that
+  string; a missing key (or ``null``) reads as ``"unknown"`` / ``["unknown"]``, the paper's own
+  word for what is not discernible (``missing = "error"`` refuses it instead); an unknown key
+  is dropped (``unknown_keys = "drop"``, the default: the LM sees one fixed key set), kept after
+  the schema's keys in sorted order (``"keep"``), or refused (``"error"``). Every such reading
+  is said in one :class:`archon_framework.DataWarning`; nothing is adjusted silently.
+* Lists must not be empty and strings must not be blank (use ``"unknown"``/``"none"`` as the
+  paper does).
+* Every violation is reported, not only the first: the error lists them all with their paths.
 * Keys are matched after key normalization (NFKC, lower-case, spaces and hyphens to
   underscores), so ``"Mouth Action"`` is ``mouth_action``; two keys that normalize to one are an
   error.
 
-Canonical form (:func:`canonicalize_description`): keys in schema order; each value string NFKC
+Canonical form (:func:`canonicalize_description`): keys in schema order (kept unknown keys
+after them, sorted); each value string NFKC
 normalized, stripped, lower-cased, with runs of whitespace replaced by one underscore (Fig. L:
 "strings with underscores instead of space"); duplicate list items dropped (first occurrence
 kept); list order otherwise kept, since it may carry salience (e.g. ``dominant_colors``). Equal
@@ -36,12 +43,18 @@ is a fixed point (canonicalizing it again changes nothing).
 
 from __future__ import annotations
 
+import functools
+import os
 import types
 import unicodedata
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from archon_framework import RawValueError
+import attrs
+from archon_framework import DataWarning, RawValueError
+
+from archon_text_t5._examples import DESCRIPTION_EXAMPLE, VALUE_EXAMPLES
 
 __all__ = [
     "STRING",
@@ -50,6 +63,7 @@ __all__ = [
     "DESCRIPTION_KEY_ALIASES",
     "DESCRIPTION_EXAMPLE",
     "VALUE_EXAMPLES",
+    "DescriptionPolicy",
     "description_paths",
     "validate_description",
     "canonicalize_description",
@@ -131,88 +145,37 @@ DESCRIPTION_KEY_ALIASES: Mapping[str, str] = types.MappingProxyType(
 )
 """Normalized alternative key spellings found in the paper -> schema key."""
 
-VALUE_EXAMPLES: Mapping[str, tuple[str, ...]] = types.MappingProxyType(
-    {
-        "appearance.gender": ("male", "female", "non-binary", "unknown"),
-        "appearance.age_group": (
-            "child", "preteen", "teenager", "young_adult", "adult", "older_adult", "senior",
-            "unknown",
-        ),
-        "appearance.ethnicity": (
-            "caucasian", "asian", "african_american", "hispanic", "middle-eastern", "unknown",
-        ),
-        "appearance.body_build": ("slim", "average", "athletic", "muscular", "heavy", "unknown"),
-        "appearance.hair_color": (
-            "black", "brown", "blonde", "red", "gray", "white", "green", "blue", "pink", "other",
-            "unknown",
-        ),
-        "appearance.hair_style": ("bald", "long", "short", "curly", "straight", "wavy"),
-        "appearance.eye_color": ("light_brown", "dark_brown", "light_blue"),
-        "appearance.eye_style": ("long_eyelashes", "short_eyelashes"),
-        "appearance.teeth": ("straight", "missing_teeth"),
-        "appearance.facial_features": (
-            "glasses", "beard", "wrinkly_skin", "elastic_skin", "clean_skin", "sideburns",
-            "mustache", "freckles", "none_discernible",
-        ),
-        "appearance.clothing.upper_body": (
-            "t-shirt", "dress_shirt", "blouse", "hoodie", "jacket", "sweater", "tank_top",
-            "sports_bra", "suit", "tie", "button-down_shirt_over_t-shirt", "none",
-        ),
-        "appearance.clothing.lower_body": (
-            "jeans", "trousers", "skirt", "shorts", "leggings", "sweatpants", "none",
-        ),
-        "appearance.clothing.footwear": ("none", "sneakers", "boots", "dress_shoes", "sandals"),
-        "appearance.clothing.accessories": ("watch", "ring", "bracelet", "necklace", "earrings"),
-        "appearance.clothing.dominant_colors": ("black", "blue", "white", "red", "gray", "green"),
-        "appearance.physical_attributes.visible_tattoos": (
-            "none", "full_sleeve_right_arm", "small_design_neck",
-        ),
-        "appearance.physical_attributes.visible_piercings": ("none", "ear", "nose"),
-        "appearance.physical_attributes.distinctive_marks": ("none", "mole_on_left_cheek"),
-        "appearance.physical_attributes.posture": ("upright", "slouched", "leaning_forward"),
-        "appearance.physical_attributes.gait": ("not_applicable", "steady", "brisk"),
-        "appearance.physical_attributes.physical_aids": ("none", "glasses", "hearing_aid"),
-        "action.activity_type": (
-            "dancing", "singing", "playing_instrument", "speaking", "acting", "sports",
-            "walking", "running", "sitting", "standing", "other",
-        ),
-        "action.expression": ("smile", "frown", "closed_mouth", "neutral"),
-        "action.overall_impression": (
-            "gesturing_with_hands_while_speaking", "head_turn_to_the_left",
-            "raising_her_left_arm",
-        ),
-        "action.emotion": ("positive_and_engaging", "enthusiastic", "animated_and_joyful", "calm"),
-        "action.energy_level": ("low", "medium", "medium_to_high", "high", "consistently_low-key"),
-        "action.mouth_action": (
-            "wide_opening", "narrow_opening", "relaxed_lips", "pulling_of_lip_corners",
-        ),
-        "action.eyebrow_action": (
-            "raising_inner_eyebrows", "raising_outer_eyebrows", "brow_furrowing",
-        ),
-        "action.blink_frequency": ("low", "medium", "high"),
-        "action.head_action": ("mostly_centered", "tilts_inquisitively", "nods_rhythmically"),
-        "action.eye_state": ("fully_wide_alert", "half_closed", "closed"),
-        "action.gaze_direction": ("straight_ahead", "fixed_forward_focus", "looking_left"),
-        "action.nonverbal_habits": ("habitual_eyebrow_flicks", "frequent_micro-nods", "none"),
-        "action.interactions": ("with_object_e.g._microphone/instrument", "none"),
-        "action.props_used": ("microphone", "none"),
-        "environment.lighting_conditions": (
-            "bright", "dim", "natural_light", "artificial_light", "backlit",
-        ),
-        "environment.background_description": (
-            "blurred_trees", "crowded_street", "empty_white_wall",
-        ),
-        "environment.time_of_day": ("morning", "afternoon", "evening", "night", "unknown"),
-        "environment.weather_conditions": (
-            "sunny", "cloudy", "rainy", "snowy", "indoor_not_applicable",
-        ),
-        "environment.scene_context": (
-            "indoor", "outdoor", "stage", "street", "home", "office", "natural_environment",
-        ),
-    }
-)
-"""Typical canonical values per attribute path, from Fig. K and Fig. L (inspiration, not a
-closed set: any string is valid)."""
+_MISSING = ("unknown", "error")
+_UNKNOWN_KEYS = ("drop", "keep", "error")
+
+
+@attrs.frozen(kw_only=True)
+class DescriptionPolicy:
+    """How descriptions that stray from the schema are read (plugin config ``[description]``).
+
+    Attributes:
+        missing: ``"unknown"``: a missing key or ``null`` reads as ``"unknown"`` (``["unknown"]``
+            for a list, every field of a missing object); ``"error"``: refused.
+        unknown_keys: ``"drop"`` (default): a key the schema lacks is left out; ``"keep"``:
+            kept, canonicalized, after the schema's keys in sorted order; ``"error"``: refused.
+    """
+
+    missing: str = attrs.field(default="unknown", validator=attrs.validators.in_(_MISSING))
+    unknown_keys: str = attrs.field(default="drop", validator=attrs.validators.in_(_UNKNOWN_KEYS))
+
+
+@functools.lru_cache(maxsize=4)
+def _configured_policy(config_file: str) -> DescriptionPolicy:
+    from archon_text_t5._config import load_text_config
+
+    return load_text_config(config_file or None)[0].description
+
+
+def _default_policy() -> DescriptionPolicy:
+    """The policy of the installed plugin's config (``$ARCHON_TEXT_T5_CONFIG``, else defaults)."""
+    from archon_text_t5._config import CONFIG_ENV
+
+    return _configured_policy(os.environ.get(CONFIG_ENV, "").strip())
 
 
 def description_paths() -> list[str]:
@@ -248,71 +211,127 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _fail(path: str, message: str, where: str) -> RawValueError:
-    return RawValueError(f"{where}{path}: {message}")
+def _unknown(kind: Any) -> Any:
+    if isinstance(kind, Mapping):
+        return {key: _unknown(sub) for key, sub in kind.items()}
+    return "unknown" if kind == STRING else ["unknown"]
 
 
-def _check_string(value: Any, path: str, where: str) -> str:
-    if not isinstance(value, str):
-        raise _fail(path, f"expected a string, got {_type_name(value)}", where)
-    for ch in value:
-        if unicodedata.category(ch) in ("Cc", "Cs") and ch not in " \t\n\r":
-            raise _fail(
-                path, f"control character U+{ord(ch):04X} in {value!r}; remove it", where
-            )
-    canonical = _canonical_value(value)
-    if not canonical:
-        raise _fail(path, 'empty string; use "unknown" or "none"', where)
-    return canonical
+class _Reader:
+    """One pass over a description: the canonical form, every violation, every reading said."""
+
+    def __init__(self, policy: DescriptionPolicy) -> None:
+        self.policy = policy
+        self.errors: list[str] = []
+        self.notes: list[str] = []
+
+    def string(self, value: Any, path: str) -> str | None:
+        if not isinstance(value, str):
+            self.errors.append(f"{path}: expected a string, got {_type_name(value)}")
+            return None
+        for ch in value:
+            if unicodedata.category(ch) in ("Cc", "Cs") and ch not in " \t\n\r":
+                self.errors.append(f"{path}: control character U+{ord(ch):04X} in {value!r}; remove it")
+                return None
+        canonical = _canonical_value(value)
+        if not canonical:
+            self.errors.append(f'{path}: empty string; use "unknown" or "none"')
+            return None
+        return canonical
+
+    def strings(self, value: Any, path: str) -> list[str] | None:
+        if isinstance(value, str):  # Fig. K's "upper_body": "button-down_shirt_over_t-shirt"
+            self.notes.append(f"{path}: a string read as a one-item list")
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            self.errors.append(f"{path}: expected a list of strings, got {_type_name(value)}")
+            return None
+        if not value:
+            self.errors.append(f'{path}: empty list; use ["unknown"] or ["none"]')
+            return None
+        items: list[str] = []
+        for i, item in enumerate(value):
+            canonical = self.string(item, f"{path}[{i}]")
+            if canonical is not None and canonical not in items:
+                items.append(canonical)
+        return items
+
+    def leaf(self, kind: str, value: Any, path: str) -> Any:
+        if kind == STRING_LIST:
+            return self.strings(value, path)
+        if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], str):
+            self.notes.append(f"{path}: a one-item list read as its string")
+            value = value[0]
+        return self.string(value, path)
+
+    def free(self, value: Any, path: str) -> Any:
+        """A kept unknown key's value: a string, a list of strings or an object of those."""
+        if isinstance(value, Mapping):
+            out = {}
+            for raw in sorted(value, key=lambda k: _normalize_key(k) if isinstance(k, str) else ""):
+                if not isinstance(raw, str):
+                    self.errors.append(f"{path}: keys must be strings, got {_type_name(raw)}")
+                    continue
+                out[_normalize_key(raw)] = self.free(value[raw], f"{path}.{raw}")
+            return out
+        if isinstance(value, (list, tuple)):
+            return self.strings(value, path)
+        return self.string(value, path)
+
+    def object(self, obj: Any, schema: Mapping[str, Any], path: str) -> dict[str, Any] | None:
+        if not isinstance(obj, Mapping):
+            self.errors.append(f"{path}: expected an object, got {_type_name(obj)}")
+            return None
+        resolved: dict[str, tuple[str, Any]] = {}
+        extra: dict[str, Any] = {}
+        for raw_key, value in obj.items():
+            if not isinstance(raw_key, str):
+                self.errors.append(f"{path}: keys must be strings, got {_type_name(raw_key)}")
+                continue
+            key = _normalize_key(raw_key)
+            if key in resolved or key in extra:
+                first = resolved[key][0] if key in resolved else key
+                self.errors.append(f"{path}.{key}: given twice (as {first!r} and {raw_key!r})")
+            elif key in schema:
+                resolved[key] = (raw_key, value)
+            elif self.policy.unknown_keys == "error":
+                self.errors.append(f"{path}.{raw_key}: unknown key; allowed here: {', '.join(schema)}")
+            elif self.policy.unknown_keys == "drop":
+                self.notes.append(f"{path}.{raw_key}: unknown key dropped")
+            else:
+                self.notes.append(f"{path}.{raw_key}: unknown key kept")
+                extra[key] = self.free(value, f"{path}.{raw_key}")
+        out: dict[str, Any] = {}
+        for key, kind in schema.items():  # schema order: the canonical key order
+            sub_path = f"{path}.{key}"
+            value = resolved[key][1] if key in resolved else None
+            if value is None:
+                if self.policy.missing == "error":
+                    expected = "an object" if isinstance(kind, Mapping) else (
+                        "a string" if kind == STRING else "a list of strings")
+                    why = "missing key" if key not in resolved else "null"
+                    self.errors.append(f"{sub_path}: {why} (expected {expected})")
+                    continue
+                self.notes.append(f"{sub_path}: {'missing' if key not in resolved else 'null'}, read as unknown")
+                out[key] = _unknown(kind)
+            elif isinstance(kind, Mapping):
+                out[key] = self.object(value, kind, sub_path)
+            else:
+                out[key] = self.leaf(kind, value, sub_path)
+        out.update(sorted(extra.items()))
+        return out
 
 
-def _walk(obj: Any, schema: Mapping[str, Any], path: str, where: str) -> dict[str, Any]:
-    if not isinstance(obj, Mapping):
-        raise _fail(path, f"expected an object, got {_type_name(obj)}", where)
-    resolved: dict[str, tuple[str, Any]] = {}
-    for raw_key, value in obj.items():
-        if not isinstance(raw_key, str):
-            raise _fail(path, f"keys must be strings, got {_type_name(raw_key)}", where)
-        key = _normalize_key(raw_key)
-        if key not in schema:
-            allowed = ", ".join(schema)
-            raise _fail(
-                f"{path}.{raw_key}", f"unknown key; allowed here: {allowed}", where
-            )
-        if key in resolved:
-            raise _fail(
-                f"{path}.{key}",
-                f"given twice (as {resolved[key][0]!r} and {raw_key!r})",
-                where,
-            )
-        resolved[key] = (raw_key, value)
-    out: dict[str, Any] = {}
-    for key, kind in schema.items():  # schema order: the canonical key order
-        sub_path = f"{path}.{key}"
-        if key not in resolved:
-            expected = "an object" if isinstance(kind, Mapping) else (
-                "a string" if kind == STRING else "a list of strings"
-            )
-            raise _fail(sub_path, f"missing key (expected {expected})", where)
-        value = resolved[key][1]
-        if isinstance(kind, Mapping):
-            out[key] = _walk(value, kind, sub_path, where)
-        elif kind == STRING:
-            out[key] = _check_string(value, sub_path, where)
-        else:
-            if not isinstance(value, (list, tuple)):
-                raise _fail(
-                    sub_path, f"expected a list of strings, got {_type_name(value)}", where
-                )
-            if not value:
-                raise _fail(sub_path, 'empty list; use ["unknown"] or ["none"]', where)
-            items: list[str] = []
-            for i, item in enumerate(value):
-                canonical = _check_string(item, f"{sub_path}[{i}]", where)
-                if canonical not in items:
-                    items.append(canonical)
-            out[key] = items
-    return out
+def _read(obj: Any, where: str, policy: DescriptionPolicy | None) -> dict[str, Any]:
+    reader = _Reader(policy if policy is not None else _default_policy())
+    out = reader.object(obj, DESCRIPTION_SCHEMA, "description")
+    if reader.errors:
+        if len(reader.errors) == 1:
+            raise RawValueError(f"{where}{reader.errors[0]}")
+        raise RawValueError(f"{where}{len(reader.errors)} problems: " + "; ".join(reader.errors))
+    if reader.notes:
+        warnings.warn(f"{where}read as a captioner writes it: " + "; ".join(reader.notes), DataWarning, stacklevel=3)
+    return out  # type: ignore[return-value]  # no error: every level was an object
 
 
 def _where(meta: Any) -> str:
@@ -320,114 +339,43 @@ def _where(meta: Any) -> str:
     return f"modality 'description' (clip {clip_id}): " if clip_id else ""
 
 
-def canonicalize_description(obj: Any) -> dict[str, Any]:
+def canonicalize_description(obj: Any, *, policy: DescriptionPolicy | None = None) -> dict[str, Any]:
     """Return the canonical form of a description (validating it on the way).
 
     Args:
         obj: a Fig. K style description (nested dicts, strings, lists of strings).
+        policy: how missing and unknown keys are read; None: the plugin config's.
 
     Returns:
         A new dict: keys in schema order, values NFKC-normalized, lower-case, whitespace runs
-        replaced by ``_``, list duplicates dropped. Idempotent.
+        replaced by ``_``, list duplicates dropped. Idempotent and deterministic: equal inputs
+        give equal dicts and equal JSON text.
 
     Raises:
         RawValueError: as :func:`validate_description`.
     """
-    return _walk(obj, DESCRIPTION_SCHEMA, "description", "")
+    return _read(obj, "", policy)
 
 
-def validate_description(obj: Any, meta: Any = None) -> dict[str, Any]:
+def validate_description(obj: Any, meta: Any = None, *, policy: DescriptionPolicy | None = None) -> dict[str, Any]:
     """Check a description against :data:`DESCRIPTION_SCHEMA` and return its canonical form.
 
-    Usable as ``Modality.validate`` (``(value, meta) -> value``).
+    Usable as ``Modality.validate`` (``(value, meta) -> value``). What the policy reads
+    leniently (a string for a list, a missing key, an unknown key) is said in one
+    :class:`archon_framework.DataWarning`.
 
     Args:
         obj: the description to check.
         meta: optional ``ClipMeta``; its ``clip_id`` is named in errors.
+        policy: how missing and unknown keys are read; None: the plugin config's.
 
     Returns:
         The canonical form (see :func:`canonicalize_description`).
 
     Raises:
-        RawValueError: missing key, unknown key (at any level), wrong type, empty list or
-            string, or a control character, with the JSON path, e.g.
+        RawValueError: every violation, each with its JSON path (wrong type, empty list or
+            string, a control character, a key given twice, and, as the policy says, missing
+            or unknown keys), e.g.
             ``description.appearance.hair_color: expected a list of strings, got int``.
     """
-    return _walk(obj, DESCRIPTION_SCHEMA, "description", _where(meta))
-
-
-# Fig. K, adapted to the schema: upper/lower_body as lists, "context" -> "scene_context", and
-# the Fig. L-only fields eye_color, eye_style, teeth added.
-DESCRIPTION_EXAMPLE: Mapping[str, Any] = _freeze(
-    {
-        "appearance": {
-            "gender": "male",
-            "age_group": "adult",
-            "ethnicity": ["caucasian"],
-            "body_build": ["average"],
-            "hair_color": ["black"],
-            "hair_style": ["short"],
-            "eye_color": ["dark_brown"],
-            "eye_style": ["short_eyelashes"],
-            "teeth": ["straight"],
-            "facial_features": ["none_discernible"],
-            "clothing": {
-                "upper_body": ["button-down_shirt_over_t-shirt"],
-                "lower_body": ["none"],
-                "footwear": "none",
-                "accessories": ["watch", "ring", "bracelet"],
-                "dominant_colors": ["black", "blue", "white", "red"],
-            },
-            "physical_attributes": {
-                "visible_tattoos": "none",
-                "visible_piercings": "none",
-                "distinctive_marks": "none",
-                "posture": "upright",
-                "gait": "not_applicable",
-                "physical_aids": ["none"],
-            },
-        },
-        "action": {
-            "activity_type": "speaking",
-            "expression": "smile",
-            "overall_impression": [
-                "gesturing_with_hands_while_speaking", "raising_hands_to_chest_level",
-                "making_a_fist",
-            ],
-            "emotion": ["positive_and_engaging", "enthusiastic"],
-            "energy_level": ["medium_to_high", "animated"],
-            "mouth_action": [
-                "wide_opening", "narrow_opening", "relaxed_lips", "pulling_of_lip_corners",
-                "synchronization_and_precision_with_spoken_words",
-            ],
-            "eyebrow_action": [
-                "raising_inner_eyebrows", "raising_outer_eyebrows", "brow_furrowing",
-            ],
-            "blink_frequency": "medium",
-            "head_action": [
-                "mostly_centered", "tilts_inquisitively", "nods_rhythmically",
-                "amplitude_and_tempo_of_movements", "directional_changes_pitch/yaw/roll",
-                "frequency_of_changes", "transitions_between_stillness_and_motion",
-            ],
-            "eye_state": ["fully_wide_alert"],
-            "gaze_direction": ["straight_ahead", "fixed_forward_focus"],
-            "nonverbal_habits": [
-                "habitual_eyebrow_flicks", "frequent_micro-nods", "timing_and_context_of_cues",
-                "consistency_of_cues", "typical_amplitude_subtle_vs_pronounced",
-            ],
-            "interactions": ["with_object_e.g._microphone/instrument", "none"],
-            "props_used": ["microphone", "none"],
-        },
-        "environment": {
-            "lighting_conditions": "bright",
-            "background_description": (
-                "light_colored_wall_with_a_framed_certificate_and_a_model_of_a_watch_on_a_shelf"
-            ),
-            "time_of_day": "unknown",
-            "weather_conditions": "indoor_not_applicable",
-            "scene_context": "indoor",
-        },
-    }
-)
-"""Fig. K adapted to the schema, in canonical form (read-only; call
-:func:`canonicalize_description` on it for a mutable plain dict)."""
+    return _read(obj, _where(meta), policy)

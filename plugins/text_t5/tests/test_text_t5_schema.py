@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 
 import pytest
-from archon_framework import ClipMeta, RawValueError
+from archon_framework import ClipMeta, DataWarning, RawValueError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from archon_text_t5 import (
     DESCRIPTION_EXAMPLE,
     DESCRIPTION_SCHEMA,
     STRING,
+    DescriptionPolicy,
     STRING_LIST,
     canonicalize_description,
     description_paths,
@@ -26,10 +28,21 @@ def desc() -> dict:
     return canonicalize_description(DESCRIPTION_EXAMPLE)
 
 
-def _err(obj) -> str:
+STRICT = DescriptionPolicy(missing="error", unknown_keys="error")
+
+
+def _err(obj, policy=None) -> str:
     with pytest.raises(RawValueError) as info:
-        validate_description(obj)
+        validate_description(obj, policy=policy)
     return str(info.value)
+
+
+def _said(obj, policy=None) -> tuple[dict, str]:
+    """The canonical form and the one DataWarning that says what was read leniently."""
+    with pytest.warns(DataWarning) as record:
+        out = validate_description(obj, policy=policy)
+    assert len(record) == 1
+    return out, str(record[0].message)
 
 
 def test_schema_shape():
@@ -59,29 +72,65 @@ def test_wrong_item_type_names_index(desc):
     assert _err(desc) == "description.action.emotion[1]: expected a string, got null"
 
 
-def test_string_field_given_list(desc):
-    desc["appearance"]["gender"] = ["male"]
+def test_string_field_given_one_item_list_reads_it_and_says_so(desc):
+    desc["appearance"]["gender"] = ["Male"]
+    out, said = _said(desc)
+    assert out["appearance"]["gender"] == "male" and "appearance.gender: a one-item list read as its string" in said
+    desc["appearance"]["gender"] = ["male", "female"]
     assert _err(desc) == "description.appearance.gender: expected a string, got list"
 
 
-def test_missing_key(desc):
+def test_missing_key_reads_as_unknown_or_is_refused(desc):
     del desc["environment"]["time_of_day"]
-    assert _err(desc) == "description.environment.time_of_day: missing key (expected a string)"
+    out, said = _said(desc)
+    assert out["environment"]["time_of_day"] == "unknown"
+    assert list(out["environment"]) == list(DESCRIPTION_SCHEMA["environment"])  # one canonical key order
+    assert "description.environment.time_of_day: missing, read as unknown" in said
+    assert _err(desc, STRICT) == "description.environment.time_of_day: missing key (expected a string)"
 
 
-def test_missing_object(desc):
+def test_missing_object_and_null_read_as_unknown(desc):
     del desc["action"]
-    assert _err(desc) == "description.action: missing key (expected an object)"
+    desc["appearance"]["ethnicity"] = None
+    out, said = _said(desc)
+    assert out["action"]["emotion"] == ["unknown"] and out["action"]["blink_frequency"] == "unknown"
+    assert out["appearance"]["ethnicity"] == ["unknown"]
+    assert "description.action: missing" in said and "description.appearance.ethnicity: null" in said
+    assert "description.action: missing key (expected an object)" in _err(desc, STRICT)
 
 
-def test_unknown_top_level_key(desc):
-    desc["audio"] = {}
-    assert _err(desc).startswith("description.audio: unknown key; allowed here: appearance, action, environment")
+def test_unknown_keys_dropped_kept_or_refused_by_configuration(desc):
+    desc["audio"] = {"Music Genre": "Jazz", "instruments": ["Piano", "piano"]}
+    desc["appearance"]["clothing"]["hat"] = "Flat cap"
+    dropped, said = _said(desc)
+    assert "audio" not in dropped and "hat" not in dropped["appearance"]["clothing"]
+    assert "description.audio: unknown key dropped" in said and "description.appearance.clothing.hat: unknown key dropped" in said
+    assert dropped == canonicalize_description(DESCRIPTION_EXAMPLE)
+    kept, said = _said(desc, DescriptionPolicy(unknown_keys="keep"))
+    assert list(kept) == ["appearance", "action", "environment", "audio"]  # after the schema's keys
+    assert kept["audio"] == {"instruments": ["piano"], "music_genre": "jazz"}
+    assert list(kept["appearance"]["clothing"])[-1] == "hat" and kept["appearance"]["clothing"]["hat"] == "flat_cap"
+    assert "unknown key kept" in said
+    with pytest.warns(DataWarning, match="unknown key kept"):  # kept keys are said each time they are read
+        assert canonicalize_description(kept, policy=DescriptionPolicy(unknown_keys="keep")) == kept  # fixed point
+    message = _err(desc, STRICT)
+    assert "description.audio: unknown key; allowed here: appearance, action, environment" in message
+    assert "description.appearance.clothing.hat: unknown key" in message
 
 
-def test_unknown_nested_key(desc):
-    desc["appearance"]["clothing"]["hat"] = "cap"
-    assert _err(desc).startswith("description.appearance.clothing.hat: unknown key")
+def test_two_violations_are_both_reported(desc):
+    desc["appearance"]["hair_color"] = 3
+    desc["action"]["expression"] = "   "
+    message = _err(desc)
+    assert message.startswith("2 problems: ")
+    assert "description.appearance.hair_color: expected a list of strings, got int" in message
+    assert "description.action.expression: empty string" in message
+
+
+def test_a_complete_canonical_description_is_read_without_a_warning(desc):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        assert validate_description(desc) == desc
 
 
 def test_nested_not_object(desc):
@@ -116,6 +165,9 @@ def test_clip_id_in_error(desc):
 def test_duplicate_key_after_normalization(desc):
     desc["appearance"]["Gender"] = "female"
     assert "given twice" in _err(desc)
+    desc = canonicalize_description(DESCRIPTION_EXAMPLE)
+    desc["Audio"], desc["audio"] = "a", "b"
+    assert "description.audio: given twice" in _err(desc, DescriptionPolicy(unknown_keys="keep"))
 
 
 def test_canonicalization(desc):
