@@ -5,7 +5,8 @@ token on a 2-core CPU (issue 27). Here candidates come from ``lax.top_k`` of a b
 (``Sampling.prefilter``, 4,096 by default) and the nucleus is cut from them; the probabilities
 are normalized over the *whole* range (one ``logsumexp``, no sort), so the nucleus is the exact
 one whenever it lies within the candidates, and when it does not (a flat distribution whose
-top ``prefilter`` ids hold less than ``top_p``), a ``lax.cond`` falls back to the full sort. The
+top ``prefilter`` ids hold less than ``top_p``), a ``lax.cond`` tries 8x as many, then the
+whole range sorted. The
 draw itself is inverse-CDF sampling with one uniform number over the candidates in descending
 order (ties: lower id first, as ``lax.top_k`` orders them), so the prefiltered sampler and the
 full-sort reference :func:`sample_token_exact` give the same id for the same key.
@@ -58,9 +59,10 @@ def _pick(vals, ids, lse, u, top_p: float, k: int) -> Int[Array, ""]:
     return ids[j].astype(jnp.int32)
 
 
-def _sorted(logits):
-    ids = jnp.argsort(-logits, stable=True)  # descending, ties: lower id first (as lax.top_k)
-    return logits[ids], ids
+def _sorted(logits, width: int):
+    """The ``width`` highest logits, descending, ties lower id first (``lax.top_k``; on the CPU
+    a full-width ``top_k`` is also ~1.6x faster than a stable ``argsort``)."""
+    return jax.lax.top_k(logits, width)
 
 
 def _truncated(logits, key, sampling: Sampling, *, prefilter: int) -> Int[Array, ""]:
@@ -69,23 +71,21 @@ def _truncated(logits, key, sampling: Sampling, *, prefilter: int) -> Int[Array,
     top_p = float(sampling.top_p)
     if sampling.top_k is not None and sampling.top_k < n:
         k = int(sampling.top_k)
-        vals, ids = jax.lax.top_k(logits, k)  # exactly the top k: renormalize over them
+        vals, ids = _sorted(logits, k)  # exactly the top k: renormalize over them
         return _pick(vals, ids, jax.nn.logsumexp(vals), u, top_p, k)
     lse = jax.nn.logsumexp(logits)  # the whole range's normalization, O(n), no sort
-    if top_p >= 1.0 or not 0 < prefilter < n:
-        vals, ids = _sorted(logits)
-        return _pick(vals, ids, lse, u, top_p, n)
-    vals, ids = jax.lax.top_k(logits, prefilter)  # [prefilter], descending
-    covered = jnp.exp(jax.nn.logsumexp(vals) - lse) >= top_p  # the nucleus lies among them
+    # Candidate widths, each tried when the nucleus does not fit in the one before: the
+    # prefilter, 8x it, then the whole range (the exact sort).
+    widths = [w for w in (prefilter, 8 * prefilter) if 0 < w < n and top_p < 1.0] + [n]
 
-    def fast(_):
-        return _pick(vals, ids, lse, u, top_p, prefilter)
+    def attempt(i: int):
+        vals, ids = _sorted(logits, widths[i])
+        if i == len(widths) - 1:
+            return _pick(vals, ids, lse, u, top_p, n)
+        covered = jnp.exp(jax.nn.logsumexp(vals) - lse) >= top_p  # the nucleus lies among them
+        return jax.lax.cond(covered, lambda: _pick(vals, ids, lse, u, top_p, widths[i]), lambda: attempt(i + 1))
 
-    def full(_):
-        v, i = _sorted(logits)
-        return _pick(v, i, lse, u, top_p, n)
-
-    return jax.lax.cond(covered, fast, full, None)
+    return attempt(0)
 
 
 def sample_token(
