@@ -14,6 +14,8 @@ $(BIN)/archon: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	$(BIN)/pip install --quiet -e ".[test,plot]" $(addprefix -e ,$(PLUGINS))
 	# mediapipe's wheel carries FaceMesh; its protobuf<5 pin clashes with grain, archon-perception pins the rest
 	$(BIN)/pip install --quiet --no-deps mediapipe==0.10.14
+	# DNSMOS and the GE2E speaker encoder (torch 2.13.0 CPU: +1.15 GB, 73 s here) are extras; CI runs them
+	$(BIN)/pip install --quiet -e "plugins/perception[quality,speaker]"
 	touch $(BIN)/archon
 
 setup: $(BIN)/archon

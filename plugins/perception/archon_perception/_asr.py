@@ -102,13 +102,18 @@ def _decoder(config: AsrConfig):
                    samprate=ASR_SAMPLE_RATE, lw=config.lw, beam=config.beam, loglevel="FATAL")
 
 
-@functools.lru_cache(maxsize=4)
 def asr_definition(config: AsrConfig = AsrConfig()) -> ModelDefinition:
     """The versioned definition of the recognizer: pocketsphinx version, model sha256s, every decoder setting.
 
     Raises:
         MissingPackageError: pocketsphinx 5.1.1 is not installed.
     """
+    _model_root()  # checked on every call; the hashes are computed once
+    return _asr_definition(config)
+
+
+@functools.lru_cache(maxsize=4)
+def _asr_definition(config: AsrConfig) -> ModelDefinition:
     root = _model_root()
     decoder_config = _decoder(config).config
     parameters = {}

@@ -137,13 +137,18 @@ def mouth_landmarks() -> tuple[int, ...]:
     return tuple(sorted({i for edge in lips for i in edge}))
 
 
-@functools.lru_cache(maxsize=4)
 def face_mesh_definition(config: FaceMeshConfig = FaceMeshConfig()) -> ModelDefinition:
     """The versioned definition of FaceMesh under `config`: mediapipe version, model sha256s, settings.
 
     Raises:
         MissingPackageError: mediapipe 0.10.14 is not installed.
     """
+    _mediapipe()  # checked on every call; the hashes are computed once
+    return _face_mesh_definition(config)
+
+
+@functools.lru_cache(maxsize=4)
+def _face_mesh_definition(config: FaceMeshConfig) -> ModelDefinition:
     mp = _mediapipe()
     root = Path(mp.__file__).parent
     landmark = "face_landmark_with_attention.tflite" if config.refine_landmarks else "face_landmark.tflite"
