@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import pytest
 
 from archon_framework import ArchonError
-from archon_framework.train import StepBudget, TrainReport, UndertrainedWarning
+from archon_framework.train import StepBudget, TrainReport, UndertrainedWarning, training_record
 
 
 class FakeClock:
@@ -63,6 +63,11 @@ def test_below_the_minimum_is_flagged_and_warned():
     assert report.steps == 3 and report.below_min
     d = report.to_dict()
     assert d["below_min"] is True and d["min_steps"] == 5 and json.loads(json.dumps(d)) == d
+    fine = TrainReport(stage="other", steps=9, min_steps=5, compile_s=2.0, train_s=3.0, first_step_s=2.5, compiles=1)
+    record = training_record([fine, report])
+    assert record["training"] == [fine.to_dict(), d] and record["below_min"] is True
+    assert record["compile_s"] == pytest.approx(2.0 + report.compile_s, abs=0.01)
+    assert training_record([fine])["below_min"] is False
 
 
 def test_compile_seconds_are_measured_and_taken_off_the_budget():

@@ -1,6 +1,6 @@
 """Training the prefix LM: configs, the trainer, schedules and meshes, and per-modality experts."""
 
-from archon_framework.train._budget import StepBudget, TrainReport, UndertrainedWarning
+from archon_framework.train._budget import StepBudget, TrainReport, UndertrainedWarning, training_record
 from archon_framework.train._config import (
     CheckpointConfig,
     DataConfig,
@@ -63,5 +63,6 @@ __all__ = [
     "read_run_suite",
     "save_run_suite",
     "train_experts",
+    "training_record",
     "weighted_suite",
 ]

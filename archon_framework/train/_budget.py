@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -31,7 +31,7 @@ import jax
 
 from archon_framework._errors import ConfigError
 
-__all__ = ["COMPILE_EVENTS", "StepBudget", "TrainReport", "UndertrainedWarning"]
+__all__ = ["COMPILE_EVENTS", "StepBudget", "TrainReport", "UndertrainedWarning", "training_record"]
 
 #: The `jax.monitoring` events whose time spans make up a compilation.
 COMPILE_EVENTS = (
@@ -143,6 +143,22 @@ class TrainReport:
         if self.below_min:
             text += f"; BELOW THE MINIMUM of {self.min_steps} steps: undertrained"
         return text
+
+
+def training_record(reports: Sequence[TrainReport]) -> dict[str, Any]:
+    """The keys a trainer adds to its JSON report for its stages (one for a tokenizer, two for
+    the video decoder), the same for every trainer so a caller (the demo) reads them alike.
+
+    Returns:
+        ``{"training": [TrainReport.to_dict(), ...], "compile_s": sum, "train_s": sum,
+        "below_min": any stage below its minimum}``.
+    """
+    return {
+        "training": [r.to_dict() for r in reports],
+        "compile_s": round(sum(r.compile_s for r in reports), 2),
+        "train_s": round(sum(r.train_s for r in reports), 2),
+        "below_min": any(r.below_min for r in reports),
+    }
 
 
 class StepBudget:
