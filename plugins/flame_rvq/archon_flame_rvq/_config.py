@@ -121,6 +121,8 @@ class TrainConfig:
         commit_weight: weight of the commitment loss (1).
         holdout_fraction: share of clips kept out of training for the reported error.
         log_every: steps between progress lines.
+        min_steps: a run that stops (its time budget spent) before this many steps is reported
+            as undertrained (``below_min`` in the report, and a warning).
     """
 
     steps: int = attrs.field(default=200_000, validator=_at_least(1))
@@ -134,6 +136,7 @@ class TrainConfig:
     commit_weight: float = attrs.field(default=1.0, validator=_at_least(0.0))
     holdout_fraction: float = attrs.field(default=0.1, validator=_fraction)
     log_every: int = attrs.field(default=100, validator=_at_least(1))
+    min_steps: int = attrs.field(default=100, validator=_at_least(0))
 
 
 @attrs.frozen(kw_only=True)

@@ -20,6 +20,7 @@ from archon_framework import ClipMeta, ConfigError, DataError
 from archon_framework.config import atomic_write_text
 from archon_framework.nn import RVQState, level_mask
 from archon_framework.optim import warmup_cosine_schedule
+from archon_framework.train import StepBudget, training_record
 
 from ._config import FlameTokenizerConfig
 from ._model import AnimationRVQVAE
@@ -187,10 +188,15 @@ def train_tokenizer(
     out; normalization statistics come from the training clips only. The learning-rate schedule
     spans ``steps`` (default ``config.train.steps``); with ``seconds`` and no ``steps`` the step
     count is set from the measured speed of the first steps so the cosine completes in time.
+    The ``seconds`` budget starts after the first (compiling) step and compile time does not
+    count (`archon_framework.train.StepBudget`).
 
     Returns:
-        A JSON-able report: steps, seconds, final losses, held-out reconstruction error in
-        normalized units with the zero (mean) baseline (see `evaluate_tokenizer`).
+        A JSON-able report: steps, seconds, `archon_framework.train.training_record`'s keys
+        (``training``, ``compile_s``, ``train_s``, ``below_min``: compile and training seconds
+        apart, and whether the run stopped before ``train.min_steps``), final losses, held-out
+        reconstruction error in normalized units with the zero (mean) baseline (see
+        `evaluate_tokenizer`).
     """
     values = _clip_values(config, source)
     n_hold = 0 if len(values) < 2 else max(1, round(config.train.holdout_fraction * len(values)))
@@ -211,25 +217,28 @@ def train_tokenizer(
     total = steps if steps is not None else config.train.steps
     start = time.perf_counter()
     timed_from, metrics, done = 0.0, {}, 0
-    while done < total and (seconds is None or time.perf_counter() - start < seconds):
-        opt_state.hyperparams["learning_rate"] = jnp.asarray(learning_rate_at(done, total, config))
-        key, sub = jax.random.split(key)
-        batch = jnp.asarray(sampler(config.train.batch_size))  # [B, window, C]
-        model, state, opt_state, metrics = step_fn(model, state, opt_state, batch, sub)
-        done += 1
-        if done == 2:  # compiled: time the next steps
-            jax.block_until_ready(metrics)
-            timed_from = time.perf_counter()
-        if done == 5 and seconds is not None and steps is None:
-            # Fit the schedule to the time budget so the cosine completes.
-            jax.block_until_ready(metrics)
-            per_step = (time.perf_counter() - timed_from) / 3
-            left = seconds - (time.perf_counter() - start)
-            total = max(done, min(total, done + int(left / per_step)))
-        if progress and (done % config.train.log_every == 1 or done == total):
-            m = {k: float(v) for k, v in metrics.items()}
-            print(f"[{config.modality}] step {done}/{total} loss {m['loss']:.4f} "
-                  f"recon {m['recon']:.4f} commit {m['commit']:.4f}", file=sys.stderr, flush=True)
+    budget = StepBudget(config.modality, steps=total, seconds=seconds, min_steps=config.train.min_steps)
+    with budget:
+        while budget.more():
+            opt_state.hyperparams["learning_rate"] = jnp.asarray(learning_rate_at(done, total, config), jnp.float32)
+            key, sub = jax.random.split(key)
+            batch = jnp.asarray(sampler(config.train.batch_size))  # [B, window, C]
+            model, state, opt_state, metrics = step_fn(model, state, opt_state, batch, sub)
+            if done < 5:  # the first step's end starts the budget; steps 2-5 are timed
+                jax.block_until_ready(metrics)
+            done += 1
+            budget.step_done()
+            if done == 2:  # compiled: time the next steps
+                timed_from = time.perf_counter()
+            if done == 5 and seconds is not None and steps is None:
+                # Fit the schedule to the time budget (counted after the first step) so the cosine completes.
+                per_step = (time.perf_counter() - timed_from) / 3
+                total = max(done, min(total, done + int(budget.remaining() / per_step)))
+                budget.steps = total
+            if progress and (done % config.train.log_every == 1 or done == total):
+                m = {k: float(v) for k, v in metrics.items()}
+                print(f"[{config.modality}] step {done}/{total} loss {m['loss']:.4f} "
+                      f"recon {m['recon']:.4f} commit {m['commit']:.4f}", file=sys.stderr, flush=True)
 
     trained = FlameTokenizer(config, model, state, normalizer)
     trained.save(out_dir)
@@ -237,6 +246,7 @@ def train_tokenizer(
         "modality": config.modality,
         "steps": done,
         "seconds": round(time.perf_counter() - start, 2),
+        **training_record([budget.report()]),
         "train_clips": len(train),
         "heldout_clips": len(held),
         "final": {k: float(v) for k, v in metrics.items()},

@@ -8,7 +8,7 @@ import attrs
 import numpy as np
 import pytest
 
-from archon_framework import DataError
+from archon_framework import CompileCounter, DataError
 from archon_flame_rvq import (
     FlameTokenizer,
     evaluate_tokenizer,
@@ -42,8 +42,13 @@ def test_training_beats_the_mean_baseline_on_heldout_clips(tmp_path, tiny_config
     cfg = attrs.evolve(cfg, train=attrs.evolve(cfg.train, learning_rate=2e-3))
     clips = synthetic_flame_clips(10, seconds=2.0, seed=1)
     heldout = [(c.meta, c["expression"]) for c in clips[-1:]]
-    report = train_tokenizer(cfg, clips, out_dir=tmp_path, steps=100, seed=0, progress=False)
+    with CompileCounter() as compiles:
+        report = train_tokenizer(cfg, clips, out_dir=tmp_path, steps=100, seed=0, progress=False)
+    assert compiles.count("step") == 1, compiles.by_function  # once for the 100 steps
     assert report["steps"] == 100 and report["heldout_clips"] == 1
+    (training,) = report["training"]
+    assert training["steps"] == 100 and training["min_steps"] == cfg.train.min_steps and not report["below_min"]
+    assert training["compile_s"] > 0 and training["train_s"] > 0
     held = report["heldout"]
     assert held["ratio"] < 0.85, held  # 0.67 when written; the mean baseline is 1.0
     saved = json.loads((tmp_path / "report.json").read_text())
