@@ -141,12 +141,26 @@ def embed_watermark(value: np.ndarray, payload: np.ndarray = ARCHON_PAYLOAD, *, 
     h8, w8 = h - h % (2 * BLOCK), w - w % (2 * BLOCK)
     if not can_carry(h8, w8):
         return np.asarray(value).copy()
+    side = 2 * BLOCK
+    nh, nw = h8 // side, w8 // side
+    bits = np.tile(np.asarray(payload, dtype=np.float64), (nh // TILE + 1, nw // TILE + 1))[:nh, :nw]
+    if coefficient == "dc":
+        # The DC of a block's DCT of the Haar LL band is the sum of its 8x8 pixels / 8, and moving
+        # it by d moves each of those pixels' chroma by d / 8 (luma unchanged): the same as
+        # transform, quantise, invert, computed on block sums and added to RGB directly.
+        rgb = frames[:, :h8, :w8].reshape(f, nh, side, nw, side, 3).sum(axis=(2, 4), dtype=np.float64)
+        c = _to_ycc(rgb / (side * side))[..., 1:] * side  # [F, nh, nw, 2] (Cb, Cr) block DCs
+        q = (np.floor(np.abs(c) / scale) + 0.25 + 0.5 * bits[None, :, :, None]) * scale
+        d = (np.where(c >= 0, q, -q) - c) / side  # chroma change of each pixel of the block
+        delta = np.stack([1.402 * d[..., 1], -0.344136 * d[..., 0] - 0.714136 * d[..., 1], 1.772 * d[..., 0]], axis=-1)
+        out = np.array(frames, copy=True)
+        block = frames[:, :h8, :w8].reshape(f, nh, side, nw, side, 3) + delta.astype(np.float32)[:, :, None, :, None, :]
+        out[:, :h8, :w8] = np.clip(np.rint(block, out=block), 0, 255, out=block).astype(np.uint8).reshape(f, h8, w8, 3)
+        return out[0] if np.asarray(value).ndim == 3 else out
     ycc = _to_ycc(frames)
     chroma = np.moveaxis(ycc[:, :h8, :w8, 1:], -1, 1)  # [F, 2, h8, w8]
     ll, (lh, hl, hh) = pywt.dwt2(chroma, "haar", axes=(-2, -1))
     coef = _blocks(ll)  # [F, 2, nh, nw, 16]
-    nh, nw = coef.shape[2:4]
-    bits = np.tile(np.asarray(payload, dtype=np.float64), (nh // TILE + 1, nw // TILE + 1))[:nh, :nw]
     idx = _pick(coef, coefficient)
     c = np.take_along_axis(coef, idx, axis=-1)[..., 0]
     q = (np.floor(np.abs(c) / scale) + 0.25 + 0.5 * bits) * scale
@@ -178,6 +192,37 @@ def _votes(frames: np.ndarray, scale: float, coefficient: str) -> np.ndarray:
     return sums / np.maximum(counts, 1)
 
 
+def _dc_votes(frames: np.ndarray, scale: float) -> np.ndarray:
+    """`_votes` of the DC coefficient at all 8x8 pixel offsets at once: [8, 8, TILE, TILE].
+
+    The DC of a 4x4 orthonormal DCT of the Haar LL band is the sum of the 8x8 pixels under the
+    block divided by 8, so every offset's coefficients are strided samples of one 8x8 box sum.
+    """
+    side = 2 * BLOCK
+    chroma = np.moveaxis(_to_ycc(frames)[..., 1:], -1, 1)  # [F, 2, H, W]
+    ii = np.pad(chroma.cumsum(-2).cumsum(-1), ((0, 0), (0, 0), (1, 0), (1, 0)))
+    box = ii[..., side:, side:] - ii[..., :-side, side:] - ii[..., side:, :-side] + ii[..., :-side, :-side]
+    soft = (-np.sin(2 * math.pi * np.mod(np.abs(box / side) / scale, 1.0))).mean(axis=(0, 1))  # [H-7, W-7]
+    out = np.zeros((side, side, TILE, TILE))
+    for oy in range(side):
+        for ox in range(side):
+            grid = soft[oy::side, ox::side]
+            nh, nw = grid.shape
+            if nh < TILE or nw < TILE:
+                continue
+            rows, cols = np.meshgrid(np.arange(nh) % TILE, np.arange(nw) % TILE, indexing="ij")
+            sums = np.bincount((rows * TILE + cols).ravel(), grid.ravel(), minlength=NBITS)
+            counts = np.bincount((rows * TILE + cols).ravel(), minlength=NBITS)
+            out[oy, ox] = (sums / np.maximum(counts, 1)).reshape(TILE, TILE)
+    return out
+
+
+def _shifted(payload: np.ndarray) -> np.ndarray:
+    """The payload tile under every cyclic shift: [TILE * TILE, TILE, TILE] (bool), shift sy * TILE + sx."""
+    want = np.asarray(payload, dtype=bool)
+    return np.stack([np.roll(want, (-sy, -sx), axis=(0, 1)) for sy in range(TILE) for sx in range(TILE)])
+
+
 def _best_shift(votes: np.ndarray, payload: np.ndarray) -> tuple[int, tuple[int, int]]:
     want = np.asarray(payload, dtype=bool)
     best = (-1, (0, 0))
@@ -203,6 +248,20 @@ def detect_watermark(value: np.ndarray, payload: np.ndarray = ARCHON_PAYLOAD, *,
         frames = frames[np.linspace(0, frames.shape[0] - 1, max_frames).round().astype(int)]
     n = frames.shape[0]
     best = (-1, "none")
+    if coefficient == "dc" and search:
+        shifts = _shifted(payload)
+        for up in (1, 2):
+            cand = frames if up == 1 else np.repeat(np.repeat(frames, up, axis=1), up, axis=2)
+            if min(cand.shape[1:3]) < 2 * BLOCK * TILE:
+                continue
+            votes = _dc_votes(cand, scale) > 0  # [8, 8, TILE, TILE]
+            matched = (votes[:, :, None] == shifts[None, None]).sum(axis=(-2, -1))  # [8, 8, 64]
+            oy, ox, sh = np.unravel_index(int(np.argmax(matched)), matched.shape)
+            if matched[oy, ox, sh] > best[0]:
+                best = (int(matched[oy, ox, sh]), f"offset {oy},{ox} shift {sh // TILE},{sh % TILE} upscale {up}")
+            if best[0] >= SURE:
+                break
+        return WatermarkReading(detected=best[0] >= THRESHOLD, matched=max(best[0], 0), frames=n, transform=best[1])
     for up in (1, 2) if search else (1,):
         cand = frames if up == 1 else np.repeat(np.repeat(frames, up, axis=1), up, axis=2)
         offsets = [(0, 0)] + [(y, x) for y in range(2 * BLOCK) for x in range(2 * BLOCK) if (y, x) != (0, 0)]
