@@ -147,7 +147,8 @@ class TrainConfig:
     """Optimization: Adam with linear warm-up then cosine decay (paper C.1).
 
     ``crop_size`` > 0 trains on random ``crop_size`` x ``crop_size`` windows (a multiple of the
-    spatial down-sampling factor); 0 trains on whole frames.
+    spatial down-sampling factor); 0 trains on whole frames. A run that stops (its time budget
+    spent) before ``min_steps`` steps is reported as undertrained (``below_min``, and a warning).
     """
 
     batch_size: int = attrs.field(default=8, validator=_positive)
@@ -160,6 +161,7 @@ class TrainConfig:
     final_lr_fraction: float = 0.05
     checkpoint_every: int = 1000
     eval_clips: int = 4
+    min_steps: int = attrs.field(default=100, validator=attrs.validators.ge(0))
 
 
 @attrs.frozen

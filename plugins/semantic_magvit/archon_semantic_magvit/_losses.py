@@ -14,9 +14,10 @@ trained with it and it keeps the 2^10 codes in use. The image objective drops L_
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Bool, Float, Int
 
 from archon_semantic_magvit._config import LossConfig
 from archon_semantic_magvit._discriminator import PatchDiscriminator, generator_adv_loss, hinge_d_loss
@@ -44,11 +45,14 @@ def generator_loss(
     x: Float[Array, "b c t h w"],
     labels: Int[Array, "b t h w"] | None,
     cfg: LossConfig,
-    adv_on: bool,
+    adv_on: bool | Bool[Array, ""],
 ) -> tuple[Float[Array, ""], tuple[dict[str, Float[Array, ""]], Float[Array, "b c t h w"]]]:
     """The tokenizer's total loss, and (its terms, the reconstruction).
 
-    ``adv_on`` (static) is False before ``adv_start``: the adversarial term is then left out.
+    ``adv_on`` is False before ``adv_start``: the adversarial term is then left out. A Python
+    bool decides at trace time (False: the discriminator is not even traced); a traced 0-d bool
+    puts the term in a ``lax.cond`` (its ``adv`` metric is 0 while off), so one compiled step
+    serves the whole run.
     """
     z = jnp.moveaxis(jax.vmap(model.encoder)(x), 1, -1)  # [b, t', h', w', k]
     # One LFQ call over the whole batch: the codebook entropy averages code probabilities over
@@ -65,7 +69,14 @@ def generator_loss(
         + cfg.commit_weight * metrics["commit"]
         + cfg.entropy_weight * metrics["entropy"]
     )
-    if adv_on:
+    if isinstance(adv_on, jax.Array):
+        arrays, static = eqx.partition(disc, eqx.is_array)
+        metrics["adv"] = jax.lax.cond(
+            adv_on, lambda d, r: generator_adv_loss(jax.vmap(eqx.combine(d, static))(r)),
+            lambda d, r: jnp.zeros((), r.dtype), arrays, recon,
+        )
+        total = total + cfg.adv_weight * metrics["adv"]  # + 0.0 while off: the same total
+    elif adv_on:
         metrics["adv"] = generator_adv_loss(jax.vmap(disc)(recon))
         total = total + cfg.adv_weight * metrics["adv"]
     if labels is not None and cfg.seg_weight > 0:

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from archon_framework import ConfigError, DataError
 from archon_framework.config import atomic_write_text
 from archon_framework.optim import warmup_cosine_schedule
+from archon_framework.train import StepBudget, training_record
 from archon_semantic_magvit._config import TokenizerConfig, shipped_config
 from archon_semantic_magvit._data import sample_image_batch, sample_semantic_batch, split_clips
 from archon_semantic_magvit._discriminator import PatchDiscriminator
@@ -50,26 +51,40 @@ class Trainer:
         self.opt_state = self.opt.init(eqx.filter(self.model, eqx.is_array))
         self.disc_opt_state = self.disc_opt.init(eqx.filter(self.disc, eqx.is_array))
         self.step_count = 0
+        self._planned = steps
         self._step = eqx.filter_jit(self._update)
 
-    def _update(self, model, disc, opt_state, disc_opt_state, x, labels, adv_on: bool):
-        # adv_on is static (a Python bool): before adv_start (VQ-GAN's disc_start) the
-        # discriminator is neither evaluated nor updated, and is not even compiled in.
+    def _update(self, model, disc, opt_state, disc_opt_state, x, labels, adv_on):
+        # adv_on is a traced 0-d bool: before adv_start (VQ-GAN's disc_start) the adversarial
+        # term and the discriminator's update are the branches of lax.cond not taken, so the
+        # step compiles once for the whole run (a static flag compiled it again, 39 s in the
+        # demo, when the discriminator joined).
         cfg = self.config.loss
         (_, (metrics, recon)), grads = eqx.filter_value_and_grad(generator_loss, has_aux=True)(
             model, disc, x, labels, cfg, adv_on
         )
         updates, opt_state = self.opt.update(grads, opt_state, eqx.filter(model, eqx.is_array))
         model = eqx.apply_updates(model, updates)
-        if adv_on:
+        if adv_on is False:  # no discriminator in this run (static): not even compiled
+            return model, disc, opt_state, disc_opt_state, metrics
+        arrays, static = eqx.partition(disc, eqx.is_array)
+
+        def disc_update(arrays, disc_opt_state):
+            disc = eqx.combine(arrays, static)
             d_loss, d_grads = eqx.filter_value_and_grad(discriminator_loss)(disc, x, recon)
             d_updates, disc_opt_state = self.disc_opt.update(d_grads, disc_opt_state, eqx.filter(disc, eqx.is_array))
-            disc = eqx.apply_updates(disc, d_updates)
-            metrics = {**metrics, "disc": d_loss}
-        return model, disc, opt_state, disc_opt_state, metrics
+            return eqx.filter(eqx.apply_updates(disc, d_updates), eqx.is_array), disc_opt_state, d_loss
+
+        arrays, disc_opt_state, d_loss = jax.lax.cond(
+            adv_on, disc_update, lambda a, o: (a, o, jnp.zeros((), jnp.float32)), arrays, disc_opt_state
+        )
+        return model, eqx.combine(arrays, static), opt_state, disc_opt_state, {**metrics, "disc": d_loss}
 
     def step(self, batch: np.ndarray) -> dict[str, float]:
-        """One update on a uint8 batch: labels [B, T, H, W] (semantic) or images [B, H, W, 3]."""
+        """One update on a uint8 batch: labels [B, T, H, W] (semantic) or images [B, H, W, 3].
+
+        The metrics hold ``adv`` and ``disc`` once the discriminator is on (``loss.adv_start``).
+        """
         if self.config.modality == "semantic":
             labels = jnp.asarray(batch, jnp.int32)
             x = jnp.moveaxis(labels_to_unit(labels), -1, 1)  # [B, 3, T, H, W]
@@ -77,11 +92,15 @@ class Trainer:
             labels = None
             x = jnp.moveaxis(jnp.asarray(batch, jnp.float32) / 127.5 - 1.0, -1, 1)[:, :, None]  # [B, 3, 1, H, W]
         adv_on = self.step_count >= self.config.loss.adv_start and self.config.loss.adv_weight > 0
+        # Traced; or statically off when the discriminator has no weight or the run (its schedule's
+        # length) ends before it starts, so that it is not compiled for nothing.
+        can_adv = self.config.loss.adv_weight > 0 and (adv_on or self.config.loss.adv_start < self._planned)
+        flag = np.asarray(adv_on) if can_adv else False
         self.model, self.disc, self.opt_state, self.disc_opt_state, metrics = self._step(
-            self.model, self.disc, self.opt_state, self.disc_opt_state, x, labels, adv_on
+            self.model, self.disc, self.opt_state, self.disc_opt_state, x, labels, flag
         )
         self.step_count += 1
-        return {k: float(v) for k, v in metrics.items()}
+        return {k: float(v) for k, v in metrics.items() if adv_on or k not in ("adv", "disc")}
 
     def tokenizer(self) -> SemanticTokenizer | ImageTokenizer:
         cls = SemanticTokenizer if self.config.modality == "semantic" else ImageTokenizer
@@ -116,17 +135,18 @@ def _train(
     start, history = time.monotonic(), []
     columns = (TextColumn(f"[bold]{modality} tokenizer"), BarColumn(), TextColumn("{task.completed} steps"),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn())
-    with Progress(*columns, disable=not progress, transient=False) as bar:
+    # The seconds budget starts after the first (compiling) step; compile time is kept apart.
+    budget = StepBudget(f"{modality} tokenizer", steps=total, seconds=seconds, min_steps=config.train.min_steps)
+    with budget, Progress(*columns, disable=not progress, transient=False) as bar:
         task = bar.add_task("train", total=total, info="")
-        while (total is None or trainer.step_count < total) and (
-            seconds is None or time.monotonic() - start < seconds
-        ):
+        while budget.more():
             if modality == "semantic":
                 batch = sample_semantic_batch(train_clips, config.train.batch_size, config.train.clip_frames, rng=rng,
                                               crop=config.train.crop_size)
             else:
                 batch = sample_image_batch(train_clips, config.train.batch_size, rng=rng, crop=config.train.crop_size)
-            metrics = trainer.step(batch)
+            metrics = trainer.step(batch)  # floats: the step has run
+            budget.step_done()
             history.append(metrics)
             bar.update(task, advance=1, info=f"loss {metrics['total']:.4f}")
             if trainer.step_count % config.train.checkpoint_every == 0:
@@ -138,6 +158,7 @@ def _train(
         "modality": modality,
         "steps": trainer.step_count,
         "seconds": round(time.monotonic() - start, 2),
+        **training_record([budget.report()]),
         "first_loss": history[0]["total"] if history else None,
         "final_loss": float(np.mean([h["total"] for h in history[-10:]])) if history else None,
         "train_clips": len(train_clips),
@@ -162,7 +183,10 @@ def train_semantic(
     """Train the semantic tokenizer on ``clip["semantic"]`` of each clip (the TokenizerTrainer protocol).
 
     Saves ``config.json`` + ``model.eqx`` (+ ``report.json``) to ``out_dir`` and returns the report:
-    held-out per-pixel label accuracy and mean IoU against the majority-label baseline. The
+    held-out per-pixel label accuracy and mean IoU against the majority-label baseline, and
+    `archon_framework.train.training_record`'s keys (``training``, ``compile_s``, ``train_s``,
+    ``below_min``: compile and training seconds apart, and whether the run stopped before
+    ``train.min_steps``; a ``seconds`` budget starts after the first compiled step). The
     held-out clips are ``held_out`` when given (e.g. a validation split), else the last
     ``config.train.eval_clips`` clips of ``source`` (at most half of them).
     """

@@ -4,7 +4,7 @@ import attrs
 import numpy as np
 import pytest
 
-from archon_framework import Clip, ClipMeta
+from archon_framework import Clip, ClipMeta, CompileCounter
 from archon_semantic_magvit import SemanticTokenizer, shipped_config, toy_label_video, train_semantic
 from archon_semantic_magvit._evaluate import evaluate_semantic
 
@@ -51,14 +51,20 @@ def test_image_trainer_saves_a_loadable_tokenizer_and_reports_psnr(tmp_path):
     cfg = attrs.evolve(
         cfg,
         model=attrs.evolve(cfg.model, frame_size=32, base_channels=4, norm_groups=2),
-        train=attrs.evolve(cfg.train, batch_size=2, warmup_steps=1, eval_clips=1),
-        loss=attrs.evolve(cfg.loss, adv_start=0),
+        train=attrs.evolve(cfg.train, batch_size=2, warmup_steps=1, eval_clips=1, min_steps=3),
+        loss=attrs.evolve(cfg.loss, adv_start=1),  # the discriminator joins at the second step
     )
     rng = np.random.default_rng(0)
     data = [Clip(ClipMeta(clip_id=f"im{i}", duration=1.0, frame_rate=30, sample_rate=16_000), {"image": toy_image(32, rng=rng)})
             for i in range(3)]
-    report = train_image(data, out_dir=tmp_path / "img", steps=3, progress=False, config=cfg)
+    with CompileCounter() as compiles:
+        report = train_image(data, out_dir=tmp_path / "img", steps=3, progress=False, config=cfg)
+    # One compiled update for the run: the discriminator's start is a traced flag, not a recompile.
+    assert compiles.count("_update") == 1, compiles.by_function
     assert report["steps"] == 3 and np.isfinite(report["final_loss"])
+    (training,) = report["training"]
+    assert training["steps"] == 3 and training["min_steps"] == 3 and report["below_min"] is False
+    assert training["compile_s"] > 0 and training["train_s"] > 0 and training["compiles"] >= 1
     assert np.isfinite(report["psnr_db"]) and np.isfinite(report["baseline_mean_colour_psnr_db"])
     tok = ImageTokenizer.load(tmp_path / "img")
     ids = tok.encode(data[0]["image"], meta=data[0].meta)
