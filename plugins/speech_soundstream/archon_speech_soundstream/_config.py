@@ -190,6 +190,8 @@ class TrainConfig:
             mid-decay; set ``steps`` to what fits in the budget.
         checkpoint_every: save every this many steps (0: only at the end).
         seed: PRNG seed.
+        min_steps: a run that stops (its time budget spent) before this many steps is reported
+            as undertrained (``below_min`` in the trainer's report, and a warning).
     """
 
     steps: int = 1000
@@ -203,8 +205,11 @@ class TrainConfig:
     final_lr_fraction: float = 1.0
     checkpoint_every: int = 0
     seed: int = 0
+    min_steps: int = 100
 
     def __attrs_post_init__(self) -> None:
+        if self.min_steps < 0:
+            raise ConfigError(f"TrainConfig.min_steps must be >= 0, got {self.min_steps}")
         if self.warmup_steps < 0:
             raise ConfigError(f"TrainConfig.warmup_steps must be >= 0, got {self.warmup_steps}")
         if not 0.0 < self.final_lr_fraction <= 1.0:

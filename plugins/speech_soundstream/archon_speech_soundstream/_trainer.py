@@ -26,6 +26,7 @@ from archon_framework.config import atomic_write_text
 from archon_framework.nn import RVQState, level_mask
 from archon_framework.nn import expected_code_counts as rvq_code_counts
 from archon_framework.optim import warmup_cosine_schedule
+from archon_framework.train import StepBudget, TrainReport, training_record
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ._audio import check_wave
@@ -121,10 +122,24 @@ def _optimizers(opt: tuple) -> tuple[optax.GradientTransformation, ...]:
 
 
 @functools.lru_cache(maxsize=8)
-def _gen_step(codec_cfg: CodecConfig, loss_cfg: LossConfig, opt: tuple, adversarial: bool):
-    gen_opt = _optimizers(opt)[0]
+def _train_step(codec_cfg: CodecConfig, loss_cfg: LossConfig, opt: tuple):
+    """The whole update, jitted once: generator + codebooks, and (``adv`` true) the discriminator.
 
-    def loss_fn(codec: SoundStream, disc, state: RVQState, x, num_active):
+    ``adv`` (from ``loss.adversarial_start``) is a traced flag and the adversarial terms and the
+    discriminator step sit in ``lax.cond`` branches, so the step compiles once for the whole run
+    (with a static flag it compiled again, a minute on 2 cores, when the discriminator joined).
+    Before the start the branch not taken costs nothing at run time, and the total is the same
+    number as without the terms (``x + 0.0 == x``). ``adv`` may also be the Python ``False``, for
+    a run planned to end before the start: then the discriminator is not compiled at all.
+    """
+    gen_opt, disc_opt = _optimizers(opt)
+
+    def adv_terms(disc, x, recon):
+        fake_logits, fake_feats = jax.vmap(disc)(recon)  # [B, samples] -> [B, steps]
+        _, real_feats = jax.vmap(disc)(x)
+        return hinge_generator_loss(fake_logits), feature_matching_loss(real_feats, fake_feats)
+
+    def loss_fn(codec: SoundStream, disc_arrays, disc_static, state: RVQState, x, num_active, adv):
         recon, out = codec_apply_batch(codec, state, x, num_active)  # [B, samples]
         mel = jnp.mean(
             jax.vmap(
@@ -145,45 +160,48 @@ def _gen_step(codec_cfg: CodecConfig, loss_cfg: LossConfig, opt: tuple, adversar
             + loss_cfg.commitment_weight * commit
             + loss_cfg.wave_weight * jnp.mean(jnp.abs(x - recon))
         )
-        metrics = {"mel": mel, "stft": stft, "commit": commit}
-        if adversarial:
-            fake_logits, fake_feats = jax.vmap(disc)(recon)  # [B, samples] -> [B, steps]
-            _, real_feats = jax.vmap(disc)(x)
-            metrics["adv"] = hinge_generator_loss(fake_logits)
-            metrics["feat"] = feature_matching_loss(real_feats, fake_feats)
-            total = total + loss_cfg.adversarial_weight * metrics["adv"]
-            total = total + loss_cfg.feature_weight * metrics["feat"]
-        metrics["loss"] = total
+        zero = jnp.zeros((), total.dtype)
+        adv_loss, feat = (zero, zero) if adv is False else jax.lax.cond(
+            adv, lambda d, a, b: adv_terms(eqx.combine(d, disc_static), a, b), lambda *_: (zero, zero),
+            disc_arrays, x, recon,
+        )
+        total = total + loss_cfg.adversarial_weight * adv_loss  # both 0 before the start
+        total = total + loss_cfg.feature_weight * feat
+        metrics = {"mel": mel, "stft": stft, "commit": commit, "adv": adv_loss, "feat": feat, "loss": total}
         return total, (metrics, out, recon)
 
-    def step(codec, disc, state, opt_state, x, key):
+    def disc_loss_fn(disc, x, recon):
+        real, _ = jax.vmap(disc)(x)  # [B, samples] -> [B, steps]
+        fake, _ = jax.vmap(disc)(recon)
+        return hinge_discriminator_loss(real, fake)
+
+    def disc_update(disc_arrays, disc_opt_state, x, recon, *, disc_static):
+        disc = eqx.combine(disc_arrays, disc_static)
+        loss, grads = eqx.filter_value_and_grad(disc_loss_fn)(disc, x, recon)
+        updates, disc_opt_state = disc_opt.update(grads, disc_opt_state, eqx.filter(disc, eqx.is_inexact_array))
+        return eqx.filter(eqx.apply_updates(disc, updates), eqx.is_array), disc_opt_state, loss
+
+    def step(codec, disc, state, opt_state, disc_opt_state, x, key, adv):
+        disc_arrays, disc_static = eqx.partition(disc, eqx.is_array)
         k_drop, k_update = jax.random.split(key)
         num_active = codec.quantizer.sample_num_active(key=k_drop, batch=x.shape[0], prob=codec_cfg.quantizer_dropout)
         grad_fn = eqx.filter_value_and_grad(loss_fn, has_aux=True)
-        (_, (metrics, out, recon)), grads = grad_fn(codec, disc, state, x, num_active)
+        (_, (metrics, out, recon)), grads = grad_fn(codec, disc_arrays, disc_static, state, x, num_active, adv)
         updates, opt_state = gen_opt.update(grads, opt_state, eqx.filter(codec, eqx.is_inexact_array))
         codec = eqx.apply_updates(codec, updates)
         mask = level_mask(num_active, codec_cfg.levels)[:, None, :]  # [B, 1, levels]
         mask = jnp.broadcast_to(mask, out.codes.shape)  # -> [B, frames, levels]
         state = codec.quantizer.update(state, out.residuals, out.codes, key=k_update, mask=mask)
-        return codec, state, opt_state, jax.lax.stop_gradient(recon), metrics
+        # The discriminator learns from this step's reconstructions (of the codec before its update).
+        recon = jax.lax.stop_gradient(recon)
+        def skip(d, o, *_):
+            return d, o, jnp.zeros((), jnp.float32)
 
-    return eqx.filter_jit(step)
-
-
-@functools.lru_cache(maxsize=8)
-def _disc_step(opt: tuple):
-    disc_opt = _optimizers(opt)[1]
-
-    def loss_fn(disc, x, recon):
-        real, _ = jax.vmap(disc)(x)  # [B, samples] -> [B, steps]
-        fake, _ = jax.vmap(disc)(recon)
-        return hinge_discriminator_loss(real, fake)
-
-    def step(disc, opt_state, x, recon):
-        loss, grads = eqx.filter_value_and_grad(loss_fn)(disc, x, recon)
-        updates, opt_state = disc_opt.update(grads, opt_state, eqx.filter(disc, eqx.is_inexact_array))
-        return eqx.apply_updates(disc, updates), opt_state, loss
+        disc_arrays, disc_opt_state, d_loss = skip(disc_arrays, disc_opt_state) if adv is False else jax.lax.cond(
+            adv, functools.partial(disc_update, disc_static=disc_static), skip, disc_arrays, disc_opt_state, x, recon,
+        )
+        metrics["disc"] = d_loss
+        return codec, state, eqx.combine(disc_arrays, disc_static), opt_state, disc_opt_state, metrics
 
     return eqx.filter_jit(step)
 
@@ -207,6 +225,8 @@ class SoundStreamTrainer:
         cfg: the whole configuration (``train`` and ``loss`` sections drive this class).
         codec, state, disc: the current codec, codebook state and discriminator.
         step: optimizer steps taken.
+        train_report: the last `fit`'s `TrainReport` (compile and training seconds apart, and
+            whether it stopped below ``train.min_steps``); None before the first `fit`.
 
     ``steps`` (default ``train.steps``) is the length of the learning-rate schedule
     (`lr_schedule`: ``train.warmup_steps``, ``train.final_lr_fraction``); it matters only when
@@ -216,7 +236,8 @@ class SoundStreamTrainer:
     def __init__(self, cfg: SoundStreamConfig, *, seed: int | None = None, steps: int | None = None):
         self.cfg = cfg
         # The learning-rate schedule spans ``steps`` (default ``train.steps``).
-        self._opt = _opt_key(cfg.train, cfg.train.steps if steps is None else steps)
+        self._planned = cfg.train.steps if steps is None else steps
+        self._opt = _opt_key(cfg.train, self._planned)
         expected = expected_code_counts(cfg)
         if cfg.codec.dead_code_threshold > 0.5 * expected.min():
             warnings.warn(
@@ -235,25 +256,26 @@ class SoundStreamTrainer:
         self._disc_opt_state = disc_opt.init(eqx.filter(self.disc, eqx.is_inexact_array))
         self._rng = np.random.default_rng(seed)
         self.step = 0
+        self.train_report: TrainReport | None = None
 
     # ---- public loop --------------------------------------------------------------------------
 
     def train_step(self, batch: np.ndarray) -> dict[str, float]:
-        """One generator + codebook (+ discriminator) step on ``batch`` ``[B, samples]``."""
+        """One generator + codebook (+ discriminator) step on ``batch`` ``[B, samples]``.
+
+        The metrics hold ``adv``, ``feat`` and ``disc`` from ``loss.adversarial_start`` on.
+        """
         self._key, key = jax.random.split(self._key)
         adv = self.step >= self.cfg.loss.adversarial_start
         x = jnp.asarray(batch)
-        # Two generator steps, each compiled on first use: without the discriminator (the
-        # reconstruction warm-up before loss.adversarial_start) and with it.
-        self.codec, self.state, self._gen_opt_state, recon, metrics = _gen_step(self.cfg.codec, self.cfg.loss, self._opt, adv)(
-            self.codec, self.disc, self.state, self._gen_opt_state, x, key
+        # One compiled step for the whole run: `adv` is traced (a 0-d array), not static; a run
+        # planned to end before the discriminator starts compiles the step without it (False).
+        flag = np.asarray(adv) if adv or self.cfg.loss.adversarial_start < self._planned else False
+        (self.codec, self.state, self.disc, self._gen_opt_state, self._disc_opt_state,
+         metrics) = _train_step(self.cfg.codec, self.cfg.loss, self._opt)(
+            self.codec, self.disc, self.state, self._gen_opt_state, self._disc_opt_state, x, key, flag
         )
-        out = {k: float(v) for k, v in metrics.items()}
-        if adv:
-            self.disc, self._disc_opt_state, d_loss = _disc_step(self._opt)(
-                self.disc, self._disc_opt_state, x, recon
-            )
-            out["disc"] = float(d_loss)
+        out = {k: float(v) for k, v in metrics.items() if adv or k not in ("adv", "feat", "disc")}
         self.step += 1
         return out
 
@@ -266,16 +288,18 @@ class SoundStreamTrainer:
         seconds: float | None = None,
         progress: bool = True,
     ) -> list[dict[str, float]]:
-        """Train for ``steps`` (default ``train.steps``) or until ``seconds`` of wall time pass.
+        """Train for ``steps`` (default ``train.steps``) or until ``seconds`` of training pass.
 
-        Saves the codec under ``out_dir`` every ``train.checkpoint_every`` steps and at the end.
-        Returns the per-step metrics.
+        The ``seconds`` budget starts once the first step (the one that compiles) has run, and
+        time spent compiling does not count (`archon_framework.train.StepBudget`); the first step
+        is always taken. Saves the codec under ``out_dir`` every ``train.checkpoint_every`` steps
+        and at the end. Returns the per-step metrics; `train_report` holds the compile/train
+        split and whether the run stopped below ``train.min_steps``.
         """
         waves = collect_speech(source)
         t = self.cfg.train
         steps = t.steps if steps is None and seconds is None else steps
         history: list[dict[str, float]] = []
-        start = time.monotonic()
         columns = (
             TextColumn("[bold]speech codec"),
             BarColumn(),
@@ -284,17 +308,18 @@ class SoundStreamTrainer:
             TimeElapsedColumn(),
             TimeRemainingColumn(),
         )
-        with Progress(*columns, disable=not progress, transient=False) as bar:
+        budget = StepBudget("speech codec", steps=steps, seconds=seconds, min_steps=t.min_steps)
+        with budget, Progress(*columns, disable=not progress, transient=False) as bar:
             task = bar.add_task("train", total=steps, info="")
-            while (steps is None or len(history) < steps) and (
-                seconds is None or time.monotonic() - start < seconds
-            ):
+            while budget.more():
                 batch = sample_segments(waves, self._rng, batch=t.batch_size, samples=t.segment_samples)
-                metrics = self.train_step(batch)
+                metrics = self.train_step(batch)  # floats: the step has run
+                budget.step_done()
                 history.append(metrics)
                 bar.update(task, advance=1, info=f"mel {metrics['mel']:.3f} commit {metrics['commit']:.3f}")
                 if out_dir is not None and t.checkpoint_every and self.step % t.checkpoint_every == 0:
                     self.save(out_dir)
+        self.train_report = budget.report()
         if out_dir is not None:
             self.save(out_dir)
         return history
@@ -333,9 +358,11 @@ def train_tokenizer(
         config: the codec config (default: the shipped tiny config).
 
     Returns:
-        ``{"steps", "seconds", "final_losses", "held_out", "mcd_dtw_levels_1",
-        "mcd_dtw_levels_4", "mcd_dtw_silence", "mcd_dtw_speech_levels_1", ..., "protocol"}``
-        (the `evaluate_levels` keys).
+        ``{"steps", "seconds", "training", "compile_s", "train_s", "below_min", "final_losses",
+        "held_out", "mcd_dtw_levels_1", "mcd_dtw_levels_4", "mcd_dtw_silence",
+        "mcd_dtw_speech_levels_1", ..., "protocol"}`` (the `evaluate_levels` keys); ``training``
+        ... ``below_min`` are `archon_framework.train.training_record`'s (compile and training
+        seconds apart, and whether the run stopped below ``train.min_steps``).
     """
     from ._config import shipped_config
     from ._evaluate import evaluate_levels
@@ -354,6 +381,7 @@ def train_tokenizer(
     report: dict[str, Any] = {
         "steps": trainer.step,
         "seconds": round(elapsed, 1),
+        **training_record([trainer.train_report]),
         "final_losses": history[-1] if history else {},
         "held_out": held_out,
     }

@@ -1,0 +1,41 @@
+"""The codec trainer compiles its update once for a whole run, the discriminator's start included,
+and reports compile and training time apart, with the minimum step count."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+import pytest
+from archon_framework import CompileCounter
+from archon_framework.train import UndertrainedWarning
+from archon_speech_soundstream import SoundStreamTrainer, shipped_config, synthetic_speech
+
+
+def test_one_compilation_over_a_run_in_which_the_discriminator_joins():
+    base = shipped_config("tiny")
+    cfg = attrs.evolve(
+        base,
+        loss=attrs.evolve(base.loss, adversarial_start=2),  # steps 0-1 without, 2-4 with the discriminator
+        train=attrs.evolve(base.train, batch_size=2, segment_samples=1280, min_steps=50),
+    )
+    trainer = SoundStreamTrainer(cfg, seed=0)
+    waves = [synthetic_speech(0.5, seed=s) for s in (1, 2)]
+    rng = np.random.default_rng(0)
+    with CompileCounter() as first:
+        history = [trainer.train_step(rng.standard_normal((2, 1280)).astype(np.float32) * 0.1)]
+    assert first.count("step") == 1, first.by_function
+    with CompileCounter() as later:
+        history += [trainer.train_step(rng.standard_normal((2, 1280)).astype(np.float32) * 0.1) for _ in range(4)]
+    assert later.total == 0, f"recompiled after the first step: {dict(later.by_function)}"
+    assert "disc" not in history[1] and {"adv", "feat", "disc"} <= set(history[2])
+    assert all(np.isfinite(v) for h in history for v in h.values())
+    disc_before = trainer.disc
+
+    # A time budget far below one step: the first step is still taken (the budget starts after
+    # it) and the run is flagged, loudly, as below its minimum.
+    with pytest.warns(UndertrainedWarning, match="speech codec: .* BELOW THE MINIMUM of 50 steps"):
+        trainer.fit(waves, seconds=1e-6, progress=False)
+    report = trainer.train_report
+    assert report.steps == 1 and report.below_min and report.min_steps == 50
+    assert report.compiles == 0 and report.compile_s == 0.0  # already compiled: nothing to take off
+    assert trainer.step == 6 and trainer.disc is not disc_before  # the discriminator kept learning
