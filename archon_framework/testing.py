@@ -16,13 +16,14 @@ plugin, and `make_registry` to build a Registry from plugin modules without inst
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from archon_framework._clip import ClipMeta
-from archon_framework._errors import ArchonError, RawValueError, VocabError
+from archon_framework._errors import ArchonError, ArchonWarning, RawValueError, VocabError
 from archon_framework._modality import Modality, Renderer, Tokenizer
 from archon_framework._plugins import Registry, load_registry
 from archon_framework._vocab import TEXT_VOCABULARY, Vocabulary
@@ -31,6 +32,7 @@ from archon_framework.hookspecs import hookimpl
 
 __all__ = [
     "ConformanceError",
+    "ConformanceWarning",
     "check_modality",
     "check_tokenizer",
     "ByteTextTokenizer",
@@ -43,6 +45,10 @@ class ConformanceError(ArchonError, AssertionError):
     """A plugin does not meet the framework's contract; the message names modality and rule."""
 
 
+class ConformanceWarning(ArchonWarning):
+    """A declaration that works but is probably not what its author meant (named in the message)."""
+
+
 def _fail(modality: str, rule: str) -> None:
     raise ConformanceError(f"modality {modality!r}: {rule}")
 
@@ -52,7 +58,11 @@ def check_modality(modality: Modality, *, meta: ClipMeta, raw: Any) -> None:
 
     Rules: the raw value passes `check_raw`; `num_tokens` is an int >= 0 (or None only for
     free-length text with a `max_tokens` budget); for temporal modalities the count never
-    decreases as the window grows; a rendered modality names its inputs.
+    decreases as the window grows, and a one-frame window (the time-invariant state) that
+    takes no token is warned about (`ConformanceWarning`); a rendered modality names its inputs.
+
+    Raises:
+        ConformanceError: a rule is broken (the message names the modality and the rule).
     """
     name = modality.name
     if not isinstance(modality, Modality):
@@ -76,6 +86,15 @@ def check_modality(modality: Modality, *, meta: ClipMeta, raw: Any) -> None:
             counts.append(modality.token_count(m))
         if any(b < a for a, b in zip(counts, counts[1:])):
             _fail(name, f"num_tokens decreases as the clip grows: {counts} for 0.2/0.4/1/2 s")
+        frame = ClipMeta(clip_id="probe", duration=1.0 / meta.frame_rate, frame_rate=meta.frame_rate,
+                         sample_rate=meta.sample_rate)
+        if modality.token_count(frame) == 0:
+            warnings.warn(
+                f"modality {name!r}: a one-frame window ({frame.duration:.4f} s, the time-invariant state "
+                f"'{name}(t)' of a temporal modality) takes 0 tokens, so tasks that read {name}(t) carry "
+                "no value; give any window at least one token (see the plugin tutorial)",
+                ConformanceWarning, stacklevel=2,
+            )
     elif modality.token_count(ClipMeta(clip_id="p", duration=2 * meta.duration, frame_rate=meta.frame_rate, sample_rate=meta.sample_rate)) != n:
         _fail(name, "a time-invariant modality must take the same number of tokens for any clip length")
 

@@ -200,8 +200,11 @@ def token_losses(
 
     Args:
         model: The prefix LM.
-        tokens, segment_ids, positions, prefix_mask: The packed windows (see
-            ``prefix_lm_mask``), ``[seq]`` or ``[rows, seq]``.
+        tokens: The packed windows' global ids (see ``prefix_lm_mask``), ``[seq]`` or
+            ``[rows, seq]``.
+        segment_ids: Their segment ids, shaped like ``tokens``.
+        positions: Their positions, shaped like ``tokens``.
+        prefix_mask: True on prefix tokens, shaped like ``tokens``.
         loss_mask: True on target tokens.
         chunk_size: If set, the head runs ``chunk_size`` positions at a time under
             ``jax.checkpoint`` so a ``[seq, vocab]`` array never lives whole (large
