@@ -222,14 +222,14 @@ def estimate_weights(
     out.print(f"wrote perplexities and S(i) weights of {len(ppl)} tasks to {out_file} (use it as data.weights)")
 
 
-def _sampling(*, greedy: bool, temperature: float, top_k: int | None, top_p: float) -> Any:
-    """The sampling options of generate and eval, checked (exit 2 with a message if not valid)."""
+def _sampling(*, greedy: bool, temperature: float, top_k: int | None, top_p: float, guidance: float = 0.0) -> Any:
+    """The sampling options of generate, edit and eval, checked (exit 2 with a message if not valid)."""
     from archon_framework.model import Sampling
 
     if top_k is not None and top_k < 1 or not 0.0 < top_p <= 1.0 or temperature <= 0:
         err.print("[bold red]error:[/] --temperature must be > 0, --top-k >= 1 and --top-p in (0, 1]")
         raise typer.Exit(2)
-    return Sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
+    return Sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance)
 
 
 # ---------------------------------------------------------------------- generate
@@ -253,6 +253,7 @@ def generate(
     candidates: Annotated[Optional[str], typer.Option(help="With --chain auto: the chains to choose from, separated by ';'.")] = None,
     max_text_tokens: Annotated[Optional[int], typer.Option("--max-text-tokens", help="Budget of free-length text outputs.")] = None,
     no_provenance: Annotated[bool, typer.Option("--no-provenance", help="Do not sign the outputs or watermark their frames (recorded in manifest.json).")] = False,
+    guidance: Annotated[float, typer.Option(help="Classifier-free guidance weight w: logits = cond + w (cond - uncond); 0 is off.")] = 0.0,
 ) -> None:
     """Generate modalities from conditions with a trained model, one chain step at a time.
 
@@ -263,7 +264,7 @@ def generate(
     from archon_framework.infer._cli import run_generate
 
     registry = load_registry_or_exit()
-    sampling = _sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
+    sampling = _sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance)
     with errors_exit():
         manifest = run_generate(
             registry=registry, checkpoint=checkpoint, inputs=inputs, chain=chain, out_dir=out_dir,
@@ -273,6 +274,47 @@ def generate(
             max_text_tokens=max_text_tokens, console=err, provenance=not no_provenance,
         )
     out.print(f"wrote the outputs and {manifest.name} to {manifest.parent}")
+
+
+@app.command()
+def edit(
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A training run (the out_dir of `archon train`).")],
+    clip: Annotated[list[str], typer.Option("--clip", help="The clip: DATASET_DIR[#ID], a folder of MODALITY.EXT files, or MODALITY=FILE (repeat).")],
+    edit_spec: Annotated[str, typer.Option("--edit", help="script=TEXT, description=FILE (JSON) or motion=OTHER_CLIP.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the outputs and manifest.json to.")],
+    chain: Annotated[Optional[str], typer.Option("--chain", help="Editing chain (default: edit-script, edit-description or reenact by the edit).")] = None,
+    motion_length: Annotated[str, typer.Option("--motion-length", help="A motion source of another length: resample or refuse.")] = "resample",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the output folder if it exists.")] = False,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 1.0,
+    top_k: Annotated[Optional[int], typer.Option("--top-k", help="Keep the k most likely tokens.")] = None,
+    top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass.")] = 1.0,
+    greedy: Annotated[bool, typer.Option("--greedy", help="Greedy decoding (ignores temperature, top-k, top-p).")] = False,
+    guidance: Annotated[float, typer.Option(help="Classifier-free guidance weight w (0 is off).")] = 0.0,
+    seconds: Annotated[Optional[float], typer.Option(help="Clip length for files without clip.json or audio.")] = None,
+    frame_rate: Annotated[float, typer.Option("--frame-rate", help="Video frames per second of clips given as files.")] = 30.0,
+    sample_rate: Annotated[int, typer.Option("--sample-rate", help="Audio samples per second of clips given as files.")] = 16_000,
+    artifacts: Annotated[Optional[Path], typer.Option(help="Tokenizer artifacts (default: the run's data.artifacts).")] = None,
+    step: Annotated[Optional[int], typer.Option(help="Checkpoint step (default: the latest).")] = None,
+    no_provenance: Annotated[bool, typer.Option("--no-provenance", help="Do not sign the outputs or watermark their frames.")] = False,
+) -> None:
+    """Edit a real clip: change its script, description or motion and regenerate what depends on it.
+
+    The clip's other modalities are kept bit-identical; manifest.json lists what was edited,
+    kept and regenerated (paper Sec. 4.2, Fig. 5).
+    """
+    from archon_framework.infer._edit_cli import run_edit
+
+    registry = load_registry_or_exit()
+    sampling = _sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance)
+    with errors_exit():
+        manifest = run_edit(
+            registry=registry, checkpoint=checkpoint, clip=clip, edit=edit_spec, chain=chain, out_dir=out_dir,
+            overwrite=overwrite, seed=seed, sampling=sampling, seconds=seconds, frame_rate=frame_rate,
+            sample_rate=sample_rate, motion_length=motion_length, artifacts=artifacts, step=step, console=err,
+            provenance=not no_provenance,
+        )
+    out.print(f"wrote the edited clip and {manifest.name} to {manifest.parent}")
 
 
 @app.command("list-chains")

@@ -10,6 +10,7 @@ result = generate(model, {"speech": wave, "image": rgb}, "speech-to-video", seed
                   sampling=Sampling(temperature=0.8, top_k=50))
 result.value("video")                                   # uint8 [frames, H, W, 3]
 edited = edit(model, result, {"image": other_rgb})      # regenerates only what reads the image
+new = edit_clip(model, clip, {"script": "Hello there."}, "edit-script")  # a real clip, its own voice
 ```
 """
 
@@ -33,6 +34,18 @@ from archon_framework.infer._chains import (
     register_chain,
 )
 from archon_framework.infer._decoding import StepRanges, step_ranges
+from archon_framework.infer._editing import (
+    EDIT_DESCRIPTION,
+    EDIT_SCRIPT,
+    REENACT,
+    EditingChain,
+    EditResult,
+    edit_clip,
+    get_editing_chain,
+    list_editing_chains,
+    match_length,
+    register_editing_chain,
+)
 from archon_framework.infer._generate import (
     ChainScore,
     GenerationResult,
@@ -53,10 +66,15 @@ __all__ = [
     "Chain",
     "ChainScore",
     "ChainStep",
+    "EDIT_DESCRIPTION",
+    "EDIT_SCRIPT",
+    "EditResult",
+    "EditingChain",
     "GenerationResult",
     "Ids",
     "LoadedModel",
     "PlannedStep",
+    "REENACT",
     "SEMANTIC_TO_ALL",
     "SPEECH_TO_ALL",
     "SPEECH_TO_VIDEO",
@@ -70,14 +88,19 @@ __all__ = [
     "default_slot",
     "downstream",
     "edit",
+    "edit_clip",
     "generate",
     "get_chain",
+    "get_editing_chain",
     "list_chains",
+    "list_editing_chains",
     "load_checkpoint",
+    "match_length",
     "parse_chain",
     "parse_slot",
     "plan_chain",
     "register_chain",
+    "register_editing_chain",
     "resolve_chain",
     "step_ranges",
     "trained_suite",

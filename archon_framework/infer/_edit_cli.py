@@ -1,0 +1,176 @@
+"""`archon edit`: edit a real clip from the command line (see `_editing.py` for the chains).
+
+A clip is given as one of
+
+* ``DATASET_DIR`` or ``DATASET_DIR#ID`` (a stored dataset, `archon data synth` / `ingest`; the
+  clip by id or by index, the first when omitted),
+* a folder holding one file per modality named ``MODALITY.EXT`` (``speech.wav``,
+  ``script.txt``, ...) and optionally ``clip.json`` (``duration``, ``frame_rate``,
+  ``sample_rate``), each read by its modality's loader,
+* ``MODALITY=FILE`` items (``--clip speech=a.wav --clip image=face.png``).
+
+The edit is ``script=TEXT``, ``description=FILE`` (JSON) or ``motion=OTHER_CLIP`` (any clip
+form but the last; its expression and pose are used).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from archon_framework._clip import Clip, ClipMeta
+from archon_framework._errors import ConfigError, DataError
+from archon_framework._plugins import Registry
+from archon_framework.infer._cli import load_inputs, parse_inputs, probe_seconds
+from archon_framework.infer._editing import EditingChain, edit_clip, get_editing_chain
+from archon_framework.infer._generate import StepResult
+from archon_framework.infer._model import load_checkpoint
+from archon_framework.infer._outputs import write_outputs
+from archon_framework.model import Sampling
+from archon_framework.provenance import ProvenanceConfig
+
+__all__ = ["EDIT_KINDS", "load_clip", "parse_edit", "run_edit"]
+
+#: ``--edit KIND=...`` -> the editing chain it runs by default.
+EDIT_KINDS = {"script": "edit-script", "description": "edit-description", "motion": "reenact"}
+
+
+def _dataset_clip(root: Path, which: str | None) -> Clip:
+    from archon_framework.data import ClipDataset
+
+    ds = ClipDataset(root)
+    if not len(ds):
+        raise DataError(f"{root}: the dataset holds no clips")
+    if which is None:
+        return ds[0]
+    ids = [c["id"] for shard in ds.index["shards"] for c in shard["clips"]]
+    if which in ids:
+        return ds[ids.index(which)]
+    if which.isdigit() and int(which) < len(ds):
+        return ds[int(which)]
+    raise DataError(f"{root}: no clip {which!r} (ids {', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}; or an index < {len(ds)})")
+
+
+def _folder_files(folder: Path, registry: Registry) -> tuple[list[str], dict[str, Any]]:
+    items, meta = [], {}
+    for path in sorted(folder.iterdir()):
+        if path.name == "clip.json":
+            try:
+                meta = json.loads(path.read_text())
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}: not JSON ({err})") from err
+            if not isinstance(meta, dict):
+                raise DataError(f"{path}: expected an object with duration, frame_rate, sample_rate")
+        elif path.stem in registry.modalities and not registry.modality(path.stem).rendered:
+            items.append(f"{path.stem}={path}")
+    if not items:
+        raise DataError(f"{folder}: no file named after an installed modality ({', '.join(sorted(registry.modalities))})")
+    return items, meta
+
+
+def load_clip(spec: list[str], registry: Registry, *, seconds: float | None, frame_rate: float, sample_rate: int,
+              what: str = "--clip") -> Clip:
+    """A clip from a dataset, a folder of per-modality files, or ``MODALITY=FILE`` items."""
+    if not spec:
+        raise ConfigError(f"{what}: give a dataset (DIR or DIR#ID), a folder of MODALITY.EXT files, or MODALITY=FILE items")
+    meta_fields: dict[str, Any] = {}
+    if len(spec) == 1 and "=" not in spec[0]:
+        text = spec[0]
+        root, _, which = text.partition("#")
+        path = Path(root).expanduser()
+        if not path.exists():
+            raise DataError(f"{what} {text}: {path} not found")
+        if (path / "archon-dataset.json").exists():
+            return _dataset_clip(path, which or None)
+        if not path.is_dir():
+            raise DataError(f"{what} {text}: neither a dataset, a folder of modality files, nor MODALITY=FILE")
+        items, meta_fields = _folder_files(path, registry)
+        clip_id = path.name
+    else:
+        items, clip_id = spec, "clip"
+    files = parse_inputs(items, registry)
+    duration = seconds or meta_fields.get("duration") or probe_seconds(files)
+    if duration is None:
+        raise ConfigError(f"{what}: the clip's length is unknown (no audio file, no clip.json); pass --seconds")
+    meta = ClipMeta(clip_id=str(meta_fields.get("id", clip_id)), duration=float(duration),
+                    frame_rate=float(meta_fields.get("frame_rate", frame_rate)),
+                    sample_rate=int(meta_fields.get("sample_rate", sample_rate)), source=" ".join(spec))
+    values = load_inputs(files, registry, meta)
+    return Clip(meta, {slot.modality: v for slot, v in values.items()})
+
+
+def parse_edit(text: str, registry: Registry, *, seconds: float | None, frame_rate: float,
+               sample_rate: int) -> tuple[str, dict[str, Any], str]:
+    """``script=TEXT`` | ``description=FILE`` | ``motion=OTHER_CLIP`` -> (kind, edits, source)."""
+    kind, sep, value = text.partition("=")
+    kind = kind.strip()
+    if not sep or kind not in EDIT_KINDS:
+        raise ConfigError(f"--edit {text!r}: expected script=TEXT, description=FILE or motion=OTHER_CLIP")
+    if kind == "script":
+        if not value.strip():
+            raise ConfigError("--edit script=: the new script is empty")
+        return kind, {"script": value}, "the command line"
+    if kind == "description":
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise DataError(f"--edit description={value}: file {path} not found")
+        try:
+            desc = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise DataError(f"--edit description={value}: {path} is not JSON ({err})") from err
+        return kind, {"description": desc}, str(path)
+    other = load_clip([value], registry, seconds=seconds, frame_rate=frame_rate, sample_rate=sample_rate,
+                      what="--edit motion=")
+    motion = {m: other[m] for m in ("expression", "pose") if m in other.values}
+    missing = [m for m in ("expression", "pose") if m not in other.values]
+    if missing:
+        raise DataError(f"--edit motion={value}: the motion source has no {', '.join(missing)}")
+    return kind, motion, f"clip {other.clip_id!r} ({value})"
+
+
+def run_edit(
+    *,
+    registry: Registry,
+    checkpoint: Path,
+    clip: list[str],
+    edit: str,
+    chain: str | None,
+    out_dir: Path,
+    overwrite: bool,
+    seed: int,
+    sampling: Sampling,
+    seconds: float | None,
+    frame_rate: float,
+    sample_rate: int,
+    motion_length: str,
+    artifacts: Path | None,
+    step: int | None,
+    console: Console,
+    provenance: bool = True,
+) -> Path:
+    """Everything `archon edit` does; bad input raises before any model compute."""
+    if out_dir.exists() and not overwrite:
+        raise ConfigError(f"output folder {out_dir} exists; pass --overwrite to replace it")
+    if motion_length not in ("resample", "refuse"):
+        raise ConfigError(f"--motion-length {motion_length!r}: expected resample or refuse")
+    kind, edits, source = parse_edit(edit, registry, seconds=seconds, frame_rate=frame_rate, sample_rate=sample_rate)
+    echain: EditingChain = get_editing_chain(chain or EDIT_KINDS[kind])
+    source_clip = load_clip(clip, registry, seconds=seconds, frame_rate=frame_rate, sample_rate=sample_rate)
+    model = load_checkpoint(checkpoint, registry, step=step, artifacts=artifacts)
+    console.print(f"editing {', '.join(echain.edits)} of clip {source_clip.clip_id!r} with [bold]{echain.name}[/] "
+                  f"{echain.chain.signature()}")
+
+    def report(i: int, n: int, res: StepResult) -> None:
+        console.print(f"  {i + 1}/{n} {res.output} {res.kind} {res.seconds:.2f} s" + (f" ({res.note})" if res.note else ""))
+
+    result = edit_clip(model, source_clip, edits, echain, sampling=sampling, seed=seed,
+                       motion_length=motion_length, motion_source=source, on_step=report)  # type: ignore[arg-type]
+    for note in result.notes:
+        console.print(f"  [yellow]{note}[/]")
+    extra = {"checkpoint": str(checkpoint), "checkpoint_step": model.step,
+             "edit": {**result.manifest(), "kind": kind, "source": source, "clip_spec": list(clip)}}
+    return write_outputs(result.result, out_dir, registry.modalities, overwrite=overwrite, extra=extra,
+                         provenance=ProvenanceConfig.from_registry(registry, enabled=provenance))
