@@ -32,7 +32,7 @@ from archon_framework.infer._outputs import write_outputs
 from archon_framework.model import Sampling
 from archon_framework.provenance import ProvenanceConfig
 
-__all__ = ["EDIT_KINDS", "load_clip", "parse_edit", "run_edit"]
+__all__ = ["EDIT_KINDS", "edit_kind", "load_clip", "parse_edit", "run_edit"]
 
 #: ``--edit KIND=...`` -> the editing chain it runs by default.
 EDIT_KINDS = {"script": "edit-script", "description": "edit-description", "motion": "reenact"}
@@ -102,13 +102,22 @@ def load_clip(spec: list[str], registry: Registry, *, seconds: float | None, fra
     return Clip(meta, {slot.modality: v for slot, v in values.items()})
 
 
-def parse_edit(text: str, registry: Registry, *, seconds: float | None, frame_rate: float,
-               sample_rate: int) -> tuple[str, dict[str, Any], str]:
-    """``script=TEXT`` | ``description=FILE`` | ``motion=OTHER_CLIP`` -> (kind, edits, source)."""
-    kind, sep, value = text.partition("=")
-    kind = kind.strip()
-    if not sep or kind not in EDIT_KINDS:
+def edit_kind(text: str) -> str:
+    """The kind of an ``--edit`` option (script, description, motion)."""
+    kind, sep, _ = text.partition("=")
+    if not sep or kind.strip() not in EDIT_KINDS:
         raise ConfigError(f"--edit {text!r}: expected script=TEXT, description=FILE or motion=OTHER_CLIP")
+    return kind.strip()
+
+
+def parse_edit(text: str, registry: Registry, *, seconds: float | None, frame_rate: float, sample_rate: int,
+               motion: tuple[str, ...] = ("expression", "pose")) -> tuple[str, dict[str, Any], str]:
+    """``script=TEXT`` | ``description=FILE`` | ``motion=OTHER_CLIP`` -> (kind, edits, source).
+
+    ``motion`` names the modalities a motion edit takes from the other clip.
+    """
+    kind = edit_kind(text)
+    value = text.partition("=")[2]
     if kind == "script":
         if not value.strip():
             raise ConfigError("--edit script=: the new script is empty")
@@ -124,11 +133,10 @@ def parse_edit(text: str, registry: Registry, *, seconds: float | None, frame_ra
         return kind, {"description": desc}, str(path)
     other = load_clip([value], registry, seconds=seconds, frame_rate=frame_rate, sample_rate=sample_rate,
                       what="--edit motion=")
-    motion = {m: other[m] for m in ("expression", "pose") if m in other.values}
-    missing = [m for m in ("expression", "pose") if m not in other.values]
+    missing = [m for m in motion if m not in other.values]
     if missing:
         raise DataError(f"--edit motion={value}: the motion source has no {', '.join(missing)}")
-    return kind, motion, f"clip {other.clip_id!r} ({value})"
+    return kind, {m: other[m] for m in motion}, f"clip {other.clip_id!r} ({value})"
 
 
 def run_edit(
@@ -156,8 +164,9 @@ def run_edit(
         raise ConfigError(f"output folder {out_dir} exists; pass --overwrite to replace it")
     if motion_length not in ("resample", "refuse"):
         raise ConfigError(f"--motion-length {motion_length!r}: expected resample or refuse")
-    kind, edits, source = parse_edit(edit, registry, seconds=seconds, frame_rate=frame_rate, sample_rate=sample_rate)
-    echain: EditingChain = get_editing_chain(chain or EDIT_KINDS[kind])
+    echain: EditingChain = get_editing_chain(chain or EDIT_KINDS[edit_kind(edit)])
+    kind, edits, source = parse_edit(edit, registry, seconds=seconds, frame_rate=frame_rate, sample_rate=sample_rate,
+                                     motion=echain.edits)
     source_clip = load_clip(clip, registry, seconds=seconds, frame_rate=frame_rate, sample_rate=sample_rate)
     model = load_checkpoint(checkpoint, registry, step=step, artifacts=artifacts)
     console.print(f"editing {', '.join(echain.edits)} of clip {source_clip.clip_id!r} with [bold]{echain.name}[/] "
