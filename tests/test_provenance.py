@@ -241,3 +241,10 @@ def test_untrusted_signer_and_another_generator(signer, tmp_path):
     Other(signer.identity).sign(other, RECORD)
     r = verify_file(other)
     assert (r.status, r.generated_by_archon, r.checkpoint) == ("other-generator", False, None)
+
+
+def test_the_public_subpackage_exports_what_it_lists():
+    import archon_framework.provenance as provenance
+
+    for name in provenance.__all__:
+        assert hasattr(provenance, name), name
