@@ -21,6 +21,7 @@ from archon_framework.model._prefix_lm import (
     grow_vocab,
     load_prefix_lm,
     save_prefix_lm,
+    target_loss,
     token_losses,
 )
 
@@ -49,5 +50,6 @@ __all__ = [
     "sample_token_exact",
     "save_prefix_lm",
     "shipped_model_configs",
+    "target_loss",
     "token_losses",
 ]

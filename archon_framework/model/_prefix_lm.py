@@ -14,6 +14,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from archon_framework._errors import CheckpointError, ConfigError, VocabError
 from archon_framework.config import load_config, save_config
 from archon_framework.model._config import PrefixLMConfig
+from archon_framework.model._head import check_ranges, fused_range_loss, grouped_range_head
 from archon_framework.model._layers import Block, RMSNorm
 from archon_framework.model._mask import prefix_lm_mask
 
@@ -21,6 +22,7 @@ __all__ = [
     "PrefixLM",
     "TokenLosses",
     "token_losses",
+    "target_loss",
     "grow_vocab",
     "save_prefix_lm",
     "load_prefix_lm",
@@ -191,12 +193,13 @@ def token_losses(
     ``range_ids`` (per token, the index of the range its id belongs to, -1 where it is not a
     target), the softmax of each target token runs over its own range only: the same
     distribution that generation samples from (paper eq. 2, logits limited to the target
-    modality). Positions are processed ``chunk_size`` at a time, and inside a chunk a range's
-    logits are computed (``lax.cond``) only if some target of the chunk lies in it, so prefix
-    chunks cost nothing and a text target never pays for the 262,144 image codes. Every target
-    needs a range (a run-time error otherwise). Leading ``rows`` are flattened before
-    the head, so do not ``vmap`` this function when using ranges (``cond`` would turn into
-    ``select`` and compute every branch).
+    modality). Target positions are first grouped by range into chunks of ``chunk_size``
+    (``archon_framework.model._head``), so a chunk computes the logits of one range over the
+    positions that need them: prefix positions cost nothing and a text target never pays for
+    the 262,144 image codes. Every target needs a range (a run-time error otherwise). Leading
+    ``rows`` are flattened before the head, so do not ``vmap`` this function when using ranges
+    or chunks (``cond`` would turn into ``select`` and compute every branch). For training,
+    :func:`target_loss` gives the same objective with a cheaper gradient.
 
     Args:
         model: The prefix LM.
@@ -206,9 +209,9 @@ def token_losses(
         positions: Their positions, shaped like ``tokens``.
         prefix_mask: True on prefix tokens, shaped like ``tokens``.
         loss_mask: True on target tokens.
-        chunk_size: If set, the head runs ``chunk_size`` positions at a time under
+        chunk_size: If set, the head runs ``chunk_size`` target positions at a time under
             ``jax.checkpoint`` so a ``[seq, vocab]`` array never lives whole (large
-            vocabularies); with ranges it defaults to 256. Positions are padded to a multiple.
+            vocabularies); with ranges it defaults to 256.
         range_ids: Per token, an index into ``vocab_ranges`` (with ``vocab_ranges``).
         vocab_ranges: ``(start, size)`` of each target range; None means a full softmax.
 
@@ -219,7 +222,67 @@ def token_losses(
     if (range_ids is None) != (vocab_ranges is None):
         raise ConfigError("token_losses: pass range_ids and vocab_ranges together (or neither)")
     batched = tokens.ndim == 2
-    if not batched:
+    hidden, targets, mask, next_range, ranges = _head_inputs(
+        model, tokens, segment_ids, positions, prefix_mask, loss_mask, range_ids, vocab_ranges)
+    rows, seq = mask.shape
+    if vocab_ranges is None and chunk_size is None:
+        lse, picked = _lse_and_picked(model.logits(hidden), targets)
+    else:
+        weights = tuple(jax.lax.slice_in_dim(model.embedding, a, a + k, axis=0) for a, k in ranges)
+        lse, picked = grouped_range_head(hidden, targets, next_range, weights, ranges, chunk_size or 256)
+    out = _per_token(model, lse.reshape(rows, seq), picked.reshape(rows, seq), mask)
+    return out if batched else TokenLosses(*(x[0] for x in out))
+
+
+def target_loss(
+    model: PrefixLM,
+    tokens: Int[Array, "*rows seq"],
+    *,
+    segment_ids: Int[Array, "*rows seq"],
+    positions: Int[Array, "*rows seq"],
+    prefix_mask: Bool[Array, "*rows seq"],
+    loss_mask: Bool[Array, "*rows seq"],
+    chunk_size: int = 256,
+    range_ids: Int[Array, "*rows seq"] | None = None,
+    vocab_ranges: tuple[tuple[int, int], ...] | None = None,
+    token_weights: Float[Array, "*rows seq"] | None = None,
+) -> tuple[Float[Array, ""], TokenLosses]:
+    """The training objective ``sum_i w_i (ce_i + z_i)`` over target tokens, with a fused head.
+
+    The same losses as :func:`token_losses` (same arguments and masks, same range-restricted
+    softmax), reduced to one scalar: by default the mean over target tokens
+    (``w_i = 1 / #targets``), else ``token_weights`` on the targets. Its gradient is exact, but the
+    head's part is computed in the forward pass while each chunk's logits are at hand
+    (``fused_range_loss``), so no chunk is recomputed in the backward pass; and target positions
+    are grouped by range first, so each chunk computes one range's logits over the positions
+    that need them, and non-target positions cost nothing.
+
+    Returns:
+        The scalar loss and the per-token losses as values (they carry no gradient: take the
+        gradient of the scalar).
+    """
+    if (range_ids is None) != (vocab_ranges is None):
+        raise ConfigError("target_loss: pass range_ids and vocab_ranges together (or neither)")
+    batched = tokens.ndim == 2
+    hidden, targets, mask, next_range, ranges = _head_inputs(
+        model, tokens, segment_ids, positions, prefix_mask, loss_mask, range_ids, vocab_ranges)
+    rows, seq = mask.shape
+    if token_weights is None:
+        weights = mask / jnp.maximum(mask.sum(), 1)
+    else:
+        weights = jnp.where(mask, token_weights.reshape(rows, seq), 0.0)
+    next_weights = jnp.roll(weights, -1, axis=1).ravel()  # weight of the token each position predicts
+    rows_w = tuple(jax.lax.slice_in_dim(model.embedding, a, a + k, axis=0) for a, k in ranges)
+    loss, lse, picked = fused_range_loss(hidden, targets, next_range, next_weights.astype(jnp.float32), rows_w,
+                                         ranges, chunk_size, model.config.z_loss)
+    out = _per_token(model, lse.reshape(rows, seq), picked.reshape(rows, seq), mask)
+    return loss, (out if batched else TokenLosses(*(x[0] for x in out)))
+
+
+def _head_inputs(model, tokens, segment_ids, positions, prefix_mask, loss_mask, range_ids, vocab_ranges):
+    """Hidden states ``[rows * seq, embed]``, targets, the loss mask per token ``[rows, seq]``, and
+    per position the range index of the token it predicts (-1 for none), with the ranges."""
+    if tokens.ndim == 1:
         tokens, segment_ids, positions, prefix_mask, loss_mask = (
             x[None] for x in (tokens, segment_ids, positions, prefix_mask, loss_mask))
         range_ids = None if range_ids is None else range_ids[None]
@@ -227,93 +290,38 @@ def token_losses(
     hidden = jax.vmap(lambda t, s, p, m: model.hidden_states(t, segment_ids=s, positions=p, prefix_mask=m))(
         tokens, segment_ids, positions, prefix_mask)  # [rows, seq, embed]
     targets = jnp.roll(tokens, -1, axis=1)  # targets[:, i] = tokens[:, i + 1]; the wrapped last entry is unused
-    if vocab_ranges is None:
-        if chunk_size is not None and seq % chunk_size:
-            raise ConfigError(f"loss chunk_size={chunk_size} does not divide the window length {seq}")
-        lse, picked = _full_head(model, hidden.reshape(rows * seq, -1), targets.ravel(), chunk_size)
-    else:
-        range_ids = eqx.error_if(
-            range_ids, loss_mask.astype(bool) & ((range_ids < 0) | (range_ids >= len(vocab_ranges))),
-            "token_losses: a target token has no vocabulary range (range_ids must index vocab_ranges on every "
-            "loss_mask position)",
-        )
-        next_range = jnp.roll(jnp.where(loss_mask.astype(bool), range_ids, -1), -1, axis=1)  # range of targets[:, i]
-        lse, picked = _range_head(model, hidden.reshape(rows * seq, -1), targets.ravel(), next_range.ravel(),
-                                  tuple(vocab_ranges), chunk_size or 256)
-    lse, picked = lse.reshape(rows, seq), picked.reshape(rows, seq)
-    # Shift right by one so entry i belongs to token i (predicted from position i - 1).
-    lse = jnp.concatenate([jnp.zeros((rows, 1), lse.dtype), lse[:, :-1]], axis=1)
-    picked = jnp.concatenate([jnp.zeros((rows, 1), picked.dtype), picked[:, :-1]], axis=1)
     # Never predict across a packing boundary, even if a caller's loss mask says so.
     same_segment = segment_ids == jnp.roll(segment_ids, 1, axis=1)
     mask = (loss_mask.astype(bool) & same_segment & (segment_ids != 0)).at[:, 0].set(False)
+    if vocab_ranges is None:
+        ranges, range_ids = ((0, model.embedding.shape[0]),), jnp.zeros_like(tokens)
+    else:
+        ranges = tuple((int(a), int(k)) for a, k in vocab_ranges)
+        range_ids = eqx.error_if(
+            range_ids, loss_mask.astype(bool) & ((range_ids < 0) | (range_ids >= len(ranges))),
+            "token_losses: a target token has no vocabulary range (range_ids must index vocab_ranges on every "
+            "loss_mask position)",
+        )
+    check_ranges(model.embedding.shape[0], ranges)
+    # mask[:, 0] is False, so the wrapped last entry of the roll is never a target.
+    next_range = jnp.where(jnp.roll(mask, -1, axis=1), jnp.roll(range_ids, -1, axis=1), -1)
+    return hidden.reshape(rows * seq, -1), targets.ravel(), mask, next_range.ravel(), ranges
+
+
+def _per_token(model: PrefixLM, lse: Float[Array, "rows seq"], picked: Float[Array, "rows seq"],
+               mask: Bool[Array, "rows seq"]) -> TokenLosses:
+    """Per-position head outputs shifted right by one, so entry i belongs to token i."""
+    rows = lse.shape[0]
+    lse = jnp.concatenate([jnp.zeros((rows, 1), lse.dtype), lse[:, :-1]], axis=1)
+    picked = jnp.concatenate([jnp.zeros((rows, 1), picked.dtype), picked[:, :-1]], axis=1)
     ce = jnp.where(mask, lse - picked, 0.0)
     z = jnp.where(mask, model.config.z_loss * jnp.square(lse), 0.0)
-    out = TokenLosses(ce=ce, z=z, mask=mask)
-    return out if batched else TokenLosses(*(x[0] for x in out))
+    return TokenLosses(ce=ce, z=z, mask=mask)
 
 
 def _lse_and_picked(logits: Float[Array, "n v"], local: Int[Array, " n"]) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
     lse = jax.nn.logsumexp(logits, axis=-1)
     return lse, jnp.take_along_axis(logits, local[:, None], axis=-1)[:, 0]
-
-
-def _full_head(model: PrefixLM, hidden: Float[Array, "n embed"], targets: Int[Array, " n"], chunk_size: int | None):
-    """logsumexp over the whole vocabulary and the target's logit, per position."""
-    if chunk_size is None:
-        return _lse_and_picked(model.logits(hidden), targets)
-    n = hidden.shape[0] // chunk_size
-    lse, picked = jax.lax.map(
-        jax.checkpoint(lambda args: _lse_and_picked(model.logits(args[0]), args[1])),
-        (hidden.reshape(n, chunk_size, -1), targets.reshape(n, chunk_size)),
-    )
-    return lse.ravel(), picked.ravel()
-
-
-def _range_head(model: PrefixLM, hidden: Float[Array, "n embed"], targets: Int[Array, " n"],
-                ranges: Int[Array, " n"], vocab_ranges: tuple[tuple[int, int], ...], chunk_size: int):
-    """logsumexp over each position's target range and the target's logit (0 off-target).
-
-    The ranges' embedding rows are sliced once, outside the chunk loop, and handed to each
-    branch as operands, so a branch that does not run costs a zero cotangent of its own rows
-    only, never one of the whole embedding.
-    """
-    vocab = model.embedding.shape[0]
-    for start, size in vocab_ranges:
-        if not (0 <= start and 0 < size and start + size <= vocab):
-            raise VocabError(f"vocabulary range [{start}, {start + size}) lies outside the embedding's {vocab} rows; "
-                             "grow the model with grow_vocab or fix the layout")
-    n = hidden.shape[0]
-    pad = (-n) % chunk_size
-    if pad:
-        hidden = jnp.concatenate([hidden, jnp.zeros((pad, hidden.shape[1]), hidden.dtype)])
-        targets = jnp.concatenate([targets, jnp.zeros((pad,), targets.dtype)])
-        ranges = jnp.concatenate([ranges, jnp.full((pad,), -1, ranges.dtype)])
-    weights = tuple(jax.lax.slice_in_dim(model.embedding, a, a + k, axis=0) for a, k in vocab_ranges)
-
-    def chunk(args):
-        h, tgt, rid = args  # [c, embed], [c], [c] (rid -1: not a target)
-        lse = jnp.zeros(rid.shape, jnp.float32)
-        picked = jnp.zeros(rid.shape, jnp.float32)
-        for r, (start, size) in enumerate(vocab_ranges):
-            here = rid == r
-
-            def on(h, tgt, w, start=start, size=size):
-                return _lse_and_picked(_project(h, w), jnp.clip(tgt - start, 0, size - 1))
-
-            def off(h, tgt, w):
-                return jnp.zeros(tgt.shape, jnp.float32), jnp.zeros(tgt.shape, jnp.float32)
-
-            l, p = jax.lax.cond(here.any(), on, off, h, tgt, weights[r])
-            lse, picked = jnp.where(here, l, lse), jnp.where(here, p, picked)
-        return lse, picked
-
-    k = hidden.shape[0] // chunk_size
-    lse, picked = jax.lax.map(
-        jax.checkpoint(chunk),
-        (hidden.reshape(k, chunk_size, -1), targets.reshape(k, chunk_size), ranges.reshape(k, chunk_size)),
-    )
-    return lse.ravel()[:n], picked.ravel()[:n]
 
 
 def grow_vocab(model: PrefixLM, new_vocab_size: int, *, key: PRNGKeyArray) -> PrefixLM:

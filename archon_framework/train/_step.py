@@ -11,12 +11,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from archon_framework.model import PrefixLM, token_losses
+from archon_framework.model import PrefixLM, target_loss, token_losses
 from archon_framework.optim import warmup_cosine_schedule
 from archon_framework.train._config import OptimConfig, TrainConfig
 from archon_framework.train._levels import LevelTable, level_index
 
-__all__ = ["make_schedule", "make_optimizer", "make_train_step", "batch_losses", "range_arguments"]
+__all__ = ["make_schedule", "make_optimizer", "make_train_step", "batch_losses", "batch_objective", "range_arguments"]
 
 
 def make_schedule(config: TrainConfig) -> optax.Schedule:
@@ -81,18 +81,30 @@ def range_arguments(modality_ranges: tuple[tuple[int, int], ...]) -> tuple[np.nd
     return np.asarray([distinct.index(r) for r in modality_ranges], np.int32), distinct
 
 
+def _range_features(batch: dict[str, jax.Array], vocab_ranges: tuple | None) -> dict:
+    """`token_losses`' keyword arguments for a packed batch: its features and, with
+    `vocab_ranges` (per modality index), each token's distinct range."""
+    features = {k: batch[k] for k in ("segment_ids", "positions", "prefix_mask", "loss_mask")}
+    if vocab_ranges is not None:
+        mod_to_range, distinct = range_arguments(vocab_ranges)
+        mods = batch["modality_ids"]
+        features["range_ids"] = jnp.where(mods >= 0, jnp.asarray(mod_to_range)[jnp.maximum(mods, 0)], -1)
+        features["vocab_ranges"] = distinct
+    return features
+
+
 def batch_losses(model: PrefixLM, batch: dict[str, jax.Array], vocab_ranges: tuple | None = None,
                  chunk_size: int | None = None):
     """`token_losses` of a packed batch `[rows, seq]`, range-restricted when `vocab_ranges`
     (per modality index) is given."""
-    features = {k: batch[k] for k in ("segment_ids", "positions", "prefix_mask", "loss_mask")}
-    if vocab_ranges is None:
-        return token_losses(model, batch["tokens"], chunk_size=chunk_size, **features)
-    mod_to_range, distinct = range_arguments(vocab_ranges)
-    mods = batch["modality_ids"]
-    range_ids = jnp.where(mods >= 0, jnp.asarray(mod_to_range)[jnp.maximum(mods, 0)], -1)
-    return token_losses(model, batch["tokens"], chunk_size=chunk_size, range_ids=range_ids,
-                        vocab_ranges=distinct, **features)
+    return token_losses(model, batch["tokens"], chunk_size=chunk_size, **_range_features(batch, vocab_ranges))
+
+
+def batch_objective(model: PrefixLM, batch: dict[str, jax.Array], vocab_ranges: tuple | None = None,
+                    chunk_size: int = 256):
+    """The training objective of a packed batch, mean CE + z-loss over its targets, and its
+    per-token losses (`target_loss`: the same values as `batch_losses`, a fused head gradient)."""
+    return target_loss(model, batch["tokens"], chunk_size=chunk_size, **_range_features(batch, vocab_ranges))
 
 
 @functools.lru_cache(maxsize=16)
@@ -110,10 +122,9 @@ def _step_function(optim: OptimConfig, steps: int, n_tasks: int, n_mods: int, le
     optimizer = _optimizer(optim, steps)
 
     def loss_fn(model: PrefixLM, batch: dict[str, jax.Array]):
-        losses = batch_losses(model, batch, vocab_ranges, chunk_size)
+        loss, losses = batch_objective(model, batch, vocab_ranges, chunk_size or 256)
         mask = losses.mask
         count = jnp.maximum(mask.sum(), 1)
-        loss = (losses.ce + losses.z).sum() / count
         flat_ce, flat_mask = losses.ce.ravel(), mask.ravel().astype(jnp.float32)
         task_ids = jnp.where(mask, batch["task_ids"], n_tasks).ravel()
         mod_ids = jnp.where(mask & (batch["modality_ids"] >= 0), batch["modality_ids"], n_mods).ravel()
