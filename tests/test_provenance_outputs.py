@@ -161,3 +161,10 @@ def test_a_plugin_step_of_the_wrong_type_is_reported_not_fatal():
 
     reg = make_registry(("bad", Bad()))
     assert not reg.provenance_steps and any(f.plugin.name == "bad" for f in reg.failures)
+
+
+def test_generate_has_the_explicit_off_switch():
+    from archon_framework.cli import app
+
+    result = CliRunner().invoke(app, ["generate", "--help"], terminal_width=200)
+    assert result.exit_code == 0 and "--no-provenance" in result.stdout

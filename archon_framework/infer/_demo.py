@@ -319,6 +319,7 @@ class _Demo:
         from archon_framework.infer._model import load_checkpoint
         from archon_framework.infer._outputs import write_outputs, write_value
         from archon_framework.infer._page import Column
+        from archon_framework.provenance import ProvenanceConfig
 
         model = load_checkpoint(self.out / "lm", registry)
         sampling = Sampling(temperature=self.cfg.temperature, top_p=self.cfg.top_p)
@@ -349,7 +350,8 @@ class _Demo:
                 out_dir = folder / chain.name
                 write_outputs(result, out_dir, registry.modalities, overwrite=True,
                               extra={"checkpoint": str(self.out / "lm"), "checkpoint_step": model.step,
-                                     "clip": clip.clip_id})
+                                     "clip": clip.clip_id},
+                              provenance=ProvenanceConfig.from_registry(registry))
                 columns.append(Column.from_manifest(title, out_dir))
             sections.append((clip.clip_id, columns))
         self.timings["generation"] = time.perf_counter() - start
