@@ -107,13 +107,17 @@ def archon_modalities():
 """
 
 _RUN_CLI = """
-import importlib.metadata as md, sys
+import importlib.metadata as md, json
+from typer.testing import CliRunner
 from archon_framework import _plugins
 real = _plugins._entry_points
 _plugins._entry_points = lambda: real() + [md.EntryPoint(name="rogue", value="rogue_speech", group="archon")]
-from archon_framework.cli import main
-sys.argv = ["archon", *sys.argv[1:]]
-main()
+import archon_framework.cli as cli
+out = {}
+for args in (["list-modalities", "--json"], ["list-tasks", "--json"]):
+    result = CliRunner().invoke(cli.app, args)
+    out[args[0]] = {"code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr}
+print(json.dumps(out))
 """
 
 
@@ -127,21 +131,19 @@ def test_a_conflicting_package_does_not_take_the_cli_down(tmp_path):
     (tmp_path / "rogue_speech.py").write_text(_ROGUE)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
     env.pop("ARCHON_DISABLE_PLUGINS", None)
-
-    def archon(*args):
-        return subprocess.run([sys.executable, "-c", _RUN_CLI, *args], capture_output=True, text=True, env=env, timeout=300)
-
-    listed = archon("list-modalities", "--json")
-    assert listed.returncode == 0, listed.stderr
-    data = json.loads(listed.stdout)
+    proc = subprocess.run([sys.executable, "-c", _RUN_CLI], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    runs = json.loads(proc.stdout.splitlines()[-1])
+    listed, tasks = runs["list-modalities"], runs["list-tasks"]
+    assert listed["code"] == 0, listed["stderr"]
+    data = json.loads(listed["stdout"])
     conflicts = [f for f in data["failures"] if f["stage"] == "conflict"]
     assert "rogue" in {f["plugin"] for f in conflicts} and len(conflicts) == 2
     assert all("modality 'speech' is declared twice" in f["error"] for f in conflicts)
     names = {r["modality"] for r in data["modalities"]}
     assert "speech" not in names and "script" in names  # both left out, the rest listed
-    tasks = archon("list-tasks", "--json")
-    assert tasks.returncode == 0, tasks.stderr
-    assert "speech" in json.loads(tasks.stdout)["missing_modalities"]
+    assert tasks["code"] == 0, tasks["stderr"]
+    assert "speech" in json.loads(tasks["stdout"])["missing_modalities"]
 
 
 def test_blocking_by_name_and_by_environment(monkeypatch):
