@@ -102,6 +102,9 @@ def _square_resize_labels(labels: np.ndarray, where: str) -> np.ndarray:
         )
     if h == SEMANTIC_SIZE:
         return labels
+    source = where.split(", frame ")[0]  # one message per file, however many frames
+    warnings.warn(f"semantic ({source}): {h}x{h} label maps resized to {SEMANTIC_SIZE}x{SEMANTIC_SIZE} "
+                  "(nearest neighbour)", DataWarning, stacklevel=2)
     return np.asarray(Image.fromarray(labels, mode="L").resize((SEMANTIC_SIZE, SEMANTIC_SIZE), Image.NEAREST))
 
 
@@ -263,15 +266,24 @@ def load_semantic(path: str | Path, meta: ClipMeta) -> UInt8[np.ndarray, "frames
         RawValueError: see :func:`read_label_frames`, :func:`read_label_video`, :func:`fit_frame_count`.
     """
     path = Path(path)
-    if path.is_dir():
-        labels = read_label_frames(path)
-    elif path.suffix.lower() in VIDEO_SUFFIXES:
-        labels = read_label_video(path, meta.frame_rate)
-    else:
-        raise RawValueError(
-            f"semantic (file {path}): expected a folder of label PNGs (one per frame) or a video file "
-            f"({', '.join(sorted(VIDEO_SUFFIXES))})"
-        )
+    with warnings.catch_warnings(record=True) as caught:  # a per-frame adjustment is said once
+        warnings.simplefilter("always", DataWarning)
+        if path.is_dir():
+            labels = read_label_frames(path)
+        elif path.suffix.lower() in VIDEO_SUFFIXES:
+            labels = read_label_video(path, meta.frame_rate)
+        else:
+            raise RawValueError(
+                f"semantic (file {path}): expected a folder of label PNGs (one per frame) or a video file "
+                f"({', '.join(sorted(VIDEO_SUFFIXES))})"
+            )
+    for w in caught:
+        if not issubclass(w.category, DataWarning):
+            warnings.warn(w.message, w.category, stacklevel=2)
+    said = [str(w.message).split("): ", 1)[-1] for w in caught if issubclass(w.category, DataWarning)]  # without the frame's file
+    for what in dict.fromkeys(said):
+        count = said.count(what)
+        warnings.warn(f"semantic ({path}): {what}" + (f" ({count} frames)" if count > 1 else ""), DataWarning, stacklevel=2)
     return fit_frame_count(labels, meta, where=f"semantic ({path})")
 
 
@@ -314,5 +326,7 @@ def load_reference_image(path: str | Path, meta: ClipMeta | None = None) -> UInt
             f"({IMAGE_SIZE}x{IMAGE_SIZE}, or square of any size to be resized): crop it around the head first"
         )
     if h != IMAGE_SIZE:
+        warnings.warn(f"image (file {path}): {h}x{h} pixels resized to {IMAGE_SIZE}x{IMAGE_SIZE} (bicubic)",
+                      DataWarning, stacklevel=2)
         rgb = np.asarray(Image.fromarray(rgb).resize((IMAGE_SIZE, IMAGE_SIZE), Image.BICUBIC), dtype=np.uint8)
     return np.ascontiguousarray(rgb)

@@ -207,3 +207,22 @@ def test_padding_and_dropping_frames_are_said():
         assert fit_frame_count(np.zeros((29, 4, 4), np.uint8), meta, where="labels/").shape == (30, 4, 4)
     with pytest.warns(DataWarning, match=r"dropped the last 2 of 32 frames"):
         assert fit_frame_count(np.zeros((32, 4, 4), np.uint8), meta, where="labels/").shape == (30, 4, 4)
+
+
+def test_resizing_is_said_once_per_file(tmp_path):
+    """Issue 28, defect 1: 256 x 256 label PNGs resized to 128 x 128 are said, once per file."""
+    import warnings
+
+    from archon_framework import DataWarning
+
+    labels = toy_label_video(3, rng=np.random.default_rng(0)).repeat(2, axis=1).repeat(2, axis=2)  # [3, 256, 256]
+    save_label_pngs(labels, tmp_path / "big")
+    meta = ClipMeta(clip_id="c", duration=0.1, frame_rate=30, sample_rate=16_000)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert SEMANTIC.load(tmp_path / "big", meta).shape == (3, 128, 128)
+    said = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
+    assert len(said) == 1 and "big): 256x256 label maps resized to 128x128 (nearest neighbour) (3 frames)" in said[0]
+    Image.fromarray(toy_image(512, rng=np.random.default_rng(1))).save(tmp_path / "big.png")
+    with pytest.warns(DataWarning, match=r"big\.png\): 512x512 pixels resized to 256x256"):
+        IMAGE.load(tmp_path / "big.png", meta)
