@@ -198,7 +198,8 @@ def verify_file(path: str | Path, *, anchors: str | None = None, watermark: bool
         status = "no-manifest"
     wm = reading is not None and reading.detected
     generation = cred.get("generation")
-    by_archon = {"generated": True, "altered": True}.get(status, True if wm else None if status in ("unreadable", "missing") else False)
+    unknown = status in ("unreadable", "missing", "unsupported")  # nothing could be checked
+    by_archon = {"generated": True, "altered": True}.get(status, True if wm else None if unknown else False)
     altered = {"generated": False, "altered": True}.get(status, True if wm and status == "no-manifest" else None)
     return VerifyResult(
         path=str(path), status=status, generated_by_archon=by_archon, altered=altered,
