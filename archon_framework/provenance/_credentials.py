@@ -39,6 +39,7 @@ class ProvenanceError(ArchonError):
 
 
 def sidecar_path(path: Path) -> Path:
+    """Where the detached manifest of `path` lives: ``FILE.c2pa`` beside it."""
     return path.with_name(path.name + SIDECAR_SUFFIX)
 
 

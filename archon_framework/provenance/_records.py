@@ -110,4 +110,5 @@ class ProvenanceConfig:
         return cls(enabled=enabled, watermark=watermark, steps=steps, plugins=dict(sorted(plugins.items())))
 
     def steps_for(self, modality: str) -> tuple[ProvenanceStep, ...]:
+        """The plugin steps that mark `modality`, in registration order."""
         return tuple(s for s in self.steps if modality in s.modalities)

@@ -69,6 +69,7 @@ class WatermarkReading:
 
     @property
     def bit_accuracy(self) -> float:
+        """Fraction of the 64 payload bits read correctly at the best alignment."""
         return self.matched / NBITS
 
 
