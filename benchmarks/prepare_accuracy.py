@@ -13,7 +13,9 @@ each against the generator's own modalities:
 * crop: jitter of the head box, mean |frame-to-frame centre motion| / box side, of the
   per-frame boxes and of the `smooth` crop (the `union` crop, the default, has none);
 * speed: seconds of video prepared per wall-clock second, `--jobs` processes, cold start
-  (model loading) included.
+  (process start, model loading) included; and the CPU seconds spent per second of video
+  (all threads, the workers and ffmpeg included), which does not depend on what else runs on
+  the machine: 2 cores prepare `2 / cpu_seconds_per_video_second` seconds of video per second.
 
 Usage: python benchmarks/prepare_accuracy.py [--clips 8] [--seconds 4] [--jobs 2] [--seed 0]
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -57,6 +60,12 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the workers, ffmpeg), all threads."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _jitter(boxes: np.ndarray) -> float:
     return float(np.mean(np.linalg.norm(np.diff(boxes[:, :2], axis=0), axis=1) / boxes[1:, 2]))
 
@@ -79,9 +88,9 @@ def main() -> None:
             write_video(videos / f"{name}.mp4", clip["video"], clip.meta.frame_rate, clip["speech"], clip.meta.sample_rate)
             truth[name] = clip
         config = PrepareConfig(frame_rate=30.0, jobs=args.jobs, min_seconds=0.5, steps={"crop": {"mode": "full"}})
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_seconds()
         report = prepare_videos(registry, videos, Path(tmp) / "out", config=config)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
         prepared = {c.clip_id: c for c in ClipDataset(Path(tmp) / "out")}
 
         rows, ious_by_label = [], {name: [] for name in LABELS}
@@ -111,6 +120,8 @@ def main() -> None:
         summary = {
             "clips": args.clips, "prepared": len(ok), "seconds_of_video": seconds, "jobs": args.jobs,
             "wall_s": round(wall, 2), "video_seconds_per_second": round(seconds / wall, 3),
+            "cpu_s": round(cpu, 2), "cpu_seconds_per_video_second": round(cpu / seconds, 3),
+            "real_time_factor_on_2_cores_from_cpu": round(2 * seconds / cpu, 2),
             "semantic_miou": float(np.mean([r["semantic_miou"] for r in ok])),
             "jaw_corr_fitted": float(np.nanmean([r["jaw_corr_fitted"] for r in ok])),
             "jaw_corr_mouth_gap": float(np.nanmean([r["jaw_corr_mouth_gap"] for r in ok])),

@@ -19,10 +19,11 @@ nostrils               approximated ellipses between the subnasale and each ala
 teeth                  approximated bright, unsaturated pixels inside the inner lip contour
 tongue                 approximated red pixels inside the inner lip contour
 other_in_the_mouth     approximated the rest of the mouth opening
-ears                   approximated ellipses beside the face oval, inside the person mask
-neck                   approximated person pixels in a band below the chin
-clothes                approximated person pixels lower down or beside the neck
-hair                   approximated person pixels above and around the face (incl. headwear)
+ears                   approximated skin-coloured ellipses beside the face oval, in the person mask
+neck                   approximated skin-coloured person pixels in a band below the chin
+clothes                approximated person pixels lower down or beside the neck, unless hair-coloured
+hair                   approximated person pixels above and around the face (incl. headwear), and
+                                    ones coloured like the hair beside the face, over the shoulders
 beard                  impossible   facial hair is neither a mesh part nor a mask
 glasses                impossible   (idem)
 headwear               impossible   drawn as hair
@@ -68,6 +69,15 @@ def _disc(shape: tuple[int, int], centre: np.ndarray, radius: float) -> np.ndarr
     return (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= radius ** 2
 
 
+def _like(image: np.ndarray, region: np.ndarray, *, tolerance: float = 20.0) -> np.ndarray:
+    """Pixels whose colour (CIELAB) is within `tolerance` of the median colour of `region`."""
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    if not region.any():
+        return np.zeros(region.shape, bool)
+    ref = np.median(lab[region], axis=0)
+    return np.linalg.norm(lab - ref, axis=-1) < tolerance
+
+
 def draw_labels(points: np.ndarray, person: np.ndarray, image: np.ndarray) -> np.ndarray:
     """One frame's label map (see the module docstring).
 
@@ -87,16 +97,21 @@ def draw_labels(points: np.ndarray, person: np.ndarray, image: np.ndarray) -> np
     face_h = max(chin[1] - top[1], 1.0)
     face_w = max(oval[:, 0].max() - oval[:, 0].min(), 1.0)
     yy, xx = np.mgrid[: shape[0], : shape[1]] + 0.5
+    skin = _like(image, _mask(shape, oval))
     below = yy > chin[1] - 0.05 * face_h
     neck_band = below & (np.abs(xx - chin[0]) < 0.32 * face_w) & (yy < chin[1] + 0.55 * face_h)
-    out[person] = LABEL_INDEX["hair"]
-    out[person & below & ~neck_band & (yy > chin[1] + 0.15 * face_h)] = LABEL_INDEX["clothes"]
-    out[person & neck_band] = LABEL_INDEX["neck"]
-    out[person & below & (yy >= chin[1] + 0.55 * face_h)] = LABEL_INDEX["clothes"]
+    out[person] = LABEL_INDEX["hair"]  # what is left of the person above the shoulders: hair (or headwear)
+    lower = person & below & ((~neck_band & (yy > chin[1] + 0.15 * face_h)) | (yy >= chin[1] + 0.55 * face_h))
+    # hair's colour: the person beside the face between brows and chin, where it is not skin
+    sides = person & ~_mask(shape, oval) & ~skin & (yy > p[topo.RIGHT_BROW + topo.LEFT_BROW, 1].min()) & (yy < chin[1]) \
+        & (np.abs(xx - chin[0]) < 0.8 * face_w)
+    hairlike = _like(image, sides) if sides.sum() > 10 else np.zeros(shape, bool)
+    out[lower & ~hairlike] = LABEL_INDEX["clothes"]  # hair over the shoulders stays hair
+    out[person & neck_band & skin] = LABEL_INDEX["neck"]  # long hair over the neck stays hair
     for side, sign in ((topo.RIGHT_CHEEK, -1.0), (topo.LEFT_CHEEK, 1.0)):
         centre = p[side, :2] + np.array([sign * 0.04 * face_w, 0.05 * face_h])
         ear = ((xx - centre[0]) / (0.07 * face_w)) ** 2 + ((yy - centre[1]) / (0.14 * face_h)) ** 2 <= 1
-        out[ear & person] = LABEL_INDEX["ears"]
+        out[ear & person & skin] = LABEL_INDEX["ears"]
     _poly(out, oval, "face")
     _poly(out, p[topo.RIGHT_BROW], "brows")
     _poly(out, p[topo.LEFT_BROW], "brows")
@@ -109,7 +124,7 @@ def draw_labels(points: np.ndarray, person: np.ndarray, image: np.ndarray) -> np
         out[opening & _disc(shape, centre, 0.45 * radius)] = LABEL_INDEX["pupil"]
         cv2.polylines(out, [np.round(p[lid, :2] * (1 << _SHIFT)).astype(np.int32)], False, LABEL_INDEX["lashes"], 1, cv2.LINE_8, _SHIFT)
     for ala in (topo.RIGHT_ALA, topo.LEFT_ALA):
-        centre = 0.55 * p[topo.SUBNASALE, :2] + 0.45 * p[ala, :2]
+        centre = 0.4 * p[topo.SUBNASALE, :2] + 0.6 * p[ala, :2]
         axes = (max(0.5, 0.04 * face_w), max(0.5, 0.02 * face_h))
         nostril = ((xx - centre[0]) / axes[0]) ** 2 + ((yy - centre[1]) / axes[1]) ** 2 <= 1
         out[nostril] = LABEL_INDEX["nostrils"]
