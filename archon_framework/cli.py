@@ -195,8 +195,13 @@ def train(
     with errors_exit():
         cfg = load_train_config(config)
         check_train_config(cfg, registry)  # before anything is written
-        Trainer(cfg, registry, progress=progress).train(steps)
-    out.print(f"trained; checkpoints and metrics.jsonl in {cfg.out_dir}")
+        trainer = Trainer(cfg, registry, progress=progress)
+        resumed = trainer.manager.latest_step()
+        target = steps if steps is not None else cfg.steps
+        if resumed is not None:
+            err.print(f"resuming {cfg.out_dir} from its checkpoint at step {resumed} (training to step {target})")
+        trainer.train(steps)
+    out.print(f"trained to step {target}; checkpoints and metrics.jsonl in {cfg.out_dir}")
 
 
 @app.command("estimate-weights")

@@ -93,3 +93,30 @@ def test_cli_train_refuses_a_bad_config_before_writing_anything(tmp_path, regist
 def test_integral_floats_are_integers(tmp_path):
     (tmp_path / "t.toml").write_text(f'out_dir = "{tmp_path}"\nsteps = 1e3\n')
     assert load_train_config(tmp_path / "t.toml").steps == 1000
+
+
+def test_cli_train_says_which_step_it_resumes_from(tmp_path, registry, monkeypatch):
+    """Issue 28, defect 6: a resumed run says where it resumes."""
+    import numpy as np
+
+    from archon_framework import Clip, ClipMeta
+    from archon_framework.data import write_dataset
+
+    rng = np.random.default_rng(0)
+    clips = [Clip(ClipMeta(clip_id=f"c{i}", duration=0.4, frame_rate=10, sample_rate=100),
+                  {"speech": rng.uniform(0, 1, (4, 2)).astype(np.float32), "expression": rng.uniform(0, 1, (4, 2)).astype(np.float32)})
+             for i in range(3)]
+    write_dataset(tmp_path / "data", clips)
+    (tmp_path / "train.toml").write_text(
+        f'out_dir = "{tmp_path / "run"}"\nsteps = 2\nlog_every = 1\n[data]\ndataset = "{tmp_path / "data"}"\nsuite = "toy"\n'
+        "seq_len = 256\nbatch_size = 1\npacking_bins = 1\n[checkpoint]\nevery = 1\nkeep = 1\n")
+    monkeypatch.setattr(cli, "load_registry", lambda: registry)
+    runner = CliRunner()
+    first = runner.invoke(cli.app, ["train", "--config", str(tmp_path / "train.toml"), "--steps", "1", "--no-progress"])
+    assert first.exit_code == 0, first.output
+    assert "resuming" not in first.stderr
+    # Run again to the same step: it resumes, says so, and has nothing left to train (no compile).
+    again = runner.invoke(cli.app, ["train", "--config", str(tmp_path / "train.toml"), "--steps", "1", "--no-progress"])
+    assert again.exit_code == 0, again.output
+    assert "from its checkpoint at step 1 (training to step 1)" in " ".join(again.stderr.split())
+    assert "trained to step 1" in again.stdout
