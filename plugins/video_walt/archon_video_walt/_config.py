@@ -243,6 +243,8 @@ class TrainConfig:
         eval_clips: held-out clips (the last ones of the source) for the report.
         checkpoint_every: denoiser steps between saves.
         ema_decay: exponential moving average of the denoiser weights used for sampling (0: off).
+        ae_min_steps, min_steps: a stage that stops (its time budget spent) before this many
+            steps is reported as undertrained (``below_min`` in the report, and a warning).
     """
 
     ae_steps: int = attrs.field(default=1000, validator=_positive)
@@ -262,6 +264,8 @@ class TrainConfig:
     eval_clips: int = 2
     checkpoint_every: int = attrs.field(default=500, validator=_positive)
     ema_decay: float = attrs.field(default=0.0, validator=_probability)
+    ae_min_steps: int = attrs.field(default=100, validator=attrs.validators.ge(0))
+    min_steps: int = attrs.field(default=200, validator=attrs.validators.ge(0))
 
 
 @attrs.frozen

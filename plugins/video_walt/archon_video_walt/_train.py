@@ -31,6 +31,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from archon_framework import ConfigError
 from archon_framework.config import atomic_write_text
 from archon_framework.optim import warmup_cosine_schedule
+from archon_framework.train import StepBudget, training_record
 from archon_video_walt._autoencoder import Autoencoder
 from archon_video_walt._config import VideoConfig, shipped_config
 from archon_video_walt._data import (
@@ -276,11 +277,17 @@ def train_video_decoder(
 
     The autoencoder stage takes ``train.ae_fraction`` of a ``steps`` or ``seconds`` budget (the
     config's ``ae_steps`` / ``steps`` when neither is given); the denoiser stage takes the rest,
-    its windows' encoding included. ``autoencoder`` reuses a trained autoencoder (a directory
-    with ``config.json`` and ``autoencoder.eqx``) and skips stage 1. Saves the renderer to
-    ``out_dir`` (loadable by the modality's factory) with ``report.json``, and returns the report:
-    losses, held-out autoencoder PSNR and, with ``evaluate``, the held-out generation metrics of
-    :func:`archon_video_walt.evaluate_renderer` on the first chunk of each held-out clip.
+    its windows' encoding included. ``seconds`` counts training time only: each stage's clock
+    starts after its first (compiling) step and compilations are not counted
+    (`archon_framework.train.StepBudget`). ``autoencoder`` reuses a trained autoencoder (a
+    directory with ``config.json`` and ``autoencoder.eqx``) and skips stage 1. Saves the renderer
+    to ``out_dir`` (loadable by the modality's factory) with ``report.json``, and returns the
+    report: losses, `archon_framework.train.training_record`'s keys (``training``: one
+    `TrainReport` dict per stage trained, compile and training seconds apart; ``compile_s``,
+    ``train_s``; ``below_min``: a stage stopped before ``train.ae_min_steps`` /
+    ``train.min_steps``), held-out autoencoder PSNR and, with
+    ``evaluate``, the held-out generation metrics of :func:`archon_video_walt.evaluate_renderer`
+    on the first chunk of each held-out clip.
     """
     from archon_video_walt._evaluate import evaluate_renderer
 
@@ -291,6 +298,7 @@ def train_video_decoder(
     train_clips, eval_clips = split_clips(clips, config.train.eval_clips)
     tc = config.train
     report: dict[str, Any] = {"train_clips": len(train_clips), "eval_clips": len(eval_clips)}
+    stages = []  # the TrainReport of each stage trained here
 
     # ---- stage 1: autoencoder
     if autoencoder is not None:
@@ -304,15 +312,17 @@ def train_video_decoder(
         ae_steps, ae_seconds = _budget(steps, seconds, tc.ae_fraction, tc.ae_steps)
         trainer = AutoencoderTrainer(config, steps=ae_steps or tc.ae_steps, seed=seed)
         rng, history, t0 = np.random.default_rng(seed), [], time.monotonic()
-        with _progress(progress) as bar:
+        budget = StepBudget("video autoencoder", steps=ae_steps, seconds=ae_seconds, min_steps=tc.ae_min_steps)
+        with budget, _progress(progress) as bar:
             task = bar.add_task("video autoencoder", total=ae_steps, info="")
-            while (ae_steps is None or trainer.step_count < ae_steps) and (
-                    ae_seconds is None or time.monotonic() - t0 < ae_seconds):
+            while budget.more():
                 batch = sample_video_batch(train_clips, tc.ae_batch_size, tc.ae_frames, tc.ae_crop, rng=rng)
-                history.append(trainer.step(batch))
+                history.append(trainer.step(batch))  # floats: the step has run
+                budget.step_done()
                 bar.update(task, advance=1, info=f"loss {history[-1]['loss']:.4f}")
         ae = trainer.model
         save_module(out_dir / AE_FILE, ae)
+        stages.append(budget.report())
         report["autoencoder"] = {
             "steps": trainer.step_count, "seconds": round(time.monotonic() - t0, 1),
             "first_loss": history[0]["loss"] if history else None,
@@ -322,30 +332,39 @@ def train_video_decoder(
     # ---- stage 2: denoiser on frozen, normalized latents
     t0 = time.monotonic()
     if steps is None and seconds is None:
-        dn_steps, deadline = tc.steps, None
+        dn_steps, dn_seconds = tc.steps, None
     else:
         used = report["autoencoder"].get("steps", 0)
         dn_steps = None if steps is None else max(1, steps - used)
-        deadline = None if seconds is None else start + seconds
-    windows = encode_windows(ae, train_clips, config)
-    stats = windows.stats
-    trainer = DenoiserTrainer(config, steps=dn_steps or tc.steps, seed=seed)
-    history = []
-    with _progress(progress) as bar:
-        task = bar.add_task("video denoiser", total=dn_steps, info="")
-        while (dn_steps is None or trainer.step_count < dn_steps) and (
-                deadline is None or time.monotonic() < deadline or trainer.step_count == 0):
-            history.append(trainer.step(trainer.batch(windows, train_clips, tc.batch_size)))
-            bar.update(task, advance=1, info=f"v-loss {history[-1]['loss']:.4f}")
-            if trainer.step_count % tc.checkpoint_every == 0:
-                VideoRenderer(config, ae, trainer.sampling_model, stats).save(out_dir)
+        # The rest of the training seconds (compile time counts in neither stage).
+        dn_seconds = None if seconds is None else max(seconds - (stages[0].train_s if stages else 0.0), 1e-3)
+    budget = StepBudget("video denoiser", steps=dn_steps, seconds=dn_seconds, min_steps=tc.min_steps)
+    with budget:
+        windows = encode_windows(ae, train_clips, config)
+        encoded = budget.report()  # the encoding's own training seconds come out of the stage's budget
+        if dn_seconds is not None:
+            budget.seconds = max(dn_seconds - encoded.train_s, 1e-3)
+        stats = windows.stats
+        trainer = DenoiserTrainer(config, steps=dn_steps or tc.steps, seed=seed)
+        history = []
+        with _progress(progress) as bar:
+            task = bar.add_task("video denoiser", total=dn_steps, info="")
+            while budget.more():
+                history.append(trainer.step(trainer.batch(windows, train_clips, tc.batch_size)))  # floats: it ran
+                budget.step_done()
+                bar.update(task, advance=1, info=f"v-loss {history[-1]['loss']:.4f}")
+                if trainer.step_count % tc.checkpoint_every == 0:
+                    VideoRenderer(config, ae, trainer.sampling_model, stats).save(out_dir)
+    stages.append(budget.report())
     renderer = VideoRenderer(config, ae, trainer.sampling_model, stats)
     renderer.save(out_dir)
     losses = [h["loss"] for h in history]
     report["denoiser"] = {
         "steps": trainer.step_count, "seconds": round(time.monotonic() - t0, 1), "windows": int(len(windows.latents)),
         "first_loss": float(np.mean(losses[:10])), "final_loss": float(np.mean(losses[-10:])),
+        "encode_s": round(encoded.first_step_s, 1),  # wall seconds of the windows' encoding
     }
+    report.update(training_record(stages))
     if evaluate:
         report["held_out"] = evaluate_renderer(renderer, eval_clips, frames=config.chunk_frames, seed=seed)
     report["seconds"] = round(time.monotonic() - start, 1)

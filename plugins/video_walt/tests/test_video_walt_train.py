@@ -1,11 +1,13 @@
 """Training: both stages lower their loss, the whole trainer writes a loadable renderer and a
 report; the held-out metrics tell a good video from a bad one."""
 
+import attrs
 import jax
 import numpy as np
 import pytest
 
-from archon_framework import DataError
+from archon_framework import CompileCounter, DataError
+from archon_framework.train import UndertrainedWarning
 from archon_video_walt import (
     VIDEO,
     Autoencoder,
@@ -27,9 +29,11 @@ def training_clips(mini, clips):
 def test_the_autoencoder_stage_lowers_the_reconstruction_loss(mini, training_clips):
     trainer = AutoencoderTrainer(mini, steps=60, seed=0)
     fixed = sample_video_batch(training_clips, 2, 5, 0, rng=np.random.default_rng(0))
-    before = trainer.loss(fixed, key=jax.random.key(0))
     rng = np.random.default_rng(1)
-    losses = [trainer.step(sample_video_batch(training_clips, 2, 5, 0, rng=rng))["loss"] for _ in range(60)]
+    with CompileCounter() as compiles:  # the update (and `loss`, the same program) compiles once
+        before = trainer.loss(fixed, key=jax.random.key(0))
+        losses = [trainer.step(sample_video_batch(training_clips, 2, 5, 0, rng=rng))["loss"] for _ in range(60)]
+    assert compiles.count("_autoencoder_update") == 1, compiles.by_function
     assert all(np.isfinite(losses)) and trainer.step_count == 60
     assert trainer.loss(fixed, key=jax.random.key(0))["loss"] < 0.7 * before["loss"]
     assert trainer.loss(fixed, key=jax.random.key(0)) == trainer.loss(fixed, key=jax.random.key(0))  # no update
@@ -44,17 +48,27 @@ def test_the_denoiser_stage_lowers_the_v_loss(mini, training_clips):
     trainer = DenoiserTrainer(mini, steps=150, seed=0)
     # A validation loss: fixed windows, and fixed times, noise, dropout and continuation (the key).
     fixed = trainer.batch(windows, training_clips, mini.train.batch_size)
-    before = trainer.loss(fixed, key=jax.random.key(5))
-    for _ in range(150):
-        trainer.step(trainer.batch(windows, training_clips, mini.train.batch_size))
-    after = trainer.loss(fixed, key=jax.random.key(5))
+    with CompileCounter() as compiles:  # the update (and `loss`, the same program) compiles once
+        before = trainer.loss(fixed, key=jax.random.key(5))
+        for _ in range(150):
+            trainer.step(trainer.batch(windows, training_clips, mini.train.batch_size))
+        after = trainer.loss(fixed, key=jax.random.key(5))
+    assert compiles.count("_denoiser_update") == 1, compiles.by_function
     assert np.isfinite(after) and after < 0.9 * before, (before, after)
 
 
 def test_the_trainer_writes_a_renderer_and_a_report(mini, clips, tmp_path):
-    report = VIDEO.trainer(clips, out_dir=tmp_path, steps=6, seed=0, progress=False, config=mini)
+    mini = attrs.evolve(mini, train=attrs.evolve(mini.train, ae_min_steps=2, min_steps=5))
+    with pytest.warns(UndertrainedWarning, match="video denoiser: 4 steps.* BELOW THE MINIMUM of 5 steps"):
+        report = VIDEO.trainer(clips, out_dir=tmp_path, steps=6, seed=0, progress=False, config=mini)
     assert report["train_clips"] == 3 and report["eval_clips"] == 1
     assert report["autoencoder"]["steps"] == 2 and report["denoiser"]["steps"] == 4  # ae_fraction 0.3 of 6
+    ae, dn = report["training"]  # one TrainReport per stage: compile and training seconds apart
+    assert (ae["stage"], ae["steps"], ae["below_min"]) == ("video autoencoder", 2, False)
+    assert (dn["stage"], dn["steps"], dn["below_min"]) == ("video denoiser", 4, True) and report["below_min"]
+    # (compile_s may be 0: the tests above compiled the same steps in this process)
+    assert all(s["compile_s"] >= 0 and s["train_s"] > 0 and s["first_step_s"] > 0 for s in (ae, dn))
+    assert report["compile_s"] == pytest.approx(ae["compile_s"] + dn["compile_s"], abs=0.02)
     held = report["held_out"]
     assert {"generated", "no_semantic", "static_reference", "ground_truth", "autoencoder"} <= set(held)
     assert 0.0 <= held["generated"]["label_accuracy"] <= 1.0
