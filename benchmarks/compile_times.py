@@ -1,21 +1,23 @@
 """Cold compile seconds per tokenizer/video-decoder trainer at the demo's configs, and compiles per function.
 
-Each trainer runs as the demo runs it (``registry.modalities[name].trainer(clips, steps=...)``, the
-plugin's shipped tiny config) in a fresh process with JAX's persistent compilation cache off, so
-every compilation is cold. Per trainer it prints:
+Each trainer runs as the demo runs it (``registry.modalities[name].trainer(clips, steps=None,
+seconds=--budget)``, the plugin's shipped tiny config; the budget counts training seconds after the
+first compiled step) in a fresh process with JAX's persistent compilation cache off, so every
+compilation is cold. ``--steps N`` runs a fixed step count instead: a run planned to end before a
+tokenizer's discriminator starts then compiles its update without the discriminator. Per trainer
+it prints:
 
 - ``compile_s``: wall seconds JAX spent tracing, lowering and compiling (the union of its
   monitoring spans, so a jit traced inside another counts once), of which ``update_s`` in the
   trainer's update steps (the functions named in ``UPDATES``) and the rest in evaluation,
   encoding and sampling after training;
-- ``compiles``: XLA compilations per function over ``--steps`` steps: every update function
-  should read 1; ``other_top``: the other functions that took longest to compile
+- ``compiles``: XLA compilations per function over the run: every update function should read 1; ``other_top``: the other functions that took longest to compile
   (``[compilations, backend seconds]``); ``training``: the trainer's own `TrainReport`(s);
 - ``wall_s``: the whole trainer call (data preparation, training, saving, evaluation);
 - with ``--warm``, the same run again on a persistent cache filled by the first one
   (``warm_compile_s``: what a second ``archon demo --train`` pays).
 
-    .venv/bin/python benchmarks/compile_times.py                  # all trainers, 3 steps each
+    .venv/bin/python benchmarks/compile_times.py                  # all trainers, a 2 s budget each
     .venv/bin/python benchmarks/compile_times.py --only speech,video --steps 5 --warm
 
 Clips: ``--clips`` synthetic_heads clips of ``--seconds`` (the demo's default length, 1 s).
@@ -77,8 +79,10 @@ def _clips(n: int, seconds: float) -> list[Any]:
     return [generate_clip(i, seed=0, seconds=seconds) for i in range(n)]
 
 
-def run_one(name: str, *, steps: int, clips: int, seconds: float, cache: str | None) -> dict[str, Any]:
-    """Run trainer ``name`` for ``steps`` steps in this process and measure its compilations."""
+def run_one(name: str, *, steps: int | None, budget: float, clips: int, seconds: float,
+            cache: str | None) -> dict[str, Any]:
+    """Run trainer ``name`` (``steps`` steps, else a ``budget`` of training seconds) in this
+    process and measure its compilations."""
     import jax
 
     if cache:
@@ -98,14 +102,15 @@ def run_one(name: str, *, steps: int, clips: int, seconds: float, cache: str | N
     jax.monitoring.register_event_time_span_listener(spans)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        report = trainer(data, out_dir=Path(tmp) / name, steps=steps, seconds=None, seed=0, progress=False)
+        report = trainer(data, out_dir=Path(tmp) / name, steps=steps, seconds=None if steps else budget, seed=0,
+                         progress=False)
         wall = time.perf_counter() - start
     jax.monitoring.unregister_event_time_span_listener(spans)
     update_spans = [(a, b) for a, b, n in spans.spans if _is_update(n)]
     training = {k: v for k, v in report.items() if k == "training"}
     return {
         "trainer": name,
-        "steps": steps,
+        "steps": report.get("steps", steps),
         "wall_s": round(wall, 1),
         "compile_s": round(_Spans.union([(a, b) for a, b, _ in spans.spans]), 1),
         "update_s": round(_Spans.union(update_spans), 1),
@@ -118,8 +123,9 @@ def run_one(name: str, *, steps: int, clips: int, seconds: float, cache: str | N
 
 
 def _child(name: str, args: argparse.Namespace, cache: str | None) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--child", name, "--steps", str(args.steps), "--clips", str(args.clips),
-           "--seconds", str(args.seconds)] + (["--cache", cache] if cache else [])
+    cmd = [sys.executable, __file__, "--child", name, "--budget", str(args.budget), "--clips", str(args.clips),
+           "--seconds", str(args.seconds)] + (["--cache", cache] if cache else []) + (
+           ["--steps", str(args.steps)] if args.steps else [])
     env = {**os.environ, "ARCHON_COMPILATION_CACHE": cache or "off"}
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode:
@@ -130,7 +136,8 @@ def _child(name: str, args: argparse.Namespace, cache: str | None) -> dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(TRAINERS), help="comma-separated modalities")
-    parser.add_argument("--steps", type=int, default=3, help="steps per trainer (video: split by ae_fraction)")
+    parser.add_argument("--steps", type=int, help="steps per trainer instead of a budget (video: split by ae_fraction)")
+    parser.add_argument("--budget", type=float, default=2.0, help="training seconds per trainer (after compiling)")
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=1.0, help="clip length")
     parser.add_argument("--warm", action="store_true", help="run each again on a warm persistent cache")
@@ -139,8 +146,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_one(args.child, steps=args.steps, clips=args.clips, seconds=args.seconds,
-                                 cache=args.cache)))
+        print(json.dumps(run_one(args.child, steps=args.steps, budget=args.budget, clips=args.clips,
+                                 seconds=args.seconds, cache=args.cache)))
         return
     results = []
     for name in args.only.split(","):
