@@ -62,3 +62,29 @@ def test_a_shifted_speech_track_moves_the_best_offset_by_the_shift(registry, cli
 
     assert abs_offset(clip["speech"]) == 0.0
     assert abs_offset(_shift(clip["speech"], shift, meta.frame_rate, meta.sample_rate)) == abs(shift)
+
+
+def test_the_ground_truth_tops_the_pretrained_video_columns(registry, clips):
+    """Table 1's main columns on the held-out clips themselves: in sync, zero landmark distance, every face found."""
+    if "lipsync_face_confidence" not in registry.metrics:
+        pytest.skip("needs archon-eval-metrics with archon-perception")
+    run = ground_truth_run(SPEECH_TO_VIDEO, clips, installed=list(registry.modalities))
+    v = score_predictions(registry.metrics, run.predictions, clips).values()
+    assert v["lipsync_face_abs_offset"] <= 1.0 and v["lipsync_face_confidence"] > 0.1
+    assert v["lmd_mouth"] == 0.0 and v["lmd_face"] == 0.0 and v["face_detection_rate"] == 1.0
+
+
+def test_the_ground_truth_speech_is_the_ceiling_of_table2(registry, clips):
+    """Table 2's main columns on the held-out speech: the recognizer's own WER, C-SIM 1, every speaker identified."""
+    from archon_framework.eval import TABLE2
+
+    if "speech_wer" not in registry.metrics:
+        pytest.skip("needs archon-eval-metrics with archon-perception")
+    row = next(r for r in TABLE2.rows if r.models == "ground-truth")
+    run = ground_truth_run(row.chain, clips, installed=list(registry.modalities))
+    scores = score_predictions(registry.metrics, run.predictions, clips)
+    v = scores.values()
+    assert not scores.errors, scores.errors
+    assert v["speech_wer"] >= 0.0 and v["speech_cer"] >= 0.0  # pocketsphinx's own error on espeak: no fixed bound
+    assert v["voice_speaker_similarity"] == pytest.approx(1.0, abs=1e-5)
+    assert v["voice_speaker_id_accuracy"] == 1.0 and 1.0 <= v["speech_dnsmos.ovrl"] <= 5.0

@@ -13,15 +13,32 @@ write_report(result, "runs/eval")                       # eval.md, eval.json, ev
 ```
 
 Metrics come from the installed plugins' ``archon_metrics()`` hooks (archon-eval-metrics,
-archon-text-t5); the experts of Table 3 are trained by
+archon-text-t5); each score that a pretrained model makes is written with its versioned
+definition, and a report says where its definitions differ from the previous one (``compare_reports``); the experts of Table 3 are trained by
 `archon_framework.train.train_experts`. The plot needs matplotlib (the ``plot`` extra).
 """
 
 from archon_framework.eval._cli import command_line, heldout_clips, read_run, run_eval, run_registry
 from archon_framework.eval._evaluate import EvalResult, RowResult, TableResult, check_metrics, evaluate
-from archon_framework.eval._report import PLOT_EXTRA, chain_label, plot_metrics, report_json, report_markdown, write_report
+from archon_framework.eval._report import (
+    PLOT_EXTRA,
+    chain_label,
+    compare_reports,
+    plot_metrics,
+    report_json,
+    report_markdown,
+    write_report,
+)
 from archon_framework.eval._run import ChainRun, ExpertModels, ground_truth_run, load_experts, prepare_chain, run_chain
-from archon_framework.eval._score import MetricScores, Prediction, is_set_level, metric_applies, score_predictions
+from archon_framework.eval._score import (
+    MetricScores,
+    Prediction,
+    definition_id,
+    is_set_level,
+    metric_applies,
+    metric_definition,
+    score_predictions,
+)
 from archon_framework.eval._tables import (
     DESCRIPTION_TO_SPEECH,
     IMAGE_TO_SPEECH,
@@ -58,12 +75,15 @@ __all__ = [
     "chain_label",
     "check_metrics",
     "command_line",
+    "compare_reports",
+    "definition_id",
     "evaluate",
     "ground_truth_run",
     "heldout_clips",
     "is_set_level",
     "load_experts",
     "metric_applies",
+    "metric_definition",
     "plot_metrics",
     "prepare_chain",
     "read_run",

@@ -12,14 +12,19 @@ import attrs
 
 from archon_framework.config import atomic_write_text
 from archon_framework.eval._evaluate import EvalResult, RowResult, TableResult
+from archon_framework.eval._score import definition_id, metric_definition
 
-__all__ = ["PLOT_EXTRA", "chain_label", "plot_metrics", "report_json", "report_markdown", "write_report"]
+__all__ = ["PLOT_EXTRA", "chain_label", "compare_reports", "plot_metrics", "report_json", "report_markdown",
+           "write_report"]
 
 _CAVEAT = (
-    "Every metric here is a documented, weight-free formula over hand-made features (no Inception, "
-    "I3D, SyncNet or speaker-verification network is downloaded), so no number is comparable to the "
-    "paper's FID, FVD, Sync-C/D or C-SIM; they compare runs of this framework with each other. "
-    "Frechet distances are set-level over the held-out clips and biased upwards on small sets."
+    "The main columns are scored by real pretrained models that ship inside PyPI wheels (MediaPipe "
+    "FaceMesh landmarks, pocketsphinx speech recognition, DNSMOS, the GE2E speaker encoder), each with "
+    "the versioned definition listed under Metrics: two reports' scores compare only where the "
+    "definition ids match. Columns marked (proxy) are documented, weight-free formulas over hand-made "
+    "features. No SyncNet, Inception, I3D or the paper's speaker network is used, so no number equals "
+    "the paper's Sync-C/D, FID, FVD or C-SIM. Frechet distances are set-level over the held-out clips "
+    "and biased upwards on small sets."
 )
 
 
@@ -61,6 +66,7 @@ def _row_json(r: RowResult) -> dict[str, Any]:
 def report_json(result: EvalResult, *, command: str = "") -> dict[str, Any]:
     """Everything in the report as JSON-able data (NaN and inf as null)."""
     used = sorted({k.split(".", 1)[0] for t in result.tables for k in t.keys()})
+    definitions = {name: metric_definition(result.metrics[name]) for name in used if name in result.metrics}
     return {
         "command": command,
         **{k: v for k, v in result.info.items()},
@@ -68,7 +74,9 @@ def report_json(result: EvalResult, *, command: str = "") -> dict[str, Any]:
                     "rows": [_row_json(r) for r in t.rows]} for t in result.tables],
         "metrics": {name: {"modalities": list(result.metrics[name].modalities),
                            "higher_is_better": result.metrics[name].higher_is_better,
-                           "description": result.metrics[name].description}
+                           "description": result.metrics[name].description,
+                           **({"definition": definitions[name], "definition_id": definition_id(definitions[name])}
+                              if definitions[name] is not None else {})}
                     for name in used if name in result.metrics},
         "notes": list(result.notes),
     }
@@ -122,7 +130,8 @@ def _table_md(result: EvalResult, t: TableResult) -> list[str]:
                 if key in counts and counts[key] < r.clips:
                     cell, marked = cell + f" ({counts[key]}/{r.clips})", True
                 cells.append(cell)
-            lines.append(f"| `{key}` | {_arrow(result, key)} | " + " | ".join(cells) + " |")
+            proxy = " (proxy)" if key in t.table.proxies else ""
+            lines.append(f"| `{key}`{proxy} | {_arrow(result, key)} | " + " | ".join(cells) + " |")
         lines.append("")
         if marked:
             lines += ["± standard error of the mean over clips; † set-level (one value over the clips); "
@@ -160,15 +169,63 @@ def report_markdown(result: EvalResult, *, command: str = "", title: str = "arch
         lines += [f"![metrics per chain]({plot})", ""]
     used = sorted({k.split(".", 1)[0] for t in result.tables for k in t.keys()})
     if used:
-        lines += ["## Metrics", "", "| metric | better | what it is |", "|---|:-:|---|"]
+        lines += ["## Metrics", "", "| metric | better | what it is | definition |", "|---|:-:|---|---|"]
         for name in used:
             m = result.metrics.get(name)
             if m is not None:
-                lines.append(f"| `{name}` | {'higher' if m.higher_is_better else 'lower'} | {_md(m.description)} |")
-        lines.append("")
+                lines.append(f"| `{name}` | {'higher' if m.higher_is_better else 'lower'} | {_md(m.description)} | "
+                             f"{_md(_definition_md(metric_definition(m)))} |")
+        lines += ["", "A definition id is the sha256 (12 hex digits) of the metric's definition in the JSON "
+                  "report: the model packages and versions, the sha256 of each model file and every setting.", ""]
     if result.notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in result.notes] + [""]
     return "\n".join(lines)
+
+
+def _definition_md(definition: dict[str, Any] | None) -> str:
+    """One cell: the definition id and the models (package version, file hash prefixes)."""
+    if definition is None:
+        return "formula (no model)"
+    if "unavailable" in definition:
+        return f"unavailable: {definition['unavailable']}"
+    models = "; ".join(
+        f"{m.get('package')} {m.get('version')} ({', '.join(h[:8] for h in m.get('files', {}).values())})"
+        for m in definition.get("models", []))
+    return f"`{definition_id(definition)}` {models}".strip()
+
+
+def compare_reports(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """Where two JSON reports' metric definitions differ (empty: every shared score is comparable).
+
+    Args:
+        previous, current: two ``report_json`` dicts (e.g. read from two ``eval.json`` files).
+
+    Returns:
+        One line per metric whose definition differs, naming what differs (model version, file
+        hash, a setting), and one per metric that has a definition in only one report.
+    """
+    def flat(value: Any, prefix: str = "") -> dict[str, Any]:
+        if isinstance(value, dict):
+            return {k: v for key, item in value.items() for k, v in flat(item, f"{prefix}{key}.").items()}
+        if isinstance(value, list):
+            return {k: v for i, item in enumerate(value) for k, v in flat(item, f"{prefix}{i}.").items()}
+        return {prefix.rstrip("."): value}
+
+    old, new = previous.get("metrics", {}), current.get("metrics", {})
+    lines = []
+    for name in sorted(set(old) & set(new)):
+        a, b = old[name].get("definition"), new[name].get("definition")
+        if a == b:
+            continue
+        if a is None or b is None:
+            lines.append(f"{name}: a definition in only {'the current' if a is None else 'the previous'} report")
+            continue
+        fa, fb = flat(a), flat(b)
+        diffs = [f"{k}: {fa.get(k, '<absent>')!r} -> {fb.get(k, '<absent>')!r}" for k in sorted(set(fa) | set(fb))
+                 if fa.get(k) != fb.get(k)]
+        lines.append(f"{name}: definition {definition_id(a)} -> {definition_id(b)} ({'; '.join(diffs[:4])}"
+                     f"{'; ...' if len(diffs) > 4 else ''})")
+    return lines
 
 
 # ---------------------------------------------------------------------- the plot
@@ -245,10 +302,22 @@ def plot_metrics(result: EvalResult, path: str | Path, *, columns: int = 4) -> t
 
 
 # ---------------------------------------------------------------------- files
+def _previous(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def write_report(result: EvalResult, out_dir: str | Path, *, name: str = "eval", command: str = "",
                  title: str = "archon eval", setup: list[str] | None = None,
-                 plot: bool = True) -> dict[str, Path]:
+                 plot: bool = True, compare_to: str | Path | None = None) -> dict[str, Path]:
     """Write ``NAME.md``, ``NAME.json`` and (with matplotlib) ``NAME.png`` to ``out_dir``.
+
+    The metric definitions are compared with those of an earlier report, ``compare_to`` or else
+    the ``NAME.json`` this call replaces, and every difference becomes a note: scores whose
+    definitions differ are not comparable.
 
     Returns the paths written. Without matplotlib the plot is left out and the report says so.
     """
@@ -256,6 +325,14 @@ def write_report(result: EvalResult, out_dir: str | Path, *, name: str = "eval",
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     notes = list(result.notes)
+    earlier_path = Path(compare_to) if compare_to is not None else out / f"{name}.json"
+    earlier = _previous(earlier_path)
+    if earlier is not None:
+        current = report_json(result, command=command)
+        differ = compare_reports(earlier, current)
+        notes += [f"not comparable with {earlier_path}: {d}" for d in differ]
+        if not differ and any("definition" in m for m in current["metrics"].values()):
+            notes.append(f"metric definitions are the same as in {earlier_path}")
     if plot:
         png, why = plot_metrics(result, out / f"{name}.png")
         if png is not None:

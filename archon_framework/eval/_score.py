@@ -8,7 +8,11 @@ every installed plugin's metrics:
   one of several modalities gets two ``{modality: value}`` mappings of exactly its modalities;
 * a *set-level* metric (its ``fn`` has the attribute ``archon_set_level = True``, e.g. the
   Frechet distances) gets two lists, one entry per clip, and ``meta=[...]``;
-* a float result is reported under the metric's name, a dict ``{"f1": x}`` as ``"name.f1"``.
+* a float result is reported under the metric's name, a dict ``{"f1": x}`` as ``"name.f1"``;
+* a metric whose score depends on a pretrained model carries a versioned definition: its ``fn``
+  has ``archon_definition``, a zero-argument callable returning a JSON-ready dict (the models'
+  packages, versions, file sha256s and settings, and the metric's parameters), which the report
+  writes beside the score (:func:`metric_definition`).
 
 Which metrics score a chain run: those whose modalities the reference has, whose modalities
 are all either produced by the run or given to it, and **at least one of which the run
@@ -23,6 +27,8 @@ at all (a failed render) are not scored; the report gives the valid count of eac
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -32,12 +38,37 @@ import attrs
 from archon_framework._clip import Clip
 from archon_framework._registry import Metric
 
-__all__ = ["Prediction", "MetricScores", "is_set_level", "metric_applies", "score_predictions"]
+__all__ = ["Prediction", "MetricScores", "definition_id", "is_set_level", "metric_applies", "metric_definition",
+           "score_predictions"]
 
 
 def is_set_level(metric: Metric) -> bool:
     """Whether a metric scores a whole set at once (``fn.archon_set_level``)."""
     return bool(getattr(metric.fn, "archon_set_level", False))
+
+
+def metric_definition(metric: Metric) -> dict[str, Any] | None:
+    """The versioned definition of a metric (``fn.archon_definition()``), or None for a plain formula.
+
+    A definition that cannot be built (its model package is broken) is returned as
+    ``{"unavailable": message}``: it never stops a report.
+    """
+    make = getattr(metric.fn, "archon_definition", None)
+    if make is None:
+        return None
+    try:
+        out = make()
+    except Exception as err:  # a plugin's code: report it, keep going
+        return {"unavailable": f"{type(err).__name__}: {err}"}
+    return out if isinstance(out, dict) else {"unavailable": f"archon_definition returned {type(out).__name__}"}
+
+
+def definition_id(definition: Mapping[str, Any] | None) -> str | None:
+    """A short id of a definition: the first 12 hex digits of the sha256 of its canonical JSON."""
+    if definition is None:
+        return None
+    text = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 @attrs.frozen(eq=False)

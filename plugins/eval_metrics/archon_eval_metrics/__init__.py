@@ -3,11 +3,16 @@
 Registered through ``archon_metrics()``: lip sync from label videos and speech (a SyncNet-style
 offset search over hand-made features), MCD-DTW and a voice-identity proxy, PSNR/SSIM of images
 and videos, label accuracy and mean IoU of semantic videos, set-level Fréchet distances over
-label-area and colour-histogram features, and normalized animation parameter errors.
+label-area and colour-histogram features, and normalized animation parameter errors; and, by
+real pretrained models from archon-perception, lip sync, landmark distance and face detection
+on RGB pixels (MediaPipe FaceMesh), WER/CER (pocketsphinx), DNSMOS, C-SIM and Id. Acc. (GE2E),
+each with a versioned definition (``definition_of``).
 ``score_clip`` / ``score_clips`` apply every installed plugin's metrics to clips.
 """
 
 from archon_eval_metrics._animation import ANIMATION_MODALITIES, animation_metrics, normalized_rmse, reference_scale
+from archon_eval_metrics._definitions import DEFINITION_ATTRIBUTE, definition_of, with_definition
+from archon_eval_metrics._face_sync import MIN_DETECTION_RATE, face_lipsync, landmark_distance, video_landmarks
 from archon_eval_metrics._frechet import (
     HISTOGRAM_BINS,
     SET_LEVEL_ATTRIBUTE,
@@ -20,6 +25,7 @@ from archon_eval_metrics._frechet import (
     label_area_features,
     set_level,
 )
+from archon_eval_metrics._intelligibility import edit_distance, error_rate, normalize_text, transcribe
 from archon_eval_metrics._lipsync import (
     DEFAULT_MAX_OFFSET,
     MOUTH_INTERIOR_LABELS,
@@ -47,9 +53,22 @@ from archon_eval_metrics._voice import (
     pitch_track,
     voice_profile,
 )
+from archon_eval_metrics._voice_models import voice_embedding
 
 __all__ = [
     "ANIMATION_MODALITIES",
+    "DEFINITION_ATTRIBUTE",
+    "MIN_DETECTION_RATE",
+    "definition_of",
+    "edit_distance",
+    "error_rate",
+    "face_lipsync",
+    "landmark_distance",
+    "normalize_text",
+    "transcribe",
+    "video_landmarks",
+    "voice_embedding",
+    "with_definition",
     "DEFAULT_MAX_OFFSET",
     "Gaussian",
     "HISTOGRAM_BINS",

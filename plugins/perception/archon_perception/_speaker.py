@@ -3,8 +3,10 @@ by Resemblyzer 0.1.4's pretrained encoder (``pretrained.pt`` in its wheel), offl
 
 A 3-layer LSTM (256 units) over 40-band mel frames of 1.6 s partial utterances (hop 1/1.3 s)
 gives a ReLU'd, L2-normalized 256-d embedding per partial; the utterance embedding is their
-normalized mean. Before that the wave is volume-normalized to -30 dBFS (raise only) and long
-silences are cut by WebRTC voice-activity detection. The cosine of two embeddings is the speaker
+normalized mean. Before that the wave is scaled to -30 dBFS RMS (Resemblyzer only raises quiet
+audio to that level; scaling loud audio down too makes the embedding independent of the
+recording level, which otherwise moves it as much as a change of speaker) and long silences are
+cut by WebRTC voice-activity detection. The cosine of two embeddings is the speaker
 similarity (C-SIM in the paper's Table 2).
 
 The weights are read with ``torch.load(..., weights_only=True)`` (tensors only, no pickled code)
@@ -67,7 +69,7 @@ def _speaker_definition() -> ModelDefinition:
 
     parameters = {k: getattr(hparams, k) for k in sorted(dir(hparams)) if not k.startswith("_")
                   and isinstance(getattr(hparams, k), (int, float))}
-    parameters.update({"partial_rate": 1.3, "min_coverage": 0.75, "min_speech_s": MIN_SPEECH_S,
+    parameters.update({"level": "scaled to audio_norm_target_dBFS RMS, up or down", "partial_rate": 1.3, "min_coverage": 0.75, "min_speech_s": MIN_SPEECH_S,
                        "torch": importlib.metadata.version("torch"), "librosa": importlib.metadata.version("librosa"),
                        "silence": "RMS < 1e-5 or < min_speech_s of voice gives a NaN embedding"})
     return ModelDefinition.from_files(name="resemblyzer.ge2e", package="resemblyzer", version=RESEMBLYZER_VERSION,
@@ -129,6 +131,10 @@ def speaker_embedding(speech: Float[np.ndarray, " samples"], *, sample_rate: int
     nan = np.full(256, np.nan, np.float32)
     if is_silent(wave):
         return nan
+    from resemblyzer import hparams
+
+    rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
+    wave = wave * (10.0 ** (hparams.audio_norm_target_dBFS / 20.0) / rms)
     voiced = preprocess_wav(wave.astype(np.float32))
     if voiced.size < MIN_SPEECH_S * SPEAKER_SAMPLE_RATE:
         return nan
