@@ -5,6 +5,11 @@ printed as "first"), the second is timed (the median over clips is printed per s
 tokens the step generated and its share of the chain). Conditions come from the held-out clips
 of the `synthetic_heads_test` dataset plugin, as in `archon demo`.
 
+Then one clip of another length (``--other-seconds``, default 0.9x) runs once: its prompts and
+outputs fall in the same length buckets, so it should take the steady time, not the first run's
+(issue 27: a new clip length compiled again, 48.6 s against 19.4 s steady). The compilations it
+caused are counted (``CompileCounter``) and printed per function.
+
     .venv/bin/archon demo --out runs/demo
     .venv/bin/python benchmarks/chain_steps.py --checkpoint runs/demo/lm --chains speech-to-video speech-to-video-direct
 """
@@ -16,7 +21,7 @@ import statistics
 import time
 import warnings
 
-from archon_framework import load_registry
+from archon_framework import CompileCounter, load_registry
 from archon_framework.infer import Sampling, generate, get_chain, load_checkpoint
 
 CONDITIONS = {"speech-to-video": ("speech", "image"), "speech-to-video-direct": ("speech", "image"),
@@ -30,6 +35,7 @@ def main() -> None:
                         choices=sorted(CONDITIONS))
     parser.add_argument("--clips", type=int, default=3, help="held-out clips (timed runs)")
     parser.add_argument("--seconds", type=float, default=1.0, help="clip length")
+    parser.add_argument("--other-seconds", type=float, default=None, help="the other clip length (default 0.9x)")
     args = parser.parse_args()
 
     registry = load_registry()
@@ -65,6 +71,15 @@ def main() -> None:
             kind = f"{tokens[slot]:5d} tokens" if tokens[slot] else "  rendered  "
             print(f"   {slot:16s} {kind}  {med:7.3f} s  {med / whole:6.1%}")
         print(f"   {'chain':16s} {'':12s}  {whole:7.3f} s")
+        other = args.other_seconds or round(0.9 * args.seconds, 3)
+        clip = heldout.generate(args.clips, seconds=other, seed=0)
+        with CompileCounter() as compiles:
+            start = time.perf_counter()
+            generate(model, {c: clip[c] for c in CONDITIONS[name]}, chain, meta=clip.meta, sampling=sampling, seed=0)
+            total = time.perf_counter() - start
+        lm = {f: n for f, n in compiles.by_function.items() if f in ("jit(_fixed)", "jit(_until)")}
+        print(f"   a {other:g} s clip (other length, same buckets): {total:.3f} s; LM decoding compiles {lm or 'none'}; "
+              f"{compiles.total} compiles in all (plugins' decoders and renderers included)")
 
 
 if __name__ == "__main__":

@@ -215,6 +215,17 @@ def test_guidance_zero_is_unguided_and_guided_cache_equals_recompute(model):
     assert cached.min() >= 40 and cached.max() < 70
 
 
+def test_guided_generation_until_eos_follows_guided_generate(model):
+    kw = dict(key=jax.random.key(6), uncond_tokens=_prompt(5, 3), vocab_start=jnp.int32(40), vocab_size=30,
+              sampling=SAMPLED["sampling"]._replace(guidance=1.5))
+    full = np.asarray(_gen(model, _prompt(), num_tokens=N, **kw))
+    eos = int(full[3])
+    first = int(np.argmax(full == eos))
+    out = eqx.filter_jit(generate_until)(model, _prompt(), max_tokens=N, eos_id=jnp.int32(eos), **kw)
+    np.testing.assert_array_equal(np.asarray(out.global_ids)[: first + 1], full[: first + 1])
+    assert int(out.length) == first
+
+
 def test_guidance_follows_cond_plus_w_times_cond_minus_uncond(model):
     """Greedy guided token 0 is the argmax of c + w (c - u) computed from two full forwards."""
     uncond, w = _prompt(5, 3), 4.0
