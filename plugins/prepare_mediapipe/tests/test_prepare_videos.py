@@ -97,3 +97,14 @@ def test_the_registry_lists_the_steps_in_order():
     order = [s.name for s in plan_steps(load_registry().prepare_steps, PrepareConfig())]
     assert order.index("media") < order.index("face") < order.index("crop") < order.index("semantic")
     assert order.index("face") < order.index("morphable") and order.index("media") < order.index("script")
+
+
+@pytest.mark.slow  # compiles the expression tokenizer's training step
+def test_the_prepared_animation_trains_the_flame_tokenizer(prepared, tmp_path):
+    registry = load_registry()
+    clips = ClipDataset(prepared[0])
+    report = registry.modalities["expression"].trainer(clips, out_dir=tmp_path / "expression", steps=2, progress=False)
+    assert report and (tmp_path / "expression").exists()
+    tok = registry.tokenizer("expression", tmp_path)
+    local_ids = tok.encode(clips[0]["expression"], meta=clips[0].meta)
+    assert local_ids.shape == (registry.modalities["expression"].token_count(clips[0].meta),)
