@@ -319,6 +319,8 @@ def _run_generate(model: LoadedModel, board: _Board, step: PlannedStep, key: jax
             value = tok.decode(rng.to_local(result_ids), meta=board.window(slot))
         except ArchonError as err:
             value, note = None, f"could not decode: {err}"
+    if guided:
+        note = "; ".join(x for x in (f"classifier-free guidance w={sampling.guidance:g}", note) if x)
     valid = value is not None
     if value is not None:
         try:

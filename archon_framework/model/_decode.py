@@ -10,6 +10,13 @@ uses the codebook block of its residual level; see ``token_ranges`` in docs/plug
 ``block_starts``: the global first id of each generated position's block, all blocks ``vocab_size``
 wide. Each position's logits are then computed over its own block only (``range_logits`` with a
 per-step start), never over the whole modality range followed by a mask.
+
+``generate`` also takes a traced ``length`` (decode that many tokens into a ``num_tokens``
+buffer: one compilation serves every length of a bucket, with the tokens of an exact-count
+decode), and every function takes the unconditional prompt for classifier-free guidance
+(``Sampling.guidance``): a second KV-cached stream beside the conditioned one, fed the same
+tokens, whose range logits ``u`` turn the conditioned ``c`` into ``c + w (c - u)``. Sampling
+itself (prefiltered top-k / top-p) lives in ``_sampling.py``.
 """
 
 from __future__ import annotations
