@@ -32,9 +32,14 @@ def prepared(tmp_path_factory):
     write_video(d / "noface.mp4", noise, 25.0, a["speech"][:16_000])
     write_video(d / "twofaces.mp4", np.concatenate([a["video"], b["video"]], axis=2), 30.0, a["speech"])
     (d / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(500))
+    c = generate_clip(2, seed=0, seconds=2 * SECONDS + 0.4, split="test")
+    lost = c["video"].copy()
+    lost[36:48] = noise[:12, :1, :1]  # 0.4 s without a face in the middle: split around it
+    write_video(d / "lost.mp4", lost, 30.0, c["speech"])
+    (d / "prepare.toml").write_text("min_seconds = 0.8\n")
     out = tmp_path_factory.mktemp("prepared") / "data"
     runner = CliRunner()
-    result = runner.invoke(cli.app, ["data", "prepare", "--videos", str(d), "--out", str(out)])
+    result = runner.invoke(cli.app, ["data", "prepare", "--videos", str(d), "--out", str(out), "--config", str(d / "prepare.toml")])
     return out, result, a, b
 
 
@@ -44,17 +49,20 @@ def test_good_videos_give_every_modality_and_bad_ones_are_named_and_skipped(prep
     report = json.loads((out / REPORT_FILE).read_text())
     status = {k: (v["status"], [i["kind"] for i in v["issues"]]) for k, v in report["videos"].items()}
     assert status == {"broken": ("skipped", ["corrupt"]), "noface": ("skipped", ["no_face"]),
-                      "twofaces": ("skipped", ["several_faces"]), "talk0": ("prepared", []), "talk1": ("prepared", [])}
-    for name in ("broken", "noface", "twofaces"):
+                      "twofaces": ("skipped", ["several_faces"]), "talk0": ("prepared", []), "talk1": ("prepared", []),
+                      "lost": ("partial", ["face_lost"])}
+    for name in ("broken", "noface", "twofaces", "lost"):
         assert name in result.output
     clips = {c.clip_id: c for c in ClipDataset(out)}
-    assert sorted(clips) == ["talk0", "talk1"]
+    assert sorted(clips) == ["lost:000", "lost:001", "talk0", "talk1"]
+    first, second = clips["lost:000"].meta, clips["lost:001"].meta
+    assert first.start == 0 and 1.0 <= first.duration <= 1.3 and 1.5 <= second.start <= 1.7
     t = int(round(SECONDS * 25))
     shapes = {k: np.shape(v) for k, v in clips["talk0"].values.items() if isinstance(v, np.ndarray)}
     assert shapes == {"speech": (int(SECONDS * 16_000),), "video": (t, 256, 256, 3), "image": (256, 256, 3),
                       "semantic": (t, 128, 128), "identity": (100,), "expression": (t, 50), "pose": (t, 6)}
     assert clips["talk0"]["description"] == validate_description(json.loads(json.dumps(DESCRIPTION_EXAMPLE, default=dict)))
-    assert "description" not in clips["talk1"] and report["totals"]["without"] == {"description": 1}
+    assert "description" not in clips["talk1"] and report["totals"]["without"] == {"description": 3}
     assert clips["talk1"]["script"] == "hello there"  # the captions given, not ASR; the late cue is outside
     assert isinstance(clips["talk0"]["script"], str)  # recognized (pocketsphinx)
     assert np.array_equal(clips["talk0"]["image"], clips["talk0"]["video"][0])
