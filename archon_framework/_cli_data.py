@@ -134,7 +134,6 @@ def prepare(
     """
     import attrs
 
-    from archon_framework._plugins import blocked_from_env
     from archon_framework.cli import load_registry_or_exit
     from archon_framework.config import load_config
     from archon_framework.data import PrepareConfig, find_videos, prepare_videos
@@ -148,7 +147,7 @@ def prepare(
         with _progress() as progress:
             task = progress.add_task(f"{videos.name} -> {out_dir}", total=len(found))
             report = prepare_videos(registry, found, out_dir, config=cfg, cache=cache, resume=resume, overwrite=overwrite,
-                                    blocked=sorted(blocked_from_env()), on_video=lambda job, status: progress.advance(task))
+                                    on_video=lambda job, status: progress.advance(task))
     for vid, entry in report["videos"].items():
         for issue in entry["issues"]:
             err.print(f"[yellow]{vid}: {issue['kind']} ({issue['step']}): {issue['message']}[/]")

@@ -142,3 +142,12 @@ def test_a_folder_gives_each_video_its_side_files(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no videos"):
         find_videos(tmp_path / "empty")
+
+
+def test_videos_prepared_in_parallel_processes_give_the_same_dataset(registry, tmp_path):
+    jobs = [_recording(tmp_path / f"{name}.npz", 1.0 + 0.2 * i) for i, name in enumerate("abc")]
+    one = prepare_videos(registry, jobs, tmp_path / "one")
+    two = prepare_videos(registry, jobs, tmp_path / "two", config=PrepareConfig(jobs=2))
+    assert one["totals"] == two["totals"]
+    for x, y in zip(ClipDataset(tmp_path / "one"), ClipDataset(tmp_path / "two")):
+        assert x.meta == y.meta and np.array_equal(x["speech"], y["speech"]) and x["script"] == y["script"]

@@ -354,25 +354,15 @@ def _window_values(values: Mapping[str, Any], job: VideoJob, registry: Any, meta
 
 
 # ---------------------------------------------------------------------- workers
-_WORKER: dict[str, Any] = {}
-
-
-def _worker_init(blocked: Sequence[str] | None) -> None:
-    from archon_framework._plugins import load_registry
-
-    _WORKER["registry"] = load_registry(blocked=blocked)
-
-
-def _run_one(job: VideoJob, config: PrepareConfig, cache: Path, registry: Any = None) -> str:
-    registry = registry if registry is not None else _WORKER["registry"]
-    steps = plan_steps(registry.prepare_steps, config)
+def _run_one(job: VideoJob, config: PrepareConfig, cache: Path, steps: Sequence[PrepareStep], keys: frozenset[str]) -> str:
+    """Prepare one video into the cache (in a worker: the steps travel by reference, no registry is loaded)."""
     fingerprint = _fingerprint(job, steps, config)
     cached = _load(cache, job, fingerprint)
     if cached is not None and (cached["issue"] or {}).get("kind") != "step_failed":  # a crashed step is retried
         return "cached"
     t0 = time.perf_counter()
     work, notes, issue = prepare_video(job, steps, config)
-    _save(cache, job, fingerprint, work, notes, issue, time.perf_counter() - t0, set(registry.modalities))
+    _save(cache, job, fingerprint, work, notes, issue, time.perf_counter() - t0, keys)
     return "prepared"
 
 
@@ -385,7 +375,6 @@ def prepare_videos(
     cache: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
-    blocked: Sequence[str] | None = None,
     on_video: Callable[[VideoJob, str], None] | None = None,
 ) -> dict[str, Any]:
     """Prepare every video into the dataset `out` and write its report (`out/prepare-report.json`).
@@ -398,7 +387,6 @@ def prepare_videos(
         cache: per-video results (default: `OUT.cache` beside `out`); kept for resumption.
         resume: reuse an existing `out` and its cache (an interrupted or extended run).
         overwrite: replace an existing `out` and prepare every video again (the cache is cleared).
-        blocked: plugins the worker processes must not load (as in the parent).
         on_video: progress callback `(job, "prepared" | "cached")`.
 
     Returns:
@@ -411,20 +399,21 @@ def prepare_videos(
         raise DataError(f"{out}: exists already; pass resume (reuse its cache) or overwrite (replace it)")
     if not registry.prepare_steps:
         raise DataError("no prepare steps are installed; install archon-prepare-mediapipe (or another prepare plugin)")
-    plan_steps(registry.prepare_steps, config)  # configuration errors before any work
+    steps = plan_steps(registry.prepare_steps, config)  # configuration errors before any work
+    keys = frozenset(registry.modalities)
     jobs = list(videos) if not isinstance(videos, (str, Path)) else find_videos(videos, tuple(registry.modalities))
     if overwrite:
         shutil.rmtree(cache, ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)
     if config.jobs == 1 or len(jobs) == 1:
         for job in jobs:
-            status = _run_one(job, config, cache, registry)
+            status = _run_one(job, config, cache, steps, keys)
             if on_video is not None:
                 on_video(job, status)
     else:
         ctx = multiprocessing.get_context("spawn")  # the parent may hold JAX threads: never fork
-        with cf.ProcessPoolExecutor(config.jobs, mp_context=ctx, initializer=_worker_init, initargs=(blocked,)) as pool:
-            futures = {pool.submit(_run_one, job, config, cache): job for job in jobs}
+        with cf.ProcessPoolExecutor(config.jobs, mp_context=ctx) as pool:
+            futures = {pool.submit(_run_one, job, config, cache, steps, keys): job for job in jobs}
             for future in cf.as_completed(futures):
                 status = future.result()
                 if on_video is not None:
