@@ -137,7 +137,9 @@ def _mutated_prompts(draw, serializer):
     text = serializer.layout.range("text")
     top = serializer.layout.total_size
     for _ in range(draw(st.integers(1, 3))):
-        i = draw(st.integers(0, max(len(tokens) - 1, 0)))
+        if not len(tokens):  # truncated to nothing: no more mutations
+            break
+        i = draw(st.integers(0, len(tokens) - 1))
         kind = draw(st.sampled_from(["replace", "ascii", "delete", "insert", "truncate", "swap", "duplicate"]))
         if kind == "replace":
             tokens[i] = draw(st.integers(-3, top + 3))
