@@ -253,14 +253,17 @@ def test_kill_9_during_synthesis_after_a_complete_shard_leaves_it_readable(tmp_p
     script = _SLOW_SYNTH.format(tests=str(Path(__file__).parent), out=str(out))
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     index = out / "archon-dataset.json"
+    give_up = time.monotonic() + 600  # a guard against a hung child, not a timing assertion
     try:
-        while proc.poll() is None:
+        while proc.poll() is None and time.monotonic() < give_up:
             if index.exists() and json.loads(index.read_text())["shards"]:
                 break
             time.sleep(0.05)
         assert proc.poll() is None, proc.stderr.read().decode()
-        os.kill(proc.pid, signal.SIGKILL)  # mid-way through the next shard
+        assert index.exists(), "the child wrote no shard"
     finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)  # mid-way through the next shard
         proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
     ds = ClipDataset(out)
