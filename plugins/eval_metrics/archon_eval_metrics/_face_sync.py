@@ -129,7 +129,7 @@ def face_lipsync(video: Any, speech: Any, *, meta: ClipMeta, max_offset: int = D
     valid = marks.found
     opening = np.nan_to_num(marks.mouth_opening().astype(np.float64))
     envelope = energy_envelope(wave, frame_rate=meta.frame_rate, sr=meta.sample_rate, n_frames=frames)
-    a, e = _z(opening, valid), _z(envelope, np.ones(frames, bool))
+    a, e = _z(opening, valid), _z(envelope, valid)
     k = max_offset
     shifts = np.arange(-k, k + 1)
     windows = np.lib.stride_tricks.sliding_window_view(np.pad(e, (k, k)), frames)  # [2k + 1, frames]
