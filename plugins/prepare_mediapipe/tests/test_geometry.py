@@ -7,11 +7,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archon_semantic_magvit import LABEL_INDEX
 from archon_prepare_mediapipe import (
     APPROXIMATED, EXACT, EXPRESSION_NAMES, IMPOSSIBLE, draw_labels, face_boxes, fit_sequence, load_model, steady_boxes,
 )
-from archon_semantic_magvit import LABELS
+from archon_semantic_magvit import LABEL_INDEX, LABELS
 
 MODEL = load_model()
 
