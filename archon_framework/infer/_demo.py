@@ -39,7 +39,7 @@ from archon_framework._plugins import Registry
 from archon_framework._suites import archon72
 from archon_framework._tasks import Task, TaskSuite
 from archon_framework.config import atomic_write_text, to_dict
-from archon_framework.infer._chains import SPEECH_TO_VIDEO, SPEECH_TO_VIDEO_DIRECT, TEXT_TO_ALL, Chain, _trained
+from archon_framework.infer._chains import SPEECH_TO_VIDEO, SPEECH_TO_VIDEO_DIRECT, TEXT_TO_ALL, Chain, _trained, get_chain
 from archon_framework.model import Sampling
 
 __all__ = ["DemoConfig", "DEMO_CHAINS", "EVAL_TASKS", "demo_suite", "run_demo", "lm_probe_steps", "split_budget"]
@@ -63,6 +63,16 @@ class DemoConfig:
             shares for a rendered modality's decoder), half for the LM. Data synthesis and
             generation come on top (about a minute each on 2 cores).
         lm_steps: train the LM this many steps instead of by time.
+        tokenizer_steps: modality -> step count of its tokenizer trainer instead of a share of
+            the time budget (a recipe is deterministic: steps and seeds, not wall time).
+        chains: the named chains whose steps make the LM's suite (default: the demo's three,
+            plus the EVAL_TASKS).
+        samples: held-out clips the page shows (default: all of them).
+        lm_peak_lr: the LM's peak learning rate.
+        lm_min_steps: below this many steps the LM is reported as undertrained (terminal,
+            demo.json, page); each tokenizer trainer has its own minimum (its config).
+        checkpoint_every: LM checkpoint interval (default: only at the end), so an interrupted
+            long run resumes.
         clips, heldout: training and held-out clips.
         seconds: clip length.
         seed: seed of data, training and sampling.
@@ -87,8 +97,22 @@ class DemoConfig:
     lm_config: str = "tiny"
     temperature: float = 1.0
     top_p: float = 0.9
+    tokenizer_steps: Mapping[str, int] = attrs.field(factory=dict, converter=dict)
+    chains: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    samples: int | None = None
+    lm_peak_lr: float = 3e-3
+    checkpoint_every: int | None = None
+    lm_min_steps: int = 200
 
     def __attrs_post_init__(self) -> None:
+        for name, n in self.tokenizer_steps.items():
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ConfigError(f"demo: tokenizer_steps.{name} must be an int >= 1, got {n!r}")
+        if self.samples is not None and self.samples < 1:
+            raise ConfigError(f"demo: samples must be >= 1, got {self.samples}")
+        self._check_basics()
+
+    def _check_basics(self) -> None:
         if not self.minutes > 0:
             raise ConfigError(f"demo: --minutes must be > 0, got {self.minutes}")
         if self.lm_steps is not None and self.lm_steps < 1:
@@ -110,12 +134,13 @@ class DemoConfig:
 EVAL_TASKS = ("script(c)+image(t)->speech(c)", "script(c)+identity(t)->speech(c)")
 
 
-def demo_suite(installed: Sequence[str]) -> TaskSuite:
-    """The Table G tasks the demo chains (and EVAL_TASKS) use, among the installed modalities
-    (output-balanced)."""
+def demo_suite(installed: Sequence[str], chains: Sequence[Chain] | None = None, *, name: str = "demo") -> TaskSuite:
+    """The Table G tasks that `chains` (default: the demo's) and EVAL_TASKS use, among the
+    installed modalities (output-balanced)."""
     table = archon72()
+    chains = [chain for chain, _, _ in DEMO_CHAINS] if chains is None else list(chains)
     candidates = [_trained(table, step.inputs, step.output)
-                  for chain, _, _ in DEMO_CHAINS for step in chain.steps if step.inputs is not None]
+                  for chain in chains for step in chain.steps if step.inputs is not None]
     candidates += [t for t in table.tasks if t.name in EVAL_TASKS]
     tasks: list[Task] = []
     for task in candidates:
@@ -126,7 +151,7 @@ def demo_suite(installed: Sequence[str]) -> TaskSuite:
     counts: dict[str, int] = {}
     for task in tasks:
         counts[task.output.modality] = counts.get(task.output.modality, 0) + 1
-    return TaskSuite("demo", tuple(tasks), tuple(1.0 / counts[t.output.modality] for t in tasks))
+    return TaskSuite(name, tuple(tasks), tuple(1.0 / counts[t.output.modality] for t in tasks))
 
 
 #: Budget shares of a rendered modality's trainer (a generative decoder, e.g. video diffusion,
@@ -161,6 +186,25 @@ class _Demo:
         self.out = Path(cfg.out)
         self.notes: list[str] = []
         self.timings: dict[str, float] = {}
+        self.stages: list[dict[str, Any]] = []  # how each training stage used its time
+
+    def stage(self, record: Mapping[str, Any]) -> None:
+        """Record a training stage; one below its minimum step count is said loudly."""
+        self.stages.append(dict(record))
+        if record.get("below_min"):
+            self.console.print(f"[bold red]UNDERTRAINED: {record['stage']} took {record.get('steps')} steps, "
+                               f"below its minimum of {record.get('min_steps')}[/]")
+
+    def tokenizer_stages(self, name: str, report: Mapping[str, Any]) -> None:
+        """The stages of a tokenizer trainer's report (`archon_framework.train.training_record`)."""
+        training = report.get("training")
+        if not training:
+            self.stage({"stage": f"tokenizer {name}", "steps": report.get("steps"), "min_steps": None,
+                        "compile_s": None, "train_s": None, "below_min": False,
+                        "note": "the trainer reports no compile/train split or minimum"})
+            return
+        for st in training:
+            self.stage({**st, "stage": f"{name}: {st.get('stage', name)}"})
 
     def say(self, text: str) -> None:
         self.console.print(text)
@@ -226,18 +270,21 @@ class _Demo:
             mark = root / f"{name}.json"
             if mark.exists():
                 self.skip(f"tokenizer {name}: found {root / name}, skipped")
+                self.tokenizer_stages(name, json.loads(mark.read_text()).get("report") or {})
                 continue
             if clips is None:
                 clips = [train[i] for i in range(len(train))]
             target = root / name
             if target.exists():
                 shutil.rmtree(target)  # an interrupted run's partial artifacts
-            self.say(f"[bold]tokenizer {name}[/]: training for {budgets[name]:.0f} s")
+            steps = self.cfg.tokenizer_steps.get(name)
+            self.say(f"[bold]tokenizer {name}[/]: training for "
+                     + (f"{steps} steps" if steps else f"{budgets[name]:.0f} s (after its first, compiling step)"))
             start = time.perf_counter()
             try:
-                report = self.registry.modalities[name].trainer(clips, out_dir=target, steps=None,
-                                                                seconds=budgets[name], seed=self.cfg.seed,
-                                                                progress=self.cfg.progress)
+                report = self.registry.modalities[name].trainer(clips, out_dir=target, steps=steps,
+                                                                seconds=None if steps else budgets[name],
+                                                                seed=self.cfg.seed, progress=self.cfg.progress)
             except ArchonError:
                 raise
             except Exception as err:
@@ -246,6 +293,7 @@ class _Demo:
                     f"{type(err).__name__}: {err}"
                 ) from err
             self.timings[f"tokenizer {name}"] = time.perf_counter() - start
+            self.tokenizer_stages(name, report or {})
             atomic_write_text(mark, json.dumps({"modality": name, "seconds": self.timings[f"tokenizer {name}"],
                                                 "report": report}, indent=2, default=str) + "\n")
             trained = True
@@ -256,7 +304,8 @@ class _Demo:
         from archon_framework.train import CheckpointConfig, DataConfig, ModelSection, OptimConfig, TrainConfig, Trainer
 
         cfg = self.cfg
-        suite = demo_suite([m for m, mod in self.registry.modalities.items() if not mod.rendered])
+        suite = demo_suite([m for m, mod in self.registry.modalities.items() if not mod.rendered],
+                           [get_chain(c) for c in cfg.chains] if cfg.chains else None)
         registry = attrs.evolve(self.registry, suites={**self.registry.suites, suite.name: suite})
         root = self.out / "lm"
         mark = root / "demo-lm.json"
@@ -266,6 +315,7 @@ class _Demo:
         done = json.loads(mark.read_text()) if mark.exists() else None
         if done is not None and (cfg.lm_steps is None or done["steps"] >= cfg.lm_steps):
             self.skip(f"LM: found a checkpoint of step {done['steps']} in {root}, skipped")
+            self.stage(self._lm_stage(done["steps"], done.get("compile_s"), done.get("train_s")))
             return registry
         _, lm_seconds = split_budget(cfg.minutes, [m for m, mod in self.registry.modalities.items() if mod.trainer])
         self.say(f"[bold]language model[/] ({cfg.lm_config}, {registry.for_artifacts(self.out / 'tokenizers').layout().total_size:,} ids, suite {suite.name!r} "
@@ -275,17 +325,18 @@ class _Demo:
             train_cfg = TrainConfig(
                 out_dir=str(root), steps=steps, log_every=max(1, steps // 20),
                 model=ModelSection(config=cfg.lm_config, seed=cfg.seed),
-                optim=OptimConfig(peak_lr=3e-3, end_lr=3e-4, warmup_fraction=0.1),
+                optim=OptimConfig(peak_lr=cfg.lm_peak_lr, end_lr=cfg.lm_peak_lr / 10, warmup_fraction=0.1),
                 data=DataConfig(dataset=str(self.out / "data"), artifacts=str(self.out / "tokenizers"), suite=suite.name,
                                 weights="suite", seq_len=max(cfg.seq_len, 1), batch_size=cfg.batch_size,
                                 packing_bins=4, seed=cfg.seed),
-                checkpoint=CheckpointConfig(every=10**9, keep=1),
+                checkpoint=CheckpointConfig(every=cfg.checkpoint_every or 10**9, keep=1),
             )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return Trainer(train_cfg, registry, progress=cfg.progress)
 
         start = time.perf_counter()
+        compile_s = None
         if cfg.lm_steps is not None:
             final = cfg.lm_steps
         else:
@@ -298,11 +349,22 @@ class _Demo:
             if done is not None:  # continue with a bigger budget, never fewer steps than trained
                 final = max(final, done["steps"] + 1)
             self.skip(f"LM: steps take {measured:.2f} s here, so the budget holds {final} steps")
-        trainer_for(final).train(steps=final)
+        from archon_framework._compilation import CompileCounter
+
+        with CompileCounter() as compiles:
+            trainer_for(final).train(steps=final)
         self.timings["lm"] = time.perf_counter() - start
-        atomic_write_text(mark, json.dumps({"steps": final, "seconds": self.timings["lm"],
-                                            "suite": [t.name for t in suite.tasks]}, indent=2) + "\n")
+        compile_s = (compile_s or 0.0) + compiles.seconds
+        train_s = self.timings["lm"] - compile_s
+        self.stage(self._lm_stage(final, compile_s, train_s))
+        atomic_write_text(mark, json.dumps({"steps": final, "seconds": self.timings["lm"], "compile_s": round(compile_s, 2),
+                                            "train_s": round(train_s, 2), "suite": [t.name for t in suite.tasks]},
+                                           indent=2) + "\n")
         return registry
+
+    def _lm_stage(self, steps: int, compile_s: float | None, train_s: float | None) -> dict[str, Any]:
+        return {"stage": f"language model ({self.cfg.lm_config})", "steps": steps, "min_steps": self.cfg.lm_min_steps,
+                "compile_s": compile_s, "train_s": train_s, "below_min": steps < self.cfg.lm_min_steps}
 
     def _probe(self, trainer_for: Any, steps: int) -> tuple[float, float]:
         """Seconds per LM step (median after the compiling first one) and the compile time."""
@@ -326,7 +388,7 @@ class _Demo:
         installed = set(registry.modalities)
         sections = []
         start = time.perf_counter()
-        for i in range(len(heldout)):
+        for i in range(min(len(heldout), self.cfg.samples or len(heldout))):
             clip = heldout[i]
             folder = self.out / "samples" / _clip_dir_name(clip.clip_id)
             gt = folder / "ground-truth"
@@ -387,12 +449,17 @@ def run_demo(cfg: DemoConfig, registry: Registry, *, console: Console | None = N
              "Each column is one chain run on a held-out clip; <i>given</i> cells are its conditions. "
              "A model trained for minutes on a CPU produces rough outputs: the page shows the pipeline, "
              "not the quality of a trained Archon model.")
-    page = write_page(demo.out / "index.html", "archon demo", intro, sections, _ROWS, demo.notes)
+    page = write_page(demo.out / "index.html", "archon demo", intro, sections, _ROWS, demo.notes, demo.stages)
     write_contact_sheet(demo.out / "contact_sheet.png", sections)
     demo.timings["total"] = time.perf_counter() - t0
     summary = {"config": to_dict(cfg), "timings_s": {k: round(v, 1) for k, v in demo.timings.items()},
-               "lm_steps": lm_info["steps"], "notes": demo.notes,
+               "lm_steps": lm_info["steps"], "notes": demo.notes, "stages": demo.stages,
+               "undertrained": [st["stage"] for st in demo.stages if st.get("below_min")],
                "samples": [[str(c.folder.relative_to(demo.out)) for c in cols] for _, cols in sections]}
     atomic_write_text(demo.out / "demo.json", json.dumps(summary, indent=2) + "\n")
+    under = [st["stage"] for st in demo.stages if st.get("below_min")]
+    if under:
+        console.print(f"[bold red]{len(under)} stage(s) trained below their minimum step count: {', '.join(under)}; "
+                      "their outputs come from undertrained models (raise --minutes or set step counts)[/]")
     console.print(f"demo done in {demo.timings['total'] / 60:.1f} min")
     return page

@@ -78,11 +78,18 @@ audio{width:220px}
 
 
 def write_page(path: Path, title: str, intro: str, sections: Sequence[tuple[str, Sequence[Column]]],
-               modalities: Sequence[str], notes: Sequence[str] = ()) -> Path:
-    """An HTML page: per section (a held-out clip) a table, modalities down, columns across."""
+               modalities: Sequence[str], notes: Sequence[str] = (),
+               stages: Sequence[Mapping[str, Any]] = ()) -> Path:
+    """An HTML page: per section (a held-out clip) a table, modalities down, columns across.
+
+    `stages` (dicts with stage, steps, min_steps, compile_s, train_s, below_min) become a table
+    of how each training stage used its time; a stage below its minimum is marked in red.
+    """
     page_dir = path.parent
     out = [f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title><style>{_CSS}</style>",
            f"<h1>{html.escape(title)}</h1><p>{intro}</p>"]
+    if stages:
+        out.append(_stages_table(stages))
     if notes:
         out.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
     for name, columns in sections:
@@ -99,6 +106,26 @@ def write_page(path: Path, title: str, intro: str, sections: Sequence[tuple[str,
         out.append("</table>")
     atomic_write_text(path, "\n".join(out) + "\n")
     return path
+
+
+def _stages_table(stages: Sequence[Mapping[str, Any]]) -> str:
+    under = [st for st in stages if st.get("below_min")]
+    head = (f"<p style='color:#b00020'><b>{len(under)} training stage(s) stopped below their minimum step count: "
+            f"{html.escape(', '.join(str(st['stage']) for st in under))}. Their outputs come from an undertrained "
+            "model.</b></p>") if under else ""
+    red = ' style="color:#b00020"'
+    rows = "".join(
+        f"<tr{red if st.get('below_min') else ''}><td>{html.escape(str(st['stage']))}</td>"
+        f"<td>{st.get('steps', '-')}</td><td>{st.get('min_steps', '-')}</td>"
+        f"<td>{_secs(st.get('compile_s'))}</td><td>{_secs(st.get('train_s'))}</td>"
+        f"<td>{'BELOW MINIMUM' if st.get('below_min') else 'ok'}</td></tr>"
+        for st in stages)
+    return (f"<h2>Training stages</h2>{head}<table><tr><th>stage</th><th>steps</th><th>minimum</th>"
+            f"<th>compile s</th><th>training s</th><th></th></tr>{rows}</table>")
+
+
+def _secs(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.1f}"
 
 
 def _thumb(folder: Path, files: Sequence[str], size: int) -> Any:

@@ -55,6 +55,12 @@ def test_demo_writes_every_chain_with_the_ground_truth(demo):
     with Image.open(out / "contact_sheet.png") as sheet:
         assert sheet.width > 256 and sheet.height > 256
     assert "demo written" in first.stdout
+    # every training stage is reported, and at this budget each one is below its minimum, loudly
+    stages = {st["stage"]: st for st in summary["stages"]}
+    assert stages["language model (tiny)"]["steps"] == 2 and stages["language model (tiny)"]["below_min"]
+    assert any(name.startswith("speech") for name in stages) and any(name.startswith("video") for name in stages)
+    assert set(summary["undertrained"]) == {n for n, st in stages.items() if st["below_min"]}
+    assert "UNDERTRAINED" in first.output and "BELOW MINIMUM" in page
 
 
 @pytest.mark.slow
@@ -66,6 +72,8 @@ def test_a_second_demo_run_reuses_what_the_first_trained(demo):
     assert "LM: found a checkpoint of step 2" in text
     timings = json.loads((out / "demo.json").read_text())["timings_s"]
     assert not any(k.startswith("tokenizer ") for k in timings) and "lm" not in timings
+    # the reused stages are still reported from their marks
+    assert "language model (tiny)" in {st["stage"] for st in json.loads((out / "demo.json").read_text())["stages"]}
 
 
 @pytest.mark.slow
