@@ -474,6 +474,37 @@ def demo(
     out.print(f"demo written: open {page}")
 
 
+# ---------------------------------------------------------------------- pretrain
+@app.command()
+def pretrain(
+    recipe: Annotated[str, typer.Option(help="A shipped recipe's name (e.g. cpu-reference) or a recipe .toml file.")] = "cpu-reference",
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the run writes everything (a second run resumes it).")] = Path("runs/reference"),
+    evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Evaluate the trained model on the held-out clips.")] = True,
+    list_: Annotated[bool, typer.Option("--list", help="List the shipped recipes and exit.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
+) -> None:
+    """Train every tokenizer, the video decoder and the LM from scratch by a deterministic recipe.
+
+    A recipe gives step counts and seeds, never wall time, so two runs train the same models;
+    an interrupted run resumes where it stopped. Writes the demo's page, curves.png (loss per
+    modality against step), eval/ and recipe.json (commit, command, compile/train split per stage).
+    """
+    from archon_framework.infer._recipe import list_recipes, load_recipe, run_recipe
+
+    if list_:
+        for name in list_recipes():
+            r = load_recipe(name)
+            out.print(f"{name}: {r.description}")
+        return
+    registry = load_registry_or_exit()
+    _report_failures(registry)
+    with errors_exit():
+        loaded = load_recipe(recipe)
+        path = run_recipe(loaded, registry, out_dir, progress=progress, evaluate=evaluate,
+                          command=" ".join(["archon", *sys.argv[1:]]), console=err)
+    out.print(f"recipe written: {path}")
+
+
 app.add_typer(data_app, name="data")
 
 

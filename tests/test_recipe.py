@@ -1,0 +1,71 @@
+"""Reference recipes: shipped recipes load, cover every named chain, and bad recipes are named."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from archon_framework import ConfigError, archon72
+from archon_framework.infer._chains import get_chain
+from archon_framework.infer._demo import demo_suite
+from archon_framework.infer._page import write_page
+from archon_framework.infer._recipe import list_recipes, load_recipe, plot_learning_curves
+
+_PAPER_CHAINS = {"text-to-all", "speech-to-all", "speech-to-video", "speech-to-video-direct",
+                 "animation-to-video", "semantic-to-all", "video-to-all"}
+
+
+def test_the_cpu_reference_recipe_trains_every_named_chain_by_steps():
+    assert "cpu-reference" in list_recipes()
+    recipe = load_recipe("cpu-reference")
+    cfg = recipe.demo_config("runs/x")
+    assert set(cfg.chains) == _PAPER_CHAINS and cfg.clips >= 512 and cfg.lm_steps
+    assert cfg.tokenizer_steps and all(n >= 1 for n in cfg.tokenizer_steps.values())
+    installed = {m for t in archon72().tasks for m in t.modalities}
+    suite = demo_suite(sorted(installed), [get_chain(c) for c in cfg.chains])
+    names = {t.name for t in suite.tasks}
+    for chain in cfg.chains:  # every step of every chain has its task in the suite
+        for step in get_chain(chain).steps:
+            if step.inputs is not None:
+                assert any(set(t.inputs) == set(step.inputs) and t.output == step.output for t in suite.tasks), (chain, step)
+    assert len(names) == len(suite.tasks)
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ('name = "r"\nbogus = 1\n', "unknown key.*bogus"),
+    ('name = "r"\n[demo]\nclips = 8\n', "lm_steps is required"),
+    ('name = "r"\n[demo]\nlm_steps = 5\nwhatever = 2\n', r"\[demo\] has unknown key.*whatever"),
+    ('name = "r"\n[demo]\nlm_steps = 5\n[demo.tokenizer_steps]\nspeech = 2.5\n', "tokenizer_steps.speech"),
+    ('name = "r"\n[demo\n', "not valid TOML"),
+    ('[demo]\nlm_steps = 5\n', "name must be"),
+])
+def test_a_bad_recipe_is_refused_naming_the_file_and_field(tmp_path, text, match):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_recipe(path)
+    with pytest.raises(ConfigError, match="no recipe named 'nope'"):
+        load_recipe("nope")
+
+
+def test_learning_curves_plot_each_target_modality(tmp_path):
+    pytest.importorskip("matplotlib")
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text("".join(json.dumps({"step": s, "ce": 5.0 / s, "modality_ce": {"speech": 6.0 / s, "image": 4.0 / s}}) + "\n"
+                               for s in range(1, 6)))
+    png = plot_learning_curves(metrics, tmp_path / "curves.png")
+    assert png is not None and png.stat().st_size > 1000
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert plot_learning_curves(empty, tmp_path / "none.png") is None
+
+
+def test_the_page_says_loudly_which_stage_is_undertrained(tmp_path):
+    stages = [{"stage": "speech: speech codec", "steps": 1, "min_steps": 200, "compile_s": 70.0, "train_s": 2.0,
+               "below_min": True},
+              {"stage": "language model (tiny)", "steps": 300, "min_steps": 200, "compile_s": 9.0, "train_s": 50.0,
+               "below_min": False}]
+    page = write_page(tmp_path / "index.html", "t", "intro", [], ["speech"], (), stages).read_text()
+    assert "1 training stage(s) stopped below their minimum step count: speech: speech codec" in page
+    assert page.count("BELOW MINIMUM") == 1 and "language model (tiny)" in page
