@@ -1,0 +1,227 @@
+"""Shuffled-condition controls: does each chain step's output follow its conditions?
+
+A claim that a model learned a step (say, expression from speech) is a comparison against a
+control that removes the signal. For every step of a chain and every held-out clip ``i``, the
+same model, sampling and seed generate the step's output twice, teacher-forced from ground-truth
+conditions:
+
+- **real**: the step's conditions from clip ``i``;
+- **control**: the same conditions taken from clip ``pi(i)``, where ``pi`` is a fixed
+  derangement of the held-out clips (no clip keeps its own conditions);
+
+and each output is scored against clip ``i``'s ground truth with the step's main metric. A
+**trivial baseline** is scored too: the mean (float arrays), the element-wise majority (integer
+arrays such as label maps) or the most frequent value (text, JSON) of the *other* clips' ground
+truth, which is what a model that ignores its conditions can at best learn.
+
+The report per step gives the three means, the paired difference real - control oriented so
+that a positive value means "better than the control" (whatever the metric's direction), and
+its 95% bootstrap confidence interval (percentile, 10,000 resamples of the clips, fixed seed).
+An interval that excludes zero is evidence that the output follows its condition.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from archon_framework._clip import Clip
+from archon_framework._errors import TaskError
+from archon_framework._registry import Metric
+from archon_framework._tasks import Slot
+from archon_framework.eval._score import is_set_level
+from archon_framework.infer._chains import Chain, ChainStep, plan_chain
+from archon_framework.infer._generate import generate
+from archon_framework.infer._model import LoadedModel
+from archon_framework.model import Sampling
+
+__all__ = ["StepControl", "baseline_value", "derangement", "main_metric", "paired_interval", "step_controls"]
+
+
+@attrs.frozen(kw_only=True)
+class StepControl:
+    """One chain step against its shuffled-condition control and a trivial baseline.
+
+    Attributes:
+        chain: the chain's name.
+        step: the step (``inputs->output``).
+        metric: the main metric's name (``name.key`` for a dict-valued metric).
+        higher_is_better: the metric's direction.
+        real, control, baseline: per-clip scores (NaN where a clip could not be scored).
+        difference: mean paired real - control, oriented (positive: better than the control).
+        low, high: its 95% bootstrap interval.
+        notes: what was skipped and why.
+    """
+
+    chain: str
+    step: str
+    metric: str
+    higher_is_better: bool
+    real: tuple[float, ...]
+    control: tuple[float, ...]
+    baseline: tuple[float, ...]
+    difference: float
+    low: float
+    high: float
+    notes: tuple[str, ...] = ()
+
+    @property
+    def excludes_zero(self) -> bool:
+        """The interval lies above zero: the step beats its control."""
+        return self.low > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        def mean(xs: Sequence[float]) -> float | None:
+            vals = [x for x in xs if math.isfinite(x)]
+            return round(float(np.mean(vals)), 6) if vals else None
+
+        return {"chain": self.chain, "step": self.step, "metric": self.metric,
+                "higher_is_better": self.higher_is_better, "n": sum(math.isfinite(x) for x in self.real),
+                "real": mean(self.real), "control": mean(self.control), "baseline": mean(self.baseline),
+                "difference": round(self.difference, 6), "ci95": [round(self.low, 6), round(self.high, 6)],
+                "beats_control": self.excludes_zero, "notes": list(self.notes)}
+
+
+def derangement(n: int, seed: int = 0) -> np.ndarray:
+    """A permutation of ``range(n)`` with no fixed point (n >= 2), the same for a seed."""
+    if n < 2:
+        raise TaskError(f"a shuffled-condition control needs at least 2 held-out clips, got {n}")
+    rng = np.random.default_rng(seed)
+    while True:
+        perm = rng.permutation(n)
+        if not np.any(perm == np.arange(n)):
+            return perm
+
+
+def baseline_value(values: Sequence[Any]) -> Any:
+    """The trivial output of a set of ground-truth values: the mean of float arrays, the
+    element-wise majority of integer arrays, else the most frequent value (compared as JSON)."""
+    if not values:
+        raise TaskError("a baseline needs at least one value")
+    arrays = [np.asarray(v) for v in values] if all(isinstance(v, np.ndarray) for v in values) else None
+    if arrays is not None and len({a.shape for a in arrays}) == 1:
+        stack = np.stack(arrays)
+        if stack.dtype.kind == "f":
+            return stack.mean(axis=0).astype(stack.dtype)
+        if stack.dtype.kind in "iub":
+            flat = stack.reshape(len(arrays), -1).astype(np.int64)
+            offset = flat.min()
+            counts = np.apply_along_axis(lambda col: np.bincount(col - offset).argmax(), 0, flat) + offset
+            return counts.reshape(stack.shape[1:]).astype(stack.dtype)
+    keyed = Counter(json.dumps(v, sort_keys=True, default=str) if not isinstance(v, np.ndarray) else repr(v.tolist())
+                    for v in values)
+    top = keyed.most_common(1)[0][0]
+    for v in values:
+        key = json.dumps(v, sort_keys=True, default=str) if not isinstance(v, np.ndarray) else repr(v.tolist())
+        if key == top:
+            return v
+    return values[0]
+
+
+def paired_interval(differences: Sequence[float], *, seed: int = 0, resamples: int = 10_000,
+                    level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of the finite differences and its percentile bootstrap interval."""
+    d = np.asarray([x for x in differences if math.isfinite(x)], np.float64)
+    if d.size == 0:
+        return math.nan, math.nan, math.nan
+    if d.size == 1:
+        return float(d[0]), math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, d.size, size=(resamples, d.size))].mean(axis=1)
+    alpha = (1 - level) / 2
+    return float(d.mean()), float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
+
+
+def main_metric(modality: str, metrics: Mapping[str, Metric], preferred: Mapping[str, str] | None = None) -> Metric | None:
+    """The metric a step's output is judged by: ``preferred[modality]`` if given, else the first
+    installed per-clip metric of that modality alone."""
+    if preferred and modality in preferred:
+        name = preferred[modality].split(".")[0]
+        if name not in metrics:
+            raise TaskError(f"main metric {preferred[modality]!r} of {modality!r} is not installed "
+                            f"(installed: {', '.join(sorted(metrics))})")
+        return metrics[name]
+    for metric in metrics.values():
+        if tuple(metric.modalities) == (modality,) and not is_set_level(metric):
+            return metric
+    return None
+
+
+def _score(metric: Metric, key: str | None, prediction: Any, reference: Any, clip: Clip) -> float:
+    if prediction is None:
+        return math.nan
+    try:
+        value = metric.fn(prediction, reference, meta=clip.meta)
+    except Exception:  # noqa: BLE001 - an output the metric cannot take is a missing score, counted
+        return math.nan
+    if isinstance(value, Mapping):
+        value = value.get(key) if key else next(iter(value.values()), None)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def step_controls(
+    model: LoadedModel,
+    clips: Sequence[Clip],
+    chain: Chain,
+    metrics: Mapping[str, Metric],
+    *,
+    preferred: Mapping[str, str] | None = None,
+    sampling: Sampling = Sampling(),
+    seed: int = 0,
+    max_text_tokens: int | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> list[StepControl]:
+    """The shuffled-condition control of every step of `chain` on held-out `clips` (see the
+    module doc). Steps whose output has no installed per-clip metric are skipped, with a note."""
+    registry = model.registry
+    plan = plan_chain(chain, modalities=registry.modalities, suite=model.suite, given=chain.conditions)
+    out: list[StepControl] = []
+    for planned in plan:
+        if planned.kind == "given":
+            continue
+        slot: Slot = planned.output
+        label = "+".join(str(s) for s in planned.inputs) + "->" + str(slot)
+        preferred_name = (preferred or {}).get(slot.modality)
+        metric = main_metric(slot.modality, metrics, preferred)
+        if metric is None:
+            continue
+        key = preferred_name.split(".", 1)[1] if preferred_name and "." in preferred_name else None
+        usable = [i for i, c in enumerate(clips)
+                  if slot.modality in c.values and all(s.modality in c.values for s in planned.inputs)]
+        if len(usable) < 2:
+            continue
+        if on_step is not None:
+            on_step(f"{chain.name}: {label}")
+        step = ChainStep(slot, planned.inputs if planned.kind == "generate" else None)
+        one = Chain(f"{chain.name}[{slot}]", tuple(planned.inputs), (step,))
+        real, control, base = [], [], []
+        perm = derangement(len(usable), seed)  # clip usable[n] reads the conditions of usable[perm[n]]
+        for n, i in enumerate(usable):
+            clip, other = clips[i], clips[usable[perm[n]]]
+            got = []
+            for source in (clip, other):
+                conds = {s: source[s.modality] for s in planned.inputs}
+                result = generate(model, conds, one, meta=clip.meta, sampling=sampling, seed=seed + i,
+                                  max_text_tokens=max_text_tokens)
+                got.append(result.value(slot))
+            reference = clip[slot.modality]
+            real.append(_score(metric, key, got[0], reference, clip))
+            control.append(_score(metric, key, got[1], reference, clip))
+            trivial = baseline_value([clips[j][slot.modality] for j in usable if j != i])
+            base.append(_score(metric, key, trivial, reference, clip))
+        sign = 1.0 if metric.higher_is_better else -1.0
+        diffs = [sign * (r - c) for r, c in zip(real, control)]
+        mean, low, high = paired_interval(diffs, seed=seed)
+        out.append(StepControl(chain=chain.name, step=label, metric=metric.name + (f".{key}" if key else ""),
+                               higher_is_better=metric.higher_is_better, real=tuple(real), control=tuple(control),
+                               baseline=tuple(base), difference=mean, low=low, high=high))
+    return out

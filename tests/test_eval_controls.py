@@ -1,0 +1,72 @@
+"""Shuffled-condition controls: the derangement, the baseline, the interval, and a known answer
+(a deterministic renderer follows its conditions exactly, so it beats its control)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archon_framework import Metric, TaskError
+from archon_framework.eval._controls import baseline_value, derangement, main_metric, paired_interval, step_controls
+from archon_framework.infer import get_chain, load_checkpoint
+from test_eval import registry, run  # noqa: F401  (module fixtures: a briefly trained toy checkpoint)
+from test_eval_kit import TOY_METRICS, _generate, mean_abs_error
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 60), seed=st.integers(0, 2**16))
+def test_a_derangement_moves_every_clip(n, seed):
+    perm = derangement(n, seed)
+    assert sorted(perm.tolist()) == list(range(n)) and not np.any(perm == np.arange(n))
+    assert np.array_equal(perm, derangement(n, seed))
+
+
+def test_one_clip_has_no_control():
+    with pytest.raises(TaskError, match="at least 2 held-out clips"):
+        derangement(1)
+
+
+def test_the_baseline_is_the_mean_the_majority_or_the_mode():
+    floats = [np.full((3, 2), v, np.float32) for v in (0.0, 1.0, 2.0)]
+    np.testing.assert_allclose(baseline_value(floats), np.full((3, 2), 1.0))
+    labels = [np.array([[1, 2]], np.uint8), np.array([[1, 3]], np.uint8), np.array([[4, 3]], np.uint8)]
+    assert baseline_value(labels).tolist() == [[1, 3]] and baseline_value(labels).dtype == np.uint8
+    assert baseline_value(["a", "b", "b"]) == "b"
+    assert baseline_value([{"k": 1}, {"k": 2}, {"k": 1}]) == {"k": 1}
+
+
+def test_the_interval_of_a_constant_difference_is_that_constant():
+    mean, low, high = paired_interval([0.5] * 10)
+    assert mean == low == high == 0.5
+    mean, low, high = paired_interval([1.0, -1.0] * 20)
+    assert mean == 0.0 and low < 0 < high
+    assert all(math.isnan(x) for x in paired_interval([math.nan]))
+
+
+def test_the_main_metric_is_the_modalitys_own_per_clip_metric():
+    metrics = {m.name: m for m in TOY_METRICS}
+    assert main_metric("semantic", metrics).name == "semantic_error"  # not the two-modality toy_sync
+    assert main_metric("video", metrics) is None  # only a set-level metric
+    with pytest.raises(TaskError, match="not installed"):
+        main_metric("semantic", metrics, {"semantic": "nope"})
+
+
+def test_a_renderer_beats_its_control_and_every_step_gets_a_row(run, registry):  # noqa: F811
+    model = load_checkpoint(run / "run", registry)
+    clips = [_generate(i, seed=0) for i in range(4)]
+    metrics = {m.name: m for m in TOY_METRICS}
+    metrics["video_error"] = Metric(name="video_error", modalities=("video",), fn=mean_abs_error, higher_is_better=False)
+    rows = {r.step.split("->")[-1]: r for r in step_controls(model, clips, get_chain("speech-to-video"), metrics,
+                                                             preferred={"video": "video_error"}, seed=0)}
+    # the toy video is rendered from the clip's own semantic + image: exact with the real conditions
+    video = rows["video(c)"]
+    assert video.real == (0.0,) * 4 and all(c > 0 for c in video.control)
+    assert video.difference > 0 and video.excludes_zero
+    assert video.to_dict()["beats_control"] and video.to_dict()["n"] == 4
+    # the LM's steps (4 training steps: not learned) are reported whichever way they fall
+    assert {"identity(t)", "semantic(c)"} <= set(rows)
+    assert all(len(r.real) == len(r.control) == len(r.baseline) == 4 for r in rows.values())
