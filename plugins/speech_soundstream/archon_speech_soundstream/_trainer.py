@@ -194,6 +194,7 @@ def _train_step(codec_cfg: CodecConfig, loss_cfg: LossConfig, opt: tuple):
         state = codec.quantizer.update(state, out.residuals, out.codes, key=k_update, mask=mask)
         # The discriminator learns from this step's reconstructions (of the codec before its update).
         recon = jax.lax.stop_gradient(recon)
+
         def skip(d, o, *_):
             return d, o, jnp.zeros((), jnp.float32)
 

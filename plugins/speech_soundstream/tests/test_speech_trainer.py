@@ -15,7 +15,9 @@ def test_one_compilation_over_a_run_in_which_the_discriminator_joins():
     base = shipped_config("tiny")
     cfg = attrs.evolve(
         base,
-        loss=attrs.evolve(base.loss, adversarial_start=2),  # steps 0-1 without, 2-4 with the discriminator
+        # Two STFT scales and a two-block discriminator: the tiny topology, cheaper to compile.
+        loss=attrs.evolve(base.loss, adversarial_start=2, mel_scales=(256, 512)),  # the discriminator joins at step 2
+        discriminator=attrs.evolve(base.discriminator, strides=((1, 2), (2, 2)), channel_mults=(1, 2)),
         train=attrs.evolve(base.train, batch_size=2, segment_samples=1280, min_steps=50),
     )
     trainer = SoundStreamTrainer(cfg, seed=0)
