@@ -140,13 +140,14 @@ def grouped_range_head(hidden: Float[Array, "n embed"], targets: Int[Array, " n"
 
 
 def fused_range_loss(hidden: Float[Array, "n embed"], targets: Int[Array, " n"], range_ids: Int[Array, " n"],
-                     weights: Float[Array, " n"], rows: tuple[Float[Array, "size embed"], ...],
+                     weights: Float[Array, " n"], embedding: Float[Array, "vocab embed"],
                      vocab_ranges: tuple[tuple[int, int], ...], chunk: int, z_loss: float
                      ) -> tuple[Float[Array, ""], Float[Array, " n"], Float[Array, " n"]]:
     """``sum_i w_i (lse_i - logit_i + z_loss lse_i^2)`` with its gradient computed in the forward pass.
 
-    Returns the loss (differentiable in ``hidden`` and ``rows``) and, as plain values (no
-    gradient), each position's logsumexp and target logit (0 without a range). Each range's
+    Returns the loss (differentiable in ``hidden`` and ``embedding``) and, as plain values (no
+    gradient), each position's logsumexp and target logit (0 without a range). The embedding's
+    gradient is one dense array that each chunk adds its range's rows into, never one per range. Each range's
     chunks run in a ``while`` loop over that range's group only; per chunk the logits are made
     once and give the lse, the target logit, the hidden states' gradient
     ``(w (1 + 2 z lse) softmax - w onehot) E_r / sqrt(d)`` and the rows' gradient, accumulated.
@@ -156,14 +157,14 @@ def fused_range_loss(hidden: Float[Array, "n embed"], targets: Int[Array, " n"],
     h_slots, t_slots, w_slots = (x.reshape((-1,) + x.shape[2:]) for x in _to_slots(slots, hidden, targets, weights))
     scale = d**-0.5
 
-    def run(h_slots, rows, with_grad: bool):
+    def run(h_slots, embedding, with_grad: bool):
         total = h_slots.shape[0]
         lse_b = jnp.zeros((total,), jnp.float32)
         picked_b = jnp.zeros((total,), jnp.float32)
         dh_b = jnp.zeros((total, d), jnp.float32) if with_grad else None
-        drows = []
+        acc = jnp.zeros(embedding.shape, jnp.float32) if with_grad else None  # the embedding's gradient
         for r, (start, size) in enumerate(vocab_ranges):
-            w_rows = rows[r]
+            w_rows = jax.lax.slice_in_dim(embedding, start, start + size, axis=0)
 
             def body(k, carry, start=start, size=size, w_rows=w_rows):
                 lse_b, picked_b, dh_b, acc = carry
@@ -180,34 +181,31 @@ def fused_range_loss(hidden: Float[Array, "n embed"], targets: Int[Array, " n"],
                     g = g.at[jnp.arange(chunk), local].add(-w) * scale  # d loss / d (h E^T), [c, size]
                     dh = jnp.einsum("cv,vd->cd", g, w_rows, preferred_element_type=jnp.float32)
                     dh_b = jax.lax.dynamic_update_slice_in_dim(dh_b, dh, at, 0)
-                    acc = acc + jnp.einsum("cv,cd->vd", g, h, preferred_element_type=jnp.float32)
+                    acc = acc.at[start:start + size].add(jnp.einsum("cv,cd->vd", g, h, preferred_element_type=jnp.float32))
                 return lse_b, picked_b, dh_b, acc
 
-            acc = jnp.zeros(w_rows.shape, jnp.float32) if with_grad else None
             lo = slots.first_chunk[r]
             lse_b, picked_b, dh_b, acc = jax.lax.fori_loop(lo, lo + slots.n_chunks[r], body,
                                                            (lse_b, picked_b, dh_b, acc))
-            drows.append(acc)
         loss = jnp.sum(w_slots * (lse_b - picked_b + z_loss * jnp.square(lse_b)))
-        return loss, lse_b, picked_b, dh_b, tuple(drows)
+        return loss, lse_b, picked_b, dh_b, acc
 
     @jax.custom_vjp
-    def loss_fn(h_slots, rows):
-        loss, lse_b, picked_b, _, _ = run(h_slots, rows, False)
+    def loss_fn(h_slots, embedding):
+        loss, lse_b, picked_b, _, _ = run(h_slots, embedding, False)
         return loss, lse_b, picked_b
 
-    def fwd(h_slots, rows):
-        loss, lse_b, picked_b, dh_b, drows = run(h_slots, rows, True)
-        return (loss, lse_b, picked_b), (dh_b, drows)
+    def fwd(h_slots, embedding):
+        loss, lse_b, picked_b, dh_b, d_embedding = run(h_slots, embedding, True)
+        return (loss, lse_b, picked_b), (dh_b, d_embedding)
 
     def bwd(res, cotangents):
-        dh_b, drows = res
+        dh_b, d_embedding = res
         g = cotangents[0]  # lse and picked leave this function without a gradient (stop_gradient below)
-        return ((g * dh_b).astype(h_slots.dtype),
-                tuple((g * a).astype(w.dtype) for a, w in zip(drows, rows)))
+        return (g * dh_b).astype(h_slots.dtype), (g * d_embedding).astype(embedding.dtype)
 
     loss_fn.defvjp(fwd, bwd)
-    loss, lse_b, picked_b = loss_fn(h_slots, rows)
+    loss, lse_b, picked_b = loss_fn(h_slots, embedding)
     lse_b, picked_b = jax.lax.stop_gradient(lse_b), jax.lax.stop_gradient(picked_b)
     shape = slots.index.shape
     return loss, _from_slots(slots, n, lse_b.reshape(shape)), _from_slots(slots, n, picked_b.reshape(shape))
