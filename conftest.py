@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,9 @@ from hypothesis import settings
 from archon_framework import enable_compilation_cache
 
 enable_compilation_cache()
+# Provenance is on by default: generated files are signed with a development certificate made on
+# first use. Tests make theirs in a folder of their own, never in the user's ~/.config/archon.
+os.environ.setdefault("ARCHON_PROVENANCE_DIR", tempfile.mkdtemp(prefix="archon-provenance-"))
 
 _MAPS = Path("/proc/self/maps")  # Linux; other systems have no such limit to watch
 _CLEAR_ABOVE = 20_000  # one module (the demo's integration test) adds up to ~20,000
