@@ -99,3 +99,10 @@ def test_the_main_columns_come_first_and_the_proxies_are_named(table):
 def test_table2_has_the_ground_truth_ceiling():
     assert [r.models for r in TABLE2.rows].count("ground-truth") == 1
     assert {"speech_wer", "voice_speaker_id_accuracy"} <= set(TABLE2.columns) - set(TABLE2.proxies)
+
+
+def test_a_metric_scored_in_one_report_only_is_named():
+    old = report_json(_result([_metric("proxy_score", None)]))
+    new = report_json(_result([_metric("model_score", "1.0"), _metric("proxy_score", None)]))
+    assert compare_reports(old, new) == ["model_score: scored in only the current report"]
+    assert compare_reports(new, old) == ["model_score: scored in only the previous report"]

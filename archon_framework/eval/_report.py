@@ -202,7 +202,8 @@ def compare_reports(previous: dict[str, Any], current: dict[str, Any]) -> list[s
 
     Returns:
         One line per metric whose definition differs, naming what differs (model version, file
-        hash, a setting), and one per metric that has a definition in only one report.
+        hash, a setting), one per metric that has a definition in only one report, and one per
+        metric with a definition that the other report does not score at all.
     """
     def flat(value: Any, prefix: str = "") -> dict[str, Any]:
         if isinstance(value, dict):
@@ -213,6 +214,9 @@ def compare_reports(previous: dict[str, Any], current: dict[str, Any]) -> list[s
 
     old, new = previous.get("metrics", {}), current.get("metrics", {})
     lines = []
+    for name in sorted(set(old) ^ set(new)):
+        if (old.get(name) or new.get(name) or {}).get("definition") is not None:
+            lines.append(f"{name}: scored in only {'the previous' if name in old else 'the current'} report")
     for name in sorted(set(old) & set(new)):
         a, b = old[name].get("definition"), new[name].get("definition")
         if a == b:
