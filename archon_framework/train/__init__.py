@@ -1,4 +1,5 @@
-"""Training the prefix LM: configs, the trainer, schedules and meshes, and per-modality experts."""
+"""Training the prefix LM: configs, the trainer, schedules and meshes, and per-modality experts;
+step budgets that keep compile time apart (`StepBudget`, shared with the plugins' trainers)."""
 
 from archon_framework.train._budget import StepBudget, TrainReport, UndertrainedWarning, training_record
 from archon_framework.train._config import (
