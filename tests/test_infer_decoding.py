@@ -24,8 +24,8 @@ def model():
     return toy_model()
 
 
-def test_buckets_are_powers_of_two_within_the_context():
-    assert [target_bucket(n, 64, 512) for n in (1, 5, 16, 17, 100)] == [16, 16, 16, 32, 128]
+def test_buckets_follow_a_ladder_within_the_context():
+    assert [target_bucket(n, 64, 512) for n in (1, 5, 16, 17, 25, 100)] == [16, 16, 16, 24, 32, 128]
     assert target_bucket(40, 480, 512) == 40  # no room to pad: the exact count
     assert bucket(20, 16, 512) == bucket(60, 16, 512) == 64
     assert [bucket(n, 16, 512) for n in (65, 96, 97, 265, 400)] == [96, 96, 128, 384, 496]

@@ -1,7 +1,8 @@
 """Jitted decoding and scoring of one chain step with the prefix LM.
 
-Prompts are padded to a power-of-two bucket (the real length is traced), fixed-length outputs
-are decoded into a power-of-two buffer with their real token count traced (``generate``'s
+Prompts are padded to a bucket of a ladder of sizes 2^k and 1.5 x 2^k (the real length is
+traced), fixed-length outputs are decoded into a buffer of the same ladder with their real
+token count traced (``generate``'s
 ``length``: the tokens are those of an exact-count decode on the same key), and every step uses
 per-position blocks (``block_starts``, a traced array; the block width is static). A chain
 step therefore compiles once per (output modality, prompt bucket, target bucket): clips of
@@ -100,13 +101,13 @@ def bucket(prefix_len: int, budget: int, max_seq_len: int) -> int:
 
 
 def target_bucket(num_tokens: int, prefix_len: int, max_seq_len: int) -> int:
-    """The output buffer of a fixed-length step: the next power of two >= ``num_tokens`` (at
-    least 16), or what is left after the prompt when that does not fit.
+    """The output buffer of a fixed-length step: the next ladder size >= ``num_tokens`` (16, 24,
+    32, 48, 64, ...), or what is left after the prompt when that does not fit.
 
     The prompt's bucket is then taken within ``max_seq_len - target_bucket``, so both depend
     on the lengths only through their buckets (a long prompt near the context's end included).
     """
-    size = max(_MIN_TARGET_BUCKET, 1 << max(0, (num_tokens - 1).bit_length()))
+    size = _ladder(num_tokens, _MIN_TARGET_BUCKET)
     if prefix_len + size > max_seq_len:
         return max(num_tokens, max_seq_len - prefix_len)
     return size
