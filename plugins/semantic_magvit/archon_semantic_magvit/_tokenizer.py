@@ -20,7 +20,7 @@ from jaxtyping import Array, Float, Int
 
 from archon_framework import CheckpointError, ClipMeta, RawValueError, VocabError, Vocabulary
 from archon_framework.config import atomic_write_text
-from archon_semantic_magvit._config import TokenizerConfig, shipped_config
+from archon_semantic_magvit._config import TokenizerConfig, load_tokenizer_config, shipped_config
 from archon_semantic_magvit._data import pad_frames, padded_frames
 from archon_semantic_magvit._labels import NUM_LABELS
 from archon_semantic_magvit._model import Magvit, init_magvit
@@ -41,12 +41,7 @@ def config_vocabulary(config: TokenizerConfig) -> Vocabulary:
 def vocabulary_for(artifact_dir: Path) -> Vocabulary:
     """The vocabulary of the tokenizer saved in ``artifact_dir``, from its ``config.json`` alone
     (``Modality.vocabulary_for``: the unified vocabulary follows the trained tokenizer)."""
-    path = Path(artifact_dir) / _CONFIG_FILE
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise CheckpointError(f"{path}: cannot read the tokenizer config ({err})") from err
-    return config_vocabulary(TokenizerConfig.from_dict(data, source=str(path)))
+    return config_vocabulary(load_tokenizer_config(Path(artifact_dir) / _CONFIG_FILE))
 
 
 # The default tokenizers' vocabularies (the tiny configs, what ``load_tokenizer(.., None)`` makes):

@@ -18,7 +18,6 @@ i.e. ``num_tokens = 4 * F`` (exactly ``25 * duration * 4`` when ``n`` is a multi
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -26,12 +25,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from archon_framework import CheckpointError, ClipMeta, RawValueError, VocabError, Vocabulary
+from archon_framework import ClipMeta, RawValueError, VocabError, Vocabulary
 from archon_framework.nn import RVQState, codes_to_local_ids, local_ids_to_codes
 
 from ._audio import check_wave
 from ._codec import CONFIG_FILE, SoundStream, init_codec, load_codec, save_codec
-from ._config import SoundStreamConfig, shipped_config
+from ._config import SoundStreamConfig, load_soundstream_config, shipped_config
 from ._constants import HOP_LENGTH, SAMPLE_RATE
 
 __all__ = [
@@ -210,12 +209,7 @@ class SoundStreamTokenizer:
 def vocabulary_for(artifact_dir: Path) -> Vocabulary:
     """The vocabulary of the codec saved in ``artifact_dir`` (levels kept x codebook size), read
     from its ``config.json`` alone (``Modality.vocabulary_for``)."""
-    path = Path(artifact_dir) / CONFIG_FILE
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise CheckpointError(f"speech codec checkpoint {path}: cannot read the config ({err})") from err
-    return Vocabulary(SPEECH_VOCABULARY.name, SoundStreamConfig.from_dict(data, source=str(path)).vocab_size)
+    return Vocabulary(SPEECH_VOCABULARY.name, load_soundstream_config(Path(artifact_dir) / CONFIG_FILE).vocab_size)
 
 
 def make_tokenizer(artifact_dir: Path | None = None) -> SoundStreamTokenizer:
