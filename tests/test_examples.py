@@ -61,9 +61,11 @@ def test_cache_save_load_and_layout_check(cache, tmp_path, toy_registry):
     cache.save(tmp_path / "cache")
     again = TokenCache.load(tmp_path / "cache", toy_registry.layout())
     assert np.array_equal(again.get(3, "script", "current"), cache.get(3, "script", "current"))
-    other = toy_registry.layout().extend([Vocabulary("emotion", 8)])
+    grown = toy_registry.layout().extend([Vocabulary("emotion", 8)])  # appended: no cached id moved
+    assert np.array_equal(TokenCache.load(tmp_path / "cache", grown).get(3, "speech", "current"), cache.get(3, "speech", "current"))
+    moved = type(grown).allocate([*toy_registry.vocabularies(), Vocabulary("audio", 8)])  # "audio" sorts first
     with pytest.raises(LayoutMismatchError, match="another vocabulary layout"):
-        TokenCache.load(tmp_path / "cache", other)
+        TokenCache.load(tmp_path / "cache", moved)
 
 
 def test_sampler_follows_weights_and_is_deterministic(cache, serializer):

@@ -15,6 +15,8 @@ deterministic and its iterator state is a small checkpointable dict.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ from archon_framework._windows import clip_windows, slot_value
 from archon_framework.config import atomic_write_text
 from archon_framework.data._packing import LMExample
 
-__all__ = ["TokenCache", "TaskSampler", "slot_window_key", "needed_keys", "drop_conditions"]
+__all__ = ["TokenCache", "extends", "TaskSampler", "slot_window_key", "needed_keys", "drop_conditions"]
 
 CACHE_INDEX = "token-cache.json"
 
@@ -64,6 +66,11 @@ def drop_conditions(payloads: Sequence[Payload]) -> list[Payload]:
     return [Payload(p.slot, np.zeros(0, np.int32)) for p in payloads]
 
 
+def extends(layout: VocabLayout, base: VocabLayout) -> bool:
+    """True when `layout` is `base` with vocabularies appended (or `base` itself): no id moved."""
+    return layout.ranges[: len(base.ranges)] == base.ranges
+
+
 #: window key -> (does the clip split into past/current?, which window of it)
 _WINDOWS: dict[str, tuple[bool, State]] = {
     "full": (False, State.CURRENT),
@@ -78,12 +85,25 @@ class TokenCache:
     """Global ids of every (clip, modality, window) a suite needs, tokenized once.
 
     Make one with `build(clips, serializer, tokenizers, keys)` (keys from `needed_keys`), keep
-    it with `save`, and reopen it with `load`, which checks the vocabulary layout.
+    it with `save`, and reopen it with `load`, which checks the vocabulary layout. When a run
+    grows (a plugin adds a modality, the suite adds tasks), `extend` tokenizes only the
+    (modality, window) pairs the cache lacks; the ids already cached stay as they are, which
+    is valid because a grown layout only appends vocabularies (no id moves).
+
+    Args:
+        entries: (clip index, modality, window) -> global ids.
+        layout: the vocabulary layout the ids belong to.
+        keys: the (modality, window) pairs the cache was built for (default: those of
+            `entries`; a clip lacking a modality has no entry for it, yet its pair was built).
+        clip_ids: the ids of the clips, in dataset order (lets `extend` refuse another dataset).
     """
 
-    def __init__(self, entries: Mapping[tuple[int, str, str], np.ndarray], layout: VocabLayout) -> None:
+    def __init__(self, entries: Mapping[tuple[int, str, str], np.ndarray], layout: VocabLayout, *,
+                 keys: Iterable[tuple[str, str]] | None = None, clip_ids: Sequence[str] | None = None) -> None:
         self._entries = dict(entries)
         self.layout = layout
+        self.keys = frozenset(keys if keys is not None else ((m, k) for _, m, k in self._entries))
+        self.clip_ids = tuple(clip_ids) if clip_ids is not None else None
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -98,6 +118,51 @@ class TokenCache:
         on_clip: Callable[[int], None] | None = None,
     ) -> TokenCache:
         keys = sorted(set(keys))
+        entries = cls._tokenize_all(clips, serializer, tokenizers, keys, past_fraction, on_clip)
+        return cls(entries, serializer.layout, keys=keys, clip_ids=[clips[i].clip_id for i in range(len(clips))])
+
+    def extend(
+        self,
+        clips: Sequence[Clip],
+        serializer: PromptSerializer,
+        tokenizers: Mapping[str, Any],
+        keys: Iterable[tuple[str, str]],
+        *,
+        past_fraction: float = 0.5,
+        on_clip: Callable[[int], None] | None = None,
+    ) -> TokenCache:
+        """This cache plus the (modality, window) pairs of `keys` it lacks, under the serializer's layout.
+
+        Only the missing pairs are tokenized (`tokenizers` needs only their modalities); every
+        cached id is kept as it is. The serializer's layout must extend this cache's layout
+        (the same ranges first, new vocabularies appended) and `clips` must be the dataset the
+        cache was built from.
+
+        Raises:
+            LayoutMismatchError: the serializer's layout moves or drops an id of this cache.
+            DataError: `clips` is not the dataset the cache was built from.
+        """
+        if not extends(serializer.layout, self.layout):
+            raise LayoutMismatchError(
+                "cannot extend the token cache: its ids were made under another vocabulary layout "
+                f"({self.layout.diff(r.vocabulary for r in serializer.layout.ranges).describe()}); rebuild the cache"
+            )
+        ids = [clips[i].clip_id for i in range(len(clips))]
+        if self.clip_ids is not None and tuple(ids) != self.clip_ids:
+            raise DataError(
+                f"cannot extend the token cache: it was built from {len(self.clip_ids)} clips "
+                f"({', '.join(self.clip_ids[:3])}{', ...' if len(self.clip_ids) > 3 else ''}), the dataset now "
+                f"holds {len(ids)} ({', '.join(ids[:3])}{', ...' if len(ids) > 3 else ''}); rebuild the cache"
+            )
+        missing = sorted(set(keys) - self.keys)
+        entries = dict(self._entries)
+        entries.update(self._tokenize_all(clips, serializer, tokenizers, missing, past_fraction, on_clip))
+        return TokenCache(entries, serializer.layout, keys=self.keys | set(missing), clip_ids=ids)
+
+    @classmethod
+    def _tokenize_all(cls, clips: Sequence[Clip], serializer: PromptSerializer, tokenizers: Mapping[str, Any],
+                      keys: Sequence[tuple[str, str]], past_fraction: float,
+                      on_clip: Callable[[int], None] | None) -> dict[tuple[int, str, str], np.ndarray]:
         entries: dict[tuple[int, str, str], np.ndarray] = {}
         for i in range(len(clips)):
             clip = clips[i]
@@ -107,7 +172,7 @@ class TokenCache:
                 entries[(i, modality, key)] = cls._tokenize(clip, modality, key, serializer, tokenizers, past_fraction)
             if on_clip is not None:
                 on_clip(i)
-        return cls(entries, serializer.layout)
+        return entries
 
     @staticmethod
     def _tokenize(clip: Clip, modality: str, key: str, serializer: PromptSerializer, tokenizers: Mapping[str, Any], past_fraction: float) -> np.ndarray:
@@ -133,12 +198,19 @@ class TokenCache:
 
     # ------------------------------------------------------------------ storage
     def save(self, root: str | Path) -> None:
-        """One int32 zarr array (all ids) plus a JSON index of offsets and the layout."""
+        """One int32 zarr array (all ids) plus a JSON index of offsets, keys, clips and the layout.
+
+        Written into a sibling folder first and moved into place whole, so a save killed half way
+        leaves the previous cache (or none), never a mix.
+        """
         root = Path(root)
-        root.mkdir(parents=True, exist_ok=True)
+        root.parent.mkdir(parents=True, exist_ok=True)
+        tmp = root.with_name(f"{root.name}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
         keys = sorted(self._entries)
         flat = np.concatenate([self._entries[k] for k in keys]) if keys else np.zeros(0, np.int32)
-        store = ts.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(root / "ids.zarr")}},
+        store = ts.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(tmp / "ids.zarr")}},
                         create=True, delete_existing=True, dtype=ts.int32, shape=[max(1, flat.shape[0])]).result()
         if flat.shape[0]:
             store[: flat.shape[0]].write(flat).result()
@@ -147,25 +219,43 @@ class TokenCache:
             n = int(self._entries[k].shape[0])
             offsets.append([k[0], k[1], k[2], pos, pos + n])
             pos += n
-        atomic_write_text(root / CACHE_INDEX, json.dumps({"layout": json.loads(self.layout.to_json()), "entries": offsets}))
+        index = {"layout": json.loads(self.layout.to_json()), "entries": offsets, "keys": sorted(map(list, self.keys))}
+        if self.clip_ids is not None:
+            index["clip_ids"] = list(self.clip_ids)
+        atomic_write_text(tmp / CACHE_INDEX, json.dumps(index))
+        old = root.with_name(f"{root.name}.old-{os.getpid()}")
+        if root.exists():
+            root.rename(old)
+        tmp.rename(root)
+        shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
     def load(cls, root: str | Path, layout: VocabLayout) -> TokenCache:
-        """Reopen a cache; `LayoutMismatchError` if it was built under another vocabulary layout."""
+        """Reopen a cache under `layout`.
+
+        A cache made under a layout that `layout` extends (vocabularies appended since) opens
+        under `layout`: its ids did not move. Tokens of the new vocabularies are added with
+        `extend`.
+
+        Raises:
+            LayoutMismatchError: the cache was made under a layout `layout` does not extend.
+            DataError: no readable cache in `root`.
+        """
         root = Path(root)
         try:
             index = json.loads((root / CACHE_INDEX).read_text())
         except (OSError, json.JSONDecodeError) as err:
             raise DataError(f"{root}: no readable token cache ({err})") from err
         saved = VocabLayout.from_json(json.dumps(index["layout"]), source=str(root / CACHE_INDEX))
-        if saved != layout:
+        if not extends(layout, saved):
             raise LayoutMismatchError(
                 f"{root}: the cached tokens were made under another vocabulary layout "
                 f"({saved.diff(r.vocabulary for r in layout.ranges).describe()}); rebuild the cache"
             )
         flat = np.asarray(ts.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(root / "ids.zarr")}}, open=True).result().read().result())
         entries = {(i, m, k): flat[a:b] for i, m, k, a, b in index["entries"]}
-        return cls(entries, layout)
+        keys = [(m, k) for m, k in index["keys"]] if "keys" in index else None
+        return cls(entries, layout, keys=keys, clip_ids=index.get("clip_ids"))
 
     # ------------------------------------------------------------------ access
     def __len__(self) -> int:

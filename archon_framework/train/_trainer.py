@@ -27,9 +27,11 @@ from archon_framework._suites import output_balanced_weights, perplexity_weights
 from archon_framework._tasks import TaskSuite, parse_task
 from archon_framework._vocab import VocabLayout
 from archon_framework.config import atomic_write_text, to_dict
+from archon_framework.data._examples import extends
 from archon_framework.data import ClipDataset, TaskSampler, TokenCache, needed_keys, pack_examples, slot_window_key
 from archon_framework.model import PrefixLM, load_model_config
 from archon_framework.train._config import TrainConfig, check_train_config
+from archon_framework.train._growth import abstract_state, grow_state, record_plugins, removed_plugins_message
 from archon_framework.train._levels import LevelTable
 from archon_framework.train._logging import MetricsLog, perplexity
 from archon_framework.train._step import batch_losses, make_optimizer, make_schedule, make_train_step
@@ -164,24 +166,42 @@ class Trainer:
 
     # ------------------------------------------------------------------ setup
     def _layout(self) -> VocabLayout:
-        saved = self.out / "layout.json"
-        if saved.exists():
-            return self.registry.layout(VocabLayout.load(saved))  # LayoutMismatchError names the difference
-        layout = self.registry.layout()
-        layout.save(saved)
+        """`layout.json`, with the vocabularies of plugins installed since appended (no saved id
+        moves; the checkpoint grows on restore). A saved vocabulary no plugin provides now is
+        refused, naming the plugin `plugins.json` recorded for it."""
+        path = self.out / "layout.json"
+        if not path.exists():
+            layout = self.registry.layout()
+            layout.save(path)
+            record_plugins(self.out, self.registry, layout)
+            return layout
+        saved = VocabLayout.load(path)
+        missing = saved.diff(self.registry.vocabularies()).missing
+        if missing:
+            raise CheckpointError(removed_plugins_message(self.out, missing))
+        layout = self.registry.layout(saved)  # LayoutMismatchError names a resized vocabulary
+        if layout != saved:
+            layout.save(path)  # appended only: every saved id stays where it was
+        record_plugins(self.out, self.registry, layout)
         return layout
 
     def _suite(self) -> TaskSuite:
         """The configured suite, weighted; a suite no plugin provides is read from the run's own
-        record (resuming a run whose suite was composed in Python). Recorded in suite.json."""
+        record (resuming a run whose suite was composed in Python). Recorded in suite.json.
+
+        A resumed run may gain tasks (a plugin added a modality and tasks using it), in any
+        order (task ids only index the metrics); losing a recorded task is refused.
+        """
         suite = self._weighted_suite()
         recorded = read_run_suite(self.out)
         if recorded is not None and recorded.tasks != suite.tasks:
-            raise ConfigError(
-                f"{self.out}: this run was trained on the {len(recorded)} tasks of {self.out / SUITE_FILE}, but the "
-                f"config now gives {len(suite)} tasks of suite {suite.name!r} (plugins or data.suite changed); "
-                "train into a new out_dir"
-            )
+            gone = [t.name for t in recorded.tasks if t not in suite.tasks]
+            if gone:
+                raise ConfigError(
+                    f"{self.out}: this run was trained on the {len(recorded)} tasks of {self.out / SUITE_FILE}, but the "
+                    f"config now gives {len(suite)} tasks of suite {suite.name!r} without task(s) {', '.join(gone)} "
+                    "(plugins or data.suite changed); install the plugins again, or train into a new out_dir"
+                )
         save_run_suite(self.out, suite)
         return suite
 
@@ -209,12 +229,21 @@ class Trainer:
         return self._tokenizers[modality]
 
     def _cache(self, clips: Sequence[Clip], artifacts: Path | None) -> TokenCache:
+        """The run's token cache: reopened if there is one, and extended with the (modality,
+        window) pairs the suite now needs (a new plugin's modality, a new task's window) without
+        re-tokenizing what is cached; built from scratch otherwise."""
         root = self.out / "token-cache"
+        keys = needed_keys(self.suite, self.registry.modalities)
         if (root / "token-cache.json").exists():
-            return TokenCache.load(root, self.layout)
-        tokenizers = {m: self._tokenizer(m, artifacts) for m in self.suite.modalities}
-        cache = TokenCache.build(clips, self.serializer, tokenizers, needed_keys(self.suite, self.registry.modalities),
-                                 past_fraction=self.config.data.past_fraction)
+            cache = TokenCache.load(root, self.layout)
+            missing = keys - cache.keys
+            if not missing:
+                return cache
+            tokenizers = {m: self._tokenizer(m, artifacts) for m in sorted({m for m, _ in missing})}
+            cache = cache.extend(clips, self.serializer, tokenizers, missing, past_fraction=self.config.data.past_fraction)
+        else:
+            tokenizers = {m: self._tokenizer(m, artifacts) for m in self.suite.modalities}
+            cache = TokenCache.build(clips, self.serializer, tokenizers, keys, past_fraction=self.config.data.past_fraction)
         cache.save(root)
         return cache
 
@@ -305,22 +334,43 @@ class Trainer:
         self.manager.wait_until_finished()
 
     def _restore(self, model: PrefixLM, opt_state: Any) -> tuple[int, PrefixLM, Any, dict] | None:
+        """The latest checkpoint as (step, model, optimizer state, data state), or None.
+
+        A checkpoint trained under a layout that this run's layout extends (plugins installed
+        since) is restored at its own size and grown: its embedding rows and their optimizer
+        state are kept bit for bit, the new rows are `model`'s own (a fresh model's
+        initialisation) with zero Adam moments.
+        """
         step = self.manager.latest_step()
         if step is None:
             return None
-        params, static = eqx.partition(model, eqx.is_array)
+        where = self.out / "checkpoints" / str(step)
         try:
-            restored = self.manager.restore(step, args=ocp.args.Composite(
-                params=ocp.args.StandardRestore(params), opt_state=ocp.args.StandardRestore(opt_state),
-                data=ocp.args.JsonRestore(), layout=ocp.args.JsonRestore(),
-            ))
+            saved_json = self.manager.restore(step, args=ocp.args.Composite(layout=ocp.args.JsonRestore()))["layout"]
         except Exception as err:
-            raise CheckpointError(f"{self.out / 'checkpoints' / str(step)}: cannot restore ({err})") from err
-        saved = VocabLayout.from_json(json.dumps(restored["layout"]), source=f"checkpoint {step}")
-        if saved != self.layout:
+            raise CheckpointError(f"{where}: cannot read its vocabulary layout ({err})") from err
+        saved = VocabLayout.from_json(json.dumps(saved_json), source=f"checkpoint {step}")
+        if not extends(self.layout, saved):
             raise CheckpointError(f"checkpoint {step} was trained with another vocabulary layout: "
                                   f"{saved.diff(r.vocabulary for r in self.layout.ranges).describe()}")
-        return step, eqx.combine(restored["params"], static), restored["opt_state"], restored["data"]
+        grown = saved.total_size != self.layout.total_size
+        params, static = eqx.partition(model, eqx.is_array)
+        target_params, target_opt = params, opt_state
+        if grown:
+            target_params, target_opt = abstract_state(self.model_config.replace(vocab_size=saved.total_size),
+                                                       self.optimizer, lambda x: _param_sharding(x, self.mesh))
+        try:
+            restored = self.manager.restore(step, args=ocp.args.Composite(
+                params=ocp.args.StandardRestore(target_params), opt_state=ocp.args.StandardRestore(target_opt),
+                data=ocp.args.JsonRestore(),
+            ))
+        except Exception as err:
+            raise CheckpointError(f"{where}: cannot restore ({err})") from err
+        params, opt = restored["params"], restored["opt_state"]
+        if grown:
+            params, opt = grow_state(params, opt, eqx.filter(model, eqx.is_array), opt_state)
+            params, opt = _shard_tree(params, self.mesh), _shard_tree(opt, self.mesh)
+        return step, eqx.combine(params, static), opt, restored["data"]
 
     # ------------------------------------------------------------------ the loop
     def train(self, steps: int | None = None, *, on_step: Callable[[int, dict], None] | None = None) -> PrefixLM:
