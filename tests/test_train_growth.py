@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from archon_framework import (
-    CheckpointError, Clip, ClipMeta, ConfigError, DataError, LayoutMismatchError, PromptSerializer, Slot, Task, TaskSuite,
-    VocabLayout,
+    CheckpointError, Clip, ClipMeta, ConfigError, DataError, LayoutMismatchError, PromptSerializer, Slot, Task,
+    TaskError, TaskSuite, VocabLayout,
 )
 from archon_framework.data import TokenCache, needed_keys
 from archon_framework.train._step import batch_losses
@@ -152,6 +152,19 @@ def test_a_suite_may_gain_tasks_but_not_lose_them(tmp_path):
                    progress=False).suite.tasks == GROWN.tasks
     with pytest.raises(ConfigError, match=r"without task\(s\) speech\(c\)->emotion\(c\).*train into a new out_dir"):
         Trainer(config(tmp_path, "toy", 1), registry(emotion=True), clips=data, progress=False)
+
+
+def test_a_grown_run_refused_at_start_up_leaves_the_run_directory_as_it_was(tmp_path):
+    data = clips(3)
+    Trainer(config(tmp_path, "toy", 1), registry(emotion=False), clips=data, progress=False)
+    files = {p.name: p.read_bytes() for p in tmp_path.glob("*.json")}
+    index = (tmp_path / "token-cache" / "token-cache.json").read_bytes()
+    without = [Clip(c.meta, {k: v for k, v in c.values.items() if k != "emotion"}) for c in data]
+    with pytest.raises(TaskError, match=r"no clip holds every modality of task\(s\) speech\(c\)->emotion\(c\)"):
+        Trainer(config(tmp_path, "toy+emotion", 1), registry(emotion=True), clips=without, progress=False)
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("*.json")} == files  # layout, plugins, suite
+    assert (tmp_path / "token-cache" / "token-cache.json").read_bytes() == index
+    Trainer(config(tmp_path, "toy", 1), registry(emotion=False), clips=data, progress=False)  # still the old run
 
 
 def test_extending_a_cache_tokenizes_only_what_it_lacks(tmp_path):

@@ -132,6 +132,7 @@ class Trainer:
         registry = self.registry
         self.out = Path(config.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
+        self._writes: list[Callable[[], None]] = []  # run-dir files, written once every check passed
         self.layout = self._layout()
         self.serializer = PromptSerializer(self.layout, registry.modalities, registry.text_codec(artifacts))
         self.suite = self._suite()
@@ -146,6 +147,8 @@ class Trainer:
                                    condition_dropout_tasks=config.data.condition_dropout_tasks)
         self._check_window()
         self.levels = self._levels(artifacts)
+        for write in self._writes:  # layout.json, plugins.json, suite.json, the token cache
+            write()
         self.mesh = make_mesh(config, devices)
         model_cfg = load_model_config(config.model.config)
         model_cfg = model_cfg.replace(vocab_size=self.layout.total_size, max_seq_len=max(model_cfg.max_seq_len, config.data.seq_len))
@@ -172,17 +175,16 @@ class Trainer:
         path = self.out / "layout.json"
         if not path.exists():
             layout = self.registry.layout()
-            layout.save(path)
-            record_plugins(self.out, self.registry, layout)
+            self._writes += [lambda: layout.save(path), lambda: record_plugins(self.out, self.registry, layout)]
             return layout
         saved = VocabLayout.load(path)
         missing = saved.diff(self.registry.vocabularies()).missing
         if missing:
             raise CheckpointError(removed_plugins_message(self.out, missing))
         layout = self.registry.layout(saved)  # LayoutMismatchError names a resized vocabulary
-        if layout != saved:
-            layout.save(path)  # appended only: every saved id stays where it was
-        record_plugins(self.out, self.registry, layout)
+        if layout != saved:  # appended only: every saved id stays where it was
+            self._writes.append(lambda: layout.save(path))
+        self._writes.append(lambda: record_plugins(self.out, self.registry, layout))
         return layout
 
     def _suite(self) -> TaskSuite:
@@ -202,7 +204,7 @@ class Trainer:
                     f"config now gives {len(suite)} tasks of suite {suite.name!r} without task(s) {', '.join(gone)} "
                     "(plugins or data.suite changed); install the plugins again, or train into a new out_dir"
                 )
-        save_run_suite(self.out, suite)
+        self._writes.append(lambda: save_run_suite(self.out, suite))
         return suite
 
     def _weighted_suite(self) -> TaskSuite:
@@ -229,9 +231,8 @@ class Trainer:
         return self._tokenizers[modality]
 
     def _cache(self, clips: Sequence[Clip], artifacts: Path | None) -> TokenCache:
-        """The run's token cache: reopened if there is one, and extended with the (modality,
-        window) pairs the suite now needs (a new plugin's modality, a new task's window) without
-        re-tokenizing what is cached; built from scratch otherwise."""
+        """The run's token cache, reopened and extended with the (modality, window) pairs the
+        suite now needs (what is cached is not tokenized again), or built."""
         root = self.out / "token-cache"
         keys = needed_keys(self.suite, self.registry.modalities)
         if (root / "token-cache.json").exists():
@@ -241,10 +242,11 @@ class Trainer:
                 return cache
             tokenizers = {m: self._tokenizer(m, artifacts) for m in sorted({m for m, _ in missing})}
             cache = cache.extend(clips, self.serializer, tokenizers, missing, past_fraction=self.config.data.past_fraction)
-        else:
-            tokenizers = {m: self._tokenizer(m, artifacts) for m in self.suite.modalities}
-            cache = TokenCache.build(clips, self.serializer, tokenizers, keys, past_fraction=self.config.data.past_fraction)
-        cache.save(root)
+            self._writes.append(lambda: cache.save(root))  # under the grown layout: once the run is accepted
+            return cache
+        tokenizers = {m: self._tokenizer(m, artifacts) for m in self.suite.modalities}
+        cache = TokenCache.build(clips, self.serializer, tokenizers, keys, past_fraction=self.config.data.past_fraction)
+        cache.save(root)  # kept even if a later check fails: the slow part, valid for this layout
         return cache
 
     def _task_clips(self, task: Any) -> list[int]:
