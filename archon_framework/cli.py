@@ -359,6 +359,8 @@ def evaluate(
     step: Annotated[Optional[int], typer.Option(help="Checkpoint step (default: the latest).")] = None,
     plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write NAME.png (needs matplotlib).")] = True,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress.")] = True,
+    controls: Annotated[bool, typer.Option("--controls/--no-controls", help="Compare every step of the control chains with its shuffled-condition control.")] = True,
+    control_chain: Annotated[list[str], typer.Option("--control-chain", help="A chain to control step by step (repeat; default: text-to-all and speech-to-video).")] = [],  # noqa: B006
 ) -> None:
     """Evaluate a trained model as the paper's Tables 1-3 do, on held-out clips; write a report.
 
@@ -366,9 +368,12 @@ def evaluate(
     distances, description F1). Table 2: image-conditioned text-to-speech (MCD-DTW, voice
     proxies). Table 3: the full chain against the direct one (w/o thinking) and against
     per-modality experts with the same total parameters, data and budget (w/o unified model).
-    Metrics come from the installed metric plugins (archon-eval-metrics).
+    Metrics come from the installed metric plugins (archon-eval-metrics). Controls: each step of
+    text-to-all and speech-to-video from its own clip's conditions against another clip's, with
+    the paired difference and its 95% interval, and a trivial baseline.
     """
     from archon_framework.eval import command_line, run_eval
+    from archon_framework.eval._tables import CONTROL_CHAINS
 
     registry = load_registry_or_exit()
     sampling = _sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
@@ -379,6 +384,7 @@ def evaluate(
             train_experts_=train_experts, expert_steps=expert_steps, seed=seed, sampling=sampling,
             max_text_tokens=max_text_tokens, skip=skip, artifacts=artifacts, step=step, plot=plot, progress=progress,
             command=command_line(ctx), console=err,
+            controls=(tuple(control_chain) or CONTROL_CHAINS) if controls else (),
         )
     out.print("wrote " + ", ".join(str(p) for p in paths.values()))
 

@@ -177,6 +177,20 @@ def test_report_has_every_table_and_the_command(report, run):
         assert (out / "toy.png").exists() and data["plot"] == "toy.png" and "![metrics per chain](toy.png)" in md
 
 
+def test_every_step_of_the_control_chains_is_compared_with_its_shuffled_control(report):
+    _, data, md = report
+    steps = {c["step"].split("->")[-1]: c for c in data["controls"] if c["chain"] == "speech-to-video"}
+    # the toy metrics score identity, semantic (and the video's set-level metric is no per-clip score)
+    assert {"identity(t)", "semantic(c)"} <= set(steps), [n for n in data["notes"] if "control" in n]
+    for slot in ("identity(t)", "semantic(c)"):
+        c = steps[slot]
+        assert c["n"] == 2 and len(c["ci95"]) == 2 and {"real", "control", "baseline", "difference"} <= set(c), c
+    assert steps["expression(c)"]["n"] == 0  # its toy metric always fails: missing, never a score
+    assert "## Shuffled-condition controls" in md
+    # the toy suite has no text-to-all tasks: said, not silently dropped
+    assert any("controls: chain 'text-to-all' cannot run" in n for n in data["notes"])
+
+
 def test_table1_scores_the_full_chain(report):
     _, data, md = report
     row = _rows(data, "table1")["Archon (full chain)"]

@@ -228,8 +228,13 @@ def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path,
              data: Path | None, dataset: str, seconds: float | None, data_seed: int, experts: Path | None,
              train_experts_: bool, expert_steps: int | None, seed: int, sampling: Sampling,
              max_text_tokens: int | None, skip: Sequence[str], artifacts: Path | None, step: int | None,
-             plot: bool, progress: bool, command: str, console: Console) -> tuple[dict[str, Path], EvalResult]:
-    """Everything `archon eval` does (see the command's help); bad input raises first."""
+             plot: bool, progress: bool, command: str, console: Console,
+             controls: Sequence[str] = ()) -> tuple[dict[str, Path], EvalResult]:
+    """Everything `archon eval` does (see the command's help); bad input raises first.
+
+    `controls`: chains whose every step is compared with its shuffled-condition control
+    (`archon_framework.eval.step_controls`); a chain the model cannot run is a note.
+    """
     tables = select_tables(suite)
     if expert_steps is not None and expert_steps < 1:
         raise ConfigError(f"--expert-steps must be >= 1, got {expert_steps}")
@@ -263,8 +268,40 @@ def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path,
     result = evaluate(model, clips, tables, experts=expert_models, sampling=sampling, seed=seed,
                       max_text_tokens=max_text_tokens, skip=skip, info=info, on_row=on_row,
                       on_clip=on_clip if progress else None)
+    found, control_notes = _controls(model, clips, controls, registry, sampling=sampling, seed=seed,
+                                     max_text_tokens=max_text_tokens, skip=skip, console=console)
     info["seconds"] = round(time.perf_counter() - t0, 1)
-    result = attrs.evolve(result, notes=tuple(dict.fromkeys((*notes, *result.notes))), info=info)
+    result = attrs.evolve(result, notes=tuple(dict.fromkeys((*notes, *result.notes, *control_notes))), info=info,
+                          controls=tuple(found))
     paths = write_report(result, out_dir, name=name, command=command, setup=setup, plot=plot,
                          title=f"archon eval: {name}")
     return paths, result
+
+
+def _controls(model: LoadedModel, clips: Sequence[Clip], chains: Sequence[str], registry: Registry, *,
+              sampling: Sampling, seed: int, max_text_tokens: int | None, skip: Sequence[str],
+              console: Console) -> tuple[list[Any], list[str]]:
+    """Every step of `chains` against its shuffled-condition control; what cannot run is a note."""
+    from archon_framework.eval._controls import step_controls
+    from archon_framework.eval._tables import CONTROL_METRICS
+    from archon_framework.infer._chains import get_chain
+
+    found: list[Any] = []
+    notes: list[str] = []
+    installed = set(registry.modalities) - set(skip)
+    for name in chains:
+        try:
+            chain, _ = get_chain(name).restricted_to(installed)
+            preferred = {m: k for m, k in CONTROL_METRICS.items() if k.split(".")[0] in registry.metrics}
+            rows = step_controls(model, clips, chain, registry.metrics, preferred=preferred, sampling=sampling,
+                                 seed=seed, max_text_tokens=max_text_tokens,
+                                 on_step=lambda label: console.print(f"[bold]control[/] {label}"))
+        except ArchonError as err:
+            notes.append(f"controls: chain {name!r} cannot run here ({err})")
+            continue
+        found += rows
+        scored = {r.step.split("->")[-1] for r in rows}
+        unscored = [str(s.output) for s in chain.steps if str(s.output) not in scored]
+        if unscored:
+            notes.append(f"controls: {name}: no per-clip metric scored {', '.join(unscored)}")
+    return found, notes

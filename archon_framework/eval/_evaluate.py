@@ -73,6 +73,7 @@ class EvalResult:
     metrics: Mapping[str, Metric]
     info: Mapping[str, Any] = attrs.field(factory=dict)
     notes: tuple[str, ...] = ()
+    controls: tuple[Any, ...] = ()  # eval._controls.StepControl: each chain step against its shuffled control
 
 
 def check_metrics(tables: Sequence[EvalTable], metrics: Mapping[str, Metric]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,7 @@ def report_json(result: EvalResult, *, command: str = "") -> dict[str, Any]:
         **{k: v for k, v in result.info.items()},
         "tables": [{"name": t.table.name, "title": t.table.title, "paper": t.table.paper, "columns": t.keys(),
                     "rows": [_row_json(r) for r in t.rows]} for t in result.tables],
+        "controls": [_finite(c.to_dict()) for c in result.controls],
         "metrics": {name: {"modalities": list(result.metrics[name].modalities),
                            "higher_is_better": result.metrics[name].higher_is_better,
                            "description": result.metrics[name].description,
@@ -165,6 +167,8 @@ def report_markdown(result: EvalResult, *, command: str = "", title: str = "arch
     lines += [f"> {_CAVEAT}", ""]
     for t in result.tables:
         lines += _table_md(result, t)
+    if result.controls:
+        lines += _controls_md(result.controls)
     if plot:
         lines += [f"![metrics per chain]({plot})", ""]
     used = sorted({k.split(".", 1)[0] for t in result.tables for k in t.keys()})
@@ -180,6 +184,38 @@ def report_markdown(result: EvalResult, *, command: str = "", title: str = "arch
     if result.notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in result.notes] + [""]
     return "\n".join(lines)
+
+
+def _controls_md(controls: Sequence[Any]) -> list[str]:
+    """Each chain step against its shuffled-condition control and the trivial baseline."""
+    def num(x: Any) -> str:
+        return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.4g}"
+
+    lines = ["## Shuffled-condition controls", "",
+             "Each step teacher-forced from its own clip's ground-truth conditions (real) and from another "
+             "held-out clip's (control), scored against its own clip's ground truth; the baseline is the mean / "
+             "majority / most frequent ground truth of the other clips. The difference is real minus control, "
+             "signed so that positive is better; the interval is a 95% bootstrap over clips.", "",
+             "| chain | step | metric | n | real | control | baseline | difference [95% CI] | beats control |",
+             "|---|---|---|--:|--:|--:|--:|---|:-:|"]
+    for c in controls:
+        d = c.to_dict()
+        lo, hi = d["ci95"]
+        lines.append(f"| {d['chain']} | `{d['step']}` | `{d['metric']}` ({'higher' if d['higher_is_better'] else 'lower'} "
+                     f"is better) | {d['n']} | {num(d['real'])} | {num(d['control'])} | {num(d['baseline'])} | "
+                     f"{num(d['difference'])} [{num(lo)}, {num(hi)}] | {'yes' if d['beats_control'] else 'no'} |")
+    return lines + [""]
+
+
+def _finite(value: Any) -> Any:
+    """NaN and inf as None, recursively (the JSON report allows no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _definition_md(definition: dict[str, Any] | None) -> str:

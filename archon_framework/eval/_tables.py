@@ -194,6 +194,17 @@ TABLE3 = EvalTable(
 
 #: Every table, in report order.
 TABLES: tuple[EvalTable, ...] = (TABLE1, TABLE2, TABLE3)
+
+#: The chains whose every step `archon eval` compares with its shuffled-condition control (issue 20).
+CONTROL_CHAINS: tuple[str, ...] = ("text-to-all", "speech-to-video")
+
+#: The main metric of each output modality in those controls (the first per-clip metric of the
+#: modality when it is not listed here or not installed).
+CONTROL_METRICS: dict[str, str] = {
+    "video": "video_psnr", "speech": "speech_mcd_dtw", "expression": "expression_param_nrmse",
+    "identity": "identity_param_nrmse", "pose": "pose_param_nrmse", "semantic": "semantic_label_accuracy",
+    "image": "image_psnr", "description": "description_attribute_f1",
+}
 #: The ``--suite`` values.
 SUITE_NAMES: tuple[str, ...] = (*(t.name for t in TABLES), "all")
 

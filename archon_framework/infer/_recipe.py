@@ -175,6 +175,7 @@ def run_recipe(recipe: Recipe, registry: Registry, out: str | Path, *, progress:
 
 def _evaluate(recipe: Recipe, registry: Registry, out: Path, *, progress: bool, console: Console) -> dict[str, str]:
     from archon_framework.eval import run_eval
+    from archon_framework.eval._tables import CONTROL_CHAINS
     from archon_framework.model import Sampling
 
     e = dict(recipe.eval)
@@ -187,6 +188,7 @@ def _evaluate(recipe: Recipe, registry: Registry, out: Path, *, progress: bool, 
         seed=int(e.get("seed", cfg.seed)), sampling=Sampling(temperature=cfg.temperature, top_p=cfg.top_p),
         max_text_tokens=e.get("max_text_tokens"), skip=tuple(e.get("skip", ())), artifacts=None, step=None,
         plot=True, progress=progress, command=f"archon pretrain --recipe {recipe.name} --out {out}", console=console,
+        controls=tuple(e.get("control_chains", CONTROL_CHAINS)),
     )
     return {k: str(v) for k, v in paths.items()}
 
