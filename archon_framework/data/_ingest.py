@@ -29,6 +29,18 @@ __all__ = ["read_manifest", "ingest_clips", "META_COLUMNS"]
 META_COLUMNS = ("id", "duration", "frame_rate", "sample_rate", "source")
 
 
+def jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, parsed JSON)`` of each non-blank line of a JSON-lines file; a line that is
+    not JSON raises DataError naming the file and line."""
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{n}: not a JSON object ({err})") from err
+
+
 def read_manifest(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a `.jsonl` or `.csv` manifest as `{"meta": {...}, "files": {modality: Path}}`."""
     path = Path(path)
@@ -36,13 +48,7 @@ def read_manifest(path: str | Path) -> list[dict[str, Any]]:
         raise DataError(f"{path}: manifest not found")
     rows: list[dict[str, Any]] = []
     if path.suffix in (".jsonl", ".json"):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{n}: not a JSON object ({err})") from err
+        for n, row in jsonl_rows(path):
             if not isinstance(row, dict) or not isinstance(row.get("files", {}), dict):
                 raise DataError(f"{path}:{n}: a row is an object with an optional 'files' object")
             rows.append(_row(path, n, {k: v for k, v in row.items() if k != "files"}, row.get("files", {})))

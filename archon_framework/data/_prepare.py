@@ -43,6 +43,7 @@ from archon_framework._clip import Clip, ClipMeta
 from archon_framework._errors import ArchonError, ConfigError, DataError
 from archon_framework._registry import PrepareStep
 from archon_framework.config import atomic_write_text
+from archon_framework.data._ingest import jsonl_rows
 from archon_framework.data._prepare_cache import fingerprint as _fingerprint
 from archon_framework.data._prepare_cache import load_result as _load
 from archon_framework.data._prepare_cache import save_result as _save
@@ -158,13 +159,7 @@ def find_videos(path: str | Path, modalities: Sequence[str] = ()) -> list[VideoJ
                     sidecars[modality] = other
             jobs.append(VideoJob(video_id=video.stem, path=video, sidecars=sidecars))
     elif path.suffix == ".jsonl" and path.is_file():
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{n}: not a JSON object ({err})") from err
+        for n, row in jsonl_rows(path):
             if not isinstance(row, dict) or not isinstance(row.get("video"), str) or not isinstance(row.get("files", {}), dict):
                 raise DataError(f"{path}:{n}: a row is {{\"video\": PATH, \"id\": ID, \"files\": {{MODALITY: PATH}}}}")
             video = path.parent / row["video"]
