@@ -361,6 +361,7 @@ def evaluate(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress.")] = True,
     controls: Annotated[bool, typer.Option("--controls/--no-controls", help="Compare every step of the control chains with its shuffled-condition control.")] = True,
     control_chain: Annotated[list[str], typer.Option("--control-chain", help="A chain to control step by step (repeat; default: text-to-all and speech-to-video).")] = [],  # noqa: B006
+    guidance_scale: Annotated[list[float], typer.Option("--guidance-scale", help="Also run speech-to-video with classifier-free guidance at this scale (repeat; 0 is unguided).")] = [],  # noqa: B006
 ) -> None:
     """Evaluate a trained model as the paper's Tables 1-3 do, on held-out clips; write a report.
 
@@ -385,6 +386,7 @@ def evaluate(
             max_text_tokens=max_text_tokens, skip=skip, artifacts=artifacts, step=step, plot=plot, progress=progress,
             command=command_line(ctx), console=err,
             controls=(tuple(control_chain) or CONTROL_CHAINS) if controls else (),
+            guidance_scales=tuple(guidance_scale),
         )
     out.print("wrote " + ", ".join(str(p) for p in paths.values()))
 

@@ -154,7 +154,8 @@ def report(run, registry):
     cli._loaded.clear()
     try:
         result = CliRunner().invoke(cli.app, ["eval", "--checkpoint", str(run / "run"), "--out", str(out), "--name", "toy",
-                                              "--train-experts", "--expert-steps", "2", *CLIP])
+                                              "--train-experts", "--expert-steps", "2", "--guidance-scale", "0",
+                                              "--guidance-scale", "1.5", *CLIP])
     finally:
         cli.load_registry = saved
     assert result.exit_code == 0, result.output
@@ -167,9 +168,10 @@ def _rows(data, table):
 
 def test_report_has_every_table_and_the_command(report, run):
     out, data, md = report
-    assert [t["name"] for t in data["tables"]] == ["table1", "table2", "table3"]
+    assert [t["name"] for t in data["tables"]] == ["table1", "table2", "table3", "guidance"]
     assert data["command"] == (f"archon eval --checkpoint {run / 'run'} --out {out} --name toy --heldout 2 --dataset toy_test "
-                               "--train-experts --expert-steps 2 --max-text-tokens 4 --no-progress")
+                               "--train-experts --expert-steps 2 --max-text-tokens 4 --no-progress "
+                               "--guidance-scale 0.0 --guidance-scale 1.5")
     assert md.startswith("# archon eval: toy") and data["command"] in md
     assert data["step"] == 4 and data["heldout"]["clips"] == 2 and data["heldout"]["dataset"] == "toy_test"
     assert {p.name for p in out.iterdir()} >= {"toy.md", "toy.json"}
@@ -189,6 +191,17 @@ def test_every_step_of_the_control_chains_is_compared_with_its_shuffled_control(
     assert "## Shuffled-condition controls" in md
     # the toy suite has no text-to-all tasks: said, not silently dropped
     assert any("controls: chain 'text-to-all' cannot run" in n for n in data["notes"])
+
+
+def test_guidance_zero_is_the_unguided_chain_and_a_scale_is_picked(report):
+    _, data, _ = report
+    guided = _rows(data, "guidance")
+    assert set(guided) == {"guidance w = 0", "guidance w = 1.5"}
+    full = _rows(data, "table1")["Archon (full chain)"]
+    # scale 0 decodes exactly as unguided decoding: the same outputs, so the same scores
+    assert guided["guidance w = 0"]["metrics"] == full["metrics"] and guided["guidance w = 0"]["status"] == "ok"
+    assert any(n.startswith("guidance: guidance w = ") and "scores best by" in n for n in data["notes"]), \
+        [n for n in data["notes"] if "guid" in n]
 
 
 def test_table1_scores_the_full_chain(report):

@@ -51,10 +51,12 @@ from archon_framework.eval._tables import (
     TABLES,
     EvalRow,
     EvalTable,
+    guidance_table,
     select_tables,
 )
 
 __all__ = [
+    "guidance_table",
     "StepControl",
     "baseline_value",
     "derangement",

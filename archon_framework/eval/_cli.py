@@ -21,7 +21,7 @@ from archon_framework.config import from_dict, to_dict
 from archon_framework.eval._evaluate import EvalResult, check_metrics, evaluate
 from archon_framework.eval._report import write_report
 from archon_framework.eval._run import ExpertModels, load_experts, prepare_chain
-from archon_framework.eval._tables import EvalTable, select_tables
+from archon_framework.eval._tables import EvalTable, guidance_table, select_tables
 from archon_framework.infer._model import LoadedModel, load_checkpoint, open_run
 from archon_framework.model import Sampling
 from archon_framework.train._config import TrainConfig
@@ -229,13 +229,19 @@ def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path,
              train_experts_: bool, expert_steps: int | None, seed: int, sampling: Sampling,
              max_text_tokens: int | None, skip: Sequence[str], artifacts: Path | None, step: int | None,
              plot: bool, progress: bool, command: str, console: Console,
-             controls: Sequence[str] = ()) -> tuple[dict[str, Path], EvalResult]:
+             controls: Sequence[str] = (), guidance_scales: Sequence[float] = ()) -> tuple[dict[str, Path], EvalResult]:
     """Everything `archon eval` does (see the command's help); bad input raises first.
 
     `controls`: chains whose every step is compared with its shuffled-condition control
     (`archon_framework.eval.step_controls`); a chain the model cannot run is a note.
+    `guidance_scales`: also run speech-to-video with its LM steps guided at each scale (a
+    "guidance" table) and say which scale scores best.
     """
     tables = select_tables(suite)
+    if guidance_scales:
+        if any(w < 0 for w in guidance_scales):
+            raise ConfigError(f"--guidance-scale must be >= 0, got {', '.join(map(str, guidance_scales))}")
+        tables = (*tables, guidance_table(guidance_scales))
     if expert_steps is not None and expert_steps < 1:
         raise ConfigError(f"--expert-steps must be >= 1, got {expert_steps}")
     unknown = sorted(set(skip) - set(registry.modalities))
@@ -268,8 +274,10 @@ def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path,
     result = evaluate(model, clips, tables, experts=expert_models, sampling=sampling, seed=seed,
                       max_text_tokens=max_text_tokens, skip=skip, info=info, on_row=on_row,
                       on_clip=on_clip if progress else None)
-    found, control_notes = _controls(model, clips, controls, registry, sampling=sampling, seed=seed,
+    control_notes = _picked_guidance(result)
+    found, more = _controls(model, clips, controls, registry, sampling=sampling, seed=seed,
                                      max_text_tokens=max_text_tokens, skip=skip, console=console)
+    control_notes += more
     info["seconds"] = round(time.perf_counter() - t0, 1)
     result = attrs.evolve(result, notes=tuple(dict.fromkeys((*notes, *result.notes, *control_notes))), info=info,
                           controls=tuple(found))
@@ -305,3 +313,22 @@ def _controls(model: LoadedModel, clips: Sequence[Clip], chains: Sequence[str], 
         if unscored:
             notes.append(f"controls: {name}: no per-clip metric scored {', '.join(unscored)}")
     return found, notes
+
+
+def _picked_guidance(result: EvalResult) -> list[str]:
+    """The guidance scale that scores best, by the first column every scale has a finite mean of."""
+    import math
+
+    table = next((t for t in result.tables if t.table.name == "guidance"), None)
+    if table is None:
+        return []
+    rows = [r for r in table.rows if r.status == "ok" and r.scores is not None]
+    for key in table.keys():  # the table's columns first, then every other metric the rows have
+        means = [r.scores.mean.get(key, math.nan) for r in rows]
+        if rows and all(math.isfinite(m) for m in means):
+            metric = result.metrics.get(key.split(".", 1)[0])
+            better = max if metric is None or metric.higher_is_better else min
+            best = rows[means.index(better(means))]
+            return [f"guidance: {best.row.label} scores best by {key} "
+                    f"({', '.join(f'{r.row.label.split()[-1]}: {m:.4g}' for r, m in zip(rows, means))})"]
+    return ["guidance: no column was scored at every scale, so no scale is picked"]

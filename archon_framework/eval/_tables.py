@@ -195,6 +195,20 @@ TABLE3 = EvalTable(
 #: Every table, in report order.
 TABLES: tuple[EvalTable, ...] = (TABLE1, TABLE2, TABLE3)
 
+def guidance_table(scales: Sequence[float], chain: Chain = SPEECH_TO_VIDEO) -> EvalTable:
+    """The speech-to-video chain with every LM step guided at each scale ``w`` (classifier-free
+    guidance, ``logits = cond + w (cond - uncond)``; 0 is unguided decoding, exactly)."""
+    rows = []
+    for w in scales:
+        steps = tuple(attrs.evolve(s, guidance=float(w)) if s.inputs is not None else s for s in chain.steps)
+        guided = Chain(f"{chain.name}@guidance={float(w):g}", chain.conditions, steps, chain.optional,
+                       f"{chain.description} (guidance {float(w):g})")
+        rows.append(EvalRow(f"guidance w = {float(w):g}", guided))
+    return EvalTable(name="guidance", title=f"Classifier-free guidance: {chain.name} at each scale",
+                     paper="the guided decoding of Chameleon / Emu3 / Janus (not a table of the paper)",
+                     rows=tuple(rows), columns=_VIDEO_COLUMNS, install=_VIDEO_INSTALL, proxies=_VIDEO_PROXIES)
+
+
 #: The chains whose every step `archon eval` compares with its shuffled-condition control (issue 20).
 CONTROL_CHAINS: tuple[str, ...] = ("text-to-all", "speech-to-video")
 
