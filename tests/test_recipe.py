@@ -23,8 +23,14 @@ def test_the_cpu_reference_recipe_trains_every_named_chain_by_steps():
     assert set(cfg.chains) == _PAPER_CHAINS and cfg.clips >= 512 and cfg.lm_steps
     assert cfg.tokenizer_steps and all(n >= 1 for n in cfg.tokenizer_steps.values())
     installed = {m for t in archon72().tasks for m in t.modalities}
-    suite = demo_suite(sorted(installed), [get_chain(c) for c in cfg.chains])
+    suite = demo_suite(sorted(installed), [get_chain(c) for c in cfg.chains], extra_tasks=cfg.extra_tasks)
     names = {t.name for t in suite.tasks}
+    from archon_framework.infer._editing import EDIT_DESCRIPTION, EDIT_SCRIPT, REENACT
+
+    for editing in (EDIT_SCRIPT, EDIT_DESCRIPTION, REENACT):  # archon edit can run on the recipe's model
+        for step in editing.chain.steps:
+            if step.inputs is not None:
+                assert any(set(t.inputs) == set(step.inputs) and t.output == step.output for t in suite.tasks), step
     for chain in cfg.chains:  # every step of every chain has its task in the suite
         for step in get_chain(chain).steps:
             if step.inputs is not None:
@@ -38,6 +44,7 @@ def test_the_cpu_reference_recipe_trains_every_named_chain_by_steps():
     ('name = "r"\n[demo]\nlm_steps = 5\nwhatever = 2\n', r"\[demo\] has unknown key.*whatever"),
     ('name = "r"\n[demo]\nlm_steps = 5\n[demo.tokenizer_steps]\nspeech = 2.5\n', "tokenizer_steps.speech"),
     ('name = "r"\n[demo\n', "not valid TOML"),
+    ('name = "r"\n[demo]\nlm_steps = 5\nextra_tasks = ["nope->speech(c)"]\n', "not in Table G"),
     ('[demo]\nlm_steps = 5\n', "name must be"),
 ])
 def test_a_bad_recipe_is_refused_naming_the_file_and_field(tmp_path, text, match):

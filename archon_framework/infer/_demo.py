@@ -69,6 +69,8 @@ class DemoConfig:
             plus the EVAL_TASKS).
         samples: held-out clips the page shows (default: all of them).
         lm_peak_lr: the LM's peak learning rate.
+        extra_tasks: Table G task names trained besides the chains' (e.g. the editing chains'
+            ``script(c)+speech(p)->speech(c)``).
         lm_min_steps: below this many steps the LM is reported as undertrained (terminal,
             demo.json, page); each tokenizer trainer has its own minimum (its config).
         checkpoint_every: LM checkpoint interval (default: only at the end), so an interrupted
@@ -103,6 +105,7 @@ class DemoConfig:
     lm_peak_lr: float = 3e-3
     checkpoint_every: int | None = None
     lm_min_steps: int = 200
+    extra_tasks: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
     def __attrs_post_init__(self) -> None:
         for name, n in self.tokenizer_steps.items():
@@ -110,6 +113,9 @@ class DemoConfig:
                 raise ConfigError(f"demo: tokenizer_steps.{name} must be an int >= 1, got {n!r}")
         if self.samples is not None and self.samples < 1:
             raise ConfigError(f"demo: samples must be >= 1, got {self.samples}")
+        unknown = sorted(set(self.extra_tasks) - {t.name for t in archon72().tasks})
+        if unknown:
+            raise ConfigError(f"demo: extra_tasks {', '.join(unknown)} not in Table G (archon list-tasks --suite archon72)")
         self._check_basics()
 
     def _check_basics(self) -> None:
@@ -134,14 +140,20 @@ class DemoConfig:
 EVAL_TASKS = ("script(c)+image(t)->speech(c)", "script(c)+identity(t)->speech(c)")
 
 
-def demo_suite(installed: Sequence[str], chains: Sequence[Chain] | None = None, *, name: str = "demo") -> TaskSuite:
-    """The Table G tasks that `chains` (default: the demo's) and EVAL_TASKS use, among the
-    installed modalities (output-balanced)."""
+def demo_suite(installed: Sequence[str], chains: Sequence[Chain] | None = None, *, name: str = "demo",
+               extra_tasks: Sequence[str] = ()) -> TaskSuite:
+    """The Table G tasks that `chains` (default: the demo's), EVAL_TASKS and `extra_tasks` use,
+    among the installed modalities (output-balanced). An extra task that is not in Table G is a
+    TaskError naming it."""
     table = archon72()
     chains = [chain for chain, _, _ in DEMO_CHAINS] if chains is None else list(chains)
     candidates = [_trained(table, step.inputs, step.output)
                   for chain in chains for step in chain.steps if step.inputs is not None]
     candidates += [t for t in table.tasks if t.name in EVAL_TASKS]
+    unknown = sorted(set(extra_tasks) - {t.name for t in table.tasks})
+    if unknown:
+        raise TaskError(f"extra_tasks: {', '.join(unknown)} not in Table G (archon list-tasks --suite archon72)")
+    candidates += [t for t in table.tasks if t.name in set(extra_tasks)]
     tasks: list[Task] = []
     for task in candidates:
         if task is not None and task.modalities <= set(installed) and task not in tasks:
@@ -305,7 +317,7 @@ class _Demo:
 
         cfg = self.cfg
         suite = demo_suite([m for m, mod in self.registry.modalities.items() if not mod.rendered],
-                           [get_chain(c) for c in cfg.chains] if cfg.chains else None)
+                           [get_chain(c) for c in cfg.chains] if cfg.chains else None, extra_tasks=cfg.extra_tasks)
         registry = attrs.evolve(self.registry, suites={**self.registry.suites, suite.name: suite})
         root = self.out / "lm"
         mark = root / "demo-lm.json"
