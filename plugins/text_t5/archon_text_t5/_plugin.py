@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from archon_framework import ClipMeta, Metric, Modality, RawSpec, hookimpl, words_window
+from archon_framework import ClipMeta, Metric, Modality, RawSpec, Vocabulary, hookimpl, words_window
 
 from archon_text_t5._cli import make_app
 from archon_text_t5._config import TextConfig, load_text_config
@@ -49,6 +49,11 @@ def make_modalities(config: TextConfig | None = None) -> list[Modality]:
             return DescriptionTokenizer(codec, max_tokens=config.description_max_tokens, config=config)
         return make_description_tokenizer(artifact_dir)
 
+    def vocabulary_for(artifact_dir: Path) -> Vocabulary:
+        """The text vocabulary of the SentencePiece model in ``artifact_dir`` (a model trained with
+        ``archon text train-spm`` sizes the unified vocabulary by its pieces)."""
+        return load_codec(artifact_dir, config=config)[0].vocabulary
+
     def validate_script(value: Any, meta: ClipMeta) -> str:
         return script_tokenizer.to_text(value, meta=meta)
 
@@ -64,6 +69,7 @@ def make_modalities(config: TextConfig | None = None) -> list[Modality]:
         validate=validate_script,
         window=words_window,
         load=load_script,
+        vocabulary_for=vocabulary_for,
         description=f"spoken words as text; SentencePiece, {vocab.size} ids shared as 'text'",
     )
     description = Modality(
@@ -77,6 +83,7 @@ def make_modalities(config: TextConfig | None = None) -> list[Modality]:
         max_tokens=config.description_max_tokens,
         validate=validate_description,
         load=load_description,
+        vocabulary_for=vocabulary_for,
         description="Fig. K JSON (schema of Fig. L), canonical compact JSON text",
     )
     return [script, description]

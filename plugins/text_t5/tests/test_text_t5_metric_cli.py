@@ -130,3 +130,22 @@ def test_bundled_model_is_reproducible(tmp_path):
     out = train_spm(corpus, vocab_size=1900, out=tmp_path / "re.model")
     fresh, shipped = SentencePieceText(out), SentencePieceText(DEFAULT_MODEL_FILE)
     assert [fresh.id_to_piece(i) for i in range(1900)] == [shipped.id_to_piece(i) for i in range(1900)]
+
+
+def test_a_trained_sentencepiece_model_sizes_the_text_vocabulary(tmp_path):
+    """`archon text train-spm` with another size: the registry's layout follows the artifacts
+    (Modality.vocabulary_for), and both text modalities agree on it."""
+    from archon_framework.testing import make_registry
+    from archon_text_t5 import ScriptTokenizer, SentencePieceText
+    from archon_text_t5 import _plugin as text_plugin
+
+    corpus = write_default_corpus(tmp_path / "corpus_en.txt")
+    model = train_spm(corpus, vocab_size=600, out=tmp_path / "small.model")
+    tok = ScriptTokenizer(SentencePieceText(model), max_tokens=64)
+    for name in ("script", "description"):
+        tok.save(tmp_path / "artifacts" / name)
+    registry = make_registry(("text_t5", text_plugin))
+    sized = registry.for_artifacts(tmp_path / "artifacts")
+    assert sized.modality("script").vocabulary == sized.modality("description").vocabulary == tok.vocabulary
+    assert tok.vocabulary.size == 600 + tok.codec.extra_ids != registry.modality("script").vocabulary.size
+    assert sized.tokenizer("script", tmp_path / "artifacts").vocabulary == tok.vocabulary
