@@ -14,28 +14,18 @@ are each refused with an error naming the file, so tampered or half-copied weigh
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from archon_framework._errors import CheckpointError
-from archon_framework.config import atomic_write_text
+from archon_framework.config import atomic_write_text, sha256_file
 
-__all__ = ["WEIGHTS_MANIFEST", "sha256_file", "verify_weights", "write_weights_manifest"]
+__all__ = ["WEIGHTS_MANIFEST", "verify_weights", "write_weights_manifest"]
 
 WEIGHTS_MANIFEST = "weights-manifest.json"
 _FORMAT = 1
-
-
-def sha256_file(path: str | Path) -> str:
-    """The sha256 of a file's bytes, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_weights_manifest(root: str | Path, files: Iterable[str | Path], *, recipe: str, command: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import numbers
 import os
@@ -16,7 +17,7 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 from archon_framework._errors import ConfigError
 
 __all__ = ["converter", "to_dict", "from_dict", "load_config", "save_config", "atomic_write_text", "atomic_write_bytes",
-           "replace_atomically"]
+           "replace_atomically", "sha256_file"]
 
 T = TypeVar("T")
 
@@ -151,3 +152,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Text version of `atomic_write_bytes` (UTF-8)."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def sha256_file(path: str | Path) -> str:
+    """The hex sha256 of a file's bytes, read in 1 MiB blocks (shipped weights, model files,
+    provenance records all hash files this one way)."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -11,6 +11,8 @@ from typing import Any
 import attrs
 import numpy as np
 
+from archon_framework.config import sha256_file as file_sha256
+
 __all__ = ["ProvenanceStep", "ProvenanceConfig", "installed_plugins", "framework_version", "value_sha256", "file_sha256"]
 
 #: IPTC digital source type of everything a trained model generates.
@@ -54,15 +56,6 @@ def installed_plugins() -> dict[str, str]:
         name = dist.metadata["Name"] if dist is not None else ep.name
         out[name] = dist.version if dist is not None else "unknown"
     return dict(sorted(out.items()))
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def value_sha256(value: Any) -> str:

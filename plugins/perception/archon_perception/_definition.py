@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.metadata
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import attrs
 
 from archon_framework import ArchonError
+from archon_framework.config import sha256_file
 
 __all__ = ["MissingPackageError", "ModelDefinition", "PerceptionError", "file_sha256", "installed_version"]
 
@@ -35,12 +35,9 @@ class MissingPackageError(ArchonError, ImportError):
 
 @functools.lru_cache(maxsize=64)
 def file_sha256(path: str) -> str:
-    """The sha256 of a file, hex (cached per path for the life of the process)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The sha256 of a model file, hex (``archon_framework.config.sha256_file``, cached per path
+    for the life of the process)."""
+    return sha256_file(path)
 
 
 def installed_version(package: str, *, pinned: str, install: str) -> str:
