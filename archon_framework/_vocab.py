@@ -165,6 +165,11 @@ class VocabLayout:
         order = sorted(unique.values(), key=lambda v: (v.name != TEXT_VOCABULARY, v.name))
         return cls._from_order(order, start=0, prefix=())
 
+    def extends(self, base: VocabLayout) -> bool:
+        """True when this layout is `base` with vocabularies appended (or `base` itself): no id of
+        `base` moved, so whatever was tokenized or trained under `base` stays valid."""
+        return self.ranges[: len(base.ranges)] == base.ranges
+
     def extend(self, vocabularies: Iterable[Vocabulary]) -> VocabLayout:
         """Append the vocabularies not in this layout (sorted by name); existing ids stay."""
         unique = _unique(vocabularies)

@@ -35,7 +35,7 @@ from archon_framework._windows import clip_windows, slot_value
 from archon_framework.config import atomic_write_text
 from archon_framework.data._packing import LMExample
 
-__all__ = ["TokenCache", "extends", "TaskSampler", "slot_window_key", "needed_keys", "drop_conditions"]
+__all__ = ["TokenCache", "TaskSampler", "slot_window_key", "needed_keys", "drop_conditions"]
 
 CACHE_INDEX = "token-cache.json"
 
@@ -64,11 +64,6 @@ def drop_conditions(payloads: Sequence[Payload]) -> list[Payload]:
     """The inputs of an unconditional prompt (classifier-free guidance): each input keeps its
     header, its value is removed. Training with condition dropout and guided decoding both use it."""
     return [Payload(p.slot, np.zeros(0, np.int32)) for p in payloads]
-
-
-def extends(layout: VocabLayout, base: VocabLayout) -> bool:
-    """True when `layout` is `base` with vocabularies appended (or `base` itself): no id moved."""
-    return layout.ranges[: len(base.ranges)] == base.ranges
 
 
 #: window key -> (does the clip split into past/current?, which window of it)
@@ -142,7 +137,7 @@ class TokenCache:
             LayoutMismatchError: the serializer's layout moves or drops an id of this cache.
             DataError: `clips` is not the dataset the cache was built from.
         """
-        if not extends(serializer.layout, self.layout):
+        if not serializer.layout.extends(self.layout):
             raise LayoutMismatchError(
                 "cannot extend the token cache: its ids were made under another vocabulary layout "
                 f"({self.layout.diff(r.vocabulary for r in serializer.layout.ranges).describe()}); rebuild the cache"
@@ -247,7 +242,7 @@ class TokenCache:
         except (OSError, json.JSONDecodeError) as err:
             raise DataError(f"{root}: no readable token cache ({err})") from err
         saved = VocabLayout.from_json(json.dumps(index["layout"]), source=str(root / CACHE_INDEX))
-        if not extends(layout, saved):
+        if not layout.extends(saved):
             raise LayoutMismatchError(
                 f"{root}: the cached tokens were made under another vocabulary layout "
                 f"({saved.diff(r.vocabulary for r in layout.ranges).describe()}); rebuild the cache"

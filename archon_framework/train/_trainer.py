@@ -27,7 +27,6 @@ from archon_framework._suites import output_balanced_weights, perplexity_weights
 from archon_framework._tasks import TaskSuite, parse_task
 from archon_framework._vocab import VocabLayout
 from archon_framework.config import atomic_write_text, to_dict
-from archon_framework.data._examples import extends
 from archon_framework.data import ClipDataset, TaskSampler, TokenCache, needed_keys, pack_examples, slot_window_key
 from archon_framework.model import PrefixLM, load_model_config
 from archon_framework.train._config import TrainConfig, check_train_config
@@ -352,7 +351,7 @@ class Trainer:
         except Exception as err:
             raise CheckpointError(f"{where}: cannot read its vocabulary layout ({err})") from err
         saved = VocabLayout.from_json(json.dumps(saved_json), source=f"checkpoint {step}")
-        if not extends(self.layout, saved):
+        if not self.layout.extends(saved):
             raise CheckpointError(f"checkpoint {step} was trained with another vocabulary layout: "
                                   f"{saved.diff(r.vocabulary for r in self.layout.ranges).describe()}")
         grown = saved.total_size != self.layout.total_size
