@@ -26,6 +26,7 @@ from archon_framework._errors import (
     TaskError,
     VocabError,
 )
+from archon_framework._frames import FRAME_TOLERANCE_SECONDS, fit_frame_count, moving_ellipses_labels
 from archon_framework._modality import Modality, RawSpec, Renderer, Tokenizer, TokenizerTrainer
 from archon_framework._plugins import DISABLE_ENV, Registry, load_registry
 from archon_framework._prompt import (
@@ -62,12 +63,15 @@ __all__ = [
     "default_compilation_cache_dir",
     "DISABLE_ENV",
     "enable_compilation_cache",
+    "fit_frame_count",
+    "FRAME_TOLERANCE_SECONDS",
     "hookimpl",
     "LayoutDiff",
     "LayoutMismatchError",
     "load_registry",
     "Metric",
     "Modality",
+    "moving_ellipses_labels",
     "output_balanced_weights",
     "parse_task",
     "ParsedExample",

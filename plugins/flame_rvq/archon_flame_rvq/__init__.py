@@ -16,7 +16,7 @@ from ._dims import DEFAULT_DIMS, FlameDims
 from ._model import AnimationRVQVAE, ConvDecoder, ConvEncoder
 from ._params import FlameParams, Normalizer, load_flame_npz, save_flame_npz
 from ._plugin import flame_modalities, make_tokenizer
-from ._preview import colorize_labels, preview_params, render_preview, save_preview
+from ._roundtrip import FIELD_OF_MODALITY, roundtrip_params
 from ._synthetic import synthetic_flame_clips
 from ._tokenizer import FlameTokenizer, num_tokens_for
 from ._train import evaluate_tokenizer, train_tokenizer
@@ -26,6 +26,7 @@ __all__ = [
     "ConvDecoder",
     "ConvEncoder",
     "DEFAULT_DIMS",
+    "FIELD_OF_MODALITY",
     "FLAME_MODALITIES",
     "FlameDims",
     "FlameParams",
@@ -34,16 +35,13 @@ __all__ = [
     "ModelConfig",
     "Normalizer",
     "TrainConfig",
-    "colorize_labels",
     "evaluate_tokenizer",
     "flame_modalities",
     "load_flame_npz",
     "make_tokenizer",
     "num_tokens_for",
-    "preview_params",
-    "render_preview",
+    "roundtrip_params",
     "save_flame_npz",
-    "save_preview",
     "shipped_config",
     "shipped_config_names",
     "synthetic_flame_clips",

@@ -24,9 +24,10 @@ output frame ``i`` is the parameters at time ``i / frame_rate``, linearly interp
 the source frames, except the first three pose columns (the axis-angle head rotation), which are
 interpolated on the rotation group (spherical linear interpolation, ``scipy`` ``Slerp``).
 
-**Frame count.** ``round(duration * frame_rate)`` frames are needed; a shortfall of at most
-:data:`FRAME_TOLERANCE_SECONDS` is padded by repeating the last frame and an excess of at most
-that much is dropped from the end; anything more is refused.
+**Frame count.** ``round(duration * frame_rate)`` frames are needed; the core's
+:func:`archon_framework.fit_frame_count` pads a shortfall of at most
+``archon_framework.FRAME_TOLERANCE_SECONDS`` by repeating the last frame and drops an excess of
+at most that much from the end; anything more is refused.
 
 Every error is a :class:`archon_framework.RawValueError` naming the file and the array.
 """
@@ -40,22 +41,18 @@ import numpy as np
 from jaxtyping import Float
 from scipy.spatial.transform import Rotation, Slerp
 
-from archon_framework import ClipMeta, DataError, DataWarning, RawValueError
+from archon_framework import ClipMeta, DataError, DataWarning, RawValueError, fit_frame_count
 
 from ._dims import DEFAULT_DIMS, FlameDims
 from ._params import _checked
 
 __all__ = [
-    "FRAME_TOLERANCE_SECONDS",
     "ROTATION_DIMS",
     "read_npz_arrays",
     "resample_parameters",
-    "fit_frame_count",
     "load_flame",
 ]
 
-#: Per-frame arrays may be this much (seconds) shorter or longer than the clip; more is refused.
-FRAME_TOLERANCE_SECONDS: float = 0.1
 #: The leading pose columns that hold the axis-angle head rotation (FlameDims.pose = 3 + translation).
 ROTATION_DIMS: int = 3
 
@@ -110,35 +107,6 @@ def resample_parameters(
         slerp = Slerp(np.arange(frames, dtype=np.float64), Rotation.from_rotvec(values[:, :rotation_dims]))
         out[:, :rotation_dims] = slerp(pos).as_rotvec()
     return out.astype(np.float32)
-
-
-def fit_frame_count(
-    values: np.ndarray, meta: ClipMeta, *, where: str, tolerance_seconds: float = FRAME_TOLERANCE_SECONDS
-) -> np.ndarray:
-    """Match per-frame values to ``meta.frames``: repeat the last frame or drop the last frames
-    within ``tolerance_seconds`` (at least one frame); otherwise refuse.
-
-    Each pad or drop emits an :class:`archon_framework.DataWarning` naming ``where``.
-
-    Raises:
-        RawValueError: the counts differ by more than the tolerance.
-    """
-    want, have = meta.frames, int(values.shape[0])
-    slack = max(1, int(np.floor(tolerance_seconds * meta.frame_rate + 1e-9)))
-    if abs(have - want) > slack:
-        raise RawValueError(
-            f"{where}: {have} frames ({have / meta.frame_rate:.3f} s at {meta.frame_rate:g} fps) but clip "
-            f"{meta.clip_id!r} lasts {meta.duration:g} s = {want} frames; at most {slack} frame(s) of "
-            "difference are padded or dropped, more is refused"
-        )
-    if have < want:
-        warnings.warn(f"{where}: padded {have} frames to the clip's {want} by repeating the last frame",
-                      DataWarning, stacklevel=2)
-        return np.concatenate([values, np.repeat(values[-1:], want - have, axis=0)], axis=0)  # repeat last
-    if have > want:
-        warnings.warn(f"{where}: dropped the last {have - want} of {have} frames to the clip's {want}",
-                      DataWarning, stacklevel=2)
-    return values[:want]
 
 
 def _array(arrays: dict[str, np.ndarray], name: str, shape: tuple[int | None, ...], where: str) -> np.ndarray:

@@ -14,7 +14,6 @@ from archon_semantic_magvit._data import pad_frames, padded_frames, toy_image, t
 from archon_semantic_magvit._evaluate import label_accuracy, mean_iou, psnr
 from archon_semantic_magvit._io import load_image, load_label_pngs, save_image, save_label_pngs, save_preview
 from archon_semantic_magvit._labels import LABEL_INDEX, LABELS, NUM_LABELS
-from archon_semantic_magvit._layers import CausalConv3d, FrameGroupNorm, ResBlock
 from archon_semantic_magvit._lfq import (
     LFQOutput,
     bits_to_indices,
@@ -32,13 +31,11 @@ from archon_semantic_magvit._train import Trainer, train_image, train_semantic
 
 __all__ = [
     "bits_to_indices",
-    "CausalConv3d",
     "codebook_entropy",
     "colors_to_labels",
     "Decoder",
     "DiscriminatorConfig",
     "Encoder",
-    "FrameGroupNorm",
     "IMAGE",
     "image_num_tokens",
     "ImageTokenizer",
@@ -64,7 +61,6 @@ __all__ = [
     "PALETTE_MIN_DISTANCE",
     "per_sample_entropy",
     "psnr",
-    "ResBlock",
     "save_image",
     "save_label_pngs",
     "save_preview",

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from archon_framework import DataError
+from archon_framework import DataError, moving_ellipses_labels
 from archon_semantic_magvit._palette import PALETTE
 
 __all__ = [
@@ -48,19 +48,10 @@ def toy_label_video(
 ) -> np.ndarray:
     """A label video of moving ellipses of random labels on background: uint8 [frames, size, size].
 
-    Used by tests, benchmarks and the demo until a dataset plugin provides real data.
+    Used by tests, benchmarks and the demo until a dataset plugin provides real data
+    (:func:`archon_framework.moving_ellipses_labels` over the 21 labels of Table H).
     """
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    video = np.zeros((frames, size, size), np.uint8)
-    for _ in range(num_shapes):
-        label = int(rng.integers(1, len(PALETTE)))
-        cy, cx = rng.uniform(0.25, 0.75, 2) * size
-        vy, vx = rng.uniform(-1.5, 1.5, 2) * size / 128
-        ry, rx = rng.uniform(0.1, 0.3, 2) * size
-        for t in range(frames):
-            inside = ((yy - cy - vy * t) / ry) ** 2 + ((xx - cx - vx * t) / rx) ** 2 <= 1.0
-            video[t][inside] = label
-    return video
+    return moving_ellipses_labels(frames, size, num_labels=len(PALETTE), rng=rng, num_shapes=num_shapes)
 
 
 def toy_image(size: int = 256, *, rng: np.random.Generator) -> np.ndarray:

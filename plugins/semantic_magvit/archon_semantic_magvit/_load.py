@@ -20,10 +20,11 @@ Label ids outside 0..20 are refused, naming the file and the frame. Frames must 
 all of one size; other square sizes than 128 are resized to 128 x 128 with nearest-neighbour
 sampling (label ids are kept, never mixed); non-square frames are refused, because choosing a
 crop means choosing the framing (the paper crops around the fitted head, which needs a face
-model). Frame count: ``round(duration * frame_rate)`` frames are needed; a shortfall of at most
-:data:`FRAME_TOLERANCE_SECONDS` is padded by repeating the last frame, an excess of at most that
-much is dropped from the end (rounding slack of the decoder or of the clip cut); anything more is
-refused, never silently truncated.
+model). Frame count: ``round(duration * frame_rate)`` frames are needed; the core's
+:func:`archon_framework.fit_frame_count` pads a shortfall of at most
+``archon_framework.FRAME_TOLERANCE_SECONDS`` by repeating the last frame and drops an excess of
+at most that much from the end (rounding slack of the decoder or of the clip cut); anything more
+is refused, never silently truncated.
 
 ``image`` (``uint8 [256, 256, 3]``, the clip's reference image) from a still image file that
 Pillow reads (PNG, JPEG, WebP, ...; for an animated file, its first frame), or a video file (its
@@ -47,14 +48,13 @@ import numpy as np
 from jaxtyping import UInt8
 from PIL import Image, UnidentifiedImageError
 
-from archon_framework import ClipMeta, DataWarning, RawValueError
+from archon_framework import ClipMeta, DataWarning, RawValueError, fit_frame_count
 from archon_semantic_magvit._labels import NUM_LABELS
 from archon_semantic_magvit._palette import PALETTE, PALETTE_MIN_DISTANCE, colors_to_labels
 
 __all__ = [
     "SEMANTIC_SIZE",
     "IMAGE_SIZE",
-    "FRAME_TOLERANCE_SECONDS",
     "VIDEO_OFF_PALETTE_FRACTION",
     "VIDEO_SUFFIXES",
     "load_semantic",
@@ -62,13 +62,10 @@ __all__ = [
     "read_label_frames",
     "read_label_video",
     "resample_frame_indices",
-    "fit_frame_count",
 ]
 
 SEMANTIC_SIZE: int = 128
 IMAGE_SIZE: int = 256
-#: A frame sequence may be this much (seconds) shorter or longer than its clip; more is refused.
-FRAME_TOLERANCE_SECONDS: float = 0.1
 #: Share of a decoded video frame's pixels that may lie off the palette (lossy-coding smear).
 VIDEO_OFF_PALETTE_FRACTION: float = 0.1
 #: File suffixes read as videos (decoded with ffmpeg through imageio).
@@ -229,41 +226,13 @@ def read_label_video(path: str | Path, frame_rate: float) -> UInt8[np.ndarray, "
     return np.stack(out)
 
 
-def fit_frame_count(
-    video: np.ndarray, meta: ClipMeta, *, where: str, tolerance_seconds: float = FRAME_TOLERANCE_SECONDS
-) -> np.ndarray:
-    """Match a frame sequence to ``meta.frames``: pad by repeating the last frame or drop the
-    last frames, within ``tolerance_seconds`` (at least one frame); otherwise refuse.
-
-    Each pad or drop emits an :class:`archon_framework.DataWarning` naming ``where``.
-
-    Raises:
-        RawValueError: the counts differ by more than the tolerance.
-    """
-    want, have = meta.frames, int(video.shape[0])
-    slack = max(1, int(np.floor(tolerance_seconds * meta.frame_rate + 1e-9)))
-    if abs(have - want) > slack:
-        raise RawValueError(
-            f"{where}: {have} frames ({have / meta.frame_rate:.3f} s at {meta.frame_rate:g} fps) but clip "
-            f"{meta.clip_id!r} lasts {meta.duration:g} s = {want} frames; at most {slack} frame(s) of "
-            "difference are padded or dropped, more is refused"
-        )
-    if have < want:
-        warnings.warn(f"{where}: padded {have} frames to the clip's {want} by repeating the last frame",
-                      DataWarning, stacklevel=2)
-        return np.concatenate([video, np.repeat(video[-1:], want - have, axis=0)], axis=0)  # repeat last
-    if have > want:
-        warnings.warn(f"{where}: dropped the last {have - want} of {have} frames to the clip's {want}",
-                      DataWarning, stacklevel=2)
-    return video[:want]
-
-
 def load_semantic(path: str | Path, meta: ClipMeta) -> UInt8[np.ndarray, "frames 128 128"]:
     """Read a label-map PNG folder or a colourized label video as the clip's ``semantic`` value
     (``Modality.load``; see the module docstring for the rules).
 
     Raises:
-        RawValueError: see :func:`read_label_frames`, :func:`read_label_video`, :func:`fit_frame_count`.
+        RawValueError: see :func:`read_label_frames`, :func:`read_label_video`,
+            :func:`archon_framework.fit_frame_count`.
     """
     path = Path(path)
     with warnings.catch_warnings(record=True) as caught:  # a per-frame adjustment is said once

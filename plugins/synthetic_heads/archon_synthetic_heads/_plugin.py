@@ -1,13 +1,16 @@
-"""Plugin registration: the synthetic talking-head datasets (train and held-out splits)."""
+"""Plugin registration: the synthetic talking-head datasets (train and held-out splits) and the
+``archon heads`` commands."""
 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from archon_framework import DatasetSpec, hookimpl
+from archon_synthetic_heads._cli import make_app
 from archon_synthetic_heads._generate import SOURCE, generate_clip
 
-__all__ = ["MODALITIES", "dataset_specs", "archon_datasets"]
+__all__ = ["MODALITIES", "dataset_specs", "archon_datasets", "archon_commands"]
 
 #: Modality names every generated clip carries.
 MODALITIES: tuple[str, ...] = (
@@ -38,3 +41,9 @@ def dataset_specs() -> list[DatasetSpec]:
 def archon_datasets() -> list[DatasetSpec]:
     """The datasets of this plugin."""
     return dataset_specs()
+
+
+@hookimpl
+def archon_commands() -> list[Any]:
+    """``archon heads preview-flame``."""
+    return [make_app()]

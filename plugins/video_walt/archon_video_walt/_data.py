@@ -19,9 +19,9 @@ from typing import Any
 import attrs
 import numpy as np
 
-from archon_framework import Clip, ClipMeta, DataError, RawValueError
-from archon_semantic_magvit import toy_label_video
+from archon_framework import Clip, ClipMeta, DataError, RawValueError, moving_ellipses_labels
 from archon_video_walt._config import VideoConfig
+from archon_video_walt._denoiser import NUM_LABELS
 from archon_video_walt._text import description_bytes
 
 __all__ = [
@@ -184,8 +184,8 @@ def toy_clip(index: int, *, frames: int = 9, semantic_size: int = 128, output_si
     description {"appearance": {"dominant_colors": [...]}, "action": {...}}.
     """
     rng = np.random.default_rng([seed, index])
-    labels = toy_label_video(frames, semantic_size, rng=rng, num_shapes=3)  # [F, S, S]
-    colours = rng.uniform(20, 235, (21, 3)).astype(np.float32)
+    labels = moving_ellipses_labels(frames, semantic_size, num_labels=NUM_LABELS, rng=rng, num_shapes=3)  # [F, S, S]
+    colours = rng.uniform(20, 235, (NUM_LABELS, 3)).astype(np.float32)
     up = upsample_labels(labels, output_size // semantic_size)  # [F, H, H]
     yy = np.linspace(-1.0, 1.0, output_size, dtype=np.float32)
     shade = 1.0 + 0.12 * yy[None, :, None, None]  # brighter towards the bottom

@@ -20,7 +20,6 @@ import numpy as np
 
 from archon_framework import ClipMeta, DataError, RawValueError
 from archon_framework.config import replace_atomically
-from archon_semantic_magvit import labels_to_colors
 
 __all__ = ["write_video", "load_video", "side_by_side"]
 
@@ -117,10 +116,22 @@ def load_video(path: Path, meta: ClipMeta) -> np.ndarray:
 
 
 def side_by_side(*videos: np.ndarray, semantic: np.ndarray | None = None) -> np.ndarray:
-    """Frames of several videos (and optionally the colourized labels, up-sampled) side by side."""
+    """Frames of several videos side by side (cut to the shortest), optionally led by a semantic video.
+
+    Args:
+        videos: uint8 ``[frames, H, W, 3]`` each, of one height.
+        semantic: the colourized label video, uint8 ``[frames, S, S, 3]`` with ``S`` dividing ``H``
+            (e.g. ``archon_semantic_magvit.labels_to_colors(labels)``), up-sampled to ``H``.
+
+    Raises:
+        RawValueError: a video or the semantic video is not uint8 ``[frames, H, W, 3]``.
+    """
     parts = [_check(v) for v in videos]
     if semantic is not None:
-        colours = labels_to_colors(semantic)  # [F, S, S, 3]
+        colours = np.asarray(semantic)  # [F, S, S, 3]
+        if colours.dtype != np.uint8 or colours.ndim != 4 or colours.shape[-1] != 3:
+            raise RawValueError("side_by_side: 'semantic' must be a colourized label video, uint8 [frames, S, S, 3] "
+                                f"(e.g. archon_semantic_magvit.labels_to_colors(labels)), got {colours.dtype} {colours.shape}")
         f = parts[0].shape[1] // colours.shape[1]
         parts.insert(0, np.repeat(np.repeat(colours, f, axis=1), f, axis=2))
     n = min(p.shape[0] for p in parts)

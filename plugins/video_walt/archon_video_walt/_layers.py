@@ -3,7 +3,7 @@
 Video tensors are channel first, ``[channels, time, height, width]``; token tensors are
 ``[tokens, features]``. The causal 3-D convolution (padded by (k_t - 1, 0) frames, so output
 frame j reads input frames <= s_t * j), the per-frame GroupNorm that keeps the networks causal and
-the residual block come from archon-semantic-magvit, re-exported here.
+the residual block are the core's (:mod:`archon_framework.nn`), re-exported here.
 
 Parameters are drawn with numpy from the bits of the PRNG key when the key is concrete: the
 same values for the same key, without compiling one threefry graph per parameter shape (which
@@ -20,9 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-# The causal 3-D convolution, per-frame GroupNorm and residual block are the semantic tokenizer's
-# (one MAGVIT-v2-style implementation for both plugins; archon-video-walt depends on it anyway).
-from archon_semantic_magvit import CausalConv3d, FrameGroupNorm, ResBlock
+from archon_framework.nn import CausalConv3d, FrameGroupNorm
+from archon_framework.nn import ResBlock3d as ResBlock  # parameter names and tree unchanged
 
 __all__ = [
     "uniform_init",

@@ -78,9 +78,11 @@ def test_bad_files_and_values_are_named(tmp_path):
 def test_side_by_side_puts_videos_and_colourized_labels_in_a_row():
     a, b = _video([0, 1, 2]), _video([2, 1])
     labels = np.zeros((3, 8, 8), np.uint8)
-    labels[:, :4] = 5
-    strip = side_by_side(a, b, semantic=labels)
+    labels[:, :4] = 3
+    strip = side_by_side(a, b, semantic=PALETTE[labels])  # the caller colourizes (its palette)
     assert strip.shape == (2, 16, 48, 3)  # shortest length, three panels of 16 pixels
     np.testing.assert_array_equal(strip[:, :, 16:32], a[:2])
     np.testing.assert_array_equal(strip[:, :, 32:], b)
-    assert not np.array_equal(strip[0, 0, 0], strip[0, -1, 0])  # label 5 and background differ in colour
+    assert not np.array_equal(strip[0, 0, 0], strip[0, -1, 0])  # label 3 and background differ in colour
+    with pytest.raises(RawValueError, match="colourized label video"):
+        side_by_side(a, semantic=labels)  # label ids, not colours

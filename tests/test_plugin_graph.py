@@ -1,0 +1,137 @@
+"""The plugins form a tree: what each imports is what its pyproject declares, the declared
+dependencies have no cycle, and a modality plugin depends on the core alone.
+
+Read from the source, not from what happens to be installed: each ``plugins/<dir>/pyproject.toml``
+(its ``dependencies`` and ``optional-dependencies``) and every ``import`` statement of its package
+and its tests (``ast``; imports inside functions count). A plugin is a *modality plugin* when its
+package implements the ``archon_modalities`` hook; those may import ``archon_framework`` and
+nothing else of ours. Consumers (datasets, metrics, prepare steps) may depend on modality plugins
+and on each other, as long as no cycle forms.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE_DIST, CORE_MODULE = "archon-framework", "archon_framework"
+
+
+def _dist_name(requirement: str) -> str:
+    """``"archon-flame-rvq>=0.1 ; extra"`` -> ``"archon-flame-rvq"`` (PEP 503-normalized)."""
+    name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement).group(1)
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _imports(files: list[Path]) -> set[str]:
+    """Top-level module names imported anywhere in ``files`` (plus ``pytest.importorskip("x")``)."""
+    found: set[str] = set()
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and node.func.attr == "importorskip" and node.args and isinstance(node.args[0], ast.Constant)):
+                found.add(str(node.args[0].value).split(".")[0])
+    return found
+
+
+def _implements(files: list[Path], hook: str) -> bool:
+    return any(isinstance(node, ast.FunctionDef) and node.name == hook
+               for path in files for node in ast.walk(ast.parse(path.read_text())))
+
+
+class Plugin:
+    """One ``plugins/<dir>``: its distribution, import package, declared and imported archon names."""
+
+    def __init__(self, folder: Path):
+        project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+        self.folder = folder
+        self.dist = _dist_name(project["name"])
+        self.module = self.dist.replace("-", "_")
+        self.requires = {_dist_name(r) for r in project.get("dependencies", [])}
+        self.extras = {extra: {_dist_name(r) for r in reqs}
+                       for extra, reqs in project.get("optional-dependencies", {}).items()}
+        source = sorted((folder / self.module).rglob("*.py"))
+        self.runtime_imports = _imports(source)
+        self.test_imports = _imports(sorted((folder / "tests").rglob("*.py")))
+        self.is_modality = _implements(source, "archon_modalities")
+
+    def __repr__(self) -> str:
+        return self.dist
+
+
+PLUGINS = [Plugin(p.parent) for p in sorted(ROOT.glob("plugins/*/pyproject.toml"))]
+OURS = {p.module: p.dist for p in PLUGINS} | {CORE_MODULE: CORE_DIST}
+
+
+def _ours(modules: set[str], plugin: Plugin) -> set[str]:
+    return {OURS[m] for m in modules if m in OURS and m != plugin.module}
+
+
+def _declared_ours(requirements: set[str]) -> set[str]:
+    return requirements & set(OURS.values())
+
+
+def test_the_plugins_were_found_and_the_built_in_modalities_recognized():
+    assert len(PLUGINS) >= 9
+    modality = {p.dist for p in PLUGINS if p.is_modality}
+    assert {"archon-text-t5", "archon-speech-soundstream", "archon-semantic-magvit", "archon-flame-rvq",
+            "archon-video-walt"} <= modality
+    assert "archon-synthetic-heads" not in modality
+
+
+@pytest.mark.parametrize("plugin", PLUGINS, ids=repr)
+def test_a_plugin_declares_exactly_the_archon_distributions_its_code_imports(plugin):
+    imported = _ours(plugin.runtime_imports, plugin)
+    optional = set().union(*(reqs for extra, reqs in plugin.extras.items() if extra != "test")) if plugin.extras else set()
+    declared = _declared_ours(plugin.requires)
+    assert CORE_DIST in declared, f"{plugin.folder.name}/pyproject.toml: depend on {CORE_DIST}"
+    missing = imported - declared - optional
+    assert not missing, f"{plugin.folder.name}: imports {sorted(missing)} but its pyproject does not declare them"
+    stale = declared - imported - {CORE_DIST}
+    assert not stale, f"{plugin.folder.name}/pyproject.toml: declares {sorted(stale)}, which its code never imports"
+
+
+@pytest.mark.parametrize("plugin", PLUGINS, ids=repr)
+def test_a_plugins_tests_import_only_what_it_or_its_test_extra_declares(plugin):
+    every = plugin.requires.union(*plugin.extras.values())
+    missing = _ours(plugin.test_imports, plugin) - _declared_ours(every)
+    assert not missing, f"{plugin.folder.name}/tests import {sorted(missing)}: add them to its 'test' extra"
+
+
+@pytest.mark.parametrize("plugin", [p for p in PLUGINS if p.is_modality], ids=repr)
+def test_a_modality_plugin_depends_on_the_core_alone(plugin):
+    assert _declared_ours(plugin.requires) == {CORE_DIST}, (
+        f"{plugin.folder.name}: a modality plugin depends only on {CORE_DIST}; "
+        f"it declares {sorted(_declared_ours(plugin.requires))}")
+    optional = set().union(*(r for e, r in plugin.extras.items() if e != "test")) if plugin.extras else set()
+    assert not _declared_ours(optional), f"{plugin.folder.name}: an extra other than 'test' names {sorted(optional)}"
+    assert _ours(plugin.runtime_imports, plugin) <= {CORE_DIST}, f"{plugin.folder.name} imports another plugin"
+
+
+def test_the_dependency_graph_has_no_cycle_and_the_core_imports_no_plugin():
+    edges = {p.dist: _declared_ours(p.requires.union(*p.extras.values())) - {p.dist} for p in PLUGINS}
+    core_imports = _imports(sorted((ROOT / CORE_MODULE).rglob("*.py")))
+    edges[CORE_DIST] = {OURS[m] for m in core_imports if m in OURS} - {CORE_DIST}
+    assert not edges[CORE_DIST], f"the core imports plugins: {sorted(edges[CORE_DIST])}"
+    state: dict[str, str] = {}
+
+    def visit(node: str, path: tuple[str, ...]) -> None:
+        if state.get(node) == "done":
+            return
+        assert state.get(node) != "open", "dependency cycle: " + " -> ".join((*path, node))
+        state[node] = "open"
+        for dep in sorted(edges.get(node, ())):
+            visit(dep, (*path, node))
+        state[node] = "done"
+
+    for node in sorted(edges):
+        visit(node, ())
