@@ -187,13 +187,17 @@ def train(
     config: Annotated[Path, typer.Option("--config", help="Training config (TOML): [model] [optim] [data] [mesh] [checkpoint].")],
     steps: Annotated[Optional[int], typer.Option(help="Train to this step instead of the config's.")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    suite: Annotated[Optional[str], typer.Option("--suite", help="Train on this suite instead of data.suite; SUITE+SUITE trains on their tasks together (resume a run with a new plugin's suite added: demo+emotion).")] = None,
+    add_tasks: Annotated[Optional[str], typer.Option("--add-tasks", help="Tasks to train besides the suite's, by name, separated by ',' (archon list-tasks).")] = None,
 ) -> None:
     """Train the prefix LM on a dataset and task suite; resumes from the latest checkpoint."""
     from archon_framework.train import Trainer, check_train_config, load_train_config
+    from archon_framework.train._growth import resolve_train_suite
 
     registry = load_registry_or_exit()
     with errors_exit():
         cfg = load_train_config(config)
+        cfg, registry = resolve_train_suite(cfg, registry, suite=suite, add_tasks=(add_tasks or "").split(","))
         check_train_config(cfg, registry)  # before anything is written
         trainer = Trainer(cfg, registry, progress=progress)
         resumed = trainer.manager.latest_step()

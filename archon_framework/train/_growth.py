@@ -5,27 +5,36 @@ moves); a checkpoint made under the smaller layout is restored at its own size
 (`abstract_state`) and grown (`grow_state`): every trained array and optimizer moment kept bit
 for bit, the embedding's new rows a fresh model's, their Adam moments zero. `plugins.json`
 records which plugin provided each vocabulary, so that a resume without one of them is refused
-naming the plugin (`removed_plugins_message`).
+naming the plugin (`removed_plugins_message`). The suite a grown run trains on is the old one
+plus the new plugin's tasks, composed from the command line (`archon train --suite old+emotion`,
+`--add-tasks`) by `resolve_train_suite`.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from archon_framework._errors import CheckpointError
+from archon_framework._errors import CheckpointError, TaskError
 from archon_framework._plugins import DISABLE_ENV, Registry
+from archon_framework._tasks import Task, TaskSuite, parse_task
 from archon_framework._vocab import VocabLayout
 from archon_framework.config import atomic_write_text
 from archon_framework.model import PrefixLM, PrefixLMConfig
 
-__all__ = ["PLUGINS_FILE", "abstract_state", "grow_state", "record_plugins", "read_plugins", "removed_plugins_message"]
+__all__ = [
+    "PLUGINS_FILE", "abstract_state", "compose_suite", "grow_state", "record_plugins", "read_plugins",
+    "removed_plugins_message", "resolve_train_suite",
+]
 
 PLUGINS_FILE = "plugins.json"
 
@@ -137,3 +146,103 @@ def grow_state(params: Any, opt_state: Any, fresh_params: Any, fresh_opt: Any) -
         return jax.tree_util.tree_unflatten(treedef, [grow(a, b) for a, b in zip(old_leaves, fresh_leaves)])
 
     return grow_tree(params, fresh_params), grow_tree(opt_state, fresh_opt)
+
+
+# ---------------------------------------------------------------------- the suite of a grown run
+def _scaled(suite: TaskSuite, mean: float) -> list[float]:
+    """`suite`'s weights scaled to average `mean` (its own proportions kept)."""
+    own = sum(suite.weights) / len(suite.weights)
+    return [w * mean / own for w in suite.weights]
+
+
+def _added_task(text: str, registry: Registry, base: TaskSuite, what: str) -> Task:
+    """One ``--add-tasks`` item: a well-formed task of an installed suite, over installed modalities."""
+    try:
+        task = parse_task(text.strip())
+    except TaskError as err:
+        raise TaskError(f"{what}: {err}") from err
+    missing = sorted(task.modalities - set(registry.modalities))
+    if missing:
+        raise TaskError(f"{what}: task {task.name}: modality {', '.join(map(repr, missing))} is not installed "
+                        f"(installed: {', '.join(sorted(registry.modalities))}); install the plugin that provides it")
+    declared = {t.name for s in registry.suites.values() for t in s.tasks}
+    if task.name not in declared:
+        close = difflib.get_close_matches(task.name, sorted(declared), n=3, cutoff=0.6)
+        raise TaskError(f"{what}: unknown task {task.name}: no installed suite declares it"
+                        + (f" (did you mean {', '.join(close)}?)" if close else "") + "; see archon list-tasks")
+    if task in base.tasks:
+        raise TaskError(f"{what}: task {task.name} is already in suite {base.name!r}")
+    return task
+
+
+def compose_suite(registry: Registry, spec: str, add_tasks: Sequence[str] = (), *,
+                  recorded: TaskSuite | None = None, what: str = "--suite") -> TaskSuite:
+    """The suite named by ``spec`` (``SUITE`` or ``SUITE+SUITE+...``) with the tasks ``add_tasks`` added.
+
+    How a run resumes with a plugin's tasks added to the suite it was trained on
+    (``demo+emotion``). The first suite is the base; every task of a later suite that the base
+    lacks, and every added task, is appended, weighted so that an added task is sampled as
+    often as an average task of the base (each added suite keeps its own proportions).
+
+    Args:
+        registry: the installed plugins.
+        spec: an installed suite's name, or names joined by ``+``; the first may also be the
+            suite ``recorded`` by the run (a suite composed before).
+        add_tasks: task names (``speech(c)->emotion(t)``), each declared by an installed suite.
+        recorded: the suite the run recorded (`read_run_suite`), if any.
+        what: names the option or field in messages.
+
+    Raises:
+        TaskError: a suite that is not installed, a task that does not parse, names a
+            modality that is not installed, is declared by no installed suite, or is in the
+            suite already (each named).
+    """
+    known = dict(registry.suites)
+    if recorded is not None:
+        known.setdefault(recorded.name, recorded)
+    names = [spec] if spec in known else [n.strip() for n in spec.split("+")]
+    if not all(names):
+        raise TaskError(f"{what} {spec!r}: expected SUITE or SUITE+SUITE+..., with no empty name")
+    for name in names:
+        if name not in known:
+            raise TaskError(f"{what} {spec!r}: task suite {name!r} is not installed "
+                            f"(installed: {', '.join(sorted(registry.suites)) or 'none'})")
+    base = known[names[0]]
+    mean = sum(base.weights) / len(base.weights)
+    tasks, weights = list(base.tasks), list(base.weights)
+    for name in names[1:]:
+        for task, w in zip(known[name].tasks, _scaled(known[name], mean)):
+            if task not in tasks:
+                tasks.append(task)
+                weights.append(w)
+    added = [_added_task(t, registry, TaskSuite(spec, tuple(tasks), tuple(weights)), "--add-tasks")
+             for t in add_tasks]
+    dup = [t.name for i, t in enumerate(added) if t in added[:i]]
+    if dup:
+        raise TaskError(f"--add-tasks: task {dup[0]} is named twice")
+    name = "+".join(names) + (f"+{len(added)} task{'s' if len(added) > 1 else ''}" if added else "")
+    return TaskSuite(name, (*tasks, *added), (*weights, *[mean] * len(added)))
+
+
+def resolve_train_suite(config: Any, registry: Registry, *, suite: str | None = None,
+                        add_tasks: Sequence[str] = ()) -> tuple[Any, Registry]:
+    """The training config and registry a run trains with when its suite is composed.
+
+    ``suite`` (``--suite``) replaces ``data.suite``; a ``data.suite`` of the form ``A+B`` or
+    added tasks compose a suite (`compose_suite`) that the returned registry holds under its
+    name and that ``data.suite`` then names. Anything else is returned unchanged.
+
+    Raises:
+        TaskError: see `compose_suite`.
+    """
+    from archon_framework.train._trainer import read_run_suite  # the trainer imports this module
+
+    add_tasks = [t.strip() for t in add_tasks if t.strip()]
+    spec = (suite if suite is not None else config.data.suite).strip()
+    if "+" not in spec and not add_tasks:
+        # One suite by name: the trainer's own checks name it if it is not installed.
+        return (config if suite is None else attrs.evolve(config, data=attrs.evolve(config.data, suite=spec))), registry
+    composed = compose_suite(registry, spec, add_tasks, recorded=read_run_suite(config.out_dir),
+                             what="--suite" if suite is not None else "data.suite")
+    suites = types.MappingProxyType({**registry.suites, composed.name: composed})
+    return attrs.evolve(config, data=attrs.evolve(config.data, suite=composed.name)), attrs.evolve(registry, suites=suites)
