@@ -1,0 +1,22 @@
+"""Packaging: the core ships its type annotations (PEP 561), and CI installs every plugin."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_core_is_marked_typed_and_the_marker_is_package_data():
+    assert (ROOT / "archon_framework" / "py.typed").is_file()
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "py.typed" in data.get("archon_framework", [])
+
+
+def test_the_makefile_installs_every_plugin_directory():
+    makefile = (ROOT / "Makefile").read_text()
+    listed = set(re.search(r"^PLUGINS :=((?:.*\\\n)*.*)$", makefile, flags=re.M).group(1).replace("\\", " ").split())
+    present = {f"plugins/{p.parent.name}" for p in ROOT.glob("plugins/*/pyproject.toml")}
+    assert present <= listed, f"add {sorted(present - listed)} to the Makefile's PLUGINS line"
