@@ -85,6 +85,10 @@ class DataConfig:
             unconditional distribution that classifier-free guidance reads; 0 turns it off.
         condition_dropout_tasks: per-task probabilities by task name (``speech(c)->script(c)``),
             overriding `condition_dropout` for those tasks.
+        streams: independent packed streams the batch is split into (stream ``s`` packs examples
+            ``s, s+S, ...`` into its own rows; each process builds only the streams of its
+            rows, so any process count trains on the same batches). 0: the mesh's data axis
+            (1 on one device: the single packed stream); a resumed run keeps its checkpoint's.
     """
 
     dataset: str = ""
@@ -99,6 +103,7 @@ class DataConfig:
     seed: int = 0
     condition_dropout: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0), attrs.validators.lt(1.0)])
     condition_dropout_tasks: dict[str, float] = attrs.field(factory=dict)
+    streams: int = attrs.field(default=0, validator=attrs.validators.ge(0))
 
 
 @attrs.frozen(kw_only=True)

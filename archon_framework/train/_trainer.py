@@ -20,6 +20,7 @@ import orbax.checkpoint as ocp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from archon_framework._clip import Clip
+from archon_framework._codec import SlotCodec
 from archon_framework._errors import ArchonError, CheckpointError, ConfigError
 from archon_framework._plugins import Registry
 from archon_framework._prompt import PromptSerializer
@@ -30,10 +31,12 @@ from archon_framework.config import atomic_write_text, to_dict
 from archon_framework.data import ClipDataset, TaskSampler, TokenCache, needed_keys, pack_examples, slot_window_key
 from archon_framework.model import PrefixLM, load_model_config
 from archon_framework.train._config import TrainConfig, check_train_config
+from archon_framework.train._distributed import allgather_json, lost_process_error, preflight, primary_first
 from archon_framework.train._growth import abstract_state, grow_state, record_plugins, removed_plugins_message
 from archon_framework.train._levels import LevelTable
 from archon_framework.train._logging import MetricsLog, perplexity
 from archon_framework.train._step import batch_losses, make_optimizer, make_schedule, make_train_step
+from archon_framework.train._streams import BatchStreams, local_rows, merge_stream_states, stream_count
 
 __all__ = ["Trainer", "TrainingError", "make_mesh", "read_run_suite", "save_run_suite", "weighted_suite"]
 
@@ -129,6 +132,19 @@ class Trainer:
         # tokenizer has 2^12 codes, the paper's 2^18): each vocabulary as big as its tokenizer.
         self.config, self.registry, self.progress = config, registry.for_artifacts(artifacts), progress
         registry = self.registry
+        self._primary = jax.process_index() == 0  # only process 0 writes run files, metrics and logs
+        self.mesh = make_mesh(config, devices)  # the batch fits the mesh (same answer on every process)
+        self.streams = config.data.streams or self.mesh.shape["data"]
+        if config.data.batch_size % self.streams:
+            raise ConfigError(f"data.streams = {self.streams}: must divide data.batch_size = {config.data.batch_size}")
+        self._batch_sharding = NamedSharding(self.mesh, PartitionSpec("data"))
+        if jax.process_count() > 1:  # every process agrees on plugins, layout and config before any work
+            preflight(self._fingerprint())
+        with primary_first("setting up the run directory"):  # the others then read what process 0 wrote
+            self._setup(config, registry, clips, artifacts)
+        self._init_model_parts(config)
+
+    def _setup(self, config: TrainConfig, registry: Registry, clips: Sequence[Clip] | None, artifacts: Path | None) -> None:
         self.out = Path(config.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self._writes: list[Callable[[], None]] = []  # run-dir files, written once every check passed
@@ -146,9 +162,10 @@ class Trainer:
                                    condition_dropout_tasks=config.data.condition_dropout_tasks)
         self._check_window()
         self.levels = self._levels(artifacts)
-        for write in self._writes:  # layout.json, plugins.json, suite.json, the token cache
+        for write in self._writes if self._primary else ():  # layout.json, plugins.json, suite.json, the token cache
             write()
-        self.mesh = make_mesh(config, devices)
+
+    def _init_model_parts(self, config: TrainConfig) -> None:
         model_cfg = load_model_config(config.model.config)
         model_cfg = model_cfg.replace(vocab_size=self.layout.total_size, max_seq_len=max(model_cfg.max_seq_len, config.data.seq_len))
         self.model_config = model_cfg
@@ -167,6 +184,16 @@ class Trainer:
         )
 
     # ------------------------------------------------------------------ setup
+    def _fingerprint(self) -> dict[str, Any]:
+        """What every process of a multi-process run must agree on (`preflight` compares them)."""
+        reg = self.registry
+        return {
+            "plugins": {info.name: info.version or "?" for info in reg.plugins},
+            "modalities": {name: (reg.providers[name].name if name in reg.providers else "?") for name in sorted(reg.modalities)},
+            "layout": {r.vocabulary.name: [r.start, r.size] for r in reg.layout().ranges},
+            "config": to_dict(self.config),
+        }
+
     def _layout(self) -> VocabLayout:
         """`layout.json`, with the vocabularies of plugins installed since appended (no saved id
         moves; the checkpoint grows on restore). A saved vocabulary no plugin provides now is
@@ -245,7 +272,8 @@ class Trainer:
             return cache
         tokenizers = {m: self._tokenizer(m, artifacts) for m in self.suite.modalities}
         cache = TokenCache.build(clips, self.serializer, tokenizers, keys, past_fraction=self.config.data.past_fraction)
-        cache.save(root)  # kept even if a later check fails: the slow part, valid for this layout
+        if self._primary:
+            cache.save(root)  # kept even if a later check fails: the slow part, valid for this layout
         return cache
 
     def _task_clips(self, task: Any) -> list[int]:
@@ -286,17 +314,27 @@ class Trainer:
             if m in outputs:
                 for clip in self.cache.clips_with([(m, key)])[:1]:
                     lengths[m] = max(lengths.get(m, 0), int(self.cache.get(clip, m, key).shape[0]))
-        tokenizers = {m: self._tokenizer(m, artifacts) for m in outputs if m in lengths}
-        return LevelTable.build(self.sampler.modality_names, self.layout,
-                                {m: mods[m].vocabulary.name for m in tokenizers}, tokenizers, lengths)
+        codecs = {m: SlotCodec(mods[m], self._tokenizer(m, artifacts), self.serializer) for m in outputs if m in lengths}
+        return LevelTable.from_codecs(self.sampler.modality_names, codecs, lengths)
 
-    def batches(self):
-        """The packed, batched example stream (a checkpointable grain iterator)."""
+    def batches(self, state: dict | None = None) -> BatchStreams:
+        """This process's rows of the packed, batched example stream (checkpointable), from the
+        streams of `data.streams` (or of the saved `state`, which it continues)."""
         d = self.config.data
-        packed = pack_examples(self.sampler.dataset(), seq_len=d.seq_len, num_packing_bins=d.packing_bins,
-                               too_long=d.too_long, vocab_size=self.layout.total_size,
-                               task_names=[t.name for t in self.suite.tasks])
-        return iter(packed.batch(d.batch_size, drop_remainder=True))
+        streams = stream_count(state) or self.streams
+        if state is not None and d.streams and d.streams != streams:
+            raise ConfigError(f"data.streams = {d.streams}, but the checkpoint in {self.out / 'checkpoints'} was "
+                              f"trained on {streams} stream(s); set data.streams = {streams} (or 0) to resume it")
+
+        def pack(examples):
+            return pack_examples(examples, seq_len=d.seq_len, num_packing_bins=d.packing_bins, too_long=d.too_long,
+                                 vocab_size=self.layout.total_size, task_names=[t.name for t in self.suite.tasks])
+
+        it = BatchStreams(self.sampler.dataset(), pack, batch_size=d.batch_size, streams=streams,
+                          rows=local_rows(self._batch_sharding, d.batch_size))
+        if state is not None:
+            it.set_state(state)
+        return it
 
     def init_model(self) -> PrefixLM:
         return _shard_tree(PrefixLM(self.model_config, key=jax.random.key(self.config.model.seed)), self.mesh)
@@ -312,17 +350,17 @@ class Trainer:
 
     # ------------------------------------------------------------------ the step
     def _put_batch(self, batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
-        """Place a global batch on the mesh, rows split over the data axis.
+        """Place this process's rows of a batch (`batches`) on the mesh, rows split over "data".
 
-        Every host builds the same deterministic stream; on a multi-host mesh each host hands
-        JAX only its own block of rows (`make_array_from_process_local_data`).
+        Each process holds the rows of its devices' data slices (`local_rows`: a block when the
+        data axis spans processes, every row of its slices when FSDP does) and hands JAX only
+        those; `make_array_from_process_local_data` assembles the global batch.
         """
-        sharding = NamedSharding(self.mesh, PartitionSpec("data"))
+        sharding = self._batch_sharding
         if jax.process_count() == 1:
             return {k: jax.device_put(v, sharding) for k, v in batch.items()}
-        rows = self.config.data.batch_size // jax.process_count()
-        lo = jax.process_index() * rows
-        return {k: jax.make_array_from_process_local_data(sharding, v[lo:lo + rows], v.shape) for k, v in batch.items()}
+        size = self.config.data.batch_size
+        return {k: jax.make_array_from_process_local_data(sharding, v, (size, *v.shape[1:])) for k, v in batch.items()}
 
     # ------------------------------------------------------------------ checkpoints
     def _save(self, step: int, model: PrefixLM, opt_state: Any, data_state: dict) -> None:
@@ -379,21 +417,26 @@ class Trainer:
         total = steps if steps is not None else self.config.steps
         model = self.init_model()
         opt_state = self.init_opt_state(model)
-        it = self.batches()
-        start = 0
+        start, data_state = 0, None
         restored = self._restore(model, opt_state)
         if restored is not None:
             start, model, opt_state, data_state = restored
-            it.set_state(data_state)
-        log = MetricsLog(self.out, tensorboard=self.config.tensorboard, start=start, enabled=jax.process_index() == 0)
+        it = self.batches(data_state)
+        log = MetricsLog(self.out, tensorboard=self.config.tensorboard, start=start, enabled=self._primary)
         task_names = [t.name for t in self.suite.tasks]
-        bar = _Bar(self.progress, total, start)
+        bar = _Bar(self.progress and self._primary, total, start)
         last = time.perf_counter()
         try:
             for step in range(start + 1, total + 1):
-                batch = self._put_batch(next(it))
-                model, opt_state, loss, stats = self._step_fn(batch, model, opt_state)
-                loss = float(loss)
+                try:
+                    batch = self._put_batch(next(it))
+                    model, opt_state, loss, stats = self._step_fn(batch, model, opt_state)
+                    loss = float(loss)
+                except Exception as err:  # a process of a multi-process run lost: name it
+                    lost = lost_process_error(err, step, self._kept())
+                    if lost is not None:
+                        raise lost from err
+                    raise
                 self._check_finite(step, loss, stats, task_names)
                 now = time.perf_counter()
                 record = self._record(step, loss, stats, now - last, task_names)
@@ -404,7 +447,13 @@ class Trainer:
                 if on_step is not None:
                     on_step(step, record)
                 if step % self.config.checkpoint.every == 0 or step == total:
-                    self._save(step, model, opt_state, it.get_state())
+                    try:
+                        self._save(step, model, opt_state, merge_stream_states(allgather_json(it.get_state())))
+                    except Exception as err:
+                        lost = lost_process_error(err, step, self._kept())
+                        if lost is not None:
+                            raise lost from err
+                        raise
         finally:
             bar.close()
             log.close()
@@ -423,10 +472,13 @@ class Trainer:
         culprits = (f"task(s): {', '.join(bad)}" if bad else
                     f"every task of the batch has a finite loss; task(s) in the batch: "
                     f"{', '.join(task_names[i] for i in np.flatnonzero(task_n)) or 'none'}")
+        raise TrainingError(f"step {step}: the loss is {loss} and the gradient norm {grad_norm} ({culprits}); {self._kept()}")
+
+    def _kept(self) -> str:
+        """Where a restart resumes from: the latest committed checkpoint."""
         latest = self.manager.latest_step()
-        kept = (f"the last good checkpoint is step {latest} in {self.out / 'checkpoints'}" if latest is not None
+        return (f"the last good checkpoint is step {latest} in {self.out / 'checkpoints'}" if latest is not None
                 else f"no checkpoint was saved before it ({self.out / 'checkpoints'} is empty)")
-        raise TrainingError(f"step {step}: the loss is {loss} and the gradient norm {grad_norm} ({culprits}); {kept}")
 
     def latest_model(self) -> tuple[int, PrefixLM]:
         """The model of the latest checkpoint (CheckpointError if there is none)."""
