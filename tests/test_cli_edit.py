@@ -68,6 +68,9 @@ def test_edit_a_script_writes_kept_and_regenerated(run, invoke, tmp_path):
         np.testing.assert_array_equal(z["value"], original["identity"])  # kept bit-identical
     assert (out / "conditions" / "script.txt").read_text().startswith("hello again")
     assert {"speech.npz", "expression.npz", "tokens.npz"} <= {p.name for p in out.iterdir()}
+    changed = edit["figures"]["tokens_changed"]  # measured against the clip's own tokens, and said
+    assert set(changed) == {"speech", "expression"} and 0.0 <= changed["speech"]["changed"] <= 1.0
+    assert "tokens changed from the clip's" in result.output
 
 
 def test_motion_from_a_longer_clip_is_resampled_or_refused(run, invoke, tmp_path):
@@ -84,8 +87,13 @@ def test_motion_from_a_longer_clip_is_resampled_or_refused(run, invoke, tmp_path
 
 
 def test_bad_edits_name_what_is_wrong(run, invoke, tmp_path):
+    import shutil
+
     bad_json = tmp_path / "desc.json"
     bad_json.write_text("{not json")
+    no_script = tmp_path / "no_script"
+    shutil.copytree(run / "clip", no_script)
+    (no_script / "script.txt").unlink()
     cases = [
         ("description=" + str(bad_json), [], "is not JSON"),
         ("pose=1", [], "expected script=TEXT"),
@@ -98,3 +106,9 @@ def test_bad_edits_name_what_is_wrong(run, invoke, tmp_path):
         assert result.exit_code != 0, (edit, result.output)
         assert message in " ".join(result.output.split()), (edit, result.output)
         assert not out.exists()
+    # The clip lacks the modality being edited.
+    lacking = ["edit", "--checkpoint", run / "run", "--clip", no_script, "--edit", "script=hi", "--out",
+               tmp_path / "never", "--chain", "toy-cli-script", *CLIP]
+    result = invoke(*lacking)
+    assert result.exit_code != 0 and not (tmp_path / "never").exists()
+    assert "has no 'script' (the modality being edited)" in " ".join(result.output.split()), result.output

@@ -139,6 +139,20 @@ def parse_edit(text: str, registry: Registry, *, seconds: float | None, frame_ra
     return kind, {m: other[m] for m in motion}, f"clip {other.clip_id!r} ({value})"
 
 
+def _print_figures(figures: dict[str, Any], console: Console) -> None:
+    """The edit's measured figures, one line each (they are in manifest.json too)."""
+    for name, t in figures.get("tokens_changed", {}).items():
+        if t.get("changed") is not None:
+            console.print(f"  {name}: {t['changed']:.0%} of its {t['tokens']} tokens changed from the clip's")
+    for name, check in figures.get("checks", {}).items():
+        value = check.get("value")
+        if isinstance(value, float):
+            console.print(f"  {name} ({check['metric']} against the {check['against']}): {value:.3f}")
+        else:
+            console.print(f"  {name} ({check['metric']}): {value if value is not None else 'not measured'} "
+                          f"({check.get('not_measured') or check.get('error') or ''})")
+
+
 def run_edit(
     *,
     registry: Registry,
@@ -179,6 +193,7 @@ def run_edit(
                        motion_length=motion_length, motion_source=source, on_step=report)  # type: ignore[arg-type]
     for note in result.notes:
         console.print(f"  [yellow]{note}[/]")
+    _print_figures(result.figures, console)
     extra = {"checkpoint": str(checkpoint), "checkpoint_step": model.step,
              "edit": {**result.manifest(), "kind": kind, "source": source, "clip_spec": list(clip)}}
     return write_outputs(result.result, out_dir, registry.modalities, overwrite=overwrite, extra=extra,

@@ -16,18 +16,29 @@ bit-identical. Three named chains package the paper's cases (all tasks from Tabl
 
 `edit_clip` checks everything before any compute: the edit names a modality the chain edits,
 the clip has the modality being edited and every one the chain reads, and motion lengths.
+
+After the run it measures the edit (`measure_edit`): for every regenerated modality the clip
+has, the fraction of its tokens that changed; and the chain's `EditCheck` figures, each a
+registered metric (archon-eval-metrics') on the new outputs against the edit or the clip as it
+was. The script edit records pocketsphinx's word error rate of the new speech against the
+edited script and against the original one (the recognized words follow the edit) and the
+GE2E speaker similarity of the new speech to the clip's own (the voice is kept). The figures
+go into the manifest; a metric that is not installed is recorded as not measured.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
+
+import math
 
 import attrs
 import numpy as np
 
 from archon_framework._clip import Clip
 from archon_framework._errors import DataError, RawValueError, TaskError
+from archon_framework._registry import Metric
 from archon_framework._tasks import Slot, State
 from archon_framework.infer._chains import Chain, ChainStep, default_slot, parse_slot
 from archon_framework.infer._generate import GenerationResult, Ids, StepResult, _execute
@@ -35,19 +46,43 @@ from archon_framework.infer._model import LoadedModel
 from archon_framework.model import Sampling
 
 __all__ = [
+    "EditCheck",
     "EditingChain",
     "EditResult",
     "EDIT_SCRIPT",
     "EDIT_DESCRIPTION",
     "REENACT",
+    "edit_check_figures",
     "edit_clip",
     "get_editing_chain",
     "list_editing_chains",
     "match_length",
+    "measure_edit",
     "register_editing_chain",
 ]
 
 MotionLength = Literal["resample", "refuse"]
+
+
+@attrs.frozen
+class EditCheck:
+    """A figure an editing chain records: a registered metric on the edited clip's outputs.
+
+    The metric's prediction holds, for each of its modalities, the regenerated output (else the
+    edited value, else the clip's); its reference holds the edited value (``against="edit"``)
+    or the clip's value as it was (``against="clip"``).
+
+    Attributes:
+        name: the figure's key in the manifest.
+        metric: a registered metric's name (``registry.metrics``).
+        against: "edit" or "clip".
+        description: what the figure shows about the edit.
+    """
+
+    name: str
+    metric: str
+    against: Literal["edit", "clip"] = attrs.field(validator=attrs.validators.in_(("edit", "clip")))
+    description: str = ""
 
 
 @attrs.frozen
@@ -62,6 +97,7 @@ class EditingChain:
         voice: modalities whose clip value conditions the chain as a past window
             (``speech(p)``: the clip's own voice), tokenized from the clip.
         description: one line for listings.
+        checks: the figures `measure_edit` records for an edit with this chain.
     """
 
     name: str
@@ -69,6 +105,7 @@ class EditingChain:
     edits: tuple[str, ...] = attrs.field(converter=tuple)
     voice: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     description: str = ""
+    checks: tuple[EditCheck, ...] = attrs.field(default=(), converter=tuple)
 
     @property
     def regenerates(self) -> tuple[str, ...]:
@@ -90,10 +127,21 @@ def _steps(*tasks: str) -> tuple[ChainStep, ...]:
 
 
 def _register(name: str, conditions: str, steps: tuple[ChainStep, ...], edits: tuple[str, ...], description: str,
-              voice: tuple[str, ...] = ()) -> EditingChain:
+              voice: tuple[str, ...] = (), checks: tuple[EditCheck, ...] = ()) -> EditingChain:
     chain = Chain(name, tuple(parse_slot(c) for c in conditions.split("+")), steps, description=description)
-    _EDITING[name] = EditingChain(name, chain, edits, voice, description)
+    _EDITING[name] = EditingChain(name, chain, edits, voice, description, checks)
     return _EDITING[name]
+
+
+#: The script edit's figures (paper Sec. 4.2: new words, the same voice).
+SCRIPT_CHECKS = (
+    EditCheck("words_vs_edited_script", "speech_wer", "edit",
+              "word error rate of the recognized new speech against the edited script (low: the words follow the edit)"),
+    EditCheck("words_vs_original_script", "speech_wer", "clip",
+              "word error rate of the recognized new speech against the clip's own script (high: the words changed)"),
+    EditCheck("voice_similarity_to_original", "voice_speaker_similarity", "clip",
+              "cosine of the speaker embeddings of the new speech and the clip's own speech (high: the voice is kept)"),
+)
 
 
 #: Fig. 5(a): the edited script spoken in the clip's voice; lips, pose and video follow.
@@ -104,7 +152,7 @@ EDIT_SCRIPT = _register("edit-script", "script(c)+speech(p)+image(t)+identity(t)
     "image(t)+identity(t)+expression(c)+pose(c)->semantic(c)",
     "video(c)",
 ), ("script",), "new speech for an edited script in the clip's own voice, then lips, pose, semantic, video (Fig. 5a)",
-    voice=("speech",))
+    voice=("speech",), checks=SCRIPT_CHECKS)
 
 #: Fig. 5(b): appearance from an edited description; script, speech and motion are kept.
 EDIT_DESCRIPTION = _register("edit-description", "description(t)+script(c)+speech(c)+expression(c)+pose(c)", _steps(
@@ -151,6 +199,7 @@ class EditResult:
         kept: the clip's modalities passed through unchanged (bit-identical).
         regenerated: the modalities the chain generated or rendered anew.
         notes: what was adjusted (a resampled motion) or left out, in words.
+        figures: what `measure_edit` measured (empty when not measured).
     """
 
     result: GenerationResult
@@ -159,10 +208,12 @@ class EditResult:
     kept: tuple[str, ...]
     regenerated: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    figures: Mapping[str, Any] = attrs.field(factory=dict)
 
     def manifest(self) -> dict[str, Any]:
         return {"chain": self.result.chain.name, "clip": self.clip_id, "edited": list(self.edited),
-                "kept": list(self.kept), "regenerated": list(self.regenerated), "notes": list(self.notes)}
+                "kept": list(self.kept), "regenerated": list(self.regenerated), "notes": list(self.notes),
+                "figures": dict(self.figures)}
 
 
 def match_length(value: Any, frames: int, *, modality: str, policy: MotionLength, source: str) -> tuple[np.ndarray, str]:
@@ -211,6 +262,7 @@ def edit_clip(
     motion_length: MotionLength = "resample",
     motion_source: str = "the motion source",
     on_step: Callable[[int, int, StepResult], None] | None = None,
+    measure: bool = True,
 ) -> EditResult:
     """Edit one modality of a real clip and regenerate exactly what depends on it.
 
@@ -226,6 +278,7 @@ def edit_clip(
             the notes) or "refuse".
         motion_source: names the edit's origin in messages.
         on_step: called after each chain step.
+        measure: record `measure_edit`'s figures in the result (metrics may take seconds).
 
     Raises:
         TaskError: the chain does not edit a named modality, an edited modality is missing,
@@ -286,6 +339,107 @@ def edit_clip(
         kept.append(name)
     result = _execute(model, echain.chain, conditions, meta=meta, sampling=sampling, seed=seed, max_text_tokens=None,
                       keep={}, on_step=on_step)
+    edited_values = {slot.modality: v for slot, v in conditions.items() if slot.modality in edits
+                     and slot.state is not State.PAST}
     return EditResult(result, meta.clip_id, tuple(echain.edits), tuple(kept),
                       tuple(s.output.modality for s in result.steps if s.kind in ("generated", "rendered", "failed")),
-                      tuple(notes))
+                      tuple(notes), measure_edit(model, echain, clip, edited_values, result) if measure else {})
+
+
+# ---------------------------------------------------------------------- measuring an edit
+def _number(x: Any) -> float | None:
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _token_changes(model: LoadedModel, clip: Clip, result: GenerationResult) -> dict[str, Any]:
+    """Per generated modality the clip has: the fraction of token positions whose id changed."""
+    out: dict[str, Any] = {}
+    mods = model.registry.modalities
+    for step in result.steps:
+        name = step.output.modality
+        if step.kind != "generated" or step.global_ids is None or name not in clip.values:
+            continue
+        try:
+            raw = mods[name].check_raw(clip[name], clip.meta)
+            local = np.asarray(model.tokenizer(name).encode(raw, meta=clip.meta))
+            before = model.layout.range(mods[name].vocabulary.name).to_global(local)
+        except Exception as err:  # a clip value its tokenizer refuses: say so, keep measuring
+            out[name] = {"error": f"{type(err).__name__}: {str(err)[:200]}"}
+            continue
+        after = np.asarray(step.global_ids)
+        entry: dict[str, Any] = {"tokens": int(after.size), "original_tokens": int(before.size)}
+        n = min(after.size, before.size)
+        entry["changed"] = float(np.mean(after[:n] != before[:n])) if n else None
+        out[name] = entry
+    return out
+
+
+def _check_figure(check: EditCheck, metrics: Mapping[str, Metric], clip: Clip, edits: Mapping[str, Any],
+                  outputs: Mapping[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"metric": check.metric, "against": check.against, "description": check.description}
+    metric = metrics.get(check.metric)
+    if metric is None:
+        return {**entry, "value": None, "not_measured": f"metric {check.metric!r} is not installed "
+                f"(installed: {', '.join(sorted(metrics)) or 'none'})"}
+    pred, ref = {}, {}
+    for m in metric.modalities:
+        pred[m] = outputs.get(m, edits.get(m, clip.values.get(m)))
+        ref[m] = edits.get(m) if check.against == "edit" and m in edits else clip.values.get(m)
+    lacking = sorted({m for m, v in (*pred.items(), *ref.items()) if v is None})
+    if lacking:
+        return {**entry, "value": None, "not_measured": f"no {', '.join(lacking)} to score"}
+    single = len(metric.modalities) == 1
+    try:
+        value = metric.fn(pred[metric.modalities[0]] if single else pred,
+                          ref[metric.modalities[0]] if single else ref, meta=clip.meta)
+    except Exception as err:  # a plugin's metric: record its failure, keep the edit
+        return {**entry, "value": None, "error": f"{type(err).__name__}: {str(err)[:200]}"}
+    if isinstance(value, Mapping):
+        return {**entry, "value": {str(k): _number(v) for k, v in value.items()}}
+    return {**entry, "value": _number(value)}
+
+
+def edit_check_figures(checks: Sequence[EditCheck], metrics: Mapping[str, Metric], clip: Clip,
+                       edits: Mapping[str, Any], outputs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Score `checks` on an edit's raw values.
+
+    Args:
+        checks: the figures to score (an editing chain's `checks`).
+        metrics: name -> Metric (``registry.metrics``).
+        clip: the clip as it was.
+        edits: modality -> the edited value.
+        outputs: modality -> the regenerated value.
+
+    Returns:
+        name -> ``{"metric", "against", "description", "value"}``; ``value`` is None (NaN
+        included) with ``not_measured`` (the metric is not installed, a modality is missing)
+        or ``error`` (the metric failed) saying why.
+    """
+    return {c.name: _check_figure(c, metrics, clip, edits, outputs) for c in checks}
+
+
+def measure_edit(model: LoadedModel, chain: EditingChain | str, clip: Clip, edits: Mapping[str, Any],
+                 result: GenerationResult) -> dict[str, Any]:
+    """The figures of an edit: token changes per regenerated modality and the chain's checks.
+
+    Args:
+        model: the model that ran the edit (its registry's metrics score the checks).
+        chain: the editing chain (its `checks`).
+        clip: the clip as it was.
+        edits: modality -> the edited value.
+        result: the chain run.
+
+    Returns:
+        ``{"tokens_changed": {modality: {"changed", "tokens", "original_tokens"}}, "checks":
+        {name: {"metric", "against", "description", "value"}}}``; a check that could not be
+        scored has ``value`` None and says why (``not_measured`` or ``error``). NaN is None.
+    """
+    echain = get_editing_chain(chain) if isinstance(chain, str) else chain
+    outputs = {s.output.modality: s.value for s in result.steps
+               if s.kind in ("generated", "rendered") and s.value is not None}
+    return {"tokens_changed": _token_changes(model, clip, result),
+            "checks": edit_check_figures(echain.checks, model.registry.metrics, clip, edits, outputs)}
