@@ -27,7 +27,9 @@ from archon_framework._errors import (
     VocabError,
 )
 from archon_framework._frames import FRAME_TOLERANCE_SECONDS, fit_frame_count, moving_ellipses_labels
-from archon_framework._modality import Modality, RawSpec, Renderer, Tokenizer, TokenizerTrainer
+from archon_framework._capabilities import BlockedTokenizer, Renderer, TextTokenizer
+from archon_framework._codec import SlotCodec
+from archon_framework._modality import Modality, RawSpec, Tokenizer, TokenizerTrainer
 from archon_framework._plugins import DISABLE_ENV, Registry, load_registry
 from archon_framework._prompt import (
     ParsedExample,
@@ -51,6 +53,7 @@ __all__ = [
     "clip_windows",
     "ArchonError",
     "ArchonWarning",
+    "BlockedTokenizer",
     "CheckpointError",
     "compilation_cache_dir",
     "CompileCounter",
@@ -91,6 +94,7 @@ __all__ = [
     "SerializedExample",
     "Slot",
     "slot_value",
+    "SlotCodec",
     "State",
     "TABLE_G",
     "Task",
@@ -100,6 +104,7 @@ __all__ = [
     "TEXT_VOCABULARY",
     "TextCodec",
     "TextModalityCodec",
+    "TextTokenizer",
     "Tokenizer",
     "TokenizerTrainer",
     "uniform_weights",

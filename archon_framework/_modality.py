@@ -6,9 +6,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+import warnings
+
 import attrs
 import numpy as np
 
+from archon_framework._capabilities import Renderer
 from archon_framework._clip import ClipMeta
 from archon_framework._errors import PluginError, RawValueError
 from archon_framework._vocab import Vocabulary
@@ -34,13 +37,6 @@ class Tokenizer(Protocol):
     def decode(self, local_ids: np.ndarray, *, meta: ClipMeta) -> Any:
         """Local ids -> raw value; ids outside the vocabulary raise VocabError."""
         ...
-
-
-@runtime_checkable
-class Renderer(Protocol):
-    """Makes a modality that has no tokens (video) from the raw values of others."""
-
-    def render(self, inputs: Mapping[str, Any], *, meta: ClipMeta, seed: int = 0) -> Any: ...
 
 
 class TokenizerTrainer(Protocol):
@@ -157,8 +153,14 @@ class Modality:
         phrase: the natural-language key that names the modality in prompts; unique.
         raw: the raw value it takes.
         num_tokens: exact token count for a clip window, or None for free-length text.
-        tokenizer: factory `(artifact_dir | None) -> Tokenizer | Renderer`; None loads the
-            plugin's default (a shipped model or a seeded, untrained network).
+        tokenizer: factory `(artifact_dir | None) -> Tokenizer` of a token modality; None loads
+            the plugin's default (a shipped model or a seeded, untrained network). The
+            tokenizer may also implement the optional capabilities of `archon_framework._capabilities`
+            (`TextTokenizer`, `BlockedTokenizer`).
+        renderer: factory `(artifact_dir | None) -> Renderer` of a rendered modality (one
+            without a vocabulary), called like `tokenizer`. (A rendered modality that passes
+            its renderer factory as `tokenizer`, the form before this field, still loads, with
+            a DeprecationWarning.)
         tokens_per_second: for listings, where it applies.
         max_tokens: token budget of a free-length modality.
         validate: optional domain check `(value, meta) -> value` raising RawValueError.
@@ -184,7 +186,8 @@ class Modality:
     phrase: str
     raw: RawSpec
     num_tokens: Callable[[ClipMeta], int | None]
-    tokenizer: Callable[[Path | None], Any]
+    tokenizer: Callable[[Path | None], Any] | None = None
+    renderer: Callable[[Path | None], Renderer] | None = None
     tokens_per_second: float | None = None
     max_tokens: int | None = None
     validate: Callable[[Any, ClipMeta], Any] | None = None
@@ -203,6 +206,26 @@ class Modality:
                 f"modality {self.name!r}: a modality without a vocabulary must say what it is "
                 "rendered from (derived_from)"
             )
+        if self.vocabulary is None:
+            if self.renderer is None and self.tokenizer is not None:
+                warnings.warn(
+                    f"modality {self.name!r}: a rendered modality names its renderer factory as renderer=, "
+                    "not tokenizer=; the tokenizer factory is used as its renderer",
+                    DeprecationWarning, stacklevel=3,
+                )
+                object.__setattr__(self, "renderer", self.tokenizer)
+                object.__setattr__(self, "tokenizer", None)
+            if self.renderer is None or not callable(self.renderer):
+                raise PluginError(f"modality {self.name!r}: a rendered modality needs a renderer factory (renderer=)")
+            if self.tokenizer is not None:
+                raise PluginError(f"modality {self.name!r}: a rendered modality has a renderer, not a tokenizer")
+        else:
+            if self.tokenizer is None or not callable(self.tokenizer):
+                raise PluginError(f"modality {self.name!r}: a modality with a vocabulary needs a tokenizer factory (tokenizer=)")
+            if self.renderer is not None:
+                raise PluginError(
+                    f"modality {self.name!r}: only a rendered modality (vocabulary=None) has a renderer"
+                )
 
     @property
     def rendered(self) -> bool:

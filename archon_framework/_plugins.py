@@ -13,9 +13,11 @@ from typing import Any
 import attrs
 import pluggy
 
+from archon_framework._capabilities import Renderer
 from archon_framework._clip import Clip
+from archon_framework._codec import tokenizer_capabilities
 from archon_framework._errors import ArchonError, ConfigError, PluginConflictError, PluginError, RawValueError, TaskError
-from archon_framework._modality import Modality
+from archon_framework._modality import Modality, Tokenizer
 from archon_framework._prompt import TextCodec
 from archon_framework._registry import DatasetSpec, Metric, PluginFailure, PluginInfo, PrepareStep
 from archon_framework._tasks import TaskSuite
@@ -176,29 +178,58 @@ class Registry:
         return Clip(clip.meta, values)
 
     # ------------------------------------------------------------------ tokenizers
-    def tokenizer(self, name: str, artifacts: Path | None = None) -> Any:
-        """The tokenizer (or renderer) of a modality, loaded from `artifacts/<name>` if it exists."""
-        mod = self.modality(name)
+    def _make(self, name: str, factory: Callable[[Path | None], Any], artifacts: Path | None, what: str) -> Any:
         path = None
         if artifacts is not None and (Path(artifacts) / name).exists():
             path = Path(artifacts) / name
         try:
-            tok = mod.tokenizer(path)
+            return factory(path), path
         except PluginError:
             raise
         except Exception as err:
             raise PluginError(
-                f"modality {name!r} (plugin {self.providers[name].label}): could not make its tokenizer"
+                f"modality {name!r} (plugin {self.providers[name].label}): could not make its {what}"
                 f"{f' from {path}' if path else ''}: {err}"
             ) from err
-        made = getattr(tok, "vocabulary", None)
-        if mod.vocabulary is not None and isinstance(made, Vocabulary) and made != mod.vocabulary:
+
+    def tokenizer(self, name: str, artifacts: Path | None = None) -> Any:
+        """The tokenizer of a modality, loaded from `artifacts/<name>` if it exists.
+
+        Its optional capabilities (`TextTokenizer`, `BlockedTokenizer`) are checked here, once
+        per tokenizer made (`tokenizer_capabilities`); a rendered modality has a `renderer`.
+
+        Raises:
+            PluginError: the factory failed, or what it made breaks the tokenizer contract (the
+                message names the modality and its plugin).
+            ConfigError: the tokenizer's vocabulary differs from this registry's layout.
+        """
+        mod = self.modality(name)
+        if mod.rendered:
+            raise PluginError(f"modality {name!r} is rendered: it has a renderer (registry.renderer({name!r})), not a tokenizer")
+        tok, path = self._make(name, mod.tokenizer, artifacts, "tokenizer")
+        made = tok.vocabulary if isinstance(tok, Tokenizer) else None
+        if isinstance(made, Vocabulary) and made != mod.vocabulary:
             raise ConfigError(
                 f"modality {name!r}: the tokenizer{f' in {path}' if path else ''} has vocabulary {made.name!r} of "
                 f"{made.size} ids, but this registry's layout gives it {mod.vocabulary.size}; use "
                 f"registry.for_artifacts({str(artifacts)!r}) so the layout follows the trained tokenizers"
             )
+        tokenizer_capabilities(mod, tok, plugin=self.providers[name].label)
         return tok
+
+    def renderer(self, name: str, artifacts: Path | None = None) -> Renderer:
+        """The renderer of a rendered modality, loaded from `artifacts/<name>` if it exists.
+
+        Raises:
+            PluginError: the modality has tokens, the factory failed, or what it made is not a
+                `Renderer` (the message names the modality and its plugin).
+        """
+        mod = self.modality(name)
+        if not mod.rendered:
+            raise PluginError(f"modality {name!r} has tokens: it has a tokenizer (registry.tokenizer({name!r})), not a renderer")
+        made, _ = self._make(name, mod.renderer, artifacts, "renderer")
+        tokenizer_capabilities(mod, made, plugin=self.providers[name].label)
+        return made
 
     def text_codec(self, artifacts: Path | None = None) -> TextCodec:
         """The codec of the `text` vocabulary (from the first modality that uses it)."""

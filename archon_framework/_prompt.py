@@ -29,6 +29,8 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 import numpy as np
 
+from archon_framework._capabilities import TextTokenizer
+from archon_framework._codec import SlotCodec
 from archon_framework._errors import ArchonError, PromptError, TaskError, VocabError
 from archon_framework._modality import Modality
 from archon_framework._tasks import Slot, State, Task
@@ -59,13 +61,8 @@ class TextCodec(Protocol):
         ...
 
 
-@runtime_checkable
-class TextModalityCodec(Protocol):
-    """A tokenizer of a modality in the `text` vocabulary: raw value <-> text."""
-
-    def to_text(self, raw: Any) -> str: ...
-
-    def from_text(self, text: str) -> Any: ...
+#: The former name of `TextTokenizer` (the text capability of a tokenizer).
+TextModalityCodec = TextTokenizer
 
 
 @attrs.frozen(eq=False)
@@ -178,18 +175,23 @@ class PromptSerializer:
         return value
 
     def payload(self, slot: Slot, *, local_ids: Any = None, text: str | None = None) -> Payload:
-        """Build a payload from a tokenizer's local ids or, for text modalities, from text."""
+        """Build a payload from a tokenizer's local ids or, for text modalities, from text.
+
+        To tokenize a raw value, use the modality's `SlotCodec` (``SlotCodec(modality,
+        tokenizer, serializer).encode(raw, meta)``), which this method shares its mapping with.
+        """
         mod = self._modality(slot)
         if mod.vocabulary is None:
             raise PromptError(f"slot {slot}: modality {slot.modality!r} is rendered and has no tokens")
-        if self.is_text(slot.modality):
+        codec = SlotCodec(mod, None, self)
+        if codec.is_text:
             if text is None:
                 raise PromptError(f"slot {slot}: {slot.modality!r} is a text modality; pass text=")
-            return Payload(slot, self.encode_text_payload(text))
+            return Payload(slot, codec.from_text(text))
         if local_ids is None:
             raise PromptError(f"slot {slot}: pass local_ids= from the {slot.modality!r} tokenizer")
         try:
-            return Payload(slot, self.layout.range(mod.vocabulary).to_global(np.asarray(local_ids)))
+            return Payload(slot, codec.from_local(local_ids))
         except VocabError as err:
             raise PromptError(f"slot {slot}: {err}") from err
 

@@ -17,14 +17,16 @@ plugin, and `make_registry` to build a Registry from plugin modules without inst
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from archon_framework._clip import ClipMeta
-from archon_framework._errors import ArchonError, ArchonWarning, RawValueError, VocabError
-from archon_framework._modality import Modality, Renderer, Tokenizer
+from archon_framework._capabilities import BlockedTokenizer, Renderer, TextTokenizer
+from archon_framework._codec import tokenizer_capabilities, validated_ranges
+from archon_framework._errors import ArchonError, ArchonWarning, PluginError, RawValueError, VocabError
+from archon_framework._modality import Modality, Tokenizer
 from archon_framework._plugins import Registry, load_registry
 from archon_framework._vocab import TEXT_VOCABULARY, Vocabulary
 from archon_framework._windows import words_window
@@ -35,6 +37,7 @@ __all__ = [
     "ConformanceWarning",
     "check_modality",
     "check_tokenizer",
+    "check_renderer",
     "ByteTextTokenizer",
     "byte_text_modalities",
     "make_registry",
@@ -113,13 +116,21 @@ def check_tokenizer(
     the vocabulary with n == num_tokens(meta) (or <= max_tokens for free-length text); encoding
     is deterministic; `decode` gives a raw value the modality accepts for the same window;
     `compare(raw, decoded)`, if given, judges the round trip (exact for lossless tokenizers,
-    a tolerance for learned ones); ids outside the vocabulary raise VocabError.
+    a tolerance for learned ones); ids outside the vocabulary raise VocabError. Its optional
+    capabilities (`archon_framework.TextTokenizer`, `archon_framework.BlockedTokenizer`) are
+    whole and usable by the modality (`tokenizer_capabilities`); a text tokenizer's
+    ``from_text(to_text(raw))`` is a value the modality accepts whose text is the same; a
+    blocked tokenizer's ``token_ranges`` follow the protocol and hold every encoded id.
     """
     name = modality.name
     if isinstance(tokenizer, Renderer) and modality.rendered:
         return np.zeros(0, dtype=np.int32)
     if modality.vocabulary is None:
         _fail(name, "has no vocabulary, so it has a Renderer, not a Tokenizer")
+    try:
+        caps = tokenizer_capabilities(modality, tokenizer)
+    except PluginError as err:
+        raise ConformanceError(str(err)) from err
     if tokenizer.vocabulary != modality.vocabulary:
         _fail(name, f"tokenizer vocabulary {tokenizer.vocabulary} differs from the declaration {modality.vocabulary}")
     ids = tokenizer.encode(raw, meta=meta)
@@ -151,7 +162,72 @@ def check_tokenizer(
         pass
     else:
         _fail(name, f"decode accepted id {size}, outside the vocabulary (must raise VocabError)")
+    if caps.text:
+        _check_text_capability(modality, tokenizer, raw, meta)
+    if caps.blocks:
+        _check_blocks_capability(modality, tokenizer, ids)
     return ids
+
+
+def _check_text_capability(modality: Modality, tokenizer: TextTokenizer, raw: Any, meta: ClipMeta) -> None:
+    """`to_text` gives a str, `from_text` of it a value the modality accepts, and again the same text."""
+    name = modality.name
+    text = tokenizer.to_text(raw)
+    if not isinstance(text, str):
+        _fail(name, f"to_text must return a str, got {type(text).__name__}")
+    back = tokenizer.from_text(text)
+    try:
+        checked = modality.check_raw(back, meta)
+    except RawValueError as err:
+        _fail(name, f"from_text(to_text(raw)) returned a value the modality refuses: {err}")
+    if tokenizer.to_text(checked) != text:
+        _fail(name, "to_text(from_text(to_text(raw))) differs from to_text(raw): the text form does not round-trip")
+
+
+def _check_blocks_capability(modality: Modality, tokenizer: BlockedTokenizer, ids: np.ndarray) -> None:
+    """`token_ranges` follows the protocol (`validated_ranges`) and every encoded id lies in its position's block."""
+    name = modality.name
+    try:
+        found = validated_ranges(name, tokenizer, int(ids.shape[0]), modality.vocabulary.size)
+    except PluginError as err:
+        raise ConformanceError(str(err)) from err
+    if found is None:
+        return
+    lo, width = found
+    outside = np.flatnonzero((ids < lo) | (ids >= lo + width))
+    if outside.size:
+        k = int(outside[0])
+        _fail(name, f"encode put id {int(ids[k])} at position {k}, outside its token_ranges block [{lo[k]}, {lo[k] + width})")
+
+
+def check_renderer(modality: Modality, renderer: Renderer, *, meta: ClipMeta, inputs: Mapping[str, Any]) -> Any:
+    """Check a rendered modality's renderer on one set of inputs; returns what it rendered.
+
+    Rules: the modality is rendered and ``inputs`` holds exactly its ``derived_from``; the
+    renderer implements `Renderer`; what it renders passes the modality's `check_raw` for the
+    window; rendering is deterministic for a seed.
+
+    Raises:
+        ConformanceError: a rule is broken (the message names the modality and the rule).
+    """
+    name = modality.name
+    if not modality.rendered:
+        _fail(name, "has a vocabulary: it has a tokenizer, not a renderer (check_tokenizer)")
+    if set(inputs) != set(modality.derived_from):
+        _fail(name, f"inputs {sorted(inputs)} differ from derived_from {sorted(modality.derived_from)}")
+    try:
+        tokenizer_capabilities(modality, renderer)
+    except PluginError as err:
+        raise ConformanceError(str(err)) from err
+    value = renderer.render(inputs, meta=meta, seed=0)
+    try:
+        value = modality.check_raw(value, meta)
+    except RawValueError as err:
+        _fail(name, f"render returned a value the modality refuses: {err}")
+    again = modality.check_raw(renderer.render(inputs, meta=meta, seed=0), meta)
+    if not np.array_equal(np.asarray(value), np.asarray(again)):
+        _fail(name, "render is not deterministic for a seed")
+    return value
 
 
 class ByteTextTokenizer:

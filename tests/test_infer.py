@@ -213,7 +213,7 @@ def test_malformed_token_ranges_are_a_plugin_error(model):
         def token_ranges(self, n):
             return np.array([[0, 4], [0, 5]])
 
-    with pytest.raises(PluginError, match="modality 'identity': token_ranges rows must all have one positive width"):
+    with pytest.raises(PluginError, match=r"modality 'identity': token_ranges\(2\) rows must all have one positive width"):
         step_ranges(Bad(), model.layout.range("identity"), 2, modality="identity")
     with pytest.raises(PluginError, match="must be an int array of shape"):
         step_ranges(Bad(), model.layout.range("identity"), 3, modality="identity")

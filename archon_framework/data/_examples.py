@@ -2,8 +2,8 @@
 
 The flow of DESIGN.md, from a dataset of clips to what the packer takes:
 
-    clip --Modality tokenizer (once per clip, modality, window; cached)--> local ids
-         --VocabRange.to_global--> Payload --PromptSerializer.serialize(task)--> LMExample
+    clip --SlotCodec.encode (tokenizer, then VocabRange.to_global; once per clip, modality,
+         window; cached)--> global ids --Payload, PromptSerializer.serialize(task)--> LMExample
 
 `TokenCache` holds the global ids of every (clip, modality, window) a suite needs, in one
 tensorstore array with offsets (built once, checked against the vocabulary layout when
@@ -25,7 +25,8 @@ import grain
 import numpy as np
 import tensorstore as ts
 
-from archon_framework._clip import Clip
+from archon_framework._clip import Clip, ClipMeta
+from archon_framework._codec import SlotCodec
 from archon_framework._errors import DataError, LayoutMismatchError, TaskError
 from archon_framework._modality import Modality
 from archon_framework._prompt import Payload, PromptSerializer
@@ -158,38 +159,27 @@ class TokenCache:
     def _tokenize_all(cls, clips: Sequence[Clip], serializer: PromptSerializer, tokenizers: Mapping[str, Any],
                       keys: Sequence[tuple[str, str]], past_fraction: float,
                       on_clip: Callable[[int], None] | None) -> dict[tuple[int, str, str], np.ndarray]:
+        codecs = {m: SlotCodec(serializer.modalities[m], tokenizers[m], serializer) for m in sorted({m for m, _ in keys})}
         entries: dict[tuple[int, str, str], np.ndarray] = {}
         for i in range(len(clips)):
             clip = clips[i]
             for modality, key in keys:
                 if modality not in clip.values:
                     continue  # a clip without this modality cannot serve tasks that need it
-                entries[(i, modality, key)] = cls._tokenize(clip, modality, key, serializer, tokenizers, past_fraction)
+                value, meta = cls._window(clip, codecs[modality].modality, key, past_fraction)
+                entries[(i, modality, key)] = codecs[modality].encode(value, meta)
             if on_clip is not None:
                 on_clip(i)
         return entries
 
     @staticmethod
-    def _tokenize(clip: Clip, modality: str, key: str, serializer: PromptSerializer, tokenizers: Mapping[str, Any], past_fraction: float) -> np.ndarray:
-        mod = serializer.modalities[modality]
-        tok = tokenizers[modality]
+    def _window(clip: Clip, mod: Modality, key: str, past_fraction: float) -> tuple[Any, ClipMeta]:
+        """The value a (modality, window key) reads from a clip, and its window."""
         if key == "clip":
-            value, meta = clip[modality], clip.meta
-        else:
-            has_past, state = _WINDOWS[key]
-            windows = clip_windows(clip.meta, has_past=has_past, past_fraction=past_fraction)
-            value, meta = slot_value(clip, mod, state, windows)
-        if serializer.is_text(modality):
-            text = tok.to_text(value) if hasattr(tok, "to_text") else str(value)
-            return serializer.encode_text_payload(text)
-        local = np.asarray(tok.encode(value, meta=meta), dtype=np.int32)
-        expected = mod.token_count(meta)
-        if expected is not None and local.shape[0] != expected:
-            raise DataError(
-                f"clip {clip.clip_id!r}, modality {modality!r}: its tokenizer gave {local.shape[0]} ids, "
-                f"num_tokens says {expected} for a {meta.duration:g} s window"
-            )
-        return serializer.layout.range(mod.vocabulary).to_global(local)
+            return clip[mod.name], clip.meta
+        has_past, state = _WINDOWS[key]
+        windows = clip_windows(clip.meta, has_past=has_past, past_fraction=past_fraction)
+        return slot_value(clip, mod, state, windows)
 
     # ------------------------------------------------------------------ storage
     def save(self, root: str | Path) -> None:

@@ -147,7 +147,7 @@ def _render(model: LoadedModel, step: PlannedStep, inputs: Mapping[str, Any], cl
     """A rendered step as `generate` runs it: the renderer gets the inputs' raw values, valid or not."""
     mod = model.registry.modality(step.output.modality)
     try:
-        value = model.tokenizer(step.output.modality).render(dict(inputs), meta=clip.meta, seed=seed)
+        value = model.renderer(step.output.modality).render(dict(inputs), meta=clip.meta, seed=seed)
     except Exception as err:  # a plugin's renderer: report, as generate does
         return None, False, f"the renderer failed: {type(err).__name__}: {err}"
     try:

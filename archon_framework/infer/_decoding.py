@@ -20,7 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from archon_framework._errors import ConfigError, PluginError
+from archon_framework._codec import StepRanges
+from archon_framework._errors import ConfigError
 from archon_framework._vocab import VocabRange
 from archon_framework.model import PrefixLM, Sampling, generate, generate_until
 
@@ -39,46 +40,17 @@ _MIN_BUCKET = 64
 _MIN_TARGET_BUCKET = 16
 
 
-class StepRanges:
-    """Where each generated position may draw from: global block starts and one static width.
-
-    Attributes:
-        starts: int32 [n] global first id of each position's block.
-        width: the block width (the whole range for tokenizers without ``token_ranges``).
-    """
-
-    def __init__(self, starts: np.ndarray, width: int) -> None:
-        self.starts = np.asarray(starts, dtype=np.int32)
-        self.width = int(width)
-
-    def contains(self, global_ids: np.ndarray) -> np.ndarray:
-        ids = np.asarray(global_ids)
-        s = self.starts[: ids.shape[0]]
-        return (ids >= s) & (ids < s + self.width)
-
-
 def step_ranges(tokenizer: object, rng: VocabRange, n: int, *, modality: str) -> StepRanges:
-    """The per-position ranges of ``n`` tokens of a modality (see ``token_ranges`` in the docs).
+    """The per-position ranges of ``n`` tokens of a modality (``StepRanges.of``).
 
-    A tokenizer with ``token_ranges(n) -> int64 [n, 2]`` (local ``[lo, hi)`` per position, all of
-    one width) restricts each position to its block; others allow the whole vocabulary range.
+    A `BlockedTokenizer` (``token_ranges(n)``, validated by ``validated_ranges``) restricts each
+    position to its block; other tokenizers allow the whole vocabulary range. Within a chain
+    step the modality's `SlotCodec.ranges` gives the same, cached.
 
     Raises:
         PluginError: ``token_ranges`` returned a malformed table (named by modality).
     """
-    fn = getattr(tokenizer, "token_ranges", None)
-    if fn is None:
-        return StepRanges(np.full(n, rng.start, np.int32), rng.size)
-    table = np.asarray(fn(n))
-    if table.shape != (n, 2) or not np.issubdtype(table.dtype, np.integer):
-        raise PluginError(f"modality {modality!r}: token_ranges({n}) must be an int array of shape ({n}, 2), got {table.dtype} {table.shape}")
-    lo, hi = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
-    widths = hi - lo
-    if n and (np.any(widths != widths[0]) or widths[0] <= 0):
-        raise PluginError(f"modality {modality!r}: token_ranges rows must all have one positive width, got {sorted(set(widths.tolist()))[:5]}")
-    if n and (lo.min() < 0 or hi.max() > rng.size):
-        raise PluginError(f"modality {modality!r}: token_ranges leave the vocabulary 0..{rng.size - 1} (rows {lo.min()}..{hi.max()})")
-    return StepRanges(lo + rng.start, int(widths[0]) if n else rng.size)
+    return StepRanges.of(modality, tokenizer, rng, n)
 
 
 def _ladder(n: int, minimum: int) -> int:

@@ -1,11 +1,12 @@
 """Chained generation (paper eq. 2), editing, and automatic chain choice.
 
-Each step serializes its task's inputs (conditions and earlier outputs) exactly as a training
-example's prefix is serialized (`archon_framework.data.TaskSampler`: the same windows, the same
-tokenizers, the same `PromptSerializer.serialize`), then decodes the output modality with the
-KV cache: exactly `Modality.num_tokens(meta)` tokens, or free-length text until the end-of-
-sequence id within the modality's `max_tokens`, each token drawn from logits computed over its
-vocabulary range (per-position blocks for tokenizers with `token_ranges`) only.
+Each step serializes its task's inputs (conditions and earlier outputs, held by the run's
+`Board`) exactly as a training example's prefix is serialized (`archon_framework.data.TaskSampler`:
+the same windows, the same `SlotCodec`, the same `PromptSerializer.serialize`), then decodes the
+output modality with the KV cache: exactly `Modality.num_tokens(meta)` tokens, or free-length
+text until the end-of-sequence id within the modality's `max_tokens`, each token drawn from
+logits computed over its vocabulary range (per-position blocks, `SlotCodec.ranges`, for a
+`BlockedTokenizer`) only; the ids decode back through the same codec.
 """
 
 from __future__ import annotations
@@ -20,34 +21,20 @@ import attrs
 import jax
 import numpy as np
 
-from archon_framework._clip import Clip, ClipMeta
+from archon_framework._clip import ClipMeta
+from archon_framework._errors import ArchonError, RawValueError, TaskError
 from archon_framework._modality import Modality
-from archon_framework._errors import ArchonError, PluginError, PromptError, RawValueError, TaskError
-from archon_framework._prompt import Payload
 from archon_framework._tasks import Slot, State, Task
-from archon_framework._windows import clip_windows, slot_value
 from archon_framework.data._examples import drop_conditions
+from archon_framework.infer._board import Board, Ids, lenient_text
 from archon_framework.infer._chains import Chain, PlannedStep, get_chain, parse_chain, parse_slot, plan_chain
-from archon_framework.infer._decoding import decode_fixed, decode_until, free_budget, score_target, step_ranges
+from archon_framework.infer._decoding import decode_fixed, decode_until, free_budget, score_target
 from archon_framework.infer._model import LoadedModel
 from archon_framework.model import Sampling
 
 __all__ = ["Ids", "StepResult", "GenerationResult", "ChainScore", "generate", "edit", "choose_chain", "resolve_chain"]
 
 StepKind = Literal["generated", "rendered", "given", "kept", "failed"]
-
-
-@attrs.frozen(eq=False)
-class Ids:
-    """A condition given as token ids rather than as a raw value.
-
-    Attributes:
-        ids: int [n] ids.
-        local: True for the modality tokenizer's local ids, False for global ids.
-    """
-
-    ids: np.ndarray = attrs.field(converter=lambda a: np.asarray(a))
-    local: bool = True
 
 
 @attrs.frozen(eq=False)
@@ -139,145 +126,12 @@ def resolve_chain(chain: Chain | str, modalities: Mapping[str, Modality]) -> Cha
     return get_chain(chain)
 
 
-class _Board:
-    """The values of a chain run: per slot its global ids and/or raw value."""
-
-    def __init__(self, model: LoadedModel, meta: ClipMeta) -> None:
-        self.model, self.meta = model, meta
-        self.windows = clip_windows(meta, has_past=False)
-        self.ids: dict[Slot, np.ndarray] = {}
-        self.raw: dict[Slot, Any] = {}
-        self.valid: dict[Slot, str] = {}  # slot -> why its raw value is invalid
-
-    # ------------------------------------------------------------------ windows
-    def window(self, slot: Slot) -> ClipMeta:
-        mod = self.model.registry.modality(slot.modality)
-        if not mod.temporal:
-            return self.meta
-        if slot.state is State.PAST:
-            raise TaskError(f"{slot}: a past window is not part of a generated clip")
-        return self.windows[slot.state]
-
-    def expected_tokens(self, slot: Slot) -> int | None:
-        return self.model.registry.modality(slot.modality).token_count(self.window(slot))
-
-    # ------------------------------------------------------------------ conditions
-    def put_condition(self, slot: Slot, value: Any) -> None:
-        mod = self.model.registry.modality(slot.modality)
-        where = f"condition {slot}"
-        if mod.rendered:
-            raise TaskError(f"{where}: {slot.modality!r} is rendered and cannot condition the language model")
-        if isinstance(value, Ids):
-            rng = self.model.layout.range(mod.vocabulary)
-            ids = value.ids
-            if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
-                raise RawValueError(f"{where}: token ids must be a 1-D integer array, got {ids.dtype} {ids.shape}")
-            glob = rng.to_global(ids) if value.local else ids.astype(np.int32)
-            if not value.local and not np.all(rng.contains(glob)):
-                raise RawValueError(f"{where}: global ids outside the {mod.vocabulary.name!r} range {rng.start}..{rng.stop - 1}")
-            if slot.state is not State.PAST:
-                n = self.expected_tokens(slot)
-                if n is not None and glob.shape[0] != n:
-                    raise RawValueError(
-                        f"{where}: {glob.shape[0]} token ids, but {slot.modality!r} takes {n} for a "
-                        f"{self.window(slot).duration:g} s window"
-                    )
-            self.ids[slot] = glob
-            return
-        if slot.state is State.PAST:
-            raise TaskError(f"{where}: give a past condition as token ids (Ids), its window is not part of the clip")
-        self.raw[slot] = mod.check_raw(value, self.window(slot))  # RawValueError names clip and modality
-
-    # ------------------------------------------------------------------ access
-    def raw_value(self, slot: Slot) -> Any:
-        """The raw value of a slot, decoding ids or cutting a frame out of its current value."""
-        if slot in self.raw:
-            return self.raw[slot]
-        mod = self.model.registry.modality(slot.modality)
-        if slot in self.ids:
-            value = self._decode(slot, self.ids[slot])
-        elif mod.temporal and slot.state is State.STATIC and Slot(slot.modality, State.CURRENT) in self.available():
-            clip = Clip(self.meta, {slot.modality: self.raw_value(Slot(slot.modality, State.CURRENT))})
-            value, _ = slot_value(clip, mod, State.STATIC, self.windows)
-        else:
-            raise TaskError(f"{slot} is neither a condition nor generated")
-        self.raw[slot] = value
-        return value
-
-    def available(self) -> set[Slot]:
-        return set(self.ids) | set(self.raw)
-
-    def payload(self, slot: Slot) -> Payload:
-        """The slot's payload, tokenized exactly as `TokenCache` tokenizes training slots."""
-        if slot in self.ids:
-            return Payload(slot, self.ids[slot])
-        mod = self.model.registry.modality(slot.modality)
-        value, meta = self.raw_value(slot), self.window(slot)
-        if slot in self.valid:
-            raise RawValueError(f"{slot}: its value is not valid, so it cannot be tokenized ({self.valid[slot]})")
-        tok = self.model.tokenizer(slot.modality)
-        ser = self.model.serializer
-        if ser.is_text(slot.modality):
-            text = tok.to_text(value) if hasattr(tok, "to_text") else str(value)
-            ids = ser.encode_text_payload(text)
-        else:
-            local = np.asarray(tok.encode(value, meta=meta), dtype=np.int32)
-            n = mod.token_count(meta)
-            if n is not None and local.shape[0] != n:
-                raise PluginError(f"modality {slot.modality!r}: its tokenizer gave {local.shape[0]} ids, num_tokens says {n}")
-            ids = self.model.layout.range(mod.vocabulary).to_global(local)
-        self.ids[slot] = ids
-        return Payload(slot, ids)
-
-    def _decode(self, slot: Slot, global_ids: np.ndarray) -> Any:
-        mod = self.model.registry.modality(slot.modality)
-        tok = self.model.tokenizer(slot.modality)
-        ser = self.model.serializer
-        if ser.is_text(slot.modality):
-            text = ser.decode_text_payload(global_ids)
-            return tok.from_text(text) if hasattr(tok, "from_text") else text
-        local = self.model.layout.range(mod.vocabulary).to_local(global_ids)
-        return tok.decode(local, meta=self.window(slot))
-
-
-def _lenient_text(model: LoadedModel, global_ids: np.ndarray) -> tuple[str, str]:
-    """Generated text payload -> (text, note); a payload that is not a JSON literal is unquoted."""
-    ser = model.serializer
-    if len(global_ids) == 0:
-        return "", "empty text (the end-of-sequence id came first)"
-    try:
-        return ser.decode_text_payload(global_ids), ""
-    except PromptError:
-        text = ser.codec.decode_text(model.layout.range("text").to_local(global_ids))
-        if text.startswith('"'):
-            text = text[1:]
-        if text.endswith('"') and not text.endswith('\\"'):
-            text = text[:-1]
-        return text, "the generated text is not a JSON string literal; its characters are kept as they came"
-
-
-def _settle(model: LoadedModel, board: _Board, slot: Slot, ids: np.ndarray | None, value: Any, valid: bool,
-            note: str) -> None:
-    """Record a step's output for the steps after it."""
-    board.raw[slot] = value
-    if ids is not None:
-        board.ids[slot] = ids
-    if not valid:
-        board.valid[slot] = note or "no value"
-    elif ids is not None and model.serializer.is_text(slot.modality):
-        # Later steps read generated text as a training input reads text: tokenized canonically.
-        tok = model.tokenizer(slot.modality)
-        try:
-            board.ids[slot] = model.serializer.encode_text_payload(tok.to_text(value) if hasattr(tok, "to_text") else str(value))
-        except ArchonError:
-            pass
-
-
-def _run_generate(model: LoadedModel, board: _Board, step: PlannedStep, key: jax.Array, sampling: Sampling,
+def _run_generate(model: LoadedModel, board: Board, step: PlannedStep, key: jax.Array, sampling: Sampling,
                   max_text_tokens: int | None) -> StepResult:
     slot = step.output
     mod = model.registry.modality(slot.modality)
-    rng = model.layout.range(mod.vocabulary)
+    codec = model.codec(slot.modality)
+    rng = codec.range
     if rng.stop > model.lm.embedding.shape[0]:
         raise TaskError(f"{slot}: the model has no embedding rows for {mod.vocabulary.name!r} (installed after training)")
     inputs = [board.payload(s) for s in step.inputs]
@@ -285,7 +139,6 @@ def _run_generate(model: LoadedModel, board: _Board, step: PlannedStep, key: jax
         sampling = sampling._replace(guidance=float(step.guidance))
     guided = sampling.guidance != 0.0
     ser = model.serializer
-    tok = model.tokenizer(slot.modality)
     start = time.perf_counter()
     note = ""
     if ser.is_text(slot.modality):
@@ -299,24 +152,22 @@ def _run_generate(model: LoadedModel, board: _Board, step: PlannedStep, key: jax
             budget = room
         if budget < 1:
             raise TaskError(f"{slot}: the prompt ({prompt.shape[0]} tokens) leaves no room in max_seq_len={model.lm.config.max_seq_len}")
-        ranges = step_ranges(tok, rng, budget, modality=slot.modality)
         uncond = ser.serialize(drop_conditions(inputs), slot).tokens if guided else None
-        ids, ended = decode_until(model.lm, prompt, ranges, ser.eos_global, key, sampling, uncond)
+        ids, ended = decode_until(model.lm, prompt, codec.ranges(budget), ser.eos_global, key, sampling, uncond)
         seconds = time.perf_counter() - start
-        text, text_note = _lenient_text(model, ids)
-        value = tok.from_text(text) if hasattr(tok, "from_text") else text
+        text, text_note = lenient_text(model, ids)
+        value = codec.value_of(text)
         note = "; ".join(x for x in (note, text_note, "" if ended else f"no end-of-sequence within {budget} tokens") if x)
         result_ids, finished = ids, ended
     else:
         n = board.expected_tokens(slot)
         prompt = ser.serialize(inputs, slot, target_tokens=n).tokens
-        ranges = step_ranges(tok, rng, n, modality=slot.modality)
         uncond = ser.serialize(drop_conditions(inputs), slot, target_tokens=n).tokens if guided else None
-        result_ids = decode_fixed(model.lm, prompt, ranges, key, sampling, uncond)
+        result_ids = decode_fixed(model.lm, prompt, codec.ranges(n), key, sampling, uncond)
         seconds = time.perf_counter() - start
         finished = True
         try:
-            value = tok.decode(rng.to_local(result_ids), meta=board.window(slot))
+            value = codec.decode(result_ids, board.window(slot))
         except ArchonError as err:
             value, note = None, f"could not decode: {err}"
     if guided:
@@ -328,15 +179,13 @@ def _run_generate(model: LoadedModel, board: _Board, step: PlannedStep, key: jax
         except RawValueError as err:
             valid = False
             note = "; ".join(x for x in (note, f"invalid value: {err}") if x)
-    _settle(model, board, slot, result_ids, value, valid, note)
+    board.settle(slot, result_ids, value, valid, note)
     return StepResult(slot, "generated", step.inputs, result_ids, value, valid, finished, seconds, note)
 
 
-def _run_render(model: LoadedModel, board: _Board, step: PlannedStep, seed: int) -> StepResult:
+def _run_render(model: LoadedModel, board: Board, step: PlannedStep, seed: int) -> StepResult:
     slot = step.output
-    renderer = model.tokenizer(slot.modality)
-    if not hasattr(renderer, "render"):
-        raise PluginError(f"modality {slot.modality!r} is rendered but its factory returned a {type(renderer).__name__} without render()")
+    renderer = model.renderer(slot.modality)  # a Renderer: checked when it was made
     inputs, bad = {}, []
     for src in step.inputs:
         try:
@@ -360,7 +209,7 @@ def _run_render(model: LoadedModel, board: _Board, step: PlannedStep, seed: int)
         value = mod.check_raw(value, board.window(slot))
     except RawValueError as err:
         valid, note = False, "; ".join(x for x in (note, f"invalid value: {err}") if x)
-    _settle(model, board, slot, None, value, valid, note)
+    board.settle(slot, None, value, valid, note)
     return StepResult(slot, "rendered", step.inputs, None, value, valid, True, seconds, note)
 
 
@@ -393,8 +242,8 @@ def _execute(model: LoadedModel, chain: Chain, conditions: Mapping[Slot, Any], *
     plan = plan_chain(chain, modalities=model.registry.modalities, suite=model.suite, given=list(conditions))
     for p in plan:  # everything needed is installed: fail before compute
         if p.kind == "render":
-            model.tokenizer(p.output.modality)
-    board = _Board(model, meta)
+            model.renderer(p.output.modality)
+    board = Board(model, meta)
     for slot, value in conditions.items():
         board.put_condition(slot, value)
     results: list[StepResult] = []
@@ -405,7 +254,7 @@ def _execute(model: LoadedModel, chain: Chain, conditions: Mapping[Slot, Any], *
                              None if isinstance(value, Ids) else board.raw.get(step.output))
         elif step.output in keep:
             res = attrs.evolve(keep[step.output], kind="kept", seconds=0.0)
-            _settle(model, board, res.output, res.global_ids, res.value, res.valid, res.note)
+            board.settle(res.output, res.global_ids, res.value, res.valid, res.note)
         elif step.kind == "generate":
             res = _run_generate(model, board, step, _key(seed, step.output), sampling, max_text_tokens)
         else:
@@ -529,7 +378,7 @@ def _reverse_tasks(model: LoadedModel, result: GenerationResult) -> list[Task]:
 
 
 def _score(model: LoadedModel, result: GenerationResult, tasks: Sequence[Task]) -> tuple[float, int]:
-    board = _Board(model, result.meta)
+    board = Board(model, result.meta)
     for slot, value in result.conditions.items():
         board.put_condition(slot, value)
     for s in result.steps:
@@ -542,9 +391,7 @@ def _score(model: LoadedModel, result: GenerationResult, tasks: Sequence[Task]) 
         inputs = [board.payload(s) for s in task.inputs]
         target = board.payload(task.output)
         ex = model.serializer.serialize(inputs, target)
-        mod = model.registry.modality(task.output.modality)
-        rng = model.layout.range(mod.vocabulary)
-        ranges = step_ranges(model.tokenizer(task.output.modality), rng, ex.target_len, modality=mod.name)
+        ranges = model.codec(task.output.modality).ranges(ex.target_len)
         nll, n = score_target(model.lm, ex.tokens, ex.prefix_len, ranges)
         total, count = total + nll, count + n
     return total, count

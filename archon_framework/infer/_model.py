@@ -12,6 +12,8 @@ from typing import Any
 import equinox as eqx
 import jax
 
+from archon_framework._capabilities import Renderer
+from archon_framework._codec import SlotCodec
 from archon_framework._errors import (
     ArchonError,
     CheckpointError,
@@ -55,6 +57,8 @@ class LoadedModel:
         self.artifacts = Path(artifacts) if artifacts is not None else None
         self.source, self.step = source, step
         self._tokenizers: dict[str, Any] = {}
+        self._renderers: dict[str, Renderer] = {}
+        self._codecs: dict[str, SlotCodec] = {}
         self.serializer = PromptSerializer(layout, registry.modalities, registry.text_codec(self.artifacts))
 
     @property
@@ -62,10 +66,23 @@ class LoadedModel:
         return dict(self.registry.modalities)
 
     def tokenizer(self, name: str) -> Any:
-        """The modality's tokenizer (or renderer), loaded once from the artifacts."""
+        """The modality's tokenizer, loaded once from the artifacts."""
         if name not in self._tokenizers:
             self._tokenizers[name] = self.registry.tokenizer(name, self.artifacts)
         return self._tokenizers[name]
+
+    def renderer(self, name: str) -> Renderer:
+        """A rendered modality's renderer, loaded once from the artifacts."""
+        if name not in self._renderers:
+            self._renderers[name] = self.registry.renderer(name, self.artifacts)
+        return self._renderers[name]
+
+    def codec(self, name: str) -> SlotCodec:
+        """The modality's slot codec (raw value <-> global ids), made once with its tokenizer."""
+        if name not in self._codecs:
+            self._codecs[name] = SlotCodec(self.registry.modality(name), self.tokenizer(name), self.serializer,
+                                           plugin=self.registry.providers[name].label)
+        return self._codecs[name]
 
     def __repr__(self) -> str:
         return (f"LoadedModel({self.source or 'in memory'}, step={self.step}, vocab={self.lm.embedding.shape[0]}, "

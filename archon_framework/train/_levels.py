@@ -1,11 +1,12 @@
 """Per-RVQ-level loss bookkeeping: which residual level a target token belongs to.
 
 A tokenizer with residual levels (speech, identity, expression, pose) implements the optional
-`token_ranges(num_tokens) -> int64 [num_tokens, 2]` protocol: at each position of an encoded
+`BlockedTokenizer` capability, `token_ranges(num_tokens) -> int64 [num_tokens, 2]`: at each position of an encoded
 sequence, the local id range `[lo, hi)` it draws from. All rows have the same width, and the
 distinct `lo` values are the codebook blocks of its levels. So the level of a target token is
 known from its id alone: the block its local id falls in. `LevelTable` holds those blocks for
-every modality, computed once on the host; `level_index` maps a batch of tokens to flat level
+every modality, computed once on the host from the slot codec (`SlotCodec.levels`, which
+validates `token_ranges` as generation does); `level_index` maps a batch of tokens to flat level
 indices inside the jitted step, so per-level sums need no host work per step.
 """
 
@@ -19,44 +20,12 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Int
 
-from archon_framework._errors import PluginError
+from archon_framework._codec import SlotCodec, level_blocks
 from archon_framework._vocab import VocabLayout
 
 __all__ = ["LevelTable", "level_blocks", "level_index"]
 
 _NO_BLOCK = np.iinfo(np.int32).max  # padding of `lo`: no local id reaches it
-
-
-def level_blocks(modality: str, tokenizer: Any, num_tokens: int, vocab_size: int) -> tuple[np.ndarray, int] | None:
-    """The sorted block starts and the block width of a tokenizer's levels (None: no levels).
-
-    Args:
-        modality: the modality's name (for error messages).
-        tokenizer: its tokenizer; tokenizers without `token_ranges` have no levels.
-        num_tokens: a length the tokenizer really encodes to (every level appears in it).
-        vocab_size: the size of the modality's vocabulary.
-
-    Raises:
-        PluginError: `token_ranges` breaks the protocol (shape, unequal widths, ranges outside
-            the vocabulary, overlapping blocks); the message names the modality.
-    """
-    ranges_fn = getattr(tokenizer, "token_ranges", None)
-    if ranges_fn is None or num_tokens < 1:
-        return None
-    where = f"modality {modality!r}: token_ranges({num_tokens})"
-    ranges = np.asarray(ranges_fn(num_tokens))
-    if ranges.shape != (num_tokens, 2) or not np.issubdtype(ranges.dtype, np.integer):
-        raise PluginError(f"{where} must return integer [num_tokens, 2] ranges, got {ranges.dtype} {ranges.shape}")
-    lo, hi = ranges[:, 0].astype(np.int64), ranges[:, 1].astype(np.int64)
-    widths = np.unique(hi - lo)
-    if widths.shape[0] != 1 or widths[0] < 1:
-        raise PluginError(f"{where}: every range must have one positive width, got widths {widths.tolist()}")
-    if lo.min() < 0 or hi.max() > vocab_size:
-        raise PluginError(f"{where}: ranges [{lo.min()}, {hi.max()}) exceed the vocabulary 0..{vocab_size - 1}")
-    width, blocks = int(widths[0]), np.unique(lo)
-    if np.any(np.diff(blocks) < width):
-        raise PluginError(f"{where}: blocks starting at {blocks.tolist()} overlap (width {width})")
-    return (blocks, width) if blocks.shape[0] > 1 else None
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -91,14 +60,39 @@ class LevelTable:
             tokenizers: modality -> tokenizer (only those whose levels are wanted).
             lengths: modality -> a token count its tokenizer really produces.
         """
-        n = len(modality_names)
         found: dict[int, tuple[np.ndarray, int]] = {}
+        starts: dict[int, int] = {}
         for i, name in enumerate(modality_names):
             if name in tokenizers and name in lengths:
                 rng = layout.range(vocabularies[name])
                 blocks = level_blocks(name, tokenizers[name], int(lengths[name]), rng.size)
                 if blocks is not None:
-                    found[i] = blocks
+                    found[i], starts[i] = blocks, rng.start
+        return cls._of(modality_names, found, starts)
+
+    @classmethod
+    def from_codecs(cls, modality_names: Sequence[str], codecs: Mapping[str, SlotCodec],
+                    lengths: Mapping[str, int]) -> LevelTable:
+        """Blocks of the modalities that have a codec (whose tokenizer has levels) and a length.
+
+        Args:
+            modality_names: index -> modality name (the packer's `modality_ids`).
+            codecs: modality -> its slot codec (only those whose levels are wanted).
+            lengths: modality -> a token count its tokenizer really produces.
+        """
+        found: dict[int, tuple[np.ndarray, int]] = {}
+        starts: dict[int, int] = {}
+        for i, name in enumerate(modality_names):
+            if name in codecs and name in lengths:
+                blocks = codecs[name].levels(int(lengths[name]))
+                if blocks is not None:
+                    found[i], starts[i] = blocks, codecs[name].range.start
+        return cls._of(modality_names, found, starts)
+
+    @classmethod
+    def _of(cls, modality_names: Sequence[str], found: Mapping[int, tuple[np.ndarray, int]],
+            starts: Mapping[int, int]) -> LevelTable:
+        n = len(modality_names)
         most = max((b.shape[0] for b, _ in found.values()), default=1)
         start, width = np.zeros(n, np.int32), np.ones(n, np.int32)
         levels, offset = np.zeros(n, np.int32), np.zeros(n, np.int32)
@@ -106,7 +100,7 @@ class LevelTable:
         names: list[str] = []
         for i, (blocks, w) in sorted(found.items()):
             name = modality_names[i]
-            start[i] = layout.range(vocabularies[name]).start
+            start[i] = starts[i]
             lo[i, : blocks.shape[0]], width[i], levels[i], offset[i] = blocks, w, blocks.shape[0], len(names)
             names.extend(f"{name}/level{k}" for k in range(blocks.shape[0]))
         return cls(names=tuple(names), start=start, lo=lo, width=width, levels=levels, offset=offset)

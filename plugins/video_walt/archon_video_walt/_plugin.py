@@ -15,7 +15,7 @@ __all__ = ["VIDEO", "make_renderer", "archon_modalities"]
 
 
 def make_renderer(artifact_dir: Path | None) -> VideoRenderer:
-    """The factory behind ``Modality.tokenizer``: a trained decoder from a directory (written by
+    """The factory behind ``Modality.renderer``: a trained decoder from a directory (written by
     the trainer), else a seeded, untrained decoder of the tiny config."""
     if artifact_dir is None:
         return VideoRenderer.untrained()
@@ -35,7 +35,7 @@ VIDEO = Modality(
     phrase="rgb video",
     raw=RawSpec(kind="array", dtype="uint8", shape=("frames", None, None, 3), value_range=(0, 255)),
     num_tokens=lambda meta: 0,  # rendered: the language model never emits video tokens
-    tokenizer=make_renderer,
+    renderer=make_renderer,
     trainer=train_video_decoder,
     validate=_validate,
     load=load_video,

@@ -74,7 +74,7 @@ def test_the_trainer_writes_a_renderer_and_a_report(mini, clips, tmp_path):
     assert 0.0 <= held["generated"]["label_accuracy"] <= 1.0
     assert held["ground_truth"]["label_accuracy"] > 0.9  # the ceiling of the metric on these clips
     assert (tmp_path / "report.json").is_file()
-    renderer = VIDEO.tokenizer(tmp_path)
+    renderer = VIDEO.renderer(tmp_path)
     assert isinstance(renderer, VideoRenderer) and renderer.stats.std != (1.0,) * 4  # the trained statistics
 
 
