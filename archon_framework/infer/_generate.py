@@ -132,7 +132,7 @@ def _run_generate(model: LoadedModel, board: Board, step: PlannedStep, key: jax.
     mod = model.registry.modality(slot.modality)
     codec = model.codec(slot.modality)
     rng = codec.range
-    if rng.stop > model.lm.embedding.shape[0]:
+    if rng.stop > model.lm.vocab_size:
         raise TaskError(f"{slot}: the model has no embedding rows for {mod.vocabulary.name!r} (installed after training)")
     inputs = [board.payload(s) for s in step.inputs]
     if step.guidance is not None:

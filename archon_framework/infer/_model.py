@@ -48,9 +48,9 @@ class LoadedModel:
 
     def __init__(self, lm: PrefixLM, registry: Registry, layout: VocabLayout, suite: TaskSuite, *,
                  artifacts: Path | None = None, source: str = "", step: int | None = None) -> None:
-        if lm.embedding.shape[0] > layout.total_size:
+        if lm.vocab_size > layout.total_size:
             raise CheckpointError(
-                f"{source or 'model'}: the LM has {lm.embedding.shape[0]} embedding rows but the layout only "
+                f"{source or 'model'}: the LM has {lm.vocab_size} ids but the layout only "
                 f"{layout.total_size} ids"
             )
         self.lm, self.registry, self.layout, self.suite = lm, registry, layout, suite
@@ -85,7 +85,7 @@ class LoadedModel:
         return self._codecs[name]
 
     def __repr__(self) -> str:
-        return (f"LoadedModel({self.source or 'in memory'}, step={self.step}, vocab={self.lm.embedding.shape[0]}, "
+        return (f"LoadedModel({self.source or 'in memory'}, step={self.step}, vocab={self.lm.vocab_size}, "
                 f"suite={self.suite.name!r} with {len(self.suite)} tasks)")
 
 
@@ -207,7 +207,7 @@ def load_checkpoint(
         model_cfg = load_model_config(name)
     except ArchonError as err:
         raise CheckpointError(f"{where}: cannot rebuild its model config {config.model.config!r} ({err})") from err
-    model_cfg = model_cfg.replace(vocab_size=saved.total_size, max_seq_len=max(model_cfg.max_seq_len, config.data.seq_len))
+    model_cfg = model_cfg.for_layout(saved).replace(max_seq_len=max(model_cfg.max_seq_len, config.data.seq_len))
     params, static = eqx.partition(PrefixLM(model_cfg, key=jax.random.key(0)), eqx.is_array)
     try:
         restored = manager.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore(params)))

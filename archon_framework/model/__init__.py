@@ -1,6 +1,6 @@
 """The prefix LM (paper Sec. 3.2): PaLM-style decoder, mask, per-token loss, KV-cache decoding."""
 
-from archon_framework.model._config import PrefixLMConfig, load_model_config, shipped_model_configs
+from archon_framework.model._config import FactorizedRange, PrefixLMConfig, load_model_config, shipped_model_configs
 from archon_framework.model._decode import (
     Generation,
     KVCache,
@@ -10,6 +10,7 @@ from archon_framework.model._decode import (
     generate_uncached,
     generate_until,
     prefill,
+    sample_factorized,
     sample_token,
     sample_token_exact,
 )
@@ -28,6 +29,7 @@ from archon_framework.model._prefix_lm import (
 __all__ = [
     "Attention",
     "Block",
+    "FactorizedRange",
     "Generation",
     "KVCache",
     "PrefixLM",
@@ -46,6 +48,7 @@ __all__ = [
     "load_prefix_lm",
     "prefill",
     "prefix_lm_mask",
+    "sample_factorized",
     "sample_token",
     "sample_token_exact",
     "save_prefix_lm",

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from archon_framework._errors import ConfigError
 from archon_framework.config import load_config
 
-__all__ = ["PrefixLMConfig", "load_model_config", "shipped_model_configs"]
+__all__ = ["FactorizedRange", "PrefixLMConfig", "load_model_config", "shipped_model_configs"]
 
 _DTYPES = ("float32", "bfloat16", "float16")
 
@@ -20,6 +20,48 @@ _DTYPES = ("float32", "bfloat16", "float16")
 def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:
     if value <= 0:
         raise ConfigError(f"model config field {attribute.name!r} must be > 0, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class FactorizedRange:
+    """A vocabulary range predicted as two factors, as MAGVIT-v2's LM predicts its 2^18 codes.
+
+    Local id ``i = a * (size // factor) + b`` of the range is the pair ``(a, b)``: its input
+    embedding is ``A[a] + B[b]`` and ``log p(i) = log softmax(h A^T)[a] + log softmax(h B^T)[b]``
+    (``archon_framework.model._head``). The range then holds ``factor + size // factor`` rows
+    instead of ``size`` (1,024 instead of 262,144 for 2^18 codes split 2^9 x 2^9).
+
+    Attributes:
+        vocabulary: The layout's vocabulary of the range (``PrefixLMConfig.for_layout`` reads its
+            start and size there).
+        start: Its first global id.
+        size: Its number of ids.
+        factor: Ids of the first factor ``a``; the second factor has ``size // factor``.
+    """
+
+    vocabulary: str
+    start: int
+    size: int = attrs.field(validator=_positive)
+    factor: int = attrs.field(default=512, validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        if self.start < 0:
+            raise ConfigError(f"model config: factorized range {self.vocabulary!r} has start {self.start} < 0")
+        if self.factor < 2 or self.size % self.factor or self.size // self.factor < 2:
+            raise ConfigError(
+                f"model config: factorized range {self.vocabulary!r}: factor {self.factor} must be >= 2 and divide "
+                f"its size {self.size} into a second factor >= 2 (2^18 ids: factor 512)"
+            )
+
+    @property
+    def second(self) -> int:
+        """Ids of the second factor ``b``."""
+        return self.size // self.factor
+
+    @property
+    def stop(self) -> int:
+        """One past its last global id."""
+        return self.start + self.size
 
 
 @attrs.frozen(kw_only=True)
@@ -41,6 +83,9 @@ class PrefixLMConfig:
         z_loss: Weight of PaLM's auxiliary ``(log Z)^2`` loss; 0 disables it.
         max_seq_len: Longest window (packed context or prefix plus generation) the model serves.
         dtype: Parameter and activation dtype; softmax, norms and the loss always run in float32.
+        factorized: Vocabulary ranges predicted as two factors (:class:`FactorizedRange`); the
+            other ids keep the exact tied head. Empty (the tiny and small configs) leaves the
+            model as before.
     """
 
     vocab_size: int = attrs.field(validator=_positive)
@@ -54,6 +99,7 @@ class PrefixLMConfig:
     z_loss: float = 1e-4
     max_seq_len: int = attrs.field(default=8192, validator=_positive)
     dtype: str = "float32"
+    factorized: tuple[FactorizedRange, ...] = attrs.field(default=(), converter=tuple)
 
     def __attrs_post_init__(self) -> None:
         if self.d_model % self.n_heads:
@@ -76,6 +122,46 @@ class PrefixLMConfig:
             )
         if self.z_loss < 0:
             raise ConfigError(f"model config field 'z_loss' must be >= 0, got {self.z_loss}")
+        reach = 0
+        for f in sorted(self.factorized, key=lambda f: f.start):
+            if f.start < reach or f.stop > self.vocab_size:
+                raise ConfigError(
+                    f"model config: factorized range {f.vocabulary!r} [{f.start}, {f.stop}) overlaps another one or "
+                    f"leaves the vocabulary of {self.vocab_size} ids"
+                )
+            reach = f.stop
+        if self.embedding_rows < 1:
+            raise ConfigError("model config: the factorized ranges leave no id to the exact head")
+
+    @property
+    def embedding_rows(self) -> int:
+        """Rows of the embedding matrix: every id outside the factorized ranges."""
+        return self.vocab_size - sum(f.size for f in self.factorized)
+
+    def for_layout(self, layout: Any) -> PrefixLMConfig:
+        """This config for a vocabulary layout: its size, and each factorized range's place in it.
+
+        Args:
+            layout: An ``archon_framework.VocabLayout``.
+
+        Raises:
+            ConfigError: a factorized range's vocabulary is not in the layout, or has another size.
+        """
+        ranges = []
+        for f in self.factorized:
+            if f.vocabulary not in layout.names:
+                raise ConfigError(
+                    f"model config: factorized range {f.vocabulary!r} is not a vocabulary of the layout "
+                    f"{list(layout.names)}; drop it from [[model.factorized]] or install its plugin"
+                )
+            r = layout.range(f.vocabulary)
+            if r.size != f.size:
+                raise ConfigError(
+                    f"model config: factorized range {f.vocabulary!r} has {f.size} ids, the layout's vocabulary "
+                    f"{f.vocabulary!r} {r.size}; set its size (and factor) in [[model.factorized]]"
+                )
+            ranges.append(attrs.evolve(f, start=r.start))
+        return attrs.evolve(self, vocab_size=layout.total_size, factorized=tuple(ranges))
 
     @property
     def head_dim(self) -> int:
@@ -100,10 +186,12 @@ class PrefixLMConfig:
         """Model FLOPs of one training token (forward + backward), PaLM's MFU convention.
 
         ``6 (N + V d) + 12 L T d``: ``N`` non-embedding parameters, ``V d`` the tied output
-        projection (the input lookup is a gather, not a matmul), and attention scores and values
-        over a window of ``T = seq_len`` without halving for causality (PaLM App. B).
+        projection (``V`` the head's rows, a factorized range counting its two factors' rows;
+        the input lookup is a gather, not a matmul), and attention scores and values over a
+        window of ``T = seq_len`` without halving for causality (PaLM App. B).
         """
-        matmul_params = self.non_embedding_params + self.vocab_size * self.d_model
+        head_rows = self.embedding_rows + sum(f.factor + f.second for f in self.factorized)
+        matmul_params = self.non_embedding_params + head_rows * self.d_model
         return 6.0 * matmul_params + 12.0 * self.n_layers * seq_len * self.d_model
 
     def replace(self, **changes: Any) -> PrefixLMConfig:

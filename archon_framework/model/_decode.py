@@ -31,7 +31,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from archon_framework._errors import ConfigError, VocabError
 from archon_framework.model._prefix_lm import PrefixLM
-from archon_framework.model._sampling import Sampling, sample_token, sample_token_exact
+from archon_framework.model._sampling import Sampling, sample_factorized, sample_token, sample_token_exact
 
 __all__ = [
     "KVCache",
@@ -41,6 +41,7 @@ __all__ = [
     "decode_step",
     "sample_token",
     "sample_token_exact",
+    "sample_factorized",
     "generate",
     "generate_until",
     "generate_uncached",
@@ -124,7 +125,7 @@ def decode_step(
         h = block.finish(h, normed, block.attention.attend(q, k_cache, v_cache, mask))
         return h, (k_cache, v_cache)
 
-    x = jnp.take(model.embedding, token[None], axis=0)  # [1, embed]
+    x = model._lookup(token[None])  # [1, embed]
     x, (keys, values) = jax.lax.scan(body, x, (dynamic, cache.keys, cache.values))
     return KVCache(keys, values), model.final_norm(x)[0]
 
@@ -170,14 +171,27 @@ def _draw(
     """Token ``step`` as a global id: range logits, sampled with ``fold_in(key, step)``.
 
     With ``block_starts`` the range of step ``s`` starts at ``block_starts[s]`` (traced). With
-    two hidden states (guided) the logits are ``cond + w * (cond - uncond)``.
+    two hidden states (guided) the logits are ``cond + w * (cond - uncond)``. A factorized range
+    draws its two factors (``sample_factorized``); guidance, linear in the logits, applies to each
+    factor's exactly as to the joint logits.
     """
     start = vocab_start if block_starts is None else block_starts[step]
-    logits = model.range_logits(hidden[0], start, size)  # [size]
-    if len(hidden) > 1:
-        uncond = model.range_logits(hidden[1], start, size)
-        logits = logits + sampling.guidance * (logits - uncond)
-    local = sample_token(logits, jax.random.fold_in(key, step), sampling)
+    key = jax.random.fold_in(key, step)
+
+    def guided(logits, uncond):
+        return logits if uncond is None else logits + sampling.guidance * (logits - uncond)
+
+    def exact(start):
+        logits = [model._exact_logits(h, start, size) for h in hidden]  # [size] each
+        return sample_token(guided(logits[0], logits[1] if len(hidden) > 1 else None), key, sampling)
+
+    def factorized(index):
+        la, lb = zip(*(model.factor_logits(h, index) for h in hidden))
+        uncond = len(hidden) > 1
+        return sample_factorized(guided(la[0], la[1] if uncond else None), guided(lb[0], lb[1] if uncond else None),
+                                 key, sampling)
+
+    local = model.dispatch_range(start, size, exact, factorized)
     return (local + start).astype(jnp.int32)
 
 
@@ -190,7 +204,7 @@ def _check(
     block_starts=None,
     uncond_tokens=None,
 ) -> int:
-    size = model.embedding.shape[0] if vocab_size is None else vocab_size
+    size = model.vocab_size if vocab_size is None else vocab_size
     if budget < 1:
         raise ConfigError(f"generation needs at least one token, got num_tokens={budget}")
     if block_starts is not None:
@@ -207,11 +221,11 @@ def _check(
             f"prompt buffer {longest} + {budget} generated tokens exceeds the model config's "
             f"max_seq_len={model.config.max_seq_len}"
         )
-    rows = model.embedding.shape[0]
+    rows = model.vocab_size
     if isinstance(vocab_start, Integral) and not 0 <= vocab_start <= rows - size:
         raise VocabError(
             f"generation range [{vocab_start}, {vocab_start + size}) lies outside the model's "
-            f"{model.embedding.shape[0]} embedding rows"
+            f"{rows} ids"
         )
     return size
 

@@ -14,7 +14,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from archon_framework._errors import CheckpointError, ConfigError, VocabError
 from archon_framework.config import load_config, save_config
 from archon_framework.model._config import PrefixLMConfig
-from archon_framework.model._head import check_ranges, fused_range_loss, grouped_range_head
+from archon_framework.model._head import RangeHead, check_ranges, fused_range_loss, grouped_range_head
 from archon_framework.model._layers import Block, RMSNorm
 from archon_framework.model._mask import prefix_lm_mask
 
@@ -42,22 +42,85 @@ class PrefixLM(eqx.Module):
     ``lax.scan``, unrolled for shallow models (up to 8 layers) and rolled beyond, so compile
     time does not grow with depth. Acts on one window; ``jax.vmap``
     for a batch.
+
+    **Factorized ranges** (``config.factorized``, MAGVIT-v2's LM over its 2^18 codes): the ids of
+    such a range have no embedding row. Local id ``i = a |B| + b`` is embedded as ``A[a] + B[b]``
+    and predicted through the same two tables (tied): joint logit ``l_A[a] + l_B[b]``, so
+    ``log p(i) = log softmax(l_A)[a] + log softmax(l_B)[b]`` (``_head.py``). The embedding keeps
+    the rows of every other id, in id order (``config.embedding_rows`` of them); ``A`` and ``B``
+    are drawn N(0, 1/2), so an embedded sum and a joint logit have the scale of an exact row's.
     """
 
-    embedding: Float[Array, "vocab embed"]
+    embedding: Float[Array, "rows embed"]
     blocks: Block
     final_norm: RMSNorm
+    factor_embeddings: tuple[tuple[Float[Array, "factor embed"], Float[Array, "second embed"]], ...]
     config: PrefixLMConfig = eqx.field(static=True)
 
     def __init__(self, config: PrefixLMConfig, *, key: PRNGKeyArray):
         k_emb, k_blocks = jax.random.split(key)
         self.config = config
         self.embedding = jax.random.normal(
-            k_emb, (config.vocab_size, config.d_model), jnp.float32
+            k_emb, (config.embedding_rows, config.d_model), jnp.float32
         ).astype(config.jnp_dtype)
         block_keys = jax.random.split(k_blocks, config.n_layers)
         self.blocks = eqx.filter_vmap(lambda k: Block(config, key=k))(block_keys)
         self.final_norm = RMSNorm(config.d_model, dtype=config.jnp_dtype)
+        tables = []
+        for i, f in enumerate(config.factorized):  # no key drawn without factorized ranges: old models unchanged
+            ka, kb = jax.random.split(jax.random.fold_in(k_emb, i + 1))
+            tables.append(tuple(
+                (jax.random.normal(k, (n, config.d_model), jnp.float32) * 0.5**0.5).astype(config.jnp_dtype)
+                for k, n in ((ka, f.factor), (kb, f.second))))
+        self.factor_embeddings = tuple(tables)
+
+    @property
+    def vocab_size(self) -> int:
+        """Ids of the unified vocabulary the model reads and predicts (``config.vocab_size``)."""
+        return self.config.vocab_size
+
+    def embedding_row(self, global_ids):
+        """The embedding row of ids outside the factorized ranges (ints or an int array)."""
+        rows = global_ids
+        for f in self.config.factorized:
+            rows = rows - (jnp.where(global_ids >= f.stop, f.size, 0) if isinstance(global_ids, jax.Array)
+                           else (f.size if global_ids >= f.stop else 0))
+        return rows
+
+    def factorized_index(self, start: int, size: int) -> int | None:
+        """Index of the factorized range ``[start, start + size)`` (static ints), None for an
+        exact range.
+
+        Raises:
+            VocabError: the range cuts into a factorized range without being it.
+        """
+        for i, f in enumerate(self.config.factorized):
+            if (start, size) == (f.start, f.size):
+                return i
+            if start < f.stop and f.start < start + size:
+                raise VocabError(
+                    f"vocabulary range [{start}, {start + size}) cuts into the factorized range {f.vocabulary!r} "
+                    f"[{f.start}, {f.stop}); a factorized range is predicted whole (model config [[model.factorized]])"
+                )
+        return None
+
+    def factor_logits(self, hidden: Float[Array, "*seq embed"], index: int
+                      ) -> tuple[Float[Array, "*seq factor"], Float[Array, "*seq second"]]:
+        """Both factors' logits ``(h A^T, h B^T) / sqrt(d)`` of factorized range ``index``."""
+        a_rows, b_rows = self.factor_embeddings[index]
+        return _project(hidden, a_rows), _project(hidden, b_rows)
+
+    def _lookup(self, tokens: Int[Array, "*seq"]) -> Float[Array, "*seq embed"]:
+        """Input embeddings of valid ids (no check): rows, or ``A[a] + B[b]`` in a factorized range."""
+        if not self.config.factorized:
+            return jnp.take(self.embedding, tokens, axis=0)
+        x = jnp.take(self.embedding, jnp.clip(self.embedding_row(tokens), 0, self.embedding.shape[0] - 1), axis=0)
+        for f, (a_rows, b_rows) in zip(self.config.factorized, self.factor_embeddings):
+            local = tokens - f.start
+            inside = (local >= 0) & (local < f.size)
+            local = jnp.clip(local, 0, f.size - 1)
+            x = jnp.where(inside[..., None], a_rows[local // f.second] + b_rows[local % f.second], x)
+        return x
 
     def run_blocks(
         self,
@@ -83,15 +146,15 @@ class PrefixLM(eqx.Module):
         return x, (keys, values)
 
     def embed(self, tokens: Int[Array, " seq"]) -> Float[Array, "seq embed"]:
-        """Embedding rows of ``tokens``; an id outside the vocabulary is a runtime error."""
-        vocab = self.embedding.shape[0]
+        """Input embeddings of ``tokens``; an id outside the vocabulary is a runtime error."""
+        vocab = self.config.vocab_size
         tokens = eqx.error_if(
             tokens,
             (tokens < 0) | (tokens >= vocab),
             f"a token id lies outside the model's vocabulary 0..{vocab - 1}: the data was made "
             "under another vocabulary layout, or the model needs grow_vocab",
         )
-        return jnp.take(self.embedding, tokens, axis=0)
+        return self._lookup(tokens)
 
     def hidden_states(
         self,
@@ -108,8 +171,29 @@ class PrefixLM(eqx.Module):
         return self.final_norm(x)
 
     def logits(self, hidden: Float[Array, "*seq embed"]) -> Float[Array, "*seq vocab"]:
-        """Full-vocabulary logits (float32) through the tied embedding."""
-        return _project(hidden, self.embedding)
+        """Full-vocabulary logits (float32) through the tied embedding (a factorized range's
+        entries are its joint logits ``l_A[a] + l_B[b]``)."""
+        if not self.config.factorized:
+            return _project(hidden, self.embedding)
+        parts, at = [], 0
+        for i, f in sorted(enumerate(self.config.factorized), key=lambda x: x[1].start):
+            if f.start > at:
+                parts.append(self._exact_logits(hidden, at, f.start - at))
+            parts.append(self._joint_logits(hidden, i))
+            at = f.stop
+        if at < self.config.vocab_size:
+            parts.append(self._exact_logits(hidden, at, self.config.vocab_size - at))
+        return jnp.concatenate(parts, axis=-1)
+
+    def _exact_logits(self, hidden, start, size: int):
+        """Logits of an exact range (``start`` a global id, static or traced)."""
+        rows = jax.lax.dynamic_slice_in_dim(self.embedding, self.embedding_row(start), size, axis=0)  # [size, embed]
+        return _project(hidden, rows)
+
+    def _joint_logits(self, hidden, index: int):
+        """A factorized range's logits over all its ids, ``l_A[a] + l_B[b]`` at ``a |B| + b``."""
+        la, lb = self.factor_logits(hidden, index)
+        return (la[..., :, None] + lb[..., None, :]).reshape(*la.shape[:-1], -1)
 
     def range_logits(
         self, hidden: Float[Array, "*seq embed"], start: int | Int[Array, ""], size: int
@@ -119,28 +203,52 @@ class PrefixLM(eqx.Module):
         Only ``size`` embedding rows are read (``lax.dynamic_slice``), never the whole matrix, so
         generating a modality costs ``O(size)`` rather than ``O(vocab)`` (shared/notes
         perf-baseline.md Sec. 3: 25x faster head at 550K ids). ``size`` is static; ``start`` may be
-        traced. Entry ``i`` is the logit of global id ``start + i``.
+        traced. Entry ``i`` is the logit of global id ``start + i``. A factorized range gives its
+        joint logits (``[..., size]``; sampling uses :meth:`factor_logits` instead).
 
         Raises:
             VocabError: ``start``/``size`` fall outside the embedding (a traced ``start`` is
                 checked at run time with ``eqx.error_if``, as XLA would clamp it silently).
         """
-        vocab = self.embedding.shape[0]
+        return self.dispatch_range(start, size, lambda s: self._exact_logits(hidden, s, size),
+                                   lambda i: self._joint_logits(hidden, i))
+
+    def dispatch_range(self, start, size: int, exact, factorized):
+        """``exact(start)`` for an exact range, ``factorized(index)`` for a factorized one.
+
+        With a static ``start`` the choice is made here; with a traced one, a ``lax.cond`` on
+        ``start`` between the exact head and each factorized range of width ``size``.
+
+        Raises:
+            VocabError: the range leaves the vocabulary or cuts into a factorized range (a traced
+                ``start`` is checked at run time with ``eqx.error_if``, as XLA would clamp it silently).
+        """
+        vocab = self.config.vocab_size
         if not 0 < size <= vocab:
-            raise VocabError(f"range size {size} must be in 1..{vocab} (the embedding's rows)")
-        if isinstance(start, Integral) and not 0 <= start <= vocab - size:
-            raise VocabError(
-                f"vocabulary range [{start}, {start + size}) lies outside the embedding's "
-                f"{vocab} rows; grow the model with grow_vocab or fix the layout range"
-            )
-        if not isinstance(start, Integral):  # traced: XLA would clamp it, so check at run time
-            start = eqx.error_if(
-                start,
-                (start < 0) | (start > vocab - size),
-                f"a vocabulary range of {size} ids starts outside the embedding's {vocab} rows",
-            )
-        rows = jax.lax.dynamic_slice_in_dim(self.embedding, start, size, axis=0)  # [size, embed]
-        return _project(hidden, rows)
+            raise VocabError(f"range size {size} must be in 1..{vocab} (the model's vocabulary)")
+        if isinstance(start, Integral):
+            if not 0 <= start <= vocab - size:
+                raise VocabError(
+                    f"vocabulary range [{start}, {start + size}) lies outside the model's "
+                    f"{vocab} ids; grow the model with grow_vocab or fix the layout range"
+                )
+            index = self.factorized_index(int(start), size)
+            return exact(start) if index is None else factorized(index)
+        # Traced: XLA would clamp a bad start, so check at run time.
+        bad = (start < 0) | (start > vocab - size)
+        for f in self.config.factorized:
+            bad = bad | ((start < f.stop) & (f.start < start + size) & ((f.start != start) | (f.size != size)))
+        start = eqx.error_if(start, bad, f"a vocabulary range of {size} ids starts outside the model's {vocab} ids "
+                             "or cuts into a factorized range")
+        same = [i for i, f in enumerate(self.config.factorized) if f.size == size]
+        if size <= self.embedding.shape[0]:
+            out = lambda: exact(start)  # noqa: E731
+        else:  # no exact range this wide: one of the factorized ones is meant (the check above)
+            out = (lambda i: lambda: factorized(i))(same.pop())
+        for i in same:
+            out = (lambda i, other: lambda: jax.lax.cond(
+                start == self.config.factorized[i].start, lambda: factorized(i), other))(i, out)
+        return out()
 
     def __call__(
         self,
@@ -236,7 +344,9 @@ def token_losses(
     if vocab_ranges is None and chunk_size is None:
         lse, picked = _lse_and_picked(model.logits(hidden), targets)
     else:
-        weights = tuple(jax.lax.slice_in_dim(model.embedding, a, a + k, axis=0) for a, k in ranges)
+        weights = tuple(model.factor_embeddings[h.factor] if h.factor >= 0
+                        else jax.lax.slice_in_dim(model.embedding, h.row, h.row + h.size, axis=0)
+                        for h in _range_heads(model, ranges))
         lse, picked = grouped_range_head(hidden, targets, next_range, weights, ranges, chunk_size or 256)
     out = _per_token(model, lse.reshape(rows, seq), picked.reshape(rows, seq), mask)
     return out if batched else TokenLosses(*(x[0] for x in out))
@@ -281,7 +391,8 @@ def target_loss(
         weights = jnp.where(mask, token_weights.reshape(rows, seq), 0.0)
     next_weights = jnp.roll(weights, -1, axis=1).ravel()  # weight of the token each position predicts
     loss, lse, picked = fused_range_loss(hidden, targets, next_range, next_weights.astype(jnp.float32),
-                                         model.embedding, ranges, chunk_size, model.config.z_loss)
+                                         model.embedding, _range_heads(model, ranges), chunk_size,
+                                         model.config.z_loss, model.factor_embeddings)
     out = _per_token(model, lse.reshape(rows, seq), picked.reshape(rows, seq), mask)
     return loss, (out if batched else TokenLosses(*(x[0] for x in out)))
 
@@ -301,7 +412,7 @@ def _head_inputs(model, tokens, segment_ids, positions, prefix_mask, loss_mask, 
     same_segment = segment_ids == jnp.roll(segment_ids, 1, axis=1)
     mask = (loss_mask.astype(bool) & same_segment & (segment_ids != 0)).at[:, 0].set(False)
     if vocab_ranges is None:
-        ranges, range_ids = ((0, model.embedding.shape[0]),), jnp.zeros_like(tokens)
+        ranges, range_ids = ((0, model.vocab_size),), jnp.zeros_like(tokens)
     else:
         ranges = tuple((int(a), int(k)) for a, k in vocab_ranges)
         range_ids = eqx.error_if(
@@ -309,10 +420,24 @@ def _head_inputs(model, tokens, segment_ids, positions, prefix_mask, loss_mask, 
             "token_losses: a target token has no vocabulary range (range_ids must index vocab_ranges on every "
             "loss_mask position)",
         )
-    check_ranges(model.embedding.shape[0], ranges)
+    check_ranges(model.vocab_size, ranges)
     # mask[:, 0] is False, so the wrapped last entry of the roll is never a target.
     next_range = jnp.where(jnp.roll(mask, -1, axis=1), jnp.roll(range_ids, -1, axis=1), -1)
     return hidden.reshape(rows * seq, -1), targets.ravel(), mask, next_range.ravel(), ranges
+
+
+def _range_heads(model: PrefixLM, ranges: tuple[tuple[int, int], ...]) -> tuple[RangeHead, ...]:
+    """Each target range's head: its embedding rows, or its factor tables."""
+    if model.config.factorized and ranges == ((0, model.vocab_size),):
+        names = ", ".join(repr(f.vocabulary) for f in model.config.factorized)
+        raise ConfigError(f"the model predicts the ranges of {names} as factors (model config [[model.factorized]]): "
+                          "train it with range losses (train config model.loss = 'range'), not one full softmax")
+    heads = []
+    for start, size in ranges:
+        index = model.factorized_index(start, size)
+        heads.append(RangeHead(start, size, factor=index) if index is not None
+                     else RangeHead(start, size, row=model.embedding_row(start)))
+    return tuple(heads)
 
 
 def _per_token(model: PrefixLM, lse: Float[Array, "rows seq"], picked: Float[Array, "rows seq"],
@@ -341,7 +466,7 @@ def grow_vocab(model: PrefixLM, new_vocab_size: int, *, key: PRNGKeyArray) -> Pr
     Raises:
         VocabError: ``new_vocab_size`` is smaller than the current vocabulary.
     """
-    old = model.embedding.shape[0]
+    old = model.vocab_size
     if new_vocab_size < old:
         raise VocabError(
             f"grow_vocab: new vocabulary size {new_vocab_size} is smaller than the model's {old}; "
@@ -355,11 +480,14 @@ def grow_vocab(model: PrefixLM, new_vocab_size: int, *, key: PRNGKeyArray) -> Pr
     skeleton = eqx.filter_eval_shape(
         PrefixLM, model.config.replace(vocab_size=new_vocab_size), key=jax.random.key(0)
     )
-    return eqx.tree_at(
+    grown = eqx.tree_at(
         lambda m: (m.embedding, m.blocks, m.final_norm),
         skeleton,
         (embedding, model.blocks, model.final_norm),
     )
+    if model.factor_embeddings:  # the factorized ranges keep their tables (new ids come after them)
+        grown = eqx.tree_at(lambda m: m.factor_embeddings, grown, model.factor_embeddings)
+    return grown
 
 
 _WEIGHTS, _CONFIG = "weights.eqx", "config.json"

@@ -10,6 +10,11 @@ whole range sorted. The
 draw itself is inverse-CDF sampling with one uniform number over the candidates in descending
 order (ties: lower id first, as ``lax.top_k`` orders them), so the prefiltered sampler and the
 full-sort reference :func:`sample_token_exact` give the same id for the same key.
+
+A factorized range (``PrefixLMConfig.factorized``) is drawn factor by factor
+(:func:`sample_factorized`): ``a`` from its logits, then ``b`` from its own, as MAGVIT-v2's LM
+does. The joint distribution is the product of the factors', so greedy and plain temperature
+sampling draw from exactly the joint distribution; top-k and top-p then truncate each factor.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-__all__ = ["Sampling", "sample_token", "sample_token_exact"]
+__all__ = ["Sampling", "sample_token", "sample_token_exact", "sample_factorized"]
 
 
 class Sampling(NamedTuple):
@@ -112,3 +117,18 @@ def sample_token_exact(
         return sample_token(logits, key, sampling)
     logits = logits.astype(jnp.float32) / sampling.temperature
     return _truncated(logits, key, sampling, prefilter=0)
+
+
+def sample_factorized(
+    logits_a: Float[Array, " factor"], logits_b: Float[Array, " second"], key: PRNGKeyArray, sampling: Sampling
+) -> Int[Array, ""]:
+    """Draw a factorized range's local id ``a * len(logits_b) + b``: ``a`` then ``b``.
+
+    Each factor is drawn by :func:`sample_token` with its own half of ``key``. Since
+    ``p(a, b) = softmax(l_A)[a] softmax(l_B)[b]``, greedy gives the joint argmax and temperature
+    sampling the joint distribution at that temperature; ``top_k`` / ``top_p`` apply to each factor.
+    """
+    key_a, key_b = jax.random.split(key)
+    a = sample_token(logits_a, key_a, sampling)
+    b = sample_token(logits_b, key_b, sampling)
+    return (a * logits_b.shape[0] + b).astype(jnp.int32)

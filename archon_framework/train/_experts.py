@@ -251,7 +251,7 @@ def train_experts(
     if Path(name).suffix in (".toml", ".json"):
         name = _resolve(name, run)
     base = load_model_config(name)
-    model = base.replace(vocab_size=layout.total_size, max_seq_len=max(base.max_seq_len, config.data.seq_len))
+    model = base.for_layout(layout).replace(max_seq_len=max(base.max_seq_len, config.data.seq_len))
     plan = plan_experts(suite, model, steps, expert_steps=expert_steps)
     wanted = [e.modality for e in plan.experts] if modalities is None else list(modalities)
     unknown = sorted(set(wanted) - {e.modality for e in plan.experts})

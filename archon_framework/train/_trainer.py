@@ -167,7 +167,7 @@ class Trainer:
 
     def _init_model_parts(self, config: TrainConfig) -> None:
         model_cfg = load_model_config(config.model.config)
-        model_cfg = model_cfg.replace(vocab_size=self.layout.total_size, max_seq_len=max(model_cfg.max_seq_len, config.data.seq_len))
+        model_cfg = model_cfg.for_layout(self.layout).replace(max_seq_len=max(model_cfg.max_seq_len, config.data.seq_len))
         self.model_config = model_cfg
         self.schedule = make_schedule(config)
         self.optimizer = make_optimizer(config)
@@ -396,7 +396,7 @@ class Trainer:
         params, static = eqx.partition(model, eqx.is_array)
         target_params, target_opt = params, opt_state
         if grown:
-            target_params, target_opt = abstract_state(self.model_config.replace(vocab_size=saved.total_size),
+            target_params, target_opt = abstract_state(self.model_config.for_layout(saved),
                                                        self.optimizer, lambda x: _param_sharding(x, self.mesh))
         try:
             restored = self.manager.restore(step, args=ocp.args.Composite(
