@@ -39,13 +39,14 @@ def main(argv: list[str] | None = None) -> int:
 
     import jax
 
-    from archon_framework import ArchonError, Slot, Task, TaskSuite
+    from archon_framework import ArchonError, Slot, Task, TaskSuite, enable_compilation_cache
     from archon_framework.testing import make_registry
     from archon_framework.train import (CheckpointConfig, DataConfig, MeshConfig, ModelSection, OptimConfig,
                                         TrainConfig, Trainer)
     from core_toys import SuitePlugin, ToyPlugin, array_modality
     from test_examples import clips
 
+    enable_compilation_cache()  # $ARCHON_COMPILATION_CACHE: the test's runs share their programs
     suite = TaskSuite("toy", (
         Task((Slot("speech", "c"),), Slot("expression", "c")),
         Task((Slot("expression", "c"),), Slot("speech", "c")),

@@ -70,10 +70,12 @@ class LocalLaunch:
         env: extra environment variables for every process.
         output: where prefixed output lines go (default: stdout); None keeps each process's
             output in `outputs` only.
+        extra_args: more arguments for some processes, by process id.
     """
 
     def __init__(self, command: Sequence[str], num_processes: int, *, devices_per_process: int = 1,
-                 port: int | None = None, env: Mapping[str, str] | None = None, output: IO[str] | None = sys.stdout) -> None:
+                 port: int | None = None, env: Mapping[str, str] | None = None, output: IO[str] | None = sys.stdout,
+                 extra_args: Mapping[int, Sequence[str]] | None = None) -> None:
         if num_processes < 1:
             raise LaunchError(f"--local {num_processes}: launch at least 1 process")
         if devices_per_process < 0:
@@ -91,7 +93,7 @@ class LocalLaunch:
                 proc_env["XLA_FLAGS"] = _with_host_devices(proc_env.get("XLA_FLAGS", ""), devices_per_process)
                 proc_env["JAX_LOCAL_DEVICE_IDS"] = ",".join(
                     str(d) for d in range(i * devices_per_process, (i + 1) * devices_per_process))
-            argv = [*command, "--coordinator", f"127.0.0.1:{self.port}", "--num-processes", str(num_processes),
+            argv = [*command, *(extra_args or {}).get(i, ()), "--coordinator", f"127.0.0.1:{self.port}", "--num-processes", str(num_processes),
                     "--process-id", str(i)]
             proc = subprocess.Popen(argv, env=proc_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                     bufsize=1, start_new_session=True)
