@@ -63,7 +63,7 @@ def toy_modalities() -> list[Modality]:
         script, description,
         Modality(name="video", vocabulary=None, temporal=True, phrase="talking video",
                  raw=RawSpec(kind="array", dtype="uint8", shape=("frames", 4, 4, 3)),
-                 num_tokens=lambda meta: None, tokenizer=lambda path: ToyVideo(),
+                 num_tokens=lambda meta: None, renderer=lambda path: ToyVideo(),
                  derived_from=("semantic", "image", "description")),
     ]
 

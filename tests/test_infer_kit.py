@@ -102,7 +102,7 @@ def toy_modalities() -> list[Modality]:
     video = Modality(
         name="video", vocabulary=None, temporal=True, phrase="talking video",
         raw=RawSpec(kind="array", dtype="uint8", shape=("frames", 8, 8, 3)),
-        num_tokens=lambda meta: None, tokenizer=lambda path: ToyRenderer(),
+        num_tokens=lambda meta: None, renderer=lambda path: ToyRenderer(),
         derived_from=("expression", "image"),
     )
     script = _with_loader(byte_text_modalities()[0], _load_text)

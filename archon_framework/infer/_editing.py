@@ -28,7 +28,7 @@ go into the manifest; a metric that is not installed is recorded as not measured
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Literal
 
 import math
@@ -316,8 +316,7 @@ def edit_clip(
             raise RawValueError(f"edit {name}: {err}") from err
     for name in echain.voice:
         voice = mods[name].check_raw(_clip_value(clip, name, "the voice condition"), meta)
-        local = np.asarray(model.tokenizer(name).encode(voice, meta=meta), np.int32)
-        conditions[Slot(name, State.PAST)] = Ids(local, local=True)
+        conditions[Slot(name, State.PAST)] = Ids(model.codec(name).encode(voice, meta), local=False)
         notes.append(f"{name}(p) is the clip's own {name} (the voice condition)")
     regenerated = set(echain.regenerates)
     for slot in echain.chain.conditions:
@@ -339,11 +338,20 @@ def edit_clip(
         kept.append(name)
     result = _execute(model, echain.chain, conditions, meta=meta, sampling=sampling, seed=seed, max_text_tokens=None,
                       keep={}, on_step=on_step)
-    edited_values = {slot.modality: v for slot, v in conditions.items() if slot.modality in edits
-                     and slot.state is not State.PAST}
     return EditResult(result, meta.clip_id, tuple(echain.edits), tuple(kept),
                       tuple(s.output.modality for s in result.steps if s.kind in ("generated", "rendered", "failed")),
-                      tuple(notes), measure_edit(model, echain, clip, edited_values, result) if measure else {})
+                      tuple(notes), measure_edit(model, echain, clip, edited_values(result, edits), result) if measure else {})
+
+
+def edited_values(result: GenerationResult, names: Collection[str]) -> dict[str, Any]:
+    """modality -> the value of each of `names` the chain read (the edit, as checked and resampled)."""
+    return {slot.modality: v for slot, v in result.conditions.items()
+            if slot.modality in names and slot.state is not State.PAST}
+
+
+def regenerated_values(result: GenerationResult) -> dict[str, Any]:
+    """modality -> each generated or rendered output's decoded value."""
+    return {s.output.modality: s.value for s in result.steps if s.kind in ("generated", "rendered") and s.value is not None}
 
 
 # ---------------------------------------------------------------------- measuring an edit
@@ -439,7 +447,5 @@ def measure_edit(model: LoadedModel, chain: EditingChain | str, clip: Clip, edit
         scored has ``value`` None and says why (``not_measured`` or ``error``). NaN is None.
     """
     echain = get_editing_chain(chain) if isinstance(chain, str) else chain
-    outputs = {s.output.modality: s.value for s in result.steps
-               if s.kind in ("generated", "rendered") and s.value is not None}
     return {"tokens_changed": _token_changes(model, clip, result),
-            "checks": edit_check_figures(echain.checks, model.registry.metrics, clip, edits, outputs)}
+            "checks": edit_check_figures(echain.checks, model.registry.metrics, clip, edits, regenerated_values(result))}
