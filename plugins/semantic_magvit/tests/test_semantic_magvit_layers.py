@@ -1,4 +1,5 @@
-"""The 3-D causal CNN: conv equivalence, causality, shapes of the paper configs."""
+"""The 3-D causal CNN: up-sampling, whole-encoder causality, shapes of the paper configs (the causal
+conv itself is archon_framework.nn's, tested in tests/test_nn_conv3d.py)."""
 
 import equinox as eqx
 import jax
@@ -8,30 +9,7 @@ import pytest
 
 from archon_semantic_magvit import SHIPPED_CONFIGS, Magvit, shipped_config
 from archon_semantic_magvit._model import init_magvit
-from archon_semantic_magvit._layers import CausalConv3d, nearest_upsample
-
-
-@pytest.mark.parametrize("kernel,stride", [((3, 3, 3), (1, 1, 1)), ((4, 4, 4), (2, 2, 2)), ((4, 4, 4), (1, 2, 2)), ((3, 3, 3), (1, 2, 2)), ((1, 1, 1), (1, 1, 1))])
-def test_causal_conv_equals_a_causally_padded_3d_conv(kernel, stride):
-    conv = CausalConv3d(3, 5, kernel, stride, key=jax.random.key(0))
-    x = jax.random.normal(jax.random.key(1), (3, 9, 16, 16))
-    kt, kh, kw = kernel
-    pad = [(kt - 1, 0), ((kh - 1) // 2, kh - 1 - (kh - 1) // 2), ((kw - 1) // 2, kw - 1 - (kw - 1) // 2)]
-    ref = jax.lax.conv_general_dilated(x[None], conv.weight, stride, pad)[0] + conv.bias[:, None, None, None]
-    y = jax.jit(lambda x: conv(x))(x)
-    np.testing.assert_allclose(np.asarray(y), np.asarray(ref), atol=1e-5)
-    assert y.shape[1] == (9 - 1) // stride[0] + 1
-
-
-@pytest.mark.parametrize("stride", [1, 2])
-def test_causal_conv_ignores_future_frames(stride):
-    conv = CausalConv3d(2, 2, (4, 3, 3), (stride, 1, 1), key=jax.random.key(0))
-    x = jax.random.normal(jax.random.key(1), (2, 9, 8, 8))
-    apply = jax.jit(lambda x: conv(x))
-    for t in range(9):
-        y0, y1 = apply(x), apply(x.at[:, t].add(5.0))
-        unchanged = [j for j in range(y0.shape[1]) if stride * j < t]
-        np.testing.assert_array_equal(np.asarray(y0[:, unchanged]), np.asarray(y1[:, unchanged]))
+from archon_semantic_magvit._layers import nearest_upsample
 
 
 def test_nearest_upsample_time_keeps_frame_zero_alone():
