@@ -34,6 +34,7 @@ from archon_framework.infer._chains import (
     register_chain,
 )
 from archon_framework.infer._decoding import StepRanges, step_ranges
+from archon_framework.infer._edit_check import check_edits
 from archon_framework.infer._editing import (
     EDIT_DESCRIPTION,
     EDIT_SCRIPT,
@@ -88,6 +89,7 @@ __all__ = [
     "StepResult",
     "TEXT_TO_ALL",
     "VIDEO_TO_ALL",
+    "check_edits",
     "choose_chain",
     "default_slot",
     "downstream",

@@ -372,9 +372,7 @@ def _token_changes(model: LoadedModel, clip: Clip, result: GenerationResult) -> 
         if step.kind != "generated" or step.global_ids is None or name not in clip.values:
             continue
         try:
-            raw = mods[name].check_raw(clip[name], clip.meta)
-            local = np.asarray(model.tokenizer(name).encode(raw, meta=clip.meta))
-            before = model.layout.range(mods[name].vocabulary.name).to_global(local)
+            before = np.asarray(model.codec(name).encode(mods[name].check_raw(clip[name], clip.meta), clip.meta))
         except Exception as err:  # a clip value its tokenizer refuses: say so, keep measuring
             out[name] = {"error": f"{type(err).__name__}: {str(err)[:200]}"}
             continue
