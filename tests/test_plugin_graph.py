@@ -12,6 +12,7 @@ and on each other, as long as no cycle forms.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import re
 import sys
@@ -107,6 +108,12 @@ def test_a_plugin_declares_exactly_the_archon_distributions_its_code_imports(plu
 INSTALLED_WITHOUT_DEPS = {"mediapipe"}
 
 
+@functools.cache
+def _providers() -> dict[str, list[str]]:
+    """Top-level module -> installed distributions providing it (read once: it scans every install)."""
+    return importlib.metadata.packages_distributions()
+
+
 def _requirement_closure(dists: set[str]) -> set[str]:
     """``dists`` and everything they require (extras' requirements excluded), from installed metadata."""
     seen: set[str] = set()
@@ -128,7 +135,7 @@ def _requirement_closure(dists: set[str]) -> set[str]:
 def test_every_third_party_module_a_plugin_imports_comes_with_what_it_declares(plugin):
     """A fresh ``pip install plugins/<dir>`` brings every module its code imports (directly or
     through a declared dependency, the core's included)."""
-    providers = importlib.metadata.packages_distributions()
+    providers = _providers()
     optional = set().union(*(reqs for extra, reqs in plugin.extras.items() if extra != "test")) if plugin.extras else set()
     available = _requirement_closure(plugin.requires | optional)
     missing = {}
