@@ -8,10 +8,9 @@ import attrs
 import numpy as np
 import pytest
 
-from archon_framework import DataError
-from archon_framework._registry import Metric
+from archon_framework import DataError, Metric
 from archon_framework.infer import EditCheck, check_edits
-from test_edit_measures import CHECKED, TOY_METRICS, _voice_cosine, model  # noqa: F401 (the fixture)
+from test_edit_measures import CHECKED, TOY_METRICS, model  # noqa: F401 (the fixture)
 from test_infer_kit import toy_clip
 
 

@@ -28,10 +28,9 @@ go into the manifest; a metric that is not installed is recorded as not measured
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Literal
-
-import math
 
 import attrs
 import numpy as np
