@@ -56,8 +56,10 @@ class ArchonHookSpecs:
         these declarations, so the list decides which token ids exist.
 
         Returns:
-            list[archon_framework.Modality]: one per modality. The tokenizer factory inside is
-                called lazily (``modality.tokenizer(artifact_dir)``), never by the hook itself.
+            list[archon_framework.Modality]: one per modality. Its tokenizer factory (a rendered
+                modality's ``renderer`` factory) is called later and lazily, by
+                ``Registry.tokenizer(name)`` (``Registry.renderer(name)``), which checks the
+                capabilities the tokenizer declares once; never by the hook itself.
 
         Example:
             ```python
