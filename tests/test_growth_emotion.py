@@ -147,7 +147,7 @@ def test_adding_the_emotion_plugin_keeps_old_ids_and_losses_and_trains_its_tasks
     # The new tasks train: the emotion label's loss falls from the fresh rows' level.
     emotion = task_ce(grown_log, [n for n in new_tasks if n.endswith("->emotion(t)")])
     print(f"emotion tasks: first 5 {emotion[:5].mean():.3f}, last 5 {emotion[-5:].mean():.3f}")
-    assert len(emotion) >= 10 and emotion[-5:].mean() < 0.7 * emotion[:5].mean(), emotion
+    assert len(emotion) >= 10 and emotion[-5:].mean() < 0.8 * emotion[:5].mean(), emotion
     for name in new_tasks:
         assert any(name in r["task_ce"] for r in grown_log), name
 
