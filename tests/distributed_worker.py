@@ -32,9 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--process-id", type=int)
     args = p.parse_args(argv)
 
-    from archon_framework.train._distributed import ClusterConfig, join, leave
+    from archon_framework.train._distributed import ClusterConfig, join_cluster, leave
 
-    join(ClusterConfig(coordinator=args.coordinator, num_processes=args.num_processes, process_id=args.process_id,
+    join_cluster(ClusterConfig(coordinator=args.coordinator, num_processes=args.num_processes, process_id=args.process_id,
                        heartbeat_timeout_s=args.heartbeat))
 
     import jax

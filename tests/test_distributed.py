@@ -218,3 +218,29 @@ def test_stream_settings_are_checked():
     one = BatchStreams(grain.MapDataset.range(100), _windows, batch_size=4, streams=1)
     with pytest.raises(ArchonError, match=r"holds 1 stream\(s\), this run reads 2"):
         two.set_state(one.get_state())
+
+
+# ---------------------------------------------------------------------- the commands
+def test_train_refuses_incomplete_cluster_flags(tmp_path):
+    from typer.testing import CliRunner
+
+    import archon_framework.cli as cli
+
+    result = CliRunner().invoke(cli.app, ["train", "--config", str(tmp_path / "t.toml"), "--coordinator", "h:1",
+                                          "--process-id", "0"])
+    assert result.exit_code == 2
+    assert "missing --num-processes" in result.output
+
+
+def test_archon_launch_runs_train_in_every_process_and_names_the_failure(tmp_path):
+    """`archon launch` starts 2 processes of `archon train`, which join one run (JAX's
+    distributed runtime); both refuse the config, and the launch names the failure."""
+    (tmp_path / "t.toml").write_text(f'out_dir = "{tmp_path / "run"}"\n[data]\ndataset = "{tmp_path / "none"}"\n')
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, "-c", "from archon_framework.cli import main; main()", "launch", "--local", "2",
+                           "--devices-per-process", "2", "--", "train", "--config", str(tmp_path / "t.toml"),
+                           "--no-progress"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 3, done.stdout + done.stderr
+    for i in (0, 1):
+        assert f"[process {i}]   data.dataset = '{tmp_path / 'none'}': not a dataset directory" in done.stdout
+    assert re.search(r"error: process [01] of 2 exited with status 2", done.stderr)

@@ -1,5 +1,6 @@
 """Training the prefix LM: configs, the trainer, schedules and meshes, and per-modality experts;
-step budgets that keep compile time apart (`StepBudget`, shared with the plugins' trainers)."""
+step budgets that keep compile time apart (`StepBudget`, shared with the plugins' trainers);
+multi-process runs on JAX's distributed runtime (`join_cluster`, `launch_local`)."""
 
 from archon_framework.train._budget import StepBudget, TrainReport, UndertrainedWarning, training_record
 from archon_framework.train._config import (
@@ -12,6 +13,7 @@ from archon_framework.train._config import (
     check_train_config,
     load_train_config,
 )
+from archon_framework.train._distributed import ClusterConfig, DistributedError, ProcessLostError, join_cluster
 from archon_framework.train._experts import (
     EXPERTS_MANIFEST,
     ExpertPlan,
@@ -22,6 +24,7 @@ from archon_framework.train._experts import (
     read_expert_plan,
     train_experts,
 )
+from archon_framework.train._launch import LaunchError, launch_local
 from archon_framework.train._levels import LevelTable
 from archon_framework.train._logging import MetricsLog
 from archon_framework.train._step import make_optimizer, make_schedule, make_train_step
@@ -36,15 +39,19 @@ from archon_framework.train._trainer import (
 
 __all__ = [
     "CheckpointConfig",
+    "ClusterConfig",
     "DataConfig",
+    "DistributedError",
     "EXPERTS_MANIFEST",
     "ExpertPlan",
     "ExpertSpec",
+    "LaunchError",
     "LevelTable",
     "MeshConfig",
     "MetricsLog",
     "ModelSection",
     "OptimConfig",
+    "ProcessLostError",
     "StepBudget",
     "TrainConfig",
     "TrainReport",
@@ -53,6 +60,8 @@ __all__ = [
     "UndertrainedWarning",
     "check_train_config",
     "expert_model_config",
+    "join_cluster",
+    "launch_local",
     "load_train_config",
     "make_mesh",
     "make_optimizer",

@@ -87,8 +87,9 @@ class DataConfig:
             overriding `condition_dropout` for those tasks.
         streams: independent packed streams the batch is split into (stream ``s`` packs examples
             ``s, s+S, ...`` into its own rows; each process builds only the streams of its
-            rows, so any process count trains on the same batches). 0: the mesh's data axis
-            (1 on one device: the single packed stream); a resumed run keeps its checkpoint's.
+            rows, so any number of devices and processes trains on the same batches). 0: one
+            stream per row (``batch_size``); 1: one packed stream, batched (how runs made
+            before streams existed trained). A resumed run keeps its checkpoint's.
     """
 
     dataset: str = ""

@@ -22,7 +22,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -33,7 +33,8 @@ import numpy as np
 from archon_framework._errors import ArchonError
 
 __all__ = ["ClusterConfig", "DistributedError", "ProcessLostError", "allgather_json", "barrier", "detect_cluster",
-           "join", "leave", "lost_process_error", "lost_processes", "preflight", "primary_first", "process_fingerprints"]
+           "join_cluster", "leave", "lost_process_error", "lost_processes", "naming_lost_processes", "preflight", "primary_first",
+           "process_fingerprints", "run_fingerprint"]
 
 
 class DistributedError(ArchonError):
@@ -61,6 +62,9 @@ class ClusterConfig:
             with an error naming it (JAX's default is 100 s).
         shutdown_timeout_s: how long a finishing process waits for the others at exit.
         init_timeout_s: how long a process waits for all the others to join.
+        detect: without explicit settings, join what JAX itself detects even where
+            `detect_cluster` sees nothing (a Cloud TPU VM, whose slice JAX reads from the TPU
+            metadata server).
     """
 
     coordinator: str | None = None
@@ -69,6 +73,7 @@ class ClusterConfig:
     heartbeat_timeout_s: int = 100
     shutdown_timeout_s: int = 300
     init_timeout_s: int = 300
+    detect: bool = False
 
     @property
     def explicit(self) -> bool:
@@ -127,7 +132,7 @@ def _set_config(name: str, value: Any) -> None:
         pass
 
 
-def join(cluster: ClusterConfig | None = None) -> bool:
+def join_cluster(cluster: ClusterConfig | None = None) -> bool:
     """Join a multi-process run; False (and nothing done) when there is none to join.
 
     Must come before anything touches a JAX device. With explicit settings the process joins
@@ -140,7 +145,7 @@ def join(cluster: ClusterConfig | None = None) -> bool:
     """
     cluster = cluster or ClusterConfig()
     cluster.check()
-    detected = None if cluster.explicit else detect_cluster()
+    detected = None if cluster.explicit else (detect_cluster() or ("JAX's detection" if cluster.detect else None))
     if not cluster.explicit and detected is None:
         return False
     if jax.distributed.is_initialized():
@@ -375,3 +380,29 @@ def primary_first(what: str) -> Iterator[None]:
         allgather_json(f"{type(err).__name__}: {err}")
         raise
     allgather_json(None)
+
+
+@contextmanager
+def naming_lost_processes(step: int, checkpoint: Callable[[], str]) -> Iterator[None]:
+    """Turn an error of a block that failed because a process was lost into a `ProcessLostError`
+    naming it (see `lost_process_error`); other errors pass through. `checkpoint()` says where
+    a restart resumes from."""
+    try:
+        yield
+    except Exception as err:
+        lost = lost_process_error(err, step, checkpoint())
+        if lost is not None:
+            raise lost from err
+        raise
+
+
+def run_fingerprint(registry: Any, config: Mapping[str, Any]) -> dict[str, Any]:
+    """What every process of a training run must agree on: the plugins (and their versions),
+    which plugin provides each modality, the vocabulary layout and the config."""
+    return {
+        "plugins": {info.name: info.version or "?" for info in registry.plugins},
+        "modalities": {name: (registry.providers[name].name if name in registry.providers else "?")
+                       for name in sorted(registry.modalities)},
+        "layout": {r.vocabulary.name: [r.start, r.size] for r in registry.layout().ranges},
+        "config": dict(config),
+    }

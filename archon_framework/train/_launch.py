@@ -19,14 +19,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import IO
 
 import attrs
+import typer
 
-from archon_framework.train._distributed import DistributedError
+from archon_framework._errors import ArchonError
+from archon_framework.train._distributed import DistributedError, leave
 
-__all__ = ["LaunchError", "LaunchResult", "LocalLaunch", "free_port", "launch_local"]
+__all__ = ["LaunchError", "LaunchResult", "LocalLaunch", "archon_command", "cluster_exit", "free_port", "launch_command",
+           "launch_local"]
 
 
 class LaunchError(DistributedError):
@@ -182,3 +186,47 @@ def launch_local(command: Sequence[str], num_processes: int, *, devices_per_proc
         raise LaunchError(f"process {result.first_failure} of {num_processes} {how} (see its [process "
                           f"{result.first_failure}] lines); the others were stopped ({others})")
     return result
+
+
+# ---------------------------------------------------------------------- the commands
+def archon_command(args: Sequence[str]) -> list[str]:
+    """The argv that runs ``archon ARGS`` with this interpreter."""
+    return [sys.executable, "-c", "from archon_framework.cli import main; main()", *args]
+
+
+def launch_command(ctx: typer.Context,
+                   local: int = typer.Option(..., "--local", metavar="N", help="Processes to start on this machine."),
+                   devices_per_process: int = typer.Option(
+                       1, "--devices-per-process", metavar="K",
+                       help="Devices of each process: K forced host devices on the CPU, accelerators I*K..I*K+K-1 "
+                            "on a GPU machine (0: leave the environment alone)."),
+                   grace: float = typer.Option(30.0, "--grace", metavar="S",
+                                               help="Seconds the others get to stop on their own once one fails.")) -> None:
+    """Start N processes of one multi-process run on this machine and wait for them.
+
+    Everything after -- is the archon command line each process runs (archon launch --local 2 -- train --config run.toml), with --coordinator 127.0.0.1:PORT --num-processes N --process-id I added.
+
+    When one process fails, the others are stopped and the launch exits with status 3, naming the process that failed.
+    """
+    args = list(ctx.args)
+    if not args:
+        raise typer.BadParameter("give the archon command to run after --, e.g. -- train --config run.toml")
+    try:
+        launch_local(archon_command(args), local, devices_per_process=devices_per_process, grace_s=grace)
+    except LaunchError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(3) from err
+
+
+@contextmanager
+def cluster_exit() -> Iterator[None]:
+    """Around a command of a multi-process run: a process that stops on an error leaves at once
+    (`leave`), without JAX's shutdown barrier that would wait for the others."""
+    try:
+        yield
+    except (typer.Exit, ArchonError) as err:
+        import jax
+
+        if jax.distributed.is_initialized() and jax.process_count() > 1:
+            leave(getattr(err, "exit_code", 3) or 3)
+        raise

@@ -7,9 +7,9 @@ per process) and fills rows ``s*B/S .. (s+1)*B/S - 1`` of every batch. A process
 the streams whose rows its devices hold (``local_rows``), so the global batch of step ``t`` is a
 function of the config and ``S`` alone: 1 process x 4 devices and 2 processes x 2 devices train
 on the same batches, and a checkpoint (the state of every stream) resumes on any number of
-processes. ``S`` defaults to the mesh's data axis, where each data-parallel row group reads one
-stream; ``S = 1`` is the single packed stream that one-device runs have always trained on (its
-iterator state is the plain grain state, as in checkpoints made before streams existed).
+processes. ``S`` defaults to ``B`` (one stream per row), so the batches depend on neither the
+device count nor the process count; ``S = 1`` is the single packed stream that runs made before
+streams existed trained on (its iterator state is the plain grain state of their checkpoints).
 
     B = 4, S = 2, 2 processes x 2 devices, mesh data = 4:
     stream 0: examples 0, 2, 4, ... -> rows 0, 1 (process 0)

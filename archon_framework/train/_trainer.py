@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import NamedSharding, PartitionSpec
 
 from archon_framework._clip import Clip
 from archon_framework._codec import SlotCodec
@@ -31,10 +31,11 @@ from archon_framework.config import atomic_write_text, to_dict
 from archon_framework.data import ClipDataset, TaskSampler, TokenCache, needed_keys, pack_examples, slot_window_key
 from archon_framework.model import PrefixLM, load_model_config
 from archon_framework.train._config import TrainConfig, check_train_config
-from archon_framework.train._distributed import allgather_json, lost_process_error, preflight, primary_first
+from archon_framework.train._distributed import allgather_json, naming_lost_processes, preflight, primary_first, run_fingerprint
 from archon_framework.train._growth import abstract_state, grow_state, record_plugins, removed_plugins_message
 from archon_framework.train._levels import LevelTable
 from archon_framework.train._logging import MetricsLog, perplexity
+from archon_framework.train._mesh import make_mesh, param_sharding, shard_tree
 from archon_framework.train._step import batch_losses, make_optimizer, make_schedule, make_train_step
 from archon_framework.train._streams import BatchStreams, local_rows, merge_stream_states, stream_count
 
@@ -89,30 +90,6 @@ def read_run_suite(run_dir: str | Path) -> TaskSuite | None:
         raise CheckpointError(f"{path}: not a readable suite record ({err})") from err
 
 
-def make_mesh(config: TrainConfig, devices: Sequence[Any] | None = None) -> Mesh:
-    """A ("data", "fsdp") mesh over the devices (one CPU device works; so do many hosts')."""
-    devices = list(devices if devices is not None else jax.devices())
-    fsdp = config.mesh.fsdp
-    data = config.mesh.data if config.mesh.data > 0 else len(devices) // fsdp
-    if data * fsdp != len(devices) and config.mesh.data > 0 or data * fsdp > len(devices) or data < 1:
-        raise ConfigError(f"mesh data={config.mesh.data} x fsdp={fsdp} does not fit {len(devices)} device(s)")
-    if config.data.batch_size % data:
-        raise ConfigError(f"data.batch_size={config.data.batch_size} is not a multiple of the mesh's data axis ({data})")
-    return Mesh(np.asarray(devices[: data * fsdp]).reshape(data, fsdp), ("data", "fsdp"))
-
-
-def _param_sharding(leaf: Any, mesh: Mesh) -> NamedSharding:
-    """FSDP: shard an array's first axis over "fsdp" when it divides evenly, else replicate."""
-    fsdp = mesh.shape["fsdp"]
-    if fsdp > 1 and getattr(leaf, "ndim", 0) >= 1 and leaf.shape[0] % fsdp == 0:
-        return NamedSharding(mesh, PartitionSpec("fsdp"))
-    return NamedSharding(mesh, PartitionSpec())
-
-
-def _shard_tree(tree: Any, mesh: Mesh) -> Any:
-    return jax.tree_util.tree_map(lambda x: jax.device_put(x, _param_sharding(x, mesh)) if eqx.is_array(x) else x, tree)
-
-
 class Trainer:
     """Trains a PrefixLM on a clip dataset and a task suite.
 
@@ -134,12 +111,12 @@ class Trainer:
         registry = self.registry
         self._primary = jax.process_index() == 0  # only process 0 writes run files, metrics and logs
         self.mesh = make_mesh(config, devices)  # the batch fits the mesh (same answer on every process)
-        self.streams = config.data.streams or self.mesh.shape["data"]
+        self.streams = config.data.streams or config.data.batch_size  # one stream per row: batches never depend on devices
         if config.data.batch_size % self.streams:
             raise ConfigError(f"data.streams = {self.streams}: must divide data.batch_size = {config.data.batch_size}")
         self._batch_sharding = NamedSharding(self.mesh, PartitionSpec("data"))
         if jax.process_count() > 1:  # every process agrees on plugins, layout and config before any work
-            preflight(self._fingerprint())
+            preflight(run_fingerprint(self.registry, to_dict(config)))
         with primary_first("setting up the run directory"):  # the others then read what process 0 wrote
             self._setup(config, registry, clips, artifacts)
         self._init_model_parts(config)
@@ -184,16 +161,6 @@ class Trainer:
         )
 
     # ------------------------------------------------------------------ setup
-    def _fingerprint(self) -> dict[str, Any]:
-        """What every process of a multi-process run must agree on (`preflight` compares them)."""
-        reg = self.registry
-        return {
-            "plugins": {info.name: info.version or "?" for info in reg.plugins},
-            "modalities": {name: (reg.providers[name].name if name in reg.providers else "?") for name in sorted(reg.modalities)},
-            "layout": {r.vocabulary.name: [r.start, r.size] for r in reg.layout().ranges},
-            "config": to_dict(self.config),
-        }
-
     def _layout(self) -> VocabLayout:
         """`layout.json`, with the vocabularies of plugins installed since appended (no saved id
         moves; the checkpoint grows on restore). A saved vocabulary no plugin provides now is
@@ -337,7 +304,7 @@ class Trainer:
         return it
 
     def init_model(self) -> PrefixLM:
-        return _shard_tree(PrefixLM(self.model_config, key=jax.random.key(self.config.model.seed)), self.mesh)
+        return shard_tree(PrefixLM(self.model_config, key=jax.random.key(self.config.model.seed)), self.mesh)
 
     def init_opt_state(self, model: PrefixLM) -> Any:
         """The optimizer state of `model`, placed on the mesh like the parameters it mirrors.
@@ -346,7 +313,7 @@ class Trainer:
         step would see other input shardings on its second call than on its first, and compile
         a second time.
         """
-        return _shard_tree(self.optimizer.init(eqx.filter(model, eqx.is_array)), self.mesh)
+        return shard_tree(self.optimizer.init(eqx.filter(model, eqx.is_array)), self.mesh)
 
     # ------------------------------------------------------------------ the step
     def _put_batch(self, batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
@@ -397,7 +364,7 @@ class Trainer:
         target_params, target_opt = params, opt_state
         if grown:
             target_params, target_opt = abstract_state(self.model_config.for_layout(saved),
-                                                       self.optimizer, lambda x: _param_sharding(x, self.mesh))
+                                                       self.optimizer, lambda x: param_sharding(x, self.mesh))
         try:
             restored = self.manager.restore(step, args=ocp.args.Composite(
                 params=ocp.args.StandardRestore(target_params), opt_state=ocp.args.StandardRestore(target_opt),
@@ -408,7 +375,7 @@ class Trainer:
         params, opt = restored["params"], restored["opt_state"]
         if grown:
             params, opt = grow_state(params, opt, eqx.filter(model, eqx.is_array), opt_state)
-            params, opt = _shard_tree(params, self.mesh), _shard_tree(opt, self.mesh)
+            params, opt = shard_tree(params, self.mesh), shard_tree(opt, self.mesh)
         return step, eqx.combine(params, static), opt, restored["data"]
 
     # ------------------------------------------------------------------ the loop
@@ -428,15 +395,10 @@ class Trainer:
         last = time.perf_counter()
         try:
             for step in range(start + 1, total + 1):
-                try:
+                with naming_lost_processes(step, self._kept):  # a failed collective: which process died
                     batch = self._put_batch(next(it))
                     model, opt_state, loss, stats = self._step_fn(batch, model, opt_state)
                     loss = float(loss)
-                except Exception as err:  # a process of a multi-process run lost: name it
-                    lost = lost_process_error(err, step, self._kept())
-                    if lost is not None:
-                        raise lost from err
-                    raise
                 self._check_finite(step, loss, stats, task_names)
                 now = time.perf_counter()
                 record = self._record(step, loss, stats, now - last, task_names)
@@ -447,13 +409,8 @@ class Trainer:
                 if on_step is not None:
                     on_step(step, record)
                 if step % self.config.checkpoint.every == 0 or step == total:
-                    try:
+                    with naming_lost_processes(step, self._kept):
                         self._save(step, model, opt_state, merge_stream_states(allgather_json(it.get_state())))
-                    except Exception as err:
-                        lost = lost_process_error(err, step, self._kept())
-                        if lost is not None:
-                            raise lost from err
-                        raise
         finally:
             bar.close()
             log.close()
