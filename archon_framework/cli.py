@@ -32,6 +32,9 @@ out = Console(width=None if sys.stdout.isatty() else 160)  # pipes and logs get 
 err = Console(stderr=True, soft_wrap=True)
 
 
+#: The model `archon demo` runs when none is named (trained by `archon pretrain --recipe cpu-reference`).
+DEFAULT_MODEL = "cpu-reference"
+
 _loaded: list[Registry] = []  # the registry `main` loaded at start-up, reused by every command
 
 
@@ -255,7 +258,7 @@ def _sampling(*, greedy: bool, temperature: float, top_k: int | None, top_p: flo
 # ---------------------------------------------------------------------- generate
 @app.command()
 def generate(
-    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A training run (the out_dir of `archon train`).")],
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A training run (the out_dir of `archon train`), an exported model, or a shipped model's name (archon list-models).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the outputs and manifest.json to.")],
     inputs: Annotated[list[str], typer.Option("--input", help="A condition as MODALITY=FILE (repeat), read by the modality's loader.")] = [],  # noqa: B006
     chain: Annotated[str, typer.Option("--chain", help="A chain name (archon list-chains), 'auto', or CONDITIONS->OUT,OUT,...")] = "auto",
@@ -298,7 +301,7 @@ def generate(
 
 @app.command()
 def edit(
-    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A training run (the out_dir of `archon train`).")],
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A training run (the out_dir of `archon train`), an exported model, or a shipped model's name (archon list-models).")],
     clip: Annotated[list[str], typer.Option("--clip", help="The clip: DATASET_DIR[#ID], a folder of MODALITY.EXT files, or MODALITY=FILE (repeat).")],
     edit_spec: Annotated[str, typer.Option("--edit", help="script=TEXT, description=FILE (JSON) or motion=OTHER_CLIP.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the outputs and manifest.json to.")],
@@ -347,11 +350,34 @@ def list_chains_command(
     print_chains(out, load_registry_or_exit(), as_json)
 
 
+@app.command("list-models")
+def list_models_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the trained models the installed packages ship (usable as --checkpoint NAME)."""
+    from archon_framework.infer import shipped_models
+
+    rows = []
+    for name, folder in shipped_models().items():
+        record = json.loads((folder / "model.json").read_text())
+        rows.append({"name": name, "recipe": record.get("recipe"), "step": record.get("step"),
+                     "commit": record.get("commit"), "command": record.get("command"),
+                     "tokenizers": {m: o.get("distribution") for m, o in record.get("tokenizers", {}).items()}})
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table("name", "recipe", "step", "commit", "tokenizers from")
+    for r in rows:
+        table.add_row(r["name"], str(r["recipe"]), str(r["step"]), str(r["commit"] or "")[:10],
+                      ", ".join(f"{m} ({d})" for m, d in sorted(r["tokenizers"].items())))
+    out.print(table if rows else "no shipped models installed")
+
+
 # ---------------------------------------------------------------------- eval
 @app.command("eval")
 def evaluate(
     ctx: typer.Context,
-    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A training run (the out_dir of `archon train`; the demo's lm/).")],
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A training run (the out_dir of `archon train`; the demo's lm/), an exported model, or a shipped model's name (archon list-models).")],
     suite: Annotated[str, typer.Option(help="table1 (speech-to-video), table2 (image-conditioned TTS), table3 (ablations), or all.")] = "all",
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for NAME.md, NAME.json and NAME.png.")] = Path("runs/eval"),
     name: Annotated[str, typer.Option(help="File name (stem) of the report.")] = "eval",
@@ -479,20 +505,30 @@ def demo(
     seconds: Annotated[float, typer.Option(help="Clip length in seconds.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of data, training and sampling.")] = 0,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
+    train: Annotated[bool, typer.Option("--train", help="Train every tokenizer and the LM from scratch within --minutes instead of using the shipped model.")] = False,
+    model: Annotated[str, typer.Option(help="The shipped model (archon list-models) or an exported model's folder to run.")] = DEFAULT_MODEL,
 ) -> None:
-    """Synthesize data, train every tokenizer and the LM at tiny configs, and generate.
+    """Run the shipped reference model on held-out clips, or (--train) train one from scratch.
 
-    Runs text-to-all and speech-to-video with and without thinking on held-out clips and
-    writes the outputs with an HTML page (index.html) and a contact sheet showing them side by
-    side. What a previous run trained (found in --out) is reused.
+    Without --train: synthesizes held-out clips, runs text-to-all and speech-to-video with and
+    without thinking on them with the shipped model (trained by `archon pretrain --recipe
+    cpu-reference`), and writes an HTML page (index.html), a contact sheet and demo.json, with
+    each output's distance from the ground truth. With --train: synthesizes training data and
+    trains every tokenizer and a tiny LM within --minutes first. What a previous run made
+    (found in --out) is reused.
     """
+    from archon_framework.infer import shipped_models
     from archon_framework.infer._demo import DemoConfig, run_demo
 
     registry = load_registry_or_exit()
     _report_failures(registry)
+    use = None if train else model
+    if use == DEFAULT_MODEL and DEFAULT_MODEL not in shipped_models():
+        err.print(f"[yellow]no shipped model {DEFAULT_MODEL!r} is installed: training one from scratch (--train)[/]")
+        use = None
     with errors_exit():
         cfg = DemoConfig(out=str(out_dir), minutes=minutes, lm_steps=steps, clips=clips, heldout=heldout,
-                         seconds=seconds, seed=seed, progress=progress)
+                         seconds=seconds, seed=seed, progress=progress, model=use)
         page = run_demo(cfg, registry, console=err)
     out.print(f"demo written: open {page}")
 
@@ -526,6 +562,22 @@ def pretrain(
         path = run_recipe(loaded, registry, out_dir, progress=progress, evaluate=evaluate,
                           command=" ".join(["archon", *sys.argv[1:]]), console=err)
     out.print(f"recipe written: {path}")
+
+
+@app.command("ship-model")
+def ship_model_command(
+    model: Annotated[Path, typer.Argument(help="An exported model folder (archon pretrain writes OUT/model).")],
+    name: Annotated[Optional[str], typer.Option(help="The name it ships under (default: its recipe's).")] = None,
+) -> None:
+    """Copy an exported model into the installed packages, to be committed: the LM into
+    archon_framework/weights/NAME, each tokenizer into the plugin that owns its modality."""
+    from archon_framework.infer import ship_model
+
+    with errors_exit():
+        written = ship_model(model, name=name)
+    for folder in written:
+        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        out.print(f"{folder}  {size / 2**20:.1f} MiB")
 
 
 app.add_typer(data_app, name="data")

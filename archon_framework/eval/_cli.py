@@ -3,6 +3,7 @@ write the report. Bad input stops here, before any model compute."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import time
 import warnings
@@ -22,7 +23,8 @@ from archon_framework.eval._evaluate import EvalResult, check_metrics, evaluate
 from archon_framework.eval._report import write_report
 from archon_framework.eval._run import ExpertModels, load_experts, prepare_chain
 from archon_framework.eval._tables import EvalTable, guidance_table, select_tables
-from archon_framework.infer._model import LoadedModel, load_checkpoint, open_run
+from archon_framework.infer._export import EXPORTED_MODEL, is_exported, read_exported
+from archon_framework.infer._model import LoadedModel, load_checkpoint, model_folder, open_run
 from archon_framework.model import Sampling
 from archon_framework.train._config import TrainConfig
 from archon_framework.train._experts import EXPERTS_MANIFEST, param_count, read_expert_plan, train_experts
@@ -39,6 +41,12 @@ def read_run(run_dir: str | Path, *, step: int | None = None) -> tuple[TrainConf
     """
     import orbax.checkpoint as ocp
 
+    run_dir = model_folder(run_dir)
+    if is_exported(run_dir):  # an exported or shipped model: one step, its config in model.json
+        record = read_exported(run_dir)
+        if step is not None and step != record["step"]:
+            raise CheckpointError(f"{run_dir}: an exported model of step {record['step']}; it has no step {step}")
+        return from_dict(TrainConfig, record["config"], source=f"{run_dir} (config)"), int(record["step"])
     root = Path(run_dir) / "checkpoints"
     manager, step = open_run(run_dir, step)
     try:
@@ -80,6 +88,8 @@ def _resolve(path: str, run: Path) -> Path | None:
 def _training_seconds(config: TrainConfig, run: Path) -> float | None:
     from archon_framework.data import ClipDataset
 
+    if is_exported(run):
+        return json.loads((run / EXPORTED_MODEL).read_text()).get("clip_seconds")
     root = _resolve(config.data.dataset, run)
     try:
         return ClipDataset(root).__getitem__(0).meta.duration if root is not None else None
@@ -247,6 +257,7 @@ def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path,
     unknown = sorted(set(skip) - set(registry.modalities))
     if unknown:
         raise ConfigError(f"--skip {', '.join(unknown)}: not an installed modality ({', '.join(sorted(registry.modalities))})")
+    checkpoint = model_folder(checkpoint)  # a shipped model's name, an exported model or a run
     config, ckpt_step = read_run(checkpoint, step=step)
     registry, trained = run_registry(registry, checkpoint, config)
     notes = check_metrics(tables, registry.metrics)  # before any model compute

@@ -61,6 +61,7 @@ from archon_framework.infer._generate import (
     generate,
     resolve_chain,
 )
+from archon_framework.infer._export import export_model, resolve_model, ship_model, shipped_models
 from archon_framework.infer._model import LoadedModel, load_checkpoint, trained_suite
 from archon_framework.infer._outputs import write_outputs
 from archon_framework.model import Sampling
@@ -96,6 +97,7 @@ __all__ = [
     "edit",
     "edit_check_figures",
     "edit_clip",
+    "export_model",
     "generate",
     "get_chain",
     "get_editing_chain",
@@ -110,6 +112,9 @@ __all__ = [
     "register_chain",
     "register_editing_chain",
     "resolve_chain",
+    "resolve_model",
+    "ship_model",
+    "shipped_models",
     "step_ranges",
     "trained_suite",
     "write_outputs",

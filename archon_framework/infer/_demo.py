@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
 from rich.console import Console
 
 from archon_framework._errors import ArchonError, ConfigError, PluginError, TaskError
@@ -82,6 +83,9 @@ class DemoConfig:
         dataset, heldout_dataset: the dataset plugins' names.
         seq_len, batch_size, lm_config: the LM's window, batch and model config.
         temperature, top_p: sampling of the demo chains.
+        model: a shipped model's name (`archon_framework.infer.shipped_models`) or an exported
+            model's folder: nothing is trained; the held-out clips are synthesized and the chains
+            run on that model (``archon demo`` without ``--train``).
     """
 
     out: str = "runs/demo"
@@ -106,6 +110,7 @@ class DemoConfig:
     checkpoint_every: int | None = None
     lm_min_steps: int = 200
     extra_tasks: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    model: str | None = None
 
     def __attrs_post_init__(self) -> None:
         for name, n in self.tokenizer_steps.items():
@@ -199,6 +204,8 @@ class _Demo:
         self.notes: list[str] = []
         self.timings: dict[str, float] = {}
         self.stages: list[dict[str, Any]] = []  # how each training stage used its time
+        self.scores: dict[str, list[float]] = {}  # output -> its main metric against the ground truth, per clip
+        self.model_info: dict[str, Any] = {}
 
     def stage(self, record: Mapping[str, Any]) -> None:
         """Record a training stage; one below its minimum step count is said loudly."""
@@ -245,8 +252,9 @@ class _Demo:
         missing = sorted(set(self.registry.dataset(cfg.dataset).modalities) - set(self.registry.modalities))
         if missing:
             self.skip(f"not installed, so left out of the data and the demo: {', '.join(missing)}")
-        out = []
-        for folder, dataset, n in (("data", cfg.dataset, cfg.clips), ("heldout", cfg.heldout_dataset, cfg.heldout)):
+        out: list[Any] = [None] if cfg.model else []
+        stages = (("data", cfg.dataset, cfg.clips), ("heldout", cfg.heldout_dataset, cfg.heldout))
+        for folder, dataset, n in stages[1:] if cfg.model else stages:
             root = self.out / folder
             try:
                 have = len(ClipDataset(root))
@@ -395,7 +403,8 @@ class _Demo:
         from archon_framework.infer._page import Column
         from archon_framework.provenance import ProvenanceConfig
 
-        model = load_checkpoint(self.out / "lm", registry)
+        model = load_checkpoint(self.cfg.model or self.out / "lm", registry)
+        self.model_info = {"source": model.source, "step": model.step, "suite": [t.name for t in model.suite.tasks]}
         sampling = Sampling(temperature=self.cfg.temperature, top_p=self.cfg.top_p)
         installed = set(registry.modalities)
         sections = []
@@ -423,13 +432,34 @@ class _Demo:
                                   seed=self.cfg.seed + i, on_step=self._report)
                 out_dir = folder / chain.name
                 write_outputs(result, out_dir, registry.modalities, overwrite=True,
-                              extra={"checkpoint": str(self.out / "lm"), "checkpoint_step": model.step,
+                              extra={"checkpoint": model.source, "checkpoint_step": model.step,
                                      "clip": clip.clip_id},
                               provenance=ProvenanceConfig.from_registry(registry))
-                columns.append(Column.from_manifest(title, out_dir))
+                columns.append(self._scored(Column.from_manifest(title, out_dir), result, clip, registry))
             sections.append((clip.clip_id, columns))
         self.timings["generation"] = time.perf_counter() - start
         return sections
+
+    def _scored(self, column: Any, result: Any, clip: Any, registry: Registry) -> Any:
+        """The column with each output's distance from the ground truth, by its modality's main
+        metric (the one `archon eval`'s controls use), appended to the cell's status line."""
+        from archon_framework.eval._controls import _score, main_metric
+        from archon_framework.eval._tables import CONTROL_METRICS
+
+        preferred = {m: k for m, k in CONTROL_METRICS.items() if k.split(".")[0] in registry.metrics}
+        for step in result.steps:
+            name = step.output.modality
+            if step.kind == "given" or step.value is None or name not in clip.values or name not in column.cells:
+                continue
+            metric = main_metric(name, registry.metrics, preferred)
+            if metric is None:
+                continue
+            key = preferred[name].split(".", 1)[1] if "." in preferred.get(name, "") else None
+            value = _score(metric, key, step.value, clip.values[name], clip)
+            files, status = column.cells[name]
+            column.cells[name] = (files, f"{status}; vs ground truth: {metric.name} {value:.3f}")
+            self.scores.setdefault(f"{column.title}: {name} ({metric.name})", []).append(value)
+        return column
 
     def _report(self, i: int, n: int, res: Any) -> None:
         colour = {"generated": "green", "rendered": "cyan", "failed": "red"}.get(res.kind, "dim")
@@ -449,23 +479,39 @@ def run_demo(cfg: DemoConfig, registry: Registry, *, console: Console | None = N
     console.rule("archon demo: data")
     train, heldout = demo.data()
     demo.timings["data"] = time.perf_counter() - t0
-    console.rule("archon demo: tokenizers")
-    retrained = demo.tokenizers(train)
-    console.rule("archon demo: language model")
-    demo_registry = demo.lm(retrained)
+    if cfg.model:
+        demo_registry = registry
+    else:
+        console.rule("archon demo: tokenizers")
+        retrained = demo.tokenizers(train)
+        console.rule("archon demo: language model")
+        demo_registry = demo.lm(retrained)
     console.rule("archon demo: generation")
     sections = demo.generate(demo_registry, heldout)
-    lm_info = json.loads((demo.out / "lm" / "demo-lm.json").read_text())
-    intro = (f"Tokenizers and a <code>{cfg.lm_config}</code> prefix LM trained for {lm_info['steps']} steps on "
-             f"{cfg.clips} synthetic clips of {cfg.seconds:g} s (demo suite of {len(lm_info['suite'])} Table G tasks). "
-             "Each column is one chain run on a held-out clip; <i>given</i> cells are its conditions. "
-             "A model trained for minutes on a CPU produces rough outputs: the page shows the pipeline, "
-             "not the quality of a trained Archon model.")
+    scores = {k: round(float(np.nanmean(v)), 4) if np.isfinite(np.asarray(v)).any() else None
+              for k, v in demo.scores.items()}
+    if cfg.model:
+        lm_info = {"steps": demo.model_info["step"], "suite": demo.model_info["suite"]}
+        intro = (f"The model <code>{cfg.model}</code> ({demo.model_info['source']}, step {lm_info['steps']}, "
+                 f"{len(lm_info['suite'])} Table G tasks), run on {len(sections)} held-out clips it never saw. "
+                 "Each column is one chain; <i>given</i> cells are its conditions, and every output's status line "
+                 "says how far it is from the ground truth by its modality's main metric. The controlled "
+                 "evaluation of this model (each step against the same model with another clip's conditions) is "
+                 "<code>docs/eval/reference.md</code>; nothing was trained here.")
+    else:
+        lm_info = json.loads((demo.out / "lm" / "demo-lm.json").read_text())
+        intro = (f"Tokenizers and a <code>{cfg.lm_config}</code> prefix LM trained for {lm_info['steps']} steps on "
+                 f"{cfg.clips} synthetic clips of {cfg.seconds:g} s (demo suite of {len(lm_info['suite'])} Table G tasks). "
+                 "Each column is one chain run on a held-out clip; <i>given</i> cells are its conditions, and each "
+                 "output's status line says how far it is from the ground truth. A model trained for minutes on a "
+                 "CPU produces rough outputs: the page shows the pipeline; <code>archon demo</code> without "
+                 "<code>--train</code> shows the shipped reference model.")
     page = write_page(demo.out / "index.html", "archon demo", intro, sections, _ROWS, demo.notes, demo.stages)
     write_contact_sheet(demo.out / "contact_sheet.png", sections)
     demo.timings["total"] = time.perf_counter() - t0
     summary = {"config": to_dict(cfg), "timings_s": {k: round(v, 1) for k, v in demo.timings.items()},
-               "lm_steps": lm_info["steps"], "notes": demo.notes, "stages": demo.stages,
+               "lm_steps": lm_info["steps"], "model": demo.model_info, "scores_vs_ground_truth": scores,
+               "notes": demo.notes, "stages": demo.stages,
                "undertrained": [st["stage"] for st in demo.stages if st.get("below_min")],
                "samples": [[str(c.folder.relative_to(demo.out)) for c in cols] for _, cols in sections]}
     atomic_write_text(demo.out / "demo.json", json.dumps(summary, indent=2) + "\n")

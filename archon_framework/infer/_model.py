@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,10 @@ from archon_framework._prompt import PromptSerializer
 from archon_framework._tasks import TaskSuite
 from archon_framework._vocab import VocabLayout
 from archon_framework.config import from_dict
-from archon_framework.model import PrefixLM, load_model_config
+from archon_framework.infer._export import is_exported, load_exported_params, read_exported, resolve_model
+from archon_framework.model import PrefixLM, PrefixLMConfig, load_model_config
 
-__all__ = ["LoadedModel", "load_checkpoint", "open_run", "trained_suite"]
+__all__ = ["LoadedModel", "load_checkpoint", "model_folder", "open_run", "trained_suite"]
 
 
 class LoadedModel:
@@ -161,7 +163,8 @@ def load_checkpoint(
     step: int | None = None,
     artifacts: str | Path | None = None,
 ) -> LoadedModel:
-    """Load the LM of a training run (`archon train`'s `out_dir`) for generation.
+    """Load the LM of a training run (`archon train`'s `out_dir`), of an exported model, or a
+    shipped model by name (`archon_framework.infer.shipped_models`), for generation.
 
     Reads the checkpoint's parameters, training config and vocabulary layout (orbax items
     `params`, `config`, `layout`; the optimizer state is not read), rebuilds the model config
@@ -177,7 +180,9 @@ def load_checkpoint(
 
     from archon_framework.train import TrainConfig
 
-    run = Path(run_dir)
+    run = model_folder(run_dir)
+    if is_exported(run):
+        return _load_exported(run, registry, step=step, artifacts=artifacts)
     manager, step = open_run(run, step)
     where = f"{run / 'checkpoints' / str(step)}"
     try:
@@ -218,5 +223,45 @@ def load_checkpoint(
     try:
         return LoadedModel(lm, registry, layout, suite, artifacts=Path(artifacts) if artifacts else None,
                            source=str(run), step=step)
+    except PluginError as err:
+        raise CheckpointError(f"{where}: {err}") from err
+
+
+def model_folder(run_dir: str | Path) -> Path:
+    """The LM folder a `--checkpoint` value names: a shipped model's name (verified and linked,
+    `resolve_model`), an exported model's folder (its ``lm/``), or a training run as is."""
+    run = resolve_model(run_dir)
+    if (run / "lm").is_dir() and (run / "model.json").is_file():
+        return run / "lm"
+    return run
+
+
+def _load_exported(run: Path, registry: Registry, *, step: int | None, artifacts: str | Path | None) -> LoadedModel:
+    from archon_framework.train import TrainConfig
+
+    record = read_exported(run)  # every file's hash checked first
+    where = str(run)
+    if step is not None and step != record["step"]:
+        raise CheckpointError(f"{where}: an exported model of step {record['step']}; it has no step {step}")
+    saved = VocabLayout.from_json(json.dumps(record["layout"]), source=f"{where} (layout)")
+    config = from_dict(TrainConfig, record["config"], source=f"{where} (config)")
+    if artifacts is None and config.data.artifacts:
+        # recorded relative to the exported lm/ folder, read lexically: a shipped model's lm/ is a
+        # link into its package, and its tokenizers are beside the link, not beside the target
+        artifacts = Path(os.path.normpath(run / config.data.artifacts))
+    if artifacts is not None and not Path(artifacts).is_dir():
+        raise CheckpointError(f"{where}: its tokenizers folder {artifacts} does not exist")
+    registry = registry.for_artifacts(artifacts)
+    try:
+        layout = registry.layout(saved)
+    except LayoutMismatchError as err:
+        raise LayoutMismatchError(f"exported model {where}: {err}") from err
+    model_cfg = from_dict(PrefixLMConfig, record["model_config"], source=f"{where} (model_config)")
+    params, static = eqx.partition(PrefixLM(model_cfg, key=jax.random.key(0)), eqx.is_array)
+    lm = eqx.combine(load_exported_params(run, params, record["dtype"]), static)
+    suite = trained_suite(registry, config.data.suite, saved, run)
+    try:
+        return LoadedModel(lm, registry, layout, suite, artifacts=Path(artifacts) if artifacts else None,
+                           source=str(run), step=int(record["step"]))
     except PluginError as err:
         raise CheckpointError(f"{where}: {err}") from err

@@ -31,7 +31,7 @@ from archon_framework._plugins import Registry
 from archon_framework.config import atomic_write_text, to_dict
 from archon_framework.infer._demo import DemoConfig, run_demo
 
-__all__ = ["Recipe", "list_recipes", "load_recipe", "plot_learning_curves", "run_recipe"]
+__all__ = ["Recipe", "export_recipe_model", "list_recipes", "load_recipe", "plot_learning_curves", "run_recipe"]
 
 
 @attrs.frozen(kw_only=True)
@@ -43,6 +43,7 @@ class Recipe:
         description: one line.
         demo: the stages' settings (`DemoConfig` fields other than ``out``, ``minutes``, ``progress``).
         eval: `archon eval` settings: ``suite``, ``heldout``, ``seed`` (empty: no evaluation).
+        export: how the trained model is exported (``dtype``: ``bfloat16`` or ``float32``).
         source: where it was read from.
     """
 
@@ -50,6 +51,7 @@ class Recipe:
     description: str = ""
     demo: Mapping[str, Any] = attrs.field(factory=dict)
     eval: Mapping[str, Any] = attrs.field(factory=dict)
+    export: Mapping[str, Any] = attrs.field(factory=dict)
     source: str = ""
 
     def demo_config(self, out: str | Path, *, progress: bool = True) -> DemoConfig:
@@ -89,13 +91,16 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{source}: not valid TOML ({err})") from err
-    unknown = sorted(set(data) - {"name", "description", "demo", "eval"})
+    unknown = sorted(set(data) - {"name", "description", "demo", "eval", "export"})
     if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)} (known: name, description, demo, eval)")
+        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)} (known: name, description, demo, eval, export)")
+    export = data.get("export", {})
+    if not isinstance(export, dict) or set(export) - {"dtype"} or export.get("dtype", "bfloat16") not in ("bfloat16", "float32"):
+        raise ConfigError(f"{source}: [export] takes only dtype = \"bfloat16\" or \"float32\", got {export!r}")
     if not isinstance(data.get("name"), str) or not data["name"]:
         raise ConfigError(f"{source}: name must be a non-empty string")
     recipe = Recipe(name=data["name"], description=str(data.get("description", "")), demo=data.get("demo", {}),
-                    eval=data.get("eval", {}), source=source)
+                    eval=data.get("eval", {}), export=export, source=source)
     recipe.demo_config("check")  # every field checked before any work
     return recipe
 
@@ -154,6 +159,8 @@ def run_recipe(recipe: Recipe, registry: Registry, out: str | Path, *, progress:
     run_demo(cfg, registry, console=console)
     timings = {"stages": round(time.perf_counter() - t0, 1)}
     curves = plot_learning_curves(out / "lm" / "metrics.jsonl", out / "curves.png")
+    model = export_recipe_model(recipe, registry, out, command=command)
+    console.print(f"exported the trained model to {model.parent} (archon ship-model {model.parent} ships it)")
     report = None
     if evaluate and recipe.eval:
         report = _evaluate(recipe, registry, out, progress=progress, console=console)
@@ -164,13 +171,28 @@ def run_recipe(recipe: Recipe, registry: Registry, out: str | Path, *, progress:
         "recipe": recipe.name, "source": recipe.source, "settings": {"demo": dict(recipe.demo), "eval": dict(recipe.eval)},
         "commit": _commit(), "command": command, "timings_s": timings, "demo_timings_s": demo.get("timings_s"),
         "stages": demo.get("stages", []), "undertrained": demo.get("undertrained", []),
-        "curves": str(curves.relative_to(out)) if curves else None, "eval": report,
+        "curves": str(curves.relative_to(out)) if curves else None, "eval": report, "model": str(model.parent),
         "config": to_dict(cfg),
     }
     path = out / "recipe.json"
     atomic_write_text(path, json.dumps(record, indent=2, default=str) + "\n")
     console.print(f"recipe {recipe.name} done in {timings['total'] / 60:.1f} min: {path}")
     return path
+
+
+def export_recipe_model(recipe: Recipe, registry: Registry, out: Path, *, command: str = "") -> Path:
+    """Export the recipe's LM and tokenizers into ``out/model`` (`export_model`, parameters in the
+    recipe's ``[export] dtype``, bfloat16 by default); returns its ``model.json``. The registry
+    gets the demo's suite, which the run recorded."""
+    from archon_framework.infer._export import export_model
+
+    cfg = recipe.demo_config(out)
+    dtype = str(dict(recipe.export).get("dtype", "bfloat16"))
+    return export_model(out / "lm", out / "model", registry, tokenizers=out / "tokenizers", name=recipe.name,
+                        recipe=recipe.name, command=command or f"archon pretrain --recipe {recipe.name}",
+                        commit=_commit(), dtype=dtype,
+                        extra={"clip_seconds": cfg.seconds, "heldout_dataset": cfg.heldout_dataset,
+                               "lm_config": cfg.lm_config})
 
 
 def _evaluate(recipe: Recipe, registry: Registry, out: Path, *, progress: bool, console: Console) -> dict[str, str]:
@@ -180,8 +202,8 @@ def _evaluate(recipe: Recipe, registry: Registry, out: Path, *, progress: bool, 
 
     e = dict(recipe.eval)
     cfg = recipe.demo_config(out)
-    paths, _ = run_eval(
-        registry=registry, checkpoint=out / "lm", suite=str(e.get("suite", "all")), out_dir=out / "eval",
+    paths, _ = run_eval(  # the exported model: what ships is what is evaluated
+        registry=registry, checkpoint=out / "model", suite=str(e.get("suite", "all")), out_dir=out / "eval",
         name=str(e.get("name", "reference")), heldout=int(e.get("heldout", cfg.heldout)), data=out / "heldout",
         dataset=cfg.heldout_dataset, seconds=None, data_seed=cfg.seed, experts=None,
         train_experts_=bool(e.get("train_experts", False)), expert_steps=e.get("expert_steps"),

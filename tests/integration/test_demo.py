@@ -21,7 +21,7 @@ def demo(tmp_path_factory):
     if missing:
         pytest.fail(f"built-in modalities not installed: {missing}; failures: {registry.failures}")
     out = tmp_path_factory.mktemp("demo") / "run"
-    args = ["demo", "--out", str(out), "--minutes", "0.05", "--steps", "2", "--clips", "2", "--heldout", "1",
+    args = ["demo", "--train", "--out", str(out), "--minutes", "0.05", "--steps", "2", "--clips", "2", "--heldout", "1",
             "--no-progress"]
     first = CliRunner().invoke(cli.app, args)
     assert first.exit_code == 0, first.output
@@ -79,6 +79,27 @@ def test_a_second_demo_run_reuses_what_the_first_trained(demo):
 @pytest.mark.slow
 def test_a_demo_folder_made_with_other_data_settings_is_refused(demo):
     out, _, _ = demo
-    result = CliRunner().invoke(cli.app, ["demo", "--out", str(out), "--clips", "3", "--heldout", "1", "--no-progress"])
+    result = CliRunner().invoke(cli.app, ["demo", "--train", "--out", str(out), "--clips", "3", "--heldout", "1",
+                                          "--no-progress"])
     assert result.exit_code == 2
     assert "made its data with other settings" in result.stderr and "clips 2 -> 3" in result.stderr
+
+
+@pytest.mark.slow
+def test_the_demo_runs_an_exported_model_without_training(demo, tmp_path):
+    """`archon demo --model FOLDER` (what `archon demo` does with the shipped model): held-out clips
+    only, nothing trained, every output scored against the ground truth on the page and in demo.json."""
+    from archon_framework.infer import export_model
+
+    trained, _, _ = demo
+    export_model(trained / "lm", tmp_path / "model", load_registry(), tokenizers=trained / "tokenizers", name="demo")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli.app, ["demo", "--model", str(tmp_path / "model"), "--out", str(out),
+                                          "--heldout", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "demo.json").read_text())
+    assert summary["stages"] == [] and summary["model"]["step"] == 2
+    assert not (out / "data").exists() and (out / "heldout").is_dir()
+    scored = summary["scores_vs_ground_truth"]
+    assert any(k.startswith("speech-to-video (thinking): expression") for k in scored)
+    assert "vs ground truth" in (out / "index.html").read_text()
