@@ -67,6 +67,10 @@ class Metric:
         fn: `(prediction, reference, *, meta) -> float` (or a dict of named floats).
         higher_is_better: direction, for reports.
         description: what it measures and how (name proxies honestly).
+        set_level: True for a metric that scores a whole set of clips at once (a Frechet
+            distance): `fn` then takes two lists, one entry per clip, and ``meta=[...]``. (A
+            metric whose `fn` carries the attribute ``archon_set_level = True``, the form before
+            this field, is read as set-level when it is declared.)
     """
 
     name: str
@@ -74,6 +78,11 @@ class Metric:
     fn: Callable[..., Any]
     higher_is_better: bool
     description: str = ""
+    set_level: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if not self.set_level and getattr(self.fn, "archon_set_level", False) is True:
+            object.__setattr__(self, "set_level", True)
 
 
 @attrs.frozen(kw_only=True)

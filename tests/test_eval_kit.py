@@ -104,8 +104,6 @@ def video_set_distance(preds, refs, *, meta=None) -> float:
     return abs(float(np.mean([np.mean(p) for p in preds])) - float(np.mean([np.mean(r) for r in refs])))
 
 
-video_set_distance.archon_set_level = True
-
 
 def broken(pred, ref, *, meta=None) -> float:
     raise ValueError("this metric always fails")
@@ -118,7 +116,8 @@ TOY_METRICS = [
            description="mean absolute error"),
     Metric(name="identity_error", modalities=("identity",), fn=mean_abs_error, higher_is_better=False),
     Metric(name="toy_sync", modalities=("semantic", "speech"), fn=toy_sync, higher_is_better=False),
-    Metric(name="video_set_distance", modalities=("video",), fn=video_set_distance, higher_is_better=False),
+    Metric(name="video_set_distance", modalities=("video",), fn=video_set_distance, higher_is_better=False,
+           set_level=True),
     Metric(name="image_error", modalities=("image",), fn=mean_abs_error, higher_is_better=False),
     Metric(name="expression_broken", modalities=("expression",), fn=broken, higher_is_better=False),
 ]

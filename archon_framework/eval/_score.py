@@ -6,8 +6,8 @@ every installed plugin's metrics:
 
 * a metric of one modality gets the two raw values, ``fn(prediction, reference, meta=...)``;
   one of several modalities gets two ``{modality: value}`` mappings of exactly its modalities;
-* a *set-level* metric (its ``fn`` has the attribute ``archon_set_level = True``, e.g. the
-  Frechet distances) gets two lists, one entry per clip, and ``meta=[...]``;
+* a *set-level* metric (declared with ``Metric(set_level=True)``, e.g. the Frechet
+  distances) gets two lists, one entry per clip, and ``meta=[...]``;
 * a float result is reported under the metric's name, a dict ``{"f1": x}`` as ``"name.f1"``;
 * a metric whose score depends on a pretrained model carries a versioned definition: its ``fn``
   has ``archon_definition``, a zero-argument callable returning a JSON-ready dict (the models'
@@ -43,8 +43,8 @@ __all__ = ["Prediction", "MetricScores", "definition_id", "is_set_level", "metri
 
 
 def is_set_level(metric: Metric) -> bool:
-    """Whether a metric scores a whole set at once (``fn.archon_set_level``)."""
-    return bool(getattr(metric.fn, "archon_set_level", False))
+    """Whether a metric scores a whole set at once (``Metric.set_level``)."""
+    return metric.set_level
 
 
 def metric_definition(metric: Metric) -> dict[str, Any] | None:

@@ -31,7 +31,7 @@ import attrs
 import numpy as np
 from jaxtyping import Float
 
-from archon_framework import ClipMeta, RawValueError
+from archon_framework import ClipMeta, Metric, RawValueError
 from archon_semantic_magvit import NUM_LABELS
 
 from archon_eval_metrics._checks import as_array
@@ -54,7 +54,7 @@ __all__ = [
 
 #: Bins per colour channel of :func:`colour_histogram_features`.
 HISTOGRAM_BINS: int = 16
-#: A Metric whose ``fn`` carries this attribute set to True scores *sets* of clips (see README).
+#: The attribute :func:`set_level` puts on a metric fn (the form before ``Metric(set_level=True)``).
 SET_LEVEL_ATTRIBUTE: str = "archon_set_level"
 
 
@@ -65,9 +65,11 @@ def set_level(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def is_set_level(metric: Any) -> bool:
-    """Whether a ``Metric`` (or a bare fn) scores sets of clips rather than one clip."""
-    fn = getattr(metric, "fn", metric)
-    return bool(getattr(fn, SET_LEVEL_ATTRIBUTE, False))
+    """Whether a ``Metric`` (its ``set_level``; or a bare fn marked with :func:`set_level`) scores
+    sets of clips rather than one clip."""
+    if isinstance(metric, Metric):
+        return metric.set_level
+    return bool(getattr(metric, SET_LEVEL_ATTRIBUTE, False))
 
 
 @attrs.frozen(eq=False)

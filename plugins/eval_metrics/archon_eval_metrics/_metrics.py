@@ -93,7 +93,7 @@ def eval_metrics() -> list[Metric]:
                description="C-SIM: cosine of GE2E speaker embeddings (Resemblyzer 0.1.4; "
                f"{_PERCEPTION}[speaker]) of generated and reference speech"),
         Metric(name="voice_speaker_id_accuracy", modalities=("speech",), fn=voice_speaker_id_accuracy_metric,
-               higher_is_better=True,
+               set_level=True, higher_is_better=True,
                description="SET-LEVEL Id. Acc.: fraction of generated clips whose nearest enrolled speaker (each "
                "held-out clip's reference speech, GE2E cosine) is their own"),
         # ------------------------------------------------------------------ lip sync
@@ -123,7 +123,7 @@ def eval_metrics() -> list[Metric]:
                higher_is_better=True, description="fraction of pixels with the reference label"),
         Metric(name="semantic_mean_iou", modalities=("semantic",), fn=semantic_iou_metric,
                higher_is_better=True, description="mean IoU over the labels present in the reference"),
-        Metric(name="semantic_label_area_frechet", modalities=("semantic",), fn=semantic_frechet_metric,
+        Metric(name="semantic_label_area_frechet", modalities=("semantic",), fn=semantic_frechet_metric, set_level=True,
                higher_is_better=False,
                description="SET-LEVEL Frechet distance of Gaussians fitted to per-clip label-area "
                "features (mean and std over frames of each label's area fraction, 42-d); not FID"),
@@ -132,7 +132,7 @@ def eval_metrics() -> list[Metric]:
                description="PSNR in dB (peak 255; 148.1 dB caps a perfect match)"),
         Metric(name="image_ssim", modalities=("image",), fn=image_ssim_metric, higher_is_better=True,
                description="SSIM (Wang et al. 2004; 11x11 Gaussian sigma 1.5), mean of R, G, B"),
-        Metric(name="image_colour_histogram_frechet", modalities=("image",), fn=image_frechet_metric,
+        Metric(name="image_colour_histogram_frechet", modalities=("image",), fn=image_frechet_metric, set_level=True,
                higher_is_better=False,
                description=f"SET-LEVEL Frechet distance of Gaussians fitted to per-channel {HISTOGRAM_BINS}-bin "
                "colour histograms; not FID"),
@@ -140,7 +140,7 @@ def eval_metrics() -> list[Metric]:
                description="mean per-frame PSNR in dB"),
         Metric(name="video_ssim", modalities=("video",), fn=video_ssim_metric, higher_is_better=True,
                description="mean per-frame SSIM (Wang et al. 2004), mean of R, G, B"),
-        Metric(name="video_colour_histogram_frechet", modalities=("video",), fn=video_frechet_metric,
+        Metric(name="video_colour_histogram_frechet", modalities=("video",), fn=video_frechet_metric, set_level=True,
                higher_is_better=False,
                description=f"SET-LEVEL Frechet distance of Gaussians fitted to per-channel {HISTOGRAM_BINS}-bin "
                "colour histograms over all frames; not FVD"),
