@@ -1,6 +1,7 @@
 """Training the prefix LM: configs, the trainer, schedules and meshes, and per-modality experts;
 step budgets that keep compile time apart (`StepBudget`, shared with the plugins' trainers);
-multi-process runs on JAX's distributed runtime (`join_cluster`, `launch_local`)."""
+multi-process runs on JAX's distributed runtime (`join_cluster`, `launch_local`) and data parallelism
+for any trainer (`DataParallel`)."""
 
 from archon_framework.train._budget import StepBudget, TrainReport, UndertrainedWarning, training_record
 from archon_framework.train._config import (
@@ -24,9 +25,10 @@ from archon_framework.train._experts import (
     read_expert_plan,
     train_experts,
 )
-from archon_framework.train._launch import LaunchError, launch_local
+from archon_framework.train._launch import LaunchError, LocalLaunch, launch_local
 from archon_framework.train._levels import LevelTable
 from archon_framework.train._logging import MetricsLog
+from archon_framework.train._mesh import DataParallel
 from archon_framework.train._step import make_optimizer, make_schedule, make_train_step
 from archon_framework.train._trainer import (
     Trainer,
@@ -41,12 +43,14 @@ __all__ = [
     "CheckpointConfig",
     "ClusterConfig",
     "DataConfig",
+    "DataParallel",
     "DistributedError",
     "EXPERTS_MANIFEST",
     "ExpertPlan",
     "ExpertSpec",
     "LaunchError",
     "LevelTable",
+    "LocalLaunch",
     "MeshConfig",
     "MetricsLog",
     "ModelSection",

@@ -86,6 +86,9 @@ class ClusterConfig:
         if self.explicit and missing:
             raise DistributedError(f"a multi-process run needs --coordinator, --num-processes and --process-id together; "
                                    f"missing {', '.join(missing)}")
+        for name in ("heartbeat_timeout_s", "shutdown_timeout_s", "init_timeout_s"):
+            if getattr(self, name) < 1:
+                raise DistributedError(f"{name} = {getattr(self, name)}: must be >= 1 second")
         if not self.explicit:
             return
         host, sep, port = str(self.coordinator).rpartition(":")
@@ -96,9 +99,6 @@ class ClusterConfig:
         if not 0 <= self.process_id < self.num_processes:
             raise DistributedError(f"--process-id {self.process_id}: must lie in 0..{self.num_processes - 1} "
                                    f"(--num-processes {self.num_processes})")
-        for name in ("heartbeat_timeout_s", "shutdown_timeout_s", "init_timeout_s"):
-            if getattr(self, name) < 1:
-                raise DistributedError(f"{name} = {getattr(self, name)}: must be >= 1 second")
 
 
 # ---------------------------------------------------------------------- joining

@@ -1,5 +1,5 @@
-"""Device meshes: the trainer's ("data", "fsdp") mesh over one or many hosts' devices, and
-placing parameters on it (FSDP shards an array's first axis)."""
+"""Device meshes: the trainer's ("data", "fsdp") mesh over one or many hosts' devices, placing
+parameters on it (FSDP shards an array's first axis), and `DataParallel` for other trainers."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from archon_framework._errors import ConfigError
 from archon_framework.train._config import TrainConfig
 
-__all__ = ["make_mesh", "param_sharding", "shard_tree"]
+__all__ = ["DataParallel", "make_mesh", "param_sharding", "shard_tree"]
 
 
 def make_mesh(config: TrainConfig, devices: Sequence[Any] | None = None) -> Mesh:
@@ -40,3 +40,64 @@ def param_sharding(leaf: Any, mesh: Mesh) -> NamedSharding:
 def shard_tree(tree: Any, mesh: Mesh) -> Any:
     """Every array of `tree` placed on `mesh` by `param_sharding`."""
     return jax.tree_util.tree_map(lambda x: jax.device_put(x, param_sharding(x, mesh)) if eqx.is_array(x) else x, tree)
+
+
+class DataParallel:
+    """Data parallelism for any trainer (the plugins' tokenizer and decoder trainers too): the
+    state replicated on every device of a one-axis mesh, each batch's rows split over the devices
+    of every process. A jitted step on such inputs is data-parallel as written: XLA averages the
+    gradients across devices (and, over JAX's distributed runtime, across processes).
+
+    Each process produces only its own rows (`local_batch_size` of them; sample them with a
+    generator seeded by the process index, `jax.process_index()`, so processes differ) and
+    `put` assembles the global batch::
+
+        dp = DataParallel()
+        dp.check_batch_size(config.batch_size, "train.batch_size")
+        model, opt_state = dp.replicate((model, opt_state))
+        for step in range(steps):
+            batch = dp.put(sampler(dp.local_batch_size(config.batch_size)))
+            model, opt_state, loss = step_fn(model, opt_state, batch)
+
+    Args:
+        devices: the mesh's devices (default: every process's, `jax.devices()`).
+        axis: the mesh axis name.
+    """
+
+    def __init__(self, devices: Sequence[Any] | None = None, *, axis: str = "data") -> None:
+        self.mesh = Mesh(np.asarray(list(devices if devices is not None else jax.devices())), (axis,))
+        self.axis = axis
+        self.batch_sharding = NamedSharding(self.mesh, PartitionSpec(axis))
+        self.replicated = NamedSharding(self.mesh, PartitionSpec())
+
+    @property
+    def size(self) -> int:
+        """Devices on the data axis."""
+        return self.mesh.shape[self.axis]
+
+    def check_batch_size(self, batch_size: int, field: str = "batch_size") -> None:
+        """Refuse a global batch size the devices cannot split evenly, naming `field`."""
+        if batch_size % self.size:
+            raise ConfigError(f"{field} = {batch_size}: not a multiple of the {self.size} data-parallel device(s) "
+                              f"({jax.process_count()} process(es)); use a multiple of {self.size}")
+
+    def local_batch_size(self, batch_size: int) -> int:
+        """Rows of each global batch this process produces."""
+        self.check_batch_size(batch_size)
+        local = sum(1 for d in self.mesh.devices.flat if d.process_index == jax.process_index())
+        return batch_size // self.size * local
+
+    def replicate(self, tree: Any) -> Any:
+        """Every array of `tree` on every device (equal on every process: same seed, same init)."""
+        return jax.tree_util.tree_map(lambda x: jax.device_put(x, self.replicated) if eqx.is_array(x) else x, tree)
+
+    def put(self, local_batch: Any) -> Any:
+        """The global batch from this process's rows (a pytree of arrays, rows first)."""
+        def place(x: Any) -> Any:
+            x = np.asarray(x)
+            if jax.process_count() == 1:
+                return jax.device_put(x, self.batch_sharding)
+            rows = x.shape[0] * self.size // sum(1 for d in self.mesh.devices.flat if d.process_index == jax.process_index())
+            return jax.make_array_from_process_local_data(self.batch_sharding, x, (rows, *x.shape[1:]))
+
+        return jax.tree_util.tree_map(place, local_batch)
