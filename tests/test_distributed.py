@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from archon_framework import ArchonError, ConfigError
 from archon_framework.train._distributed import ClusterConfig, DistributedError, detect_cluster
-from archon_framework.train._launch import LaunchError, LocalLaunch, _with_host_devices, launch_local
+from archon_framework.train._launch import LaunchError, LocalLaunch, _with_host_devices, archon_command, launch_local
 from archon_framework.train._streams import BatchStreams, merge_stream_states, stream_count
 
 WORKER = Path(__file__).parent / "distributed_worker.py"
@@ -237,9 +237,9 @@ def test_archon_launch_runs_train_in_every_process_and_names_the_failure(tmp_pat
     distributed runtime); both refuse the config, and the launch names the failure."""
     (tmp_path / "t.toml").write_text(f'out_dir = "{tmp_path / "run"}"\n[data]\ndataset = "{tmp_path / "none"}"\n')
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run([sys.executable, "-c", "from archon_framework.cli import main; main()", "launch", "--local", "2",
-                           "--devices-per-process", "2", "--", "train", "--config", str(tmp_path / "t.toml"),
-                           "--no-progress"], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(archon_command(["launch", "--local", "2", "--devices-per-process", "2", "--", "train",
+                                          "--config", str(tmp_path / "t.toml"), "--no-progress"]),
+                          env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 3, done.stdout + done.stderr
     for i in (0, 1):
         assert f"[process {i}]   data.dataset = '{tmp_path / 'none'}': not a dataset directory" in done.stdout

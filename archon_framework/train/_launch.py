@@ -190,8 +190,13 @@ def launch_local(command: Sequence[str], num_processes: int, *, devices_per_proc
 
 # ---------------------------------------------------------------------- the commands
 def archon_command(args: Sequence[str]) -> list[str]:
-    """The argv that runs ``archon ARGS`` with this interpreter."""
-    return [sys.executable, "-c", "from archon_framework.cli import main; main()", *args]
+    """The argv that runs ``archon ARGS`` with this interpreter (through the `archon` console
+    script's entry point, wherever the CLI lives)."""
+    from importlib.metadata import entry_points
+
+    found = [ep.value for ep in entry_points(group="console_scripts", name="archon")]
+    module, _, attr = (found[0] if found else "archon_framework.cli:main").partition(":")
+    return [sys.executable, "-c", f"import sys; from {module} import {attr} as main; sys.exit(main())", *args]
 
 
 def launch_command(ctx: typer.Context,
