@@ -16,15 +16,8 @@ from archon_framework.model._decode import (
 )
 from archon_framework.model._layers import Attention, Block, RMSNorm, SwiGLU, apply_rope
 from archon_framework.model._mask import prefix_lm_mask
-from archon_framework.model._prefix_lm import (
-    PrefixLM,
-    TokenLosses,
-    grow_vocab,
-    load_prefix_lm,
-    save_prefix_lm,
-    target_loss,
-    token_losses,
-)
+from archon_framework.model._loss import TokenLosses, target_loss, token_losses
+from archon_framework.model._prefix_lm import PrefixLM, grow_vocab, load_prefix_lm, save_prefix_lm
 
 __all__ = [
     "Attention",
