@@ -128,16 +128,19 @@ def test_a_killed_process_is_named_and_a_restart_resumes(tmp_path, reference, ca
     assert_close(losses(restarted[0]), reference["data"], (3, 4, 5))
 
 
-def test_processes_with_different_plugins_are_refused_before_any_step(tmp_path, cache_dir):
-    # Process 1 alone gets one more modality: its plugins' vocabulary layout differs from process 0's.
+@pytest.mark.parametrize("extra, difference", [
+    (["--extra-modality"], "layout: pose only here"),  # its plugins' vocabulary layout differs
+    (["--num-processes", "3"], "num_processes = 3 (process 0: 2)"),  # JAX would go by process 0's count
+])
+def test_processes_that_disagree_are_refused_before_any_step(tmp_path, cache_dir, extra, difference):
     launch = LocalLaunch([sys.executable, str(WORKER), "--out", str(tmp_path)], 2, devices_per_process=2,
-                         env=_env(cache_dir), output=None, extra_args={1: ["--extra-modality"]})
+                         env=_env(cache_dir), output=None, extra_args={1: extra})
     result = launch.wait(grace_s=60, timeout_s=300)
-    assert result.returncodes == (3, 3)
+    assert result.returncodes == (3, 3), launch.output(0)[-3000:]
     for i in (0, 1):
         text = launch.output(i)
         assert "ERROR DistributedError: the processes of this run disagree, nothing was trained" in text, text[-3000:]
-        assert re.search(r"process 1 \(host [^)]+\) differs from process 0 \(host [^)]+\): layout: pose only here", text)
+        assert re.search(r"process 1 \(host [^)]+\) differs from process 0 \(host [^)]+\): .*" + re.escape(difference), text)
         assert "STEP" not in text
     assert not (tmp_path / "layout.json").exists()  # refused before process 0 laid out the run
 

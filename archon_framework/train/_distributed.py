@@ -166,11 +166,12 @@ def join_cluster(cluster: ClusterConfig | None = None) -> bool:
             "--num-processes and distinct --process-id, process 0 first reachable"
         ) from err
     _STATE["heartbeat_timeout_s"] = cluster.heartbeat_timeout_s
+    _STATE["told"] = {"num_processes": cluster.num_processes, "process_id": cluster.process_id}
     _start_beats()
     return True
 
 
-_STATE: dict[str, Any] = {"hosts": {}, "heartbeat_timeout_s": 100}
+_STATE: dict[str, Any] = {"hosts": {}, "heartbeat_timeout_s": 100, "told": {}}
 BEAT_S = 0.5  # how often each process bumps its counter in the coordination service's key-value store
 
 
@@ -238,6 +239,9 @@ def process_fingerprints(fingerprint: Mapping[str, Any]) -> list[dict[str, Any]]
     own = {**fingerprint, "process": jax.process_index(), "host": socket.gethostname(), "pid": os.getpid(),
            "process_count": jax.process_count(), "local_devices": jax.local_device_count(),
            "platform": jax.default_backend()}
+    told = _STATE["told"].get("num_processes")
+    if told is not None:  # JAX goes by process 0's count; a process told another one is refused here
+        own["num_processes"] = told
     prints = allgather_json(own)
     _STATE["hosts"] = {p["process"]: f"{p['host']} pid {p['pid']}" for p in prints}
     return prints

@@ -74,7 +74,7 @@ class LocalLaunch:
         env: extra environment variables for every process.
         output: where prefixed output lines go (default: stdout); None keeps each process's
             output in `outputs` only.
-        extra_args: more arguments for some processes, by process id.
+        extra_args: more arguments for some processes, by process id (after the cluster flags).
     """
 
     def __init__(self, command: Sequence[str], num_processes: int, *, devices_per_process: int = 1,
@@ -97,8 +97,8 @@ class LocalLaunch:
                 proc_env["XLA_FLAGS"] = _with_host_devices(proc_env.get("XLA_FLAGS", ""), devices_per_process)
                 proc_env["JAX_LOCAL_DEVICE_IDS"] = ",".join(
                     str(d) for d in range(i * devices_per_process, (i + 1) * devices_per_process))
-            argv = [*command, *(extra_args or {}).get(i, ()), "--coordinator", f"127.0.0.1:{self.port}", "--num-processes", str(num_processes),
-                    "--process-id", str(i)]
+            argv = [*command, "--coordinator", f"127.0.0.1:{self.port}", "--num-processes", str(num_processes),
+                    "--process-id", str(i), *(extra_args or {}).get(i, ())]
             proc = subprocess.Popen(argv, env=proc_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                     bufsize=1, start_new_session=True)
             self.processes.append(proc)
