@@ -155,8 +155,8 @@ class Modality:
         num_tokens: exact token count for a clip window, or None for free-length text.
         tokenizer: factory `(artifact_dir | None) -> Tokenizer` of a token modality; None loads
             the plugin's default (a shipped model or a seeded, untrained network). The
-            tokenizer may also implement the optional capabilities of `archon_framework._capabilities`
-            (`TextTokenizer`, `BlockedTokenizer`).
+            tokenizer may also implement the optional capability protocols `TextTokenizer` and
+            `BlockedTokenizer` (docs/plugin-api.md).
         renderer: factory `(artifact_dir | None) -> Renderer` of a rendered modality (one
             without a vocabulary), called like `tokenizer`. (A rendered modality that passes
             its renderer factory as `tokenizer`, the form before this field, still loads, with
