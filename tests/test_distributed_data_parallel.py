@@ -12,7 +12,6 @@ import sys
 
 import pytest
 
-from archon_framework import ConfigError
 from archon_framework.train import DataParallel, LocalLaunch
 
 # Each process keeps its own rows of the global batch (a tokenizer trainer's sampler would draw
