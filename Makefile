@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PLUGINS := plugins/text_t5 plugins/speech_soundstream plugins/semantic_magvit \
            plugins/flame_rvq plugins/synthetic_heads plugins/eval_metrics \
-           plugins/video_walt plugins/perception plugins/prepare_mediapipe
+           plugins/video_walt plugins/perception plugins/prepare_mediapipe plugins/paper
 
 .PHONY: setup demo test bench clean
 

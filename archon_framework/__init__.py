@@ -28,6 +28,7 @@ from archon_framework._errors import (
 )
 from archon_framework._frames import FRAME_TOLERANCE_SECONDS, fit_frame_count, moving_ellipses_labels
 from archon_framework._capabilities import BlockedTokenizer, Renderer, TextTokenizer
+from archon_framework._chains import Chain, ChainStep, EditCheck, EditingChain, chain_slots, chain_steps, parse_slot
 from archon_framework._codec import SlotCodec
 from archon_framework._modality import Modality, RawSpec, Tokenizer, TokenizerTrainer
 from archon_framework._plugins import DISABLE_ENV, Registry, load_registry
@@ -40,7 +41,8 @@ from archon_framework._prompt import (
     TextModalityCodec,
 )
 from archon_framework._registry import DatasetSpec, Metric, PluginFailure, PluginInfo, PrepareStep
-from archon_framework._suites import TABLE_G, archon72, output_balanced_weights, perplexity_weights, uniform_weights
+from archon_framework._showcase import DemoSpec, EvalDefaults, EvalRow, EvalTable, RecipeFile
+from archon_framework._suites import output_balanced_weights, perplexity_weights, uniform_weights
 from archon_framework._tasks import Slot, State, Task, TaskSuite, parse_task
 from archon_framework._windows import WINDOW_ALIGN_SECONDS, clip_windows, slot_value, task_windows, words_window
 from archon_framework._vocab import TEXT_VOCABULARY, LayoutDiff, Vocabulary, VocabLayout, VocabRange
@@ -49,7 +51,18 @@ from archon_framework.hookspecs import hookimpl
 __version__ = "0.1.0"
 
 __all__ = [
-    "archon72",
+    "Chain",
+    "ChainStep",
+    "DemoSpec",
+    "EditCheck",
+    "EditingChain",
+    "EvalDefaults",
+    "EvalRow",
+    "EvalTable",
+    "RecipeFile",
+    "chain_slots",
+    "chain_steps",
+    "parse_slot",
     "clip_windows",
     "ArchonError",
     "ArchonWarning",
@@ -96,7 +109,6 @@ __all__ = [
     "slot_value",
     "SlotCodec",
     "State",
-    "TABLE_G",
     "Task",
     "task_windows",
     "TaskError",

@@ -10,7 +10,9 @@ order). A rendered output (``video``) is made by its modality's Renderer from th
 ``Modality.derived_from``.
 
 `plan_chain` checks a chain against the installed modalities, the given conditions and the
-trained suite before any compute and names what is missing.
+trained suite before any compute and names what is missing. Named chains come from plugins
+(`archon_chains()`), into the frozen `Registry` (``registry.chain(name)``); this module holds no
+chain of its own.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ __all__ = [
     "parse_chain",
     "default_slot",
     "parse_slot",
-    "register_chain",
-    "get_chain",
-    "list_chains",
+    "EditCheck",
+    "EditingChain",
+    "chain_steps",
+    "chain_slots",
 ]
 
 
@@ -299,121 +302,69 @@ def parse_chain(text: str, modalities: Mapping[str, Modality], *, name: str | No
     return Chain(name or text.replace(" ", ""), conds, outs, description="custom chain")
 
 
-# ---------------------------------------------------------------------- the named chains
-def _s(text: str) -> Slot:
-    return parse_slot(text)
+# ---------------------------------------------------------------------- writing chains down
+def chain_slots(text: str) -> tuple[Slot, ...]:
+    """``a(c)+b(t)`` -> the slots, in order (states written out; no modality lookup)."""
+    return tuple(parse_slot(x) for x in text.split("+") if x.strip())
 
 
-def _step(task: str) -> ChainStep:
-    """``a(c)+b(t)->out(c)`` (a Table G task) or ``out(c)`` (rendered / automatic)."""
-    if "->" not in task:
-        return ChainStep(_s(task))
-    lhs, rhs = task.split("->")
-    return ChainStep(_s(rhs), tuple(_s(x) for x in lhs.split("+")))
+def chain_steps(*tasks: str) -> tuple[ChainStep, ...]:
+    """Steps from Table G task names: ``a(c)+b(t)->out(c)`` (exact inputs) or ``out(c)`` (a
+    rendered output, or a step whose task is picked from what is available)."""
+    out = []
+    for task in tasks:
+        if "->" in task:
+            lhs, rhs = task.split("->")
+            out.append(ChainStep(parse_slot(rhs), chain_slots(lhs)))
+        else:
+            out.append(ChainStep(parse_slot(task)))
+    return tuple(out)
 
 
-_REGISTRY: dict[str, Chain] = {}
+# ---------------------------------------------------------------------- editing chains
+@attrs.frozen
+class EditCheck:
+    """A figure an editing chain records: a registered metric on the edited clip's outputs.
+
+    The metric's prediction holds, for each of its modalities, the regenerated output (else the
+    edited value, else the clip's); its reference holds the edited value (``against="edit"``)
+    or the clip's value as it was (``against="clip"``).
+
+    Attributes:
+        name: the figure's key in the manifest.
+        metric: a registered metric's name (``registry.metrics``).
+        against: "edit" or "clip".
+        description: what the figure shows about the edit.
+    """
+
+    name: str
+    metric: str
+    against: Literal["edit", "clip"] = attrs.field(validator=attrs.validators.in_(("edit", "clip")))
+    description: str = ""
 
 
-def register_chain(chain: Chain, *, replace: bool = False) -> Chain:
-    """Add a chain to the registry that ``get_chain``, ``list_chains`` and the CLI read."""
-    if chain.name in _REGISTRY and not replace:
-        raise TaskError(f"a chain named {chain.name!r} is already registered")
-    _REGISTRY[chain.name] = chain
-    return chain
+@attrs.frozen
+class EditingChain:
+    """A chain that regenerates what depends on an edit of a clip.
 
+    Attributes:
+        name: registry name (``edit-script``).
+        chain: its conditions are read from the clip (or the edit) and its steps are exactly
+            what gets regenerated; every other modality of the clip is kept.
+        edits: the modalities the user changes (``("expression", "pose")`` for reenactment).
+        voice: modalities whose clip value conditions the chain as a past window
+            (``speech(p)``: the clip's own voice), tokenized from the clip.
+        description: one line for listings.
+        checks: the figures `measure_edit` records for an edit with this chain.
+    """
 
-def get_chain(name: str) -> Chain:
-    """A registered chain by name; TaskError listing the names otherwise."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise TaskError(f"no chain named {name!r} (registered: {', '.join(sorted(_REGISTRY))})") from None
+    name: str
+    chain: Chain
+    edits: tuple[str, ...] = attrs.field(converter=tuple)
+    voice: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    description: str = ""
+    checks: tuple[EditCheck, ...] = attrs.field(default=(), converter=tuple)
 
-
-def list_chains() -> tuple[Chain, ...]:
-    """Every registered chain, in registration order."""
-    return tuple(_REGISTRY.values())
-
-
-def _chain(name: str, conditions: str, steps: list[str], description: str, optional: str = "") -> Chain:
-    return register_chain(Chain(
-        name,
-        tuple(_s(c) for c in conditions.split("+")),
-        tuple(_step(s) for s in steps),
-        tuple(_s(c) for c in optional.split("+")) if optional else (),
-        description,
-    ))
-
-
-#: Paper Sec. 3.4 / Tab. 3 "Full Model": {speech, image} -> [shape, expression, semantic, description, video].
-SPEECH_TO_VIDEO = _chain("speech-to-video", "speech(c)+image(t)", [
-    "image(t)->identity(t)",
-    "speech(c)+identity(t)+image(t)->expression(c)",
-    "image(t)+expression(c)->semantic(c)",
-    "image(t)+semantic(c)+speech(c)->description(t)",
-    "video(c)",
-], "speech + reference image -> video, thinking through identity, expression, semantic, description (paper Tab. 3 full)")
-
-#: Paper Tab. 3 "w/o Thinking". Video is rendered from semantic + image + description here, so
-#: the direct chain emits semantic straight from {speech, image} and the description the
-#: renderer needs from the same inputs plus that semantic (as the full chain does), without the
-#: intermediate identity and expression.
-SPEECH_TO_VIDEO_DIRECT = _chain("speech-to-video-direct", "speech(c)+image(t)", [
-    "speech(c)+image(t)->semantic(c)",
-    "image(t)+semantic(c)+speech(c)->description(t)",
-    "video(c)",
-], "speech + reference image -> video without thinking: semantic directly from the conditions (paper Tab. 3 w/o thinking)")
-
-#: Paper Sec. 4.2 / Fig. 4(a): a description (optionally with a script) -> every modality.
-TEXT_TO_ALL = _chain("text-to-all", "description(t)", [
-    "description(t)->script(c)",
-    "description(t)+script(c)->speech(c)",
-    "description(t)->image(t)",
-    "description(t)+script(c)+speech(c)->identity(t)",
-    "description(t)+script(c)+speech(c)+image(t)+identity(t)->expression(c)",
-    "speech(c)+identity(t)+expression(c)+image(t)->pose(c)",
-    "description(t)+script(c)+speech(c)+identity(t)+expression(c)+pose(c)+image(t)->semantic(c)",
-    "video(c)",
-], "description (+ optional script) -> script, speech, image, 3DMM, semantic, video (paper Fig. 4a)",
-    optional="script(c)")
-
-#: Paper Fig. 4(b): speech -> appearance (description) and script, then everything else.
-SPEECH_TO_ALL = _chain("speech-to-all", "speech(c)", [
-    "speech(c)->description(t)",
-    "speech(c)->script(c)",
-    "description(t)+script(c)+speech(c)->identity(t)",
-    "description(t)->image(t)",
-    "description(t)+script(c)+speech(c)+image(t)+identity(t)->expression(c)",
-    "speech(c)+identity(t)+expression(c)+image(t)->pose(c)",
-    "description(t)+script(c)+speech(c)+identity(t)+expression(c)+pose(c)+image(t)->semantic(c)",
-    "video(c)",
-], "speech -> description, script, 3DMM, image, semantic, video (paper Fig. 4b)")
-
-#: Paper Fig. 4(c): fine-grained control with 3DMM and a reference image.
-ANIMATION_TO_VIDEO = _chain("animation-to-video", "identity(t)+expression(c)+pose(c)+image(t)", [
-    "image(t)+identity(t)+expression(c)+pose(c)->semantic(c)",
-    "image(t)+semantic(c)->description(t)",
-    "video(c)",
-], "3DMM (identity, expression, pose) + image -> semantic, description, video (paper Fig. 4c)")
-
-#: Paper Fig. 4(d), understanding from a semantic video: lip reading, voice, 3DMM, description.
-SEMANTIC_TO_ALL = _chain("semantic-to-all", "semantic(c)", [
-    "semantic(c)->expression(c)",
-    "semantic(c)->pose(c)",
-    "semantic(c)->script(c)",
-    "script(c)+semantic(c)->speech(c)",
-    "speech(c)->identity(t)",
-    "identity(t)+expression(c)+pose(c)->description(t)",
-], "semantic video -> expression, pose, script (lip reading), speech, identity, description (paper Fig. 4d)")
-
-#: Paper Fig. 4(d), understanding a video. The LM reads video through its semantic rendering
-#: and a reference frame (video itself is rendered, never tokenized).
-VIDEO_TO_ALL = _chain("video-to-all", "semantic(c)+image(t)", [
-    "semantic(c)->script(c)",
-    "script(c)+semantic(c)->speech(c)",
-    "image(t)->identity(t)",
-    "semantic(c)->expression(c)",
-    "semantic(c)->pose(c)",
-    "image(t)+semantic(c)+speech(c)+script(c)->description(t)",
-], "a video (as its semantic video + a frame) -> script, speech, 3DMM, description (paper Fig. 4d)")
+    @property
+    def regenerates(self) -> tuple[str, ...]:
+        return tuple(s.modality for s in self.chain.outputs)

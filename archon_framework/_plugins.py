@@ -14,12 +14,14 @@ import attrs
 import pluggy
 
 from archon_framework._capabilities import Renderer
+from archon_framework._chains import Chain, EditingChain
 from archon_framework._clip import Clip
 from archon_framework._codec import tokenizer_capabilities
 from archon_framework._errors import ArchonError, ConfigError, PluginConflictError, PluginError, RawValueError, TaskError
 from archon_framework._modality import Modality, Tokenizer
 from archon_framework._prompt import TextCodec
 from archon_framework._registry import DatasetSpec, Metric, PluginFailure, PluginInfo, PrepareStep
+from archon_framework._showcase import DemoSpec, EvalDefaults, EvalTable, RecipeFile, merge_defaults
 from archon_framework._tasks import TaskSuite
 from archon_framework._vocab import TEXT_VOCABULARY, Vocabulary, VocabLayout
 from archon_framework.hookspecs import PROJECT_NAME, ArchonHookSpecs
@@ -59,6 +61,11 @@ class Registry:
         commands: plugin CLI apps (typer) with their plugin.
         prepare_steps: `archon data prepare` steps by name.
         provenance_steps: plugins' own watermark / provenance steps by name.
+        chains, editing_chains: named generation and editing chains (`archon_chains()`).
+        eval_tables: `archon eval`'s tables (`archon_eval_tables()`), in load order.
+        eval_defaults: what `archon eval` does by default (`archon_eval_defaults()`).
+        demos: what `archon demo` runs (`archon_demos()`).
+        recipes: `archon pretrain --recipe NAME` files (`archon_recipes()`).
     """
 
     plugins: tuple[PluginInfo, ...] = ()
@@ -72,6 +79,12 @@ class Registry:
     commands: tuple[tuple[Any, PluginInfo], ...] = ()
     prepare_steps: Mapping[str, PrepareStep] = attrs.field(factory=dict)
     provenance_steps: Mapping[str, ProvenanceStep] = attrs.field(factory=dict)
+    chains: Mapping[str, Chain] = attrs.field(factory=dict)
+    editing_chains: Mapping[str, EditingChain] = attrs.field(factory=dict)
+    eval_tables: Mapping[str, EvalTable] = attrs.field(factory=dict)
+    eval_defaults: Mapping[str, EvalDefaults] = attrs.field(factory=dict)
+    demos: Mapping[str, DemoSpec] = attrs.field(factory=dict)
+    recipes: Mapping[str, RecipeFile] = attrs.field(factory=dict)
 
     @property
     def conflicts(self) -> tuple[PluginFailure, ...]:
@@ -157,6 +170,31 @@ class Registry:
             return self.datasets[name]
         except KeyError:
             raise PluginError(f"dataset {name!r} is not installed (installed: {', '.join(sorted(self.datasets)) or 'none'})") from None
+
+    def chain(self, name: str) -> Chain:
+        """A named chain (`archon_chains()`); TaskError listing the installed ones otherwise."""
+        return _named(self.chains, name, "chain", "archon list-chains")
+
+    def editing_chain(self, name: str) -> EditingChain:
+        """A named editing chain (`archon_chains()`); TaskError listing the installed ones otherwise."""
+        return _named(self.editing_chains, name, "editing chain", "archon list-chains --editing")
+
+    def eval_default(self) -> EvalDefaults:
+        """The installed `EvalDefaults` merged (`merge_defaults`): what `archon eval` does by default."""
+        return merge_defaults(self.eval_defaults.values())
+
+    def demo(self, name: str | None = None) -> DemoSpec:
+        """A demo by name, or with None the first installed one (`archon_demos()`)."""
+        if name is None and self.demos:
+            return next(iter(self.demos.values()))
+        return _named(self.demos, name or "", "demo", "install archon-paper or a plugin with archon_demos()")
+
+    def recipe(self, name: str) -> RecipeFile:
+        """A recipe file by name (`archon_recipes()`); ConfigError listing the installed ones otherwise."""
+        if name not in self.recipes:
+            raise ConfigError(f"no recipe named {name!r} (installed: {', '.join(self.recipes) or 'none'}; "
+                              "or give a .toml file)")
+        return self.recipes[name]
 
     def check_clip(self, clip: Clip) -> Clip:
         """Validate every raw value of a clip against its modality's declaration.
@@ -291,9 +329,7 @@ def load_registry(
     by_plugin: dict[str, PluginInfo] = {}
     skipped: list[str] = []
 
-    from archon_framework import _builtin
-
-    candidates: list[tuple[PluginInfo, Callable[[], object]]] = [(CORE_PLUGIN, lambda: _builtin)]
+    candidates: list[tuple[PluginInfo, Callable[[], object]]] = []
     if entry_points:
         for ep in _entry_points():
             candidates.append((_info(ep), ep.load))
@@ -325,11 +361,15 @@ def load_registry(
 
     results = {hook: _collect(pm, hook, by_plugin, failures) for hook in (
         "archon_modalities", "archon_task_suites", "archon_datasets", "archon_metrics", "archon_commands",
-        "archon_prepare_steps", "archon_provenance_steps")}
+        "archon_prepare_steps", "archon_provenance_steps", "archon_chains", "archon_eval_tables",
+        "archon_eval_defaults", "archon_demos", "archon_recipes")}
     kinds = {"archon_modalities": ("modality", Modality), "archon_task_suites": ("task suite", TaskSuite),
              "archon_datasets": ("dataset", DatasetSpec), "archon_metrics": ("metric", Metric),
              "archon_prepare_steps": ("prepare step", PrepareStep),
-             "archon_provenance_steps": ("provenance step", ProvenanceStep)}
+             "archon_provenance_steps": ("provenance step", ProvenanceStep),
+             "archon_chains": ("chain", (Chain, EditingChain)), "archon_eval_tables": ("evaluation table", EvalTable),
+             "archon_eval_defaults": ("evaluation defaults", EvalDefaults), "archon_demos": ("demo", DemoSpec),
+             "archon_recipes": ("recipe", RecipeFile)}
     for hook, (kind, cls) in kinds.items():
         results[hook] = _well_typed(kind, results[hook], cls, failures)
     # A conflict between two plugins leaves both out (reported), never the whole host down.
@@ -346,6 +386,10 @@ def load_registry(
     commands = tuple((c, info) for c, info in results["archon_commands"])
     prepare_steps = _unique("prepare step", results["archon_prepare_steps"], lambda s: s.name, {})
     provenance_steps = _unique("provenance step", results["archon_provenance_steps"], lambda s: s.name, {})
+    chains = _unique("chain", [(c, i) for c, i in results["archon_chains"] if isinstance(c, Chain)], lambda c: c.name, {})
+    editing = _unique("editing chain", [(c, i) for c, i in results["archon_chains"] if isinstance(c, EditingChain)],
+                      lambda c: c.name, {})
+    proxy = types.MappingProxyType
     return Registry(
         plugins=tuple(loaded), failures=tuple(failures), blocked=tuple(skipped),
         modalities=types.MappingProxyType(modalities), providers=types.MappingProxyType(providers),
@@ -353,6 +397,11 @@ def load_registry(
         metrics=types.MappingProxyType(metrics),
         commands=commands, prepare_steps=types.MappingProxyType(prepare_steps),
         provenance_steps=types.MappingProxyType(provenance_steps),
+        chains=proxy(chains), editing_chains=proxy(editing),
+        eval_tables=proxy(_unique("evaluation table", results["archon_eval_tables"], lambda t: t.name, {})),
+        eval_defaults=proxy(_unique("evaluation defaults", results["archon_eval_defaults"], lambda d: d.name, {})),
+        demos=proxy(_unique("demo", results["archon_demos"], lambda d: d.name, {})),
+        recipes=proxy(_unique("recipe", results["archon_recipes"], lambda r: r.name, {})),
     )
 
 
@@ -382,17 +431,19 @@ def _collect(pm: pluggy.PluginManager, hook: str, by_plugin: Mapping[str, Plugin
     return out
 
 
-def _well_typed(kind: str, items: Sequence[tuple[Any, PluginInfo]], cls: type, failures: list[PluginFailure]) -> list[tuple[Any, PluginInfo]]:
+def _well_typed(kind: str, items: Sequence[tuple[Any, PluginInfo]], cls: type | tuple[type, ...],
+                failures: list[PluginFailure]) -> list[tuple[Any, PluginInfo]]:
+    expected = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
     out = []
     for item, info in items:
         if isinstance(item, cls):
             out.append((item, info))
         else:
-            failures.append(PluginFailure(plugin=info, stage=f"{kind} declaration", error=f"returned {type(item).__name__}, expected {cls.__name__}"))
+            failures.append(PluginFailure(plugin=info, stage=f"{kind} declaration", error=f"returned {type(item).__name__}, expected {expected}"))
     return out
 
 
-def _conflicts(results: Mapping[str, list[tuple[Any, PluginInfo]]], kinds: Mapping[str, tuple[str, type]],
+def _conflicts(results: Mapping[str, list[tuple[Any, PluginInfo]]], kinds: Mapping[str, tuple[str, Any]],
                failures: list[PluginFailure]) -> set[str]:
     """Find names claimed twice; report each conflict on both plugins and return who is left out.
 
@@ -428,6 +479,13 @@ def _conflicts(results: Mapping[str, list[tuple[Any, PluginInfo]]], kinds: Mappi
                 failures.append(PluginFailure(plugin=info, stage="conflict", error=message))
                 left_out.add(info.name)
     return left_out
+
+
+def _named(items: Mapping[str, Any], name: str, kind: str, hint: str) -> Any:
+    try:
+        return items[name]
+    except KeyError:
+        raise TaskError(f"no {kind} named {name!r} is installed (installed: {', '.join(items) or 'none'}; {hint})") from None
 
 
 def _unique(kind: str, items: Sequence[tuple[Any, PluginInfo]], key: Callable[[Any], str], providers: dict[str, PluginInfo]) -> dict:

@@ -161,6 +161,115 @@ class ArchonHookSpecs:
             ```
         """
 
+    @hookspec
+    def archon_eval_tables(self):
+        """Declare evaluation tables: rows of chains run on held-out clips, scored by metrics.
+
+        Called once per registry load. ``archon eval --suite NAME`` (``all``: every installed
+        table, in load order) runs each row's chain on every held-out clip with the row's
+        models and scores the outputs with the installed metrics; ``columns`` come first in the
+        report and are what the missing-metrics check looks for.
+
+        Returns:
+            list[archon_framework.EvalTable]: names unique across installed plugins.
+
+        Example:
+            ```python
+            @hookimpl
+            def archon_eval_tables():
+                row = EvalRow("speech -> breathing", BREATHING_CHAIN)  # an archon_framework.Chain
+                return [EvalTable(name="breathing", title="Breathing from speech", paper="-",
+                                  rows=(row,), columns=("breathing_rate_error",),
+                                  install="archon-breathing")]
+            ```
+        """
+
+    @hookspec
+    def archon_eval_defaults(self):
+        """Declare what ``archon eval`` does when its options are left out.
+
+        Called once per registry load. ``archon eval`` takes its control chains (every step
+        against its shuffled-condition control), each output modality's main metric, the
+        held-out dataset and the ``--guidance-scale`` chain from the installed defaults (the
+        first that sets each); ``archon demo`` scores its outputs by the same main metrics.
+
+        Returns:
+            list[archon_framework.EvalDefaults]: names unique across installed plugins.
+
+        Example:
+            ```python
+            @hookimpl
+            def archon_eval_defaults():
+                return [EvalDefaults(name="breathing", control_chains=("speech-to-breathing",),
+                                     main_metrics={"breathing": "breathing_rate_error"},
+                                     heldout_dataset="breathing_toy")]
+            ```
+        """
+
+    # ------------------------------------------------------------------ inference
+    @hookspec
+    def archon_chains(self):
+        """Declare named generation chains and editing chains.
+
+        Called once per registry load. ``archon generate --chain NAME`` and
+        ``archon list-chains`` read ``Registry.chains`` (a `Chain`); ``archon edit`` reads
+        ``Registry.editing_chains`` (an `EditingChain`). Each step's task must be trained for
+        the chain to run; ``plan_chain`` names a missing one before any compute.
+
+        Returns:
+            list[archon_framework.Chain | archon_framework.EditingChain]: names unique across
+                installed plugins (chains and editing chains share one namespace).
+
+        Example:
+            ```python
+            @hookimpl
+            def archon_chains():
+                return [Chain("speech-to-breathing", chain_slots("speech(c)"),
+                              chain_steps("speech(c)->breathing(c)"),
+                              description="breathing from speech")]
+            ```
+        """
+
+    @hookspec
+    def archon_demos(self):
+        """Declare demos: which chains ``archon demo`` runs on held-out clips, from which data.
+
+        Called once per registry load. ``archon demo`` and ``archon pretrain`` run the first
+        installed demo: they synthesize its datasets, train on the suite tasks its chains use
+        (with ``--train``), run each chain on the held-out clips and write the page.
+
+        Returns:
+            list[archon_framework.DemoSpec]: names unique across installed plugins.
+
+        Example:
+            ```python
+            @hookimpl
+            def archon_demos():
+                return [DemoSpec(name="breathing", suite="breathing", dataset="breathing_toy",
+                                 heldout_dataset="breathing_toy",
+                                 chains=[("speech-to-breathing", ("speech",), "from speech")])]
+            ```
+        """
+
+    @hookspec
+    def archon_recipes(self):
+        """Declare training recipes (TOML files of step counts and seeds).
+
+        Called once per registry load. ``archon pretrain --recipe NAME`` reads the file and
+        runs the demo's stages by it; ``archon pretrain --list`` lists the installed recipes.
+
+        Returns:
+            list[archon_framework.RecipeFile]: names unique across installed plugins.
+
+        Example:
+            ```python
+            @hookimpl
+            def archon_recipes():
+                folder = importlib.resources.files("archon_breathing") / "recipes"
+                return [RecipeFile(name="breathing-cpu", path=folder / "breathing-cpu.toml")]
+            ```
+        """
+
     # ------------------------------------------------------------------ command line
     @hookspec
     def archon_commands(self):

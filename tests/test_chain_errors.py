@@ -6,14 +6,15 @@ from __future__ import annotations
 import pytest
 
 from archon_framework import Slot, Task, TaskError, TaskSuite
-from archon_framework.infer._chains import Chain, get_chain, plan_chain
+from archon_framework.infer import Chain, plan_chain
 from archon_framework.testing import make_registry
+from archon_paper import SPEECH_TO_VIDEO
 
 from core_toys import ToyPlugin, array_modality
 
 
 def test_a_missing_condition_error_lists_every_output_of_the_chain():
-    chain = get_chain("speech-to-video")
+    chain = SPEECH_TO_VIDEO
     mods = make_registry(("toy", ToyPlugin(*(array_modality(m, 8, temporal=m not in ("image", "identity", "description"))
                                             for m in ("speech", "image", "identity", "expression", "semantic",
                                                       "description"))))).modalities

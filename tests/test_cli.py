@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 import archon_framework.cli as cli
 from archon_framework.testing import make_registry
 
+from archon_paper import _plugin as paper
 from core_toys import ToyPlugin, array_modality
 
 runner = CliRunner()
@@ -17,8 +18,9 @@ runner = CliRunner()
 
 @pytest.fixture()
 def registry(monkeypatch):
-    reg = make_registry(("toy", ToyPlugin(array_modality("speech", 16, phrase="speech audio"))), with_byte_text=True)
-    monkeypatch.setattr(cli, "load_registry", lambda: reg)
+    reg = make_registry(("paper", paper), ("toy", ToyPlugin(array_modality("speech", 16, phrase="speech audio"))),
+                        with_byte_text=True)
+    monkeypatch.setattr(cli._common, "load_registry", lambda: reg)
     return reg
 
 
@@ -43,7 +45,7 @@ def test_saved_layout_is_extended_not_moved(registry, tmp_path, monkeypatch):
     runner.invoke(cli.app, ["list-modalities", "--save-layout", str(tmp_path / "l.json")])
     grown = make_registry(("toy", ToyPlugin(array_modality("speech", 16, phrase="speech audio"),
                                             array_modality("aardvark", 5))), with_byte_text=True)
-    monkeypatch.setattr(cli, "load_registry", lambda: grown)
+    monkeypatch.setattr(cli._common, "load_registry", lambda: grown)
     fresh = {r["modality"]: r for r in json.loads(runner.invoke(cli.app, ["list-modalities", "--json"]).stdout)["modalities"]}
     assert fresh["aardvark"]["global_range"] == [258, 262]  # a fresh allocation sorts by name
     kept = {r["modality"]: r for r in json.loads(runner.invoke(cli.app, ["list-modalities", "--json", "--layout", str(tmp_path / "l.json")]).stdout)["modalities"]}
@@ -94,7 +96,7 @@ def test_rendered_modality_is_listed_without_a_range(monkeypatch):
                      raw=RawSpec(kind="array", dtype="uint8", shape=("frames", None, None, 3)),
                      num_tokens=lambda meta: None, tokenizer=lambda path: None, derived_from=("speech", "image"))
     reg = make_registry(("toy", ToyPlugin(array_modality("speech", 16, phrase="speech audio"), video)), with_byte_text=True)
-    monkeypatch.setattr(cli, "load_registry", lambda: reg)
+    monkeypatch.setattr(cli._common, "load_registry", lambda: reg)
     rows = {r["modality"]: r for r in json.loads(runner.invoke(cli.app, ["list-modalities", "--json"]).stdout)["modalities"]}
     assert rows["video"]["global_range"] is None and rows["video"]["rendered_from"] == ["speech", "image"]
     assert "rendered from speech+image" in runner.invoke(cli.app, ["list-modalities"]).stdout
@@ -103,7 +105,7 @@ def test_rendered_modality_is_listed_without_a_range(monkeypatch):
 def test_bench_lists_every_benchmark_with_what_it_measures_and_refuses_unknown_ones():
     from pathlib import Path
 
-    folder = Path(cli.__file__).resolve().parent.parent / "benchmarks"
+    folder = Path(cli.__file__).resolve().parents[2] / "benchmarks"
     result = runner.invoke(cli.app, ["bench"])
     assert result.exit_code == 0
     names = sorted(p.stem for p in folder.glob("*.py"))

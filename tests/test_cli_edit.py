@@ -10,25 +10,34 @@ import pytest
 from typer.testing import CliRunner
 
 import archon_framework.cli as cli
-from archon_framework import ClipMeta
-from archon_framework.infer import Chain, ChainStep, EditingChain, register_editing_chain
+from archon_framework import ClipMeta, hookimpl
+from archon_framework.infer import Chain, ChainStep, EditingChain
+from archon_framework.testing import make_registry
 from archon_framework.train import CheckpointConfig, DataConfig, TrainConfig, Trainer
-from test_infer_kit import s, toy_clip, toy_registry, write_condition_files
+from archon_paper import _plugin as paper
+from test_infer_kit import ToyPlugin, s, toy_clip, write_condition_files
 
 CLIP = ["--frame-rate", "10", "--sample-rate", "100"]
-register_editing_chain(EditingChain("toy-cli-script", Chain("toy-cli-script", (s("script(c)"), s("identity(t)")), (
-    ChainStep(s("speech(c)"), (s("script(c)"),)),
-    ChainStep(s("expression(c)"), (s("speech(c)"), s("identity(t)"))),
-    ChainStep(s("video(c)")),
-)), edits=("script",)), replace=True)
-register_editing_chain(EditingChain("toy-cli-reenact", Chain("toy-cli-reenact", (s("expression(c)"), s("image(t)")), (
-    ChainStep(s("video(c)")),
-)), edits=("expression",)), replace=True)
+
+
+class ToyEdits:
+    """The toy editing chains, provided as any plugin provides chains (`archon_chains`)."""
+
+    @hookimpl
+    def archon_chains(self):
+        return [EditingChain("toy-cli-script", Chain("toy-cli-script", (s("script(c)"), s("identity(t)")), (
+                    ChainStep(s("speech(c)"), (s("script(c)"),)),
+                    ChainStep(s("expression(c)"), (s("speech(c)"), s("identity(t)"))),
+                    ChainStep(s("video(c)")),
+                )), edits=("script",)),
+                EditingChain("toy-cli-reenact", Chain("toy-cli-reenact", (s("expression(c)"), s("image(t)")), (
+                    ChainStep(s("video(c)")),
+                )), edits=("expression",))]
 
 
 @pytest.fixture(scope="module")
 def registry():
-    return toy_registry()
+    return make_registry(("paper", paper), ("toy_infer", ToyPlugin()), ("toy_edits", ToyEdits()))
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +55,8 @@ def run(registry, tmp_path_factory):
 
 @pytest.fixture
 def invoke(registry, monkeypatch):
-    monkeypatch.setattr(cli, "load_registry", lambda: registry)
-    monkeypatch.setattr(cli, "_loaded", [])
+    monkeypatch.setattr(cli._common, "load_registry", lambda: registry)
+    monkeypatch.setattr(cli._common, "loaded", [])
     return lambda *args: CliRunner().invoke(cli.app, [str(a) for a in args])
 
 

@@ -39,8 +39,8 @@ def run(registry, tmp_path_factory):
 
 @pytest.fixture
 def invoke(registry, monkeypatch):
-    monkeypatch.setattr(cli, "load_registry", lambda: registry)
-    monkeypatch.setattr(cli, "_loaded", [])
+    monkeypatch.setattr(cli._common, "load_registry", lambda: registry)
+    monkeypatch.setattr(cli._common, "loaded", [])
 
     def call(*args):
         return CliRunner().invoke(cli.app, [str(a) for a in args])
@@ -131,7 +131,7 @@ def test_checkpoint_of_another_vocabulary_layout_is_refused(run, invoke, tmp_pat
     other = make_registry(("toy_infer", Resized()))
     with pytest.raises(LayoutMismatchError, match="vocabulary 'speech' has size 16 in the layout but 20 installed"):
         load_checkpoint(run[0] / "run", other)
-    monkeypatch.setattr(cli, "load_registry", lambda: other)
+    monkeypatch.setattr(cli._common, "load_registry", lambda: other)
     result = invoke(*_args(run, tmp_path / "o", "speech", "image"))
     assert result.exit_code == 2 and "does not match the installed plugins" in result.output
 
@@ -161,7 +161,7 @@ def test_other_bad_inputs(run, invoke, tmp_path, registry, monkeypatch):
         def archon_modalities(self):
             return mods
 
-    monkeypatch.setattr(cli, "load_registry", lambda: make_registry(("toy_infer", NoLoader())))
+    monkeypatch.setattr(cli._common, "load_registry", lambda: make_registry(("toy_infer", NoLoader())))
     result = invoke(*base, "--chain", CHAIN, "--input", f"speech={files['speech']}", "--input", f"image={files['image']}")
     assert result.exit_code == 2 and "modality 'image'" in result.output and "has no file loader" in result.output
     assert SUITE.name == "toy_infer"

@@ -136,7 +136,7 @@ class ToyDataset:
 
 def test_cli_synth_and_info(tmp_path, monkeypatch):
     reg = make_registry(("toy", ToyPlugin(array_modality("speech", 16))), ("toyds", ToyDataset()), with_byte_text=True)
-    monkeypatch.setattr(cli, "load_registry", lambda: reg)
+    monkeypatch.setattr(cli._common, "load_registry", lambda: reg)
     runner = CliRunner()
     result = runner.invoke(cli.app, ["data", "synth", "--dataset", "toy", "--clips", "5", "--out", str(tmp_path / "d")])
     assert result.exit_code == 0, result.output
@@ -171,7 +171,7 @@ def test_ingest_manifest_through_plugin_loaders(tmp_path, monkeypatch):
         json.dumps({"id": "a", "duration": 0.4, "frame_rate": 10, "files": {"speech": "a.txt"}}) + "\n"
         + json.dumps({"id": "b", "duration": 0.4, "frame_rate": 10, "files": {"speech": "b.txt"}}) + "\n"
     )
-    monkeypatch.setattr(cli, "load_registry", lambda: reg)
+    monkeypatch.setattr(cli._common, "load_registry", lambda: reg)
     runner = CliRunner()
     result = runner.invoke(cli.app, ["data", "ingest", "--manifest", str(tmp_path / "m.jsonl"), "--out", str(tmp_path / "d")])
     # Clip b has 3 frames for a 0.4 s clip at 10 fps: refused, naming line, clip and modality.
@@ -197,7 +197,7 @@ def test_a_failed_first_ingest_leaves_nothing_a_retry_trips_over(tmp_path, monke
 
     speech = attrs.evolve(array_modality("speech", 16), load=_load_pair)
     reg = make_registry(("toy", ToyPlugin(speech)), with_byte_text=True)
-    monkeypatch.setattr(cli, "load_registry", lambda: reg)
+    monkeypatch.setattr(cli._common, "load_registry", lambda: reg)
     np.savetxt(tmp_path / "a.txt", np.full((4, 3), 0.5))  # three columns: refused by the loader
     (tmp_path / "m.jsonl").write_text(json.dumps({"id": "a", "duration": 0.4, "frame_rate": 10, "files": {"speech": "a.txt"}}) + "\n")
     args = ["data", "ingest", "--manifest", str(tmp_path / "m.jsonl"), "--out", str(tmp_path / "d")]
@@ -236,7 +236,7 @@ def slow(index, *, seed, seconds):
     return spec.generate(index, seed=seed, seconds=seconds)
 import attrs
 reg = attrs.evolve(reg, datasets={{"toy": attrs.evolve(spec, generate=slow)}})
-cli.load_registry = lambda: reg
+cli._common.load_registry = lambda: reg
 sys.argv = ["archon", "data", "synth", "--dataset", "toy", "--clips", "100000", "--out", {out!r}]
 cli.app()
 """
@@ -273,7 +273,7 @@ def test_kill_9_during_synthesis_after_a_complete_shard_leaves_it_readable(tmp_p
     spec = reg.datasets["toy"]
     for i, clip in enumerate(ds):
         assert_same(clip, reg.check_clip(spec.generate(i, seed=0, seconds=spec.default_seconds)))
-    monkeypatch.setattr(cli, "load_registry", lambda: reg)
+    monkeypatch.setattr(cli._common, "load_registry", lambda: reg)
     result = CliRunner().invoke(cli.app, ["data", "synth", "--dataset", "toy", "--clips", str(stored + 3), "--out", str(out), "--resume"])
     assert result.exit_code == 0, result.output
     assert [c.clip_id for c in ClipDataset(out)] == [f"toy-0-{i}" for i in range(stored + 3)]

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from archon_framework import Clip, ClipMeta, Metric, load_registry
-from archon_framework.infer import EDIT_SCRIPT, EditCheck, LoadedModel, Sampling, edit_check_figures, edit_clip
+from archon_framework.infer import EditCheck, LoadedModel, Sampling, edit_check_figures, edit_clip
+from archon_paper import EDIT_SCRIPT
 from test_infer_editing import TOY_SCRIPT, VOICE_SUITE
 from test_infer_kit import tiny_lm, toy_clip, toy_registry
 

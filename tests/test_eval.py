@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 import archon_framework.cli as cli
 from archon_framework import Clip, ConfigError
 from archon_framework.data import write_dataset
-from archon_framework.eval import TABLE2, TABLES, Prediction, score_predictions, select_tables
+from archon_framework.eval import Prediction, score_predictions, select_tables
 from archon_framework.model import PrefixLM, load_model_config
 from archon_framework.train import (
     CheckpointConfig,
@@ -30,6 +30,7 @@ from archon_framework.train import (
     plan_experts,
     read_expert_plan,
 )
+from archon_paper import TABLE2, TABLES
 from test_eval_kit import META, SUITE, TOY_METRICS, toy_clip, toy_registry
 
 ONE_LAYER = """[model]
@@ -111,10 +112,12 @@ def test_means_counts_set_level_and_failures():
 
 
 def test_select_tables():
-    assert select_tables("all") == TABLES
-    assert [t.name for t in select_tables("table3,table1")] == ["table3", "table1"]
+    assert select_tables("all", TABLES) == TABLES
+    assert [t.name for t in select_tables("table3,table1", TABLES)] == ["table3", "table1"]
     with pytest.raises(ConfigError, match=r"unknown --suite 'table4'; choose table1, table2, table3 or all"):
-        select_tables("table4")
+        select_tables("table4", TABLES)
+    with pytest.raises(ConfigError, match="no evaluation table is installed"):
+        select_tables("all", ())
 
 
 # ---------------------------------------------------------------------- end to end
@@ -139,8 +142,8 @@ def run(registry, tmp_path_factory):
 @pytest.fixture
 def invoke(registry, monkeypatch):
     def call(*args, reg=registry):
-        monkeypatch.setattr(cli, "load_registry", lambda: reg)
-        monkeypatch.setattr(cli, "_loaded", [])
+        monkeypatch.setattr(cli._common, "load_registry", lambda: reg)
+        monkeypatch.setattr(cli._common, "loaded", [])
         return CliRunner().invoke(cli.app, [str(a) for a in args])
 
     return call
@@ -150,14 +153,14 @@ def invoke(registry, monkeypatch):
 def report(run, registry):
     """One `archon eval --suite all --train-experts` on the toy run (shared by the flow tests)."""
     out = run / "report"
-    cli.load_registry, saved = (lambda: registry), cli.load_registry
-    cli._loaded.clear()
+    cli._common.load_registry, saved = (lambda: registry), cli._common.load_registry
+    cli._common.loaded.clear()
     try:
         result = CliRunner().invoke(cli.app, ["eval", "--checkpoint", str(run / "run"), "--out", str(out), "--name", "toy",
                                               "--train-experts", "--expert-steps", "2", "--guidance-scale", "0",
                                               "--guidance-scale", "1.5", *CLIP])
     finally:
-        cli.load_registry = saved
+        cli._common.load_registry = saved
     assert result.exit_code == 0, result.output
     return out, json.loads((out / "toy.json").read_text()), (out / "toy.md").read_text()
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from archon_framework import Metric, TaskError
 from archon_framework.eval._controls import baseline_value, derangement, main_metric, paired_interval, step_controls
-from archon_framework.infer import get_chain, load_checkpoint
+from archon_framework.infer import load_checkpoint
+from archon_paper import SPEECH_TO_VIDEO
 from test_eval import registry, run  # noqa: F401  (module fixtures: a briefly trained toy checkpoint)
 from test_eval_kit import TOY_METRICS, _generate, mean_abs_error
 
@@ -60,7 +61,7 @@ def test_a_renderer_beats_its_control_and_every_step_gets_a_row(run, registry): 
     clips = [_generate(i, seed=0) for i in range(4)]
     metrics = {m.name: m for m in TOY_METRICS}
     metrics["video_error"] = Metric(name="video_error", modalities=("video",), fn=mean_abs_error, higher_is_better=False)
-    rows = {r.step.split("->")[-1]: r for r in step_controls(model, clips, get_chain("speech-to-video"), metrics,
+    rows = {r.step.split("->")[-1]: r for r in step_controls(model, clips, SPEECH_TO_VIDEO, metrics,
                                                              preferred={"video": "video_error"}, seed=0)}
     # the toy video is rendered from the clip's own semantic + image: exact with the real conditions
     video = rows["video(c)"]

@@ -8,9 +8,6 @@ import pytest
 
 from archon_framework import Metric
 from archon_framework.eval import (
-    IMAGE_TO_SPEECH,
-    TABLE1,
-    TABLE2,
     EvalResult,
     EvalRow,
     EvalTable,
@@ -23,6 +20,7 @@ from archon_framework.eval import (
     report_json,
     write_report,
 )
+from archon_paper import IMAGE_TO_SPEECH, TABLE1, TABLE2
 
 
 def _metric(name: str, version: str | None, *, higher: bool = True) -> Metric:

@@ -18,6 +18,7 @@ import numpy as np
 
 from archon_framework import Clip, ClipMeta, DatasetSpec, Metric, Modality, RawSpec, TaskSuite, hookimpl
 from archon_framework.testing import ByteTextTokenizer, byte_text_modalities, make_registry
+from archon_paper import _plugin as paper
 from core_toys import array_modality
 from test_infer_kit import LEVELS, LevelTokenizer, t
 
@@ -148,4 +149,5 @@ class ToyPlugin:
 
 
 def toy_registry(metrics: bool = True):
-    return make_registry(("toy_eval", ToyPlugin(metrics)))
+    """The toy modalities with the paper's content (its chains and Tables 1-3 run on them)."""
+    return make_registry(("paper", paper), ("toy_eval", ToyPlugin(metrics)))

@@ -8,7 +8,7 @@ import pytest
 
 from archon_framework import load_registry
 from archon_framework.eval import Prediction, ground_truth_run, heldout_clips, score_predictions
-from archon_framework.infer import SPEECH_TO_VIDEO
+from archon_paper import SPEECH_TO_VIDEO
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_the_ground_truth_tops_the_pretrained_video_columns(registry, clips):
 
 def test_the_ground_truth_speech_is_the_ceiling_of_table2(registry, clips):
     """Table 2's main columns on the held-out speech: the recognizer's own WER, C-SIM 1, every speaker identified."""
-    from archon_framework.eval import TABLE2
+    from archon_paper import TABLE2
 
     if "speech_wer" not in registry.metrics:
         pytest.skip("needs archon-eval-metrics with archon-perception")

@@ -98,8 +98,8 @@ def test_shipped_by_name_for_load_generate_and_the_cli(registry, run, tmp_path, 
     model = load_checkpoint("toy-ref", registry)
     assert model.step == 2 and _tokens(model) == _tokens(load_checkpoint(run / "run", registry))
 
-    monkeypatch.setattr(cli, "load_registry", lambda: registry)
-    monkeypatch.setattr(cli, "_loaded", [])
+    monkeypatch.setattr(cli._common, "load_registry", lambda: registry)
+    monkeypatch.setattr(cli._common, "loaded", [])
     runner = CliRunner()
     listed = runner.invoke(cli.app, ["list-models", "--json"])
     assert listed.exit_code == 0 and json.loads(listed.output)[0]["name"] == "toy-ref"

@@ -209,12 +209,12 @@ def test_archon_train_resumes_with_the_plugin_suite_added(emotion_plugin, tmp_pa
         f'out_dir = "{tmp_path / "run"}"\nsteps = 1\n[data]\ndataset = "{tmp_path / "data"}"\nsuite = "toy"\n'
         "seq_len = 384\nbatch_size = 1\npacking_bins = 1\n[checkpoint]\nevery = 1\nkeep = 1\n")
     runner = CliRunner()
-    monkeypatch.setattr(cli, "_loaded", [])
-    monkeypatch.setattr(cli, "load_registry", registry)
+    monkeypatch.setattr(cli._common, "loaded", [])
+    monkeypatch.setattr(cli._common, "load_registry", registry)
     assert runner.invoke(cli.app, ["train", "--config", str(tmp_path / "train.toml"), "--no-progress"]).exit_code == 0
     layout = (tmp_path / "run" / "layout.json").read_bytes()
 
-    monkeypatch.setattr(cli, "load_registry", lambda: registry(emotion_plugin))
+    monkeypatch.setattr(cli._common, "load_registry", lambda: registry(emotion_plugin))
     train = ["train", "--config", str(tmp_path / "train.toml"), "--no-progress"]  # step 1 again: no compile
     for more, message in (
         (["--suite", "toy", "--add-tasks", "speech(c)->emotion(t),speech(c)->mood(t)"],

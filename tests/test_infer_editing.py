@@ -8,9 +8,6 @@ import pytest
 
 from archon_framework import DataError, RawValueError, TaskError, TaskSuite, load_registry
 from archon_framework.infer import (
-    EDIT_DESCRIPTION,
-    EDIT_SCRIPT,
-    REENACT,
     Chain,
     ChainStep,
     EditingChain,
@@ -20,6 +17,7 @@ from archon_framework.infer import (
     match_length,
     plan_chain,
 )
+from archon_paper import EDIT_DESCRIPTION, EDIT_SCRIPT, REENACT
 from test_infer_kit import META, SUITE, s, t, tiny_lm, toy_clip, toy_registry
 
 HOT = Sampling(temperature=3.0)

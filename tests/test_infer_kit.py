@@ -33,6 +33,7 @@ from archon_framework import (
 from archon_framework.infer import Chain, ChainStep, LoadedModel
 from archon_framework.model import PrefixLM, PrefixLMConfig
 from archon_framework.testing import byte_text_modalities, make_registry
+from archon_paper import _plugin as paper
 from core_toys import array_modality
 
 META = ClipMeta(clip_id="toy", duration=0.4, frame_rate=10, sample_rate=100)
@@ -157,7 +158,8 @@ class ToyPlugin:
 
 
 def toy_registry():
-    return make_registry(("toy_infer", ToyPlugin()))
+    """The toy modalities with the paper's content (its named chains run on them)."""
+    return make_registry(("paper", paper), ("toy_infer", ToyPlugin()))
 
 
 def tiny_lm(vocab: int, seed: int = 0, max_seq_len: int = 512) -> PrefixLM:

@@ -11,13 +11,20 @@ from archon_framework import (
 )
 from archon_framework.testing import make_registry
 
+from archon_paper import _plugin as paper
+
 from core_toys import ToyPlugin, array_modality
 
 
-def test_core_provides_archon72_and_reports_itself():
-    reg = make_registry()
+def test_the_core_ships_no_content_the_paper_comes_through_its_hooks():
+    empty = make_registry()
+    assert not (empty.plugins or empty.suites or empty.chains or empty.editing_chains or empty.eval_tables
+                or empty.demos or empty.recipes)
+    reg = make_registry(("paper", paper))
     assert "archon72" in reg.suites and len(reg.suites["archon72"]) == 72
-    assert reg.plugins[0].distribution == "archon-framework"
+    assert {"speech-to-video", "text-to-all"} <= set(reg.chains) and "edit-script" in reg.editing_chains
+    assert list(reg.eval_tables) == ["table1", "table2", "table3"] and "cpu-reference" in reg.recipes
+    assert reg.demo().suite == "archon72" and reg.providers.get("speech-to-video") is None
 
 
 def test_plugins_register_through_pluggy_with_provenance(toy_registry):
@@ -37,7 +44,7 @@ def test_failing_import_is_reported_not_raised():
         def archon_modalities(self):
             raise RuntimeError("checkpoint missing")
 
-    reg = load_registry(plugins=[("broken", Broken())], entry_points=False, blocked=())
+    reg = load_registry(plugins=[("paper", paper), ("broken", Broken())], entry_points=False, blocked=())
     assert [(f.plugin.name, f.stage) for f in reg.failures] == [("broken", "archon_modalities")]
     assert "checkpoint missing" in reg.failures[0].error
     assert "archon72" in reg.suites  # the rest still loads
@@ -64,13 +71,13 @@ def test_duplicate_modality_leaves_both_out_and_reports_both():
     a = ToyPlugin(array_modality("speech", 4))
     b = ToyPlugin(array_modality("speech", 4, phrase="other"))
     c = ToyPlugin(array_modality("expression", 4))
-    reg = make_registry(("a", a), ("b", b), ("c", c))  # no exception: issue 28, defect 4
+    reg = make_registry(("paper", paper), ("a", a), ("b", b), ("c", c))  # no exception: issue 28, defect 4
     assert "speech" not in reg.modalities and "expression" in reg.modalities
     assert sorted(f.plugin.name for f in reg.conflicts) == ["a", "b"]
     for f in reg.conflicts:
         assert "modality 'speech' is declared twice" in f.error and "(a)" in f.error and "(b)" in f.error
     assert [p.name for p in reg.plugins if p.name in "abc"] == ["c"]
-    assert "archon72" in reg.suites  # the core is never left out
+    assert "archon72" in reg.suites  # the rest still loads
 
 
 def test_duplicate_phrase_or_vocabulary_size_conflicts():
@@ -85,15 +92,17 @@ def test_duplicate_phrase_or_vocabulary_size_conflicts():
     assert "vocabulary 'x' has size 4 for modality 'x' but 5 for 'y'" in reg.conflicts[1].error
 
 
-def test_a_plugin_that_clashes_with_the_core_goes_alone():
+def test_a_suite_claimed_twice_leaves_both_plugins_out_naming_both():
     from archon_framework import TaskSuite
 
     from core_toys import SuitePlugin
 
-    archon72 = make_registry().suites["archon72"]
-    reg = make_registry(("copycat", SuitePlugin(TaskSuite("archon72", archon72.tasks[:3]))))
-    assert reg.suites["archon72"] == archon72 and len(reg.suites["archon72"]) == 72
-    assert [f.plugin.name for f in reg.conflicts] == ["copycat"]
+    archon72 = make_registry(("paper", paper)).suites["archon72"]
+    reg = make_registry(("paper", paper), ("copycat", SuitePlugin(TaskSuite("archon72", archon72.tasks[:3]))))
+    assert "archon72" not in reg.suites and not reg.chains  # the paper's chains go with it
+    assert sorted(f.plugin.name for f in reg.conflicts) == ["copycat", "paper"]
+    assert all("task suite 'archon72' is declared twice" in f.error and "(paper)" in f.error and "(copycat)" in f.error
+               for f in reg.conflicts)
 
 
 _ROGUE = """

@@ -6,33 +6,36 @@ import json
 
 import pytest
 
-from archon_framework import ConfigError, archon72
-from archon_framework.infer._chains import get_chain
+from archon_framework import ConfigError
 from archon_framework.infer._demo import demo_suite
 from archon_framework.infer._page import write_page
 from archon_framework.infer._recipe import list_recipes, load_recipe, plot_learning_curves
+from archon_framework.testing import make_registry
+from archon_paper import _plugin as paper
+
+REGISTRY = make_registry(("paper", paper))
 
 _PAPER_CHAINS = {"text-to-all", "speech-to-all", "speech-to-video", "speech-to-video-direct",
                  "animation-to-video", "semantic-to-all", "video-to-all"}
 
 
 def test_the_cpu_reference_recipe_trains_every_named_chain_by_steps():
-    assert "cpu-reference" in list_recipes()
-    recipe = load_recipe("cpu-reference")
+    assert "cpu-reference" in list_recipes(REGISTRY)
+    recipe = load_recipe("cpu-reference", REGISTRY)
     cfg = recipe.demo_config("runs/x")
     assert set(cfg.chains) == _PAPER_CHAINS and cfg.clips >= 512 and cfg.lm_steps
     assert cfg.tokenizer_steps and all(n >= 1 for n in cfg.tokenizer_steps.values())
-    installed = {m for t in archon72().tasks for m in t.modalities}
-    suite = demo_suite(sorted(installed), [get_chain(c) for c in cfg.chains], extra_tasks=cfg.extra_tasks)
+    table = REGISTRY.suite(REGISTRY.demo().suite)
+    installed = {m for t in table.tasks for m in t.modalities}
+    suite = demo_suite(sorted(installed), [REGISTRY.chain(c) for c in cfg.chains], table=table,
+                       eval_tasks=REGISTRY.demo().eval_tasks, extra_tasks=cfg.extra_tasks)
     names = {t.name for t in suite.tasks}
-    from archon_framework.infer._editing import EDIT_DESCRIPTION, EDIT_SCRIPT, REENACT
-
-    for editing in (EDIT_SCRIPT, EDIT_DESCRIPTION, REENACT):  # archon edit can run on the recipe's model
+    for editing in REGISTRY.editing_chains.values():  # archon edit can run on the recipe's model
         for step in editing.chain.steps:
             if step.inputs is not None:
                 assert any(set(t.inputs) == set(step.inputs) and t.output == step.output for t in suite.tasks), step
     for chain in cfg.chains:  # every step of every chain has its task in the suite
-        for step in get_chain(chain).steps:
+        for step in REGISTRY.chain(chain).steps:
             if step.inputs is not None:
                 assert any(set(t.inputs) == set(step.inputs) and t.output == step.output for t in suite.tasks), (chain, step)
     assert len(names) == len(suite.tasks)
@@ -44,16 +47,16 @@ def test_the_cpu_reference_recipe_trains_every_named_chain_by_steps():
     ('name = "r"\n[demo]\nlm_steps = 5\nwhatever = 2\n', r"\[demo\] has unknown key.*whatever"),
     ('name = "r"\n[demo]\nlm_steps = 5\n[demo.tokenizer_steps]\nspeech = 2.5\n', "tokenizer_steps.speech"),
     ('name = "r"\n[demo\n', "not valid TOML"),
-    ('name = "r"\n[demo]\nlm_steps = 5\nextra_tasks = ["nope->speech(c)"]\n', "not in Table G"),
+    ('name = "r"\n[demo]\nlm_steps = 5\nextra_tasks = ["nope->speech(c)"]\n', "not in the suite 'archon72'"),
     ('[demo]\nlm_steps = 5\n', "name must be"),
 ])
 def test_a_bad_recipe_is_refused_naming_the_file_and_field(tmp_path, text, match):
     path = tmp_path / "bad.toml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=match):
-        load_recipe(path)
+        load_recipe(path, REGISTRY)
     with pytest.raises(ConfigError, match="no recipe named 'nope'"):
-        load_recipe("nope")
+        load_recipe("nope", REGISTRY)
 
 
 def test_learning_curves_plot_each_target_modality(tmp_path):

@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from archon_framework import (
-    TABLE_G, Slot, State, Task, TaskError, TaskSuite, archon72, output_balanced_weights, parse_task,
+    Slot, State, Task, TaskError, TaskSuite, output_balanced_weights, parse_task,
     perplexity_weights, uniform_weights,
 )
+from archon_paper import TABLE_G, archon72
 
 
 def test_state_aliases_and_unknown_state():

@@ -101,7 +101,7 @@ packing_bins = 2
 every = 1
 keep = 1
 """)
-    monkeypatch.setattr(cli, "load_registry", lambda: registry)
+    monkeypatch.setattr(cli._common, "load_registry", lambda: registry)
     runner = CliRunner()
     result = runner.invoke(cli.app, ["train", "--config", str(tmp_path / "train.toml"), "--no-progress"])
     assert result.exit_code == 0, result.output

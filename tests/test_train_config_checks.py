@@ -83,7 +83,7 @@ def test_cli_train_refuses_a_bad_config_before_writing_anything(tmp_path, regist
     (tmp_path / "train.toml").write_text(f'out_dir = "{tmp_path / "run"}"\n{line}\n[data]\ndataset = "{tmp_path / "data"}"\nsuite = "toy"\n'
                                          if not line.startswith("[") else
                                          f'out_dir = "{tmp_path / "run"}"\n[data]\ndataset = "{tmp_path / "data"}"\nsuite = "toy"\n{line}\n')
-    monkeypatch.setattr(cli, "load_registry", lambda: registry)
+    monkeypatch.setattr(cli._common, "load_registry", lambda: registry)
     result = CliRunner().invoke(cli.app, ["train", "--config", str(tmp_path / "train.toml"), "--no-progress"])
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.stderr.split())
@@ -110,7 +110,7 @@ def test_cli_train_says_which_step_it_resumes_from(tmp_path, registry, monkeypat
     (tmp_path / "train.toml").write_text(
         f'out_dir = "{tmp_path / "run"}"\nsteps = 2\nlog_every = 1\n[data]\ndataset = "{tmp_path / "data"}"\nsuite = "toy"\n'
         "seq_len = 256\nbatch_size = 1\npacking_bins = 1\n[checkpoint]\nevery = 1\nkeep = 1\n")
-    monkeypatch.setattr(cli, "load_registry", lambda: registry)
+    monkeypatch.setattr(cli._common, "load_registry", lambda: registry)
     runner = CliRunner()
     first = runner.invoke(cli.app, ["train", "--config", str(tmp_path / "train.toml"), "--steps", "1", "--no-progress"])
     assert first.exit_code == 0, first.output

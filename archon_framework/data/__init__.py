@@ -17,6 +17,7 @@ from archon_framework.data._prepare import (
 )
 from archon_framework.data._packing import DEFAULT_SEQ_LEN, PACKED_FEATURES, LMExample, pack_examples
 from archon_framework.data._store import FORMAT, INDEX_FILE, ClipDataset, dataset_info, write_dataset
+from archon_framework.data._synthesize import synthesize
 
 __all__ = [
     "REPORT_FILE",
@@ -45,5 +46,6 @@ __all__ = [
     "pack_examples",
     "read_manifest",
     "slot_window_key",
+    "synthesize",
     "write_dataset",
 ]

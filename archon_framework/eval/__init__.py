@@ -1,14 +1,15 @@
-"""Evaluation: the paper's Tables 1, 2 and 3 on held-out clips (`archon eval`).
+"""Evaluation: the installed evaluation tables (archon-paper's: the paper's Tables 1-3) on held-out
+clips (`archon eval`).
 
 ```python
 from archon_framework import load_registry
-from archon_framework.eval import TABLES, evaluate, heldout_clips, load_experts, write_report
+from archon_framework.eval import evaluate, heldout_clips, load_experts, write_report
 from archon_framework.infer import load_checkpoint
 
 registry = load_registry()
 model = load_checkpoint("runs/lm", registry)
 clips, _ = heldout_clips(registry, n=8, dataset="synthetic_heads_test", seconds=1.0)
-result = evaluate(model, clips, TABLES, experts=load_experts("runs/lm-experts", registry))
+result = evaluate(model, clips, registry.eval_tables.values(), experts=load_experts("runs/lm-experts", registry))
 write_report(result, "runs/eval")                       # eval.md, eval.json, eval.png
 ```
 
@@ -40,20 +41,7 @@ from archon_framework.eval._score import (
     metric_definition,
     score_predictions,
 )
-from archon_framework.eval._tables import (
-    DESCRIPTION_TO_SPEECH,
-    IMAGE_TO_SPEECH,
-    IMAGE_TO_SPEECH_THINKING,
-    SUITE_NAMES,
-    TABLE1,
-    TABLE2,
-    TABLE3,
-    TABLES,
-    EvalRow,
-    EvalTable,
-    guidance_table,
-    select_tables,
-)
+from archon_framework._showcase import EvalDefaults, EvalRow, EvalTable, guidance_table, select_tables
 
 __all__ = [
     "guidance_table",
@@ -63,22 +51,15 @@ __all__ = [
     "paired_interval",
     "step_controls",
     "ChainRun",
-    "DESCRIPTION_TO_SPEECH",
+    "EvalDefaults",
     "EvalResult",
     "EvalRow",
     "EvalTable",
     "ExpertModels",
-    "IMAGE_TO_SPEECH",
-    "IMAGE_TO_SPEECH_THINKING",
     "MetricScores",
     "PLOT_EXTRA",
     "Prediction",
     "RowResult",
-    "SUITE_NAMES",
-    "TABLE1",
-    "TABLE2",
-    "TABLE3",
-    "TABLES",
     "TableResult",
     "chain_label",
     "check_metrics",

@@ -36,7 +36,7 @@ from archon_framework._errors import TaskError
 from archon_framework._registry import Metric
 from archon_framework._tasks import Slot
 from archon_framework.eval._score import is_set_level
-from archon_framework.infer._chains import Chain, ChainStep, plan_chain
+from archon_framework._chains import Chain, ChainStep, plan_chain
 from archon_framework.infer._generate import generate
 from archon_framework.infer._model import LoadedModel
 from archon_framework.model import Sampling

@@ -12,7 +12,7 @@ from archon_framework._errors import PluginError, TaskError
 from archon_framework._registry import Metric
 from archon_framework.eval._run import ChainRun, ExpertModels, ground_truth_run, prepare_chain, run_chain
 from archon_framework.eval._score import MetricScores, score_predictions
-from archon_framework.eval._tables import EvalRow, EvalTable
+from archon_framework._showcase import EvalRow, EvalTable
 from archon_framework.infer._model import LoadedModel
 from archon_framework.model import Sampling
 

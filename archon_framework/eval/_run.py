@@ -25,7 +25,7 @@ from archon_framework._errors import ArchonError, TaskError
 from archon_framework._plugins import Registry
 from archon_framework._tasks import Slot
 from archon_framework.eval._score import Prediction
-from archon_framework.infer._chains import Chain, ChainStep, PlannedStep, plan_chain
+from archon_framework._chains import Chain, ChainStep, PlannedStep, plan_chain
 from archon_framework.infer._generate import GenerationResult, Ids, generate
 from archon_framework.infer._model import LoadedModel, load_checkpoint
 from archon_framework.model import Sampling

@@ -10,45 +10,31 @@ result = generate(model, {"speech": wave, "image": rgb}, "speech-to-video", seed
                   sampling=Sampling(temperature=0.8, top_k=50))
 result.value("video")                                   # uint8 [frames, H, W, 3]
 edited = edit(model, result, {"image": other_rgb})      # regenerates only what reads the image
-new = edit_clip(model, clip, {"script": "Hello there."}, "edit-script")  # a real clip, its own voice
+new = edit_clip(model, clip, {"script": "Hello there."}, "edit-script")  # an installed editing chain
 ```
 """
 
-from archon_framework.infer._chains import (
-    ANIMATION_TO_VIDEO,
-    SEMANTIC_TO_ALL,
-    SPEECH_TO_ALL,
-    SPEECH_TO_VIDEO,
-    SPEECH_TO_VIDEO_DIRECT,
-    TEXT_TO_ALL,
-    VIDEO_TO_ALL,
+from archon_framework._chains import (
     Chain,
     ChainStep,
+    EditCheck,
+    EditingChain,
     PlannedStep,
+    chain_slots,
+    chain_steps,
     default_slot,
-    get_chain,
-    list_chains,
     parse_chain,
     parse_slot,
     plan_chain,
-    register_chain,
 )
 from archon_framework.infer._decoding import StepRanges, step_ranges
 from archon_framework.infer._edit_check import check_edits
 from archon_framework.infer._editing import (
-    EDIT_DESCRIPTION,
-    EDIT_SCRIPT,
-    REENACT,
-    EditCheck,
-    EditingChain,
     EditResult,
     edit_check_figures,
     edit_clip,
-    get_editing_chain,
-    list_editing_chains,
     match_length,
     measure_edit,
-    register_editing_chain,
 )
 from archon_framework.infer._generate import (
     ChainScore,
@@ -67,12 +53,9 @@ from archon_framework.infer._outputs import write_outputs
 from archon_framework.model import Sampling
 
 __all__ = [
-    "ANIMATION_TO_VIDEO",
     "Chain",
     "ChainScore",
     "ChainStep",
-    "EDIT_DESCRIPTION",
-    "EDIT_SCRIPT",
     "EditCheck",
     "EditResult",
     "EditingChain",
@@ -80,16 +63,11 @@ __all__ = [
     "Ids",
     "LoadedModel",
     "PlannedStep",
-    "REENACT",
-    "SEMANTIC_TO_ALL",
-    "SPEECH_TO_ALL",
-    "SPEECH_TO_VIDEO",
-    "SPEECH_TO_VIDEO_DIRECT",
     "Sampling",
     "StepRanges",
     "StepResult",
-    "TEXT_TO_ALL",
-    "VIDEO_TO_ALL",
+    "chain_slots",
+    "chain_steps",
     "check_edits",
     "choose_chain",
     "default_slot",
@@ -99,18 +77,12 @@ __all__ = [
     "edit_clip",
     "export_model",
     "generate",
-    "get_chain",
-    "get_editing_chain",
-    "list_chains",
-    "list_editing_chains",
     "load_checkpoint",
     "match_length",
     "measure_edit",
     "parse_chain",
     "parse_slot",
     "plan_chain",
-    "register_chain",
-    "register_editing_chain",
     "resolve_chain",
     "resolve_model",
     "ship_model",

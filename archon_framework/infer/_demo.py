@@ -1,18 +1,20 @@
 """`archon demo`: synthesize data, train every tokenizer and the LM at tiny sizes, generate, show.
 
-Stages, each skipped when a previous run left its result in the output folder:
+What the demo runs comes from a plugin's `DemoSpec` (`archon_demos()`; archon-paper's is the
+paper's: its datasets, chains and Table G); the stages are the framework's, each skipped when a
+previous run left its result in the output folder:
 
-1. data: the `synthetic_heads` training clips and a few held-out `synthetic_heads_test` clips,
-   written by the same code as `archon data synth`;
+1. data: the spec's training clips and a few held-out clips, written by the same code as
+   `archon data synth` (`archon_framework.data.synthesize`);
 2. tokenizers: each installed modality's `Modality.trainer`, with an equal share of the
    tokenizer time budget (`tokenizers/<modality>/`, with `tokenizers/<modality>.json` as the
    report and the "done" mark);
 3. the LM: the `tiny` prefix LM trained (`archon_framework.train.Trainer`) on the **demo
-   suite**: the Table G tasks that the demo chains use (listed by `demo_suite`), output-balanced,
+   suite**: the tasks of the spec's suite that the demo chains use (`demo_suite`), output-balanced,
    for a time budget (its step count estimated from a matmul probe, then corrected after the
    first steps) or `--steps`;
-4. generation on the held-out clips: text-to-all (description + script), speech-to-video with
-   thinking and without (`speech-to-video-direct`);
+4. generation on the held-out clips: each of the spec's chains (the paper's: text-to-all,
+   speech-to-video with thinking and without);
 5. `index.html` (audio, images, GIFs and text side by side with the ground truth),
    `contact_sheet.png` and `demo.json` (settings, timings, what was skipped).
 
@@ -35,23 +37,15 @@ import attrs
 import numpy as np
 from rich.console import Console
 
+from archon_framework._chains import Chain, _trained
 from archon_framework._errors import ArchonError, ConfigError, PluginError, TaskError
 from archon_framework._plugins import Registry
-from archon_framework._suites import archon72
+from archon_framework._showcase import DemoSpec
 from archon_framework._tasks import Task, TaskSuite
 from archon_framework.config import atomic_write_text, to_dict
-from archon_framework.infer._chains import SPEECH_TO_VIDEO, SPEECH_TO_VIDEO_DIRECT, TEXT_TO_ALL, Chain, _trained, get_chain
 from archon_framework.model import Sampling
 
-__all__ = ["DemoConfig", "DEMO_CHAINS", "EVAL_TASKS", "demo_suite", "run_demo", "lm_probe_steps", "split_budget"]
-
-#: The chains the demo runs: (chain, conditions taken from the held-out clip, column title).
-DEMO_CHAINS: tuple[tuple[Chain, tuple[str, ...], str], ...] = (
-    (TEXT_TO_ALL, ("description", "script"), "text-to-all"),
-    (SPEECH_TO_VIDEO, ("speech", "image"), "speech-to-video (thinking)"),
-    (SPEECH_TO_VIDEO_DIRECT, ("speech", "image"), "speech-to-video (direct)"),
-)
-_ROWS = ("description", "script", "speech", "image", "identity", "expression", "pose", "semantic", "video")
+__all__ = ["DemoConfig", "demo_suite", "run_demo", "lm_probe_steps", "split_budget"]
 
 
 @attrs.frozen(kw_only=True)
@@ -67,11 +61,11 @@ class DemoConfig:
         tokenizer_steps: modality -> step count of its tokenizer trainer instead of a share of
             the time budget (a recipe is deterministic: steps and seeds, not wall time).
         chains: the named chains whose steps make the LM's suite (default: the demo's three,
-            plus the EVAL_TASKS).
+            plus the spec's ``eval_tasks``).
         samples: held-out clips the page shows (default: all of them).
         lm_peak_lr: the LM's peak learning rate.
-        extra_tasks: Table G task names trained besides the chains' (e.g. the editing chains'
-            ``script(c)+speech(p)->speech(c)``).
+        extra_tasks: task names of the demo's suite trained besides the chains' (e.g. the
+            editing chains' ``script(c)+speech(p)->speech(c)``).
         lm_min_steps: below this many steps the LM is reported as undertrained (terminal,
             demo.json, page); each tokenizer trainer has its own minimum (its config).
         checkpoint_every: LM checkpoint interval (default: only at the end), so an interrupted
@@ -80,7 +74,8 @@ class DemoConfig:
         seconds: clip length.
         seed: seed of data, training and sampling.
         progress: progress bars.
-        dataset, heldout_dataset: the dataset plugins' names.
+        dataset, heldout_dataset: the dataset plugins' names (None: the demo spec's).
+        demo: the `DemoSpec` to run (``archon_demos()``; None: the first installed).
         seq_len, batch_size, lm_config: the LM's window, batch and model config.
         temperature, top_p: sampling of the demo chains.
         model: a shipped model's name (`archon_framework.infer.shipped_models`) or an exported
@@ -96,8 +91,8 @@ class DemoConfig:
     seconds: float = 1.0
     seed: int = 0
     progress: bool = True
-    dataset: str = "synthetic_heads"
-    heldout_dataset: str = "synthetic_heads_test"
+    dataset: str | None = None
+    heldout_dataset: str | None = None
     seq_len: int = 2048
     batch_size: int = 1
     lm_config: str = "tiny"
@@ -111,6 +106,7 @@ class DemoConfig:
     lm_min_steps: int = 200
     extra_tasks: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     model: str | None = None
+    demo: str | None = None
 
     def __attrs_post_init__(self) -> None:
         for name, n in self.tokenizer_steps.items():
@@ -118,9 +114,6 @@ class DemoConfig:
                 raise ConfigError(f"demo: tokenizer_steps.{name} must be an int >= 1, got {n!r}")
         if self.samples is not None and self.samples < 1:
             raise ConfigError(f"demo: samples must be >= 1, got {self.samples}")
-        unknown = sorted(set(self.extra_tasks) - {t.name for t in archon72().tasks})
-        if unknown:
-            raise ConfigError(f"demo: extra_tasks {', '.join(unknown)} not in Table G (archon list-tasks --suite archon72)")
         self._check_basics()
 
     def _check_basics(self) -> None:
@@ -133,6 +126,19 @@ class DemoConfig:
         if not self.seconds > 0:
             raise ConfigError(f"demo: --seconds must be > 0, got {self.seconds}")
 
+    def resolved(self, spec: DemoSpec) -> DemoConfig:
+        """This config with the spec's datasets where none is set."""
+        return attrs.evolve(self, dataset=self.dataset or spec.dataset,
+                            heldout_dataset=self.heldout_dataset or spec.heldout_dataset, demo=spec.name)
+
+    def check_tasks(self, suite: TaskSuite, where: str = "demo") -> None:
+        """ConfigError naming the `extra_tasks` that are not in the demo's suite."""
+        unknown = sorted(set(self.extra_tasks) - {t.name for t in suite.tasks})
+        if unknown:
+            raise ConfigError(f"{where}: extra_tasks {', '.join(unknown)} not in the suite {suite.name!r}"
+                              " "
+                              f"(archon list-tasks --suite {suite.name})")
+
     @property
     def data_key(self) -> dict[str, Any]:
         """The settings the stored data depends on (a later run must match them)."""
@@ -140,24 +146,18 @@ class DemoConfig:
                 "dataset": self.dataset, "heldout_dataset": self.heldout_dataset}
 
 
-#: Table G tasks the demo trains beyond its chains' steps: those of `archon eval`'s
-#: image-conditioned text-to-speech rows (paper Table 2), so a demo checkpoint can be evaluated.
-EVAL_TASKS = ("script(c)+image(t)->speech(c)", "script(c)+identity(t)->speech(c)")
-
-
-def demo_suite(installed: Sequence[str], chains: Sequence[Chain] | None = None, *, name: str = "demo",
-               extra_tasks: Sequence[str] = ()) -> TaskSuite:
-    """The Table G tasks that `chains` (default: the demo's), EVAL_TASKS and `extra_tasks` use,
-    among the installed modalities (output-balanced). An extra task that is not in Table G is a
+def demo_suite(installed: Sequence[str], chains: Sequence[Chain], *, table: TaskSuite, name: str = "demo",
+               eval_tasks: Sequence[str] = (), extra_tasks: Sequence[str] = ()) -> TaskSuite:
+    """The tasks of `table` (the demo's suite: the paper's Table G) that `chains`, `eval_tasks`
+    (those `archon eval` runs, so a demo checkpoint can be evaluated) and `extra_tasks` use,
+    among the installed modalities (output-balanced). An extra task that is not in `table` is a
     TaskError naming it."""
-    table = archon72()
-    chains = [chain for chain, _, _ in DEMO_CHAINS] if chains is None else list(chains)
     candidates = [_trained(table, step.inputs, step.output)
                   for chain in chains for step in chain.steps if step.inputs is not None]
-    candidates += [t for t in table.tasks if t.name in EVAL_TASKS]
+    candidates += [t for t in table.tasks if t.name in set(eval_tasks)]
     unknown = sorted(set(extra_tasks) - {t.name for t in table.tasks})
     if unknown:
-        raise TaskError(f"extra_tasks: {', '.join(unknown)} not in Table G (archon list-tasks --suite archon72)")
+        raise TaskError(f"extra_tasks: {', '.join(unknown)} not in the suite {table.name!r} (archon list-tasks --suite {table.name})")
     candidates += [t for t in table.tasks if t.name in set(extra_tasks)]
     tasks: list[Task] = []
     for task in candidates:
@@ -198,8 +198,8 @@ def _clip_dir_name(clip_id: str) -> str:
 
 
 class _Demo:
-    def __init__(self, cfg: DemoConfig, registry: Registry, console: Console) -> None:
-        self.cfg, self.registry, self.console = cfg, registry, console
+    def __init__(self, cfg: DemoConfig, spec: DemoSpec, registry: Registry, console: Console) -> None:
+        self.cfg, self.spec, self.registry, self.console = cfg, spec, registry, console
         self.out = Path(cfg.out)
         self.notes: list[str] = []
         self.timings: dict[str, float] = {}
@@ -234,8 +234,7 @@ class _Demo:
 
     # ------------------------------------------------------------------ 1. data
     def data(self) -> tuple[Any, Any]:
-        from archon_framework._cli_data import synth
-        from archon_framework.data import ClipDataset
+        from archon_framework.data import ClipDataset, synthesize
 
         cfg = self.cfg
         for name in (cfg.dataset, cfg.heldout_dataset):
@@ -263,8 +262,8 @@ class _Demo:
             if have >= n:
                 self.skip(f"data: found {have} {dataset} clips in {root}, skipped")
             else:
-                synth(out_dir=root, clips=n, seconds=cfg.seconds, dataset=dataset, seed=cfg.seed,
-                      resume=True, overwrite=False, strict=False)
+                synthesize(self.registry, root, dataset=dataset, clips=n, seconds=cfg.seconds, seed=cfg.seed,
+                           resume=True, overwrite=False, strict=False, console=self.console)
             out.append(ClipDataset(root))
         atomic_write_text(state_file, json.dumps(cfg.data_key, indent=2) + "\n")
         return out[0], out[1]
@@ -324,8 +323,10 @@ class _Demo:
         from archon_framework.train import CheckpointConfig, DataConfig, ModelSection, OptimConfig, TrainConfig, Trainer
 
         cfg = self.cfg
-        suite = demo_suite([m for m, mod in self.registry.modalities.items() if not mod.rendered],
-                           [get_chain(c) for c in cfg.chains] if cfg.chains else None, extra_tasks=cfg.extra_tasks)
+        chains = [self.registry.chain(c) for c in (cfg.chains or [c for c, _, _ in self.spec.chains])]
+        suite = demo_suite([m for m, mod in self.registry.modalities.items() if not mod.rendered], chains,
+                           table=self.registry.suite(self.spec.suite), eval_tasks=self.spec.eval_tasks,
+                           extra_tasks=cfg.extra_tasks)
         registry = attrs.evolve(self.registry, suites={**self.registry.suites, suite.name: suite})
         root = self.out / "lm"
         mark = root / "demo-lm.json"
@@ -420,8 +421,8 @@ class _Demo:
             for name, value in clip.values.items():
                 cells[name] = (write_value(gt, name, value, registry.modality(name), clip.meta), "ground truth")
             columns = [Column("ground truth", gt, cells)]
-            for chain, conds, title in DEMO_CHAINS:
-                chain, dropped = chain.restricted_to(installed)
+            for chain_name, conds, title in self.spec.chains:
+                chain, dropped = registry.chain(chain_name).restricted_to(installed)
                 if dropped and i == 0:
                     self.skip(f"{title}: {', '.join(map(str, dropped))} not installed, so the chain stops before it")
                 if any(c not in clip.values for c in conds):
@@ -444,9 +445,8 @@ class _Demo:
         """The column with each output's distance from the ground truth, by its modality's main
         metric (the one `archon eval`'s controls use), appended to the cell's status line."""
         from archon_framework.eval._controls import _score, main_metric
-        from archon_framework.eval._tables import CONTROL_METRICS
 
-        preferred = {m: k for m, k in CONTROL_METRICS.items() if k.split(".")[0] in registry.metrics}
+        preferred = {m: k for m, k in registry.eval_default().main_metrics.items() if k.split(".")[0] in registry.metrics}
         for step in result.steps:
             name = step.output.modality
             if step.kind == "given" or step.value is None or name not in clip.values or name not in column.cells:
@@ -473,7 +473,11 @@ def run_demo(cfg: DemoConfig, registry: Registry, *, console: Console | None = N
     from archon_framework.infer._page import write_contact_sheet, write_page
 
     console = console or Console(stderr=True)
-    demo = _Demo(cfg, registry, console)
+    spec = registry.demo(cfg.demo)
+    cfg = cfg.resolved(spec)
+    if cfg.extra_tasks:
+        cfg.check_tasks(registry.suite(spec.suite))
+    demo = _Demo(cfg, spec, registry, console)
     demo.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     console.rule("archon demo: data")
@@ -493,7 +497,7 @@ def run_demo(cfg: DemoConfig, registry: Registry, *, console: Console | None = N
     if cfg.model:
         lm_info = {"steps": demo.model_info["step"], "suite": demo.model_info["suite"]}
         intro = (f"The model <code>{cfg.model}</code> ({demo.model_info['source']}, step {lm_info['steps']}, "
-                 f"{len(lm_info['suite'])} Table G tasks), run on {len(sections)} held-out clips it never saw. "
+                 f"{len(lm_info['suite'])} tasks of {spec.suite}), run on {len(sections)} held-out clips it never saw. "
                  "Each column is one chain; <i>given</i> cells are its conditions, and every output's status line "
                  "says how far it is from the ground truth by its modality's main metric. The controlled "
                  "evaluation of this model (each step against the same model with another clip's conditions) is "
@@ -501,13 +505,14 @@ def run_demo(cfg: DemoConfig, registry: Registry, *, console: Console | None = N
     else:
         lm_info = json.loads((demo.out / "lm" / "demo-lm.json").read_text())
         intro = (f"Tokenizers and a <code>{cfg.lm_config}</code> prefix LM trained for {lm_info['steps']} steps on "
-                 f"{cfg.clips} synthetic clips of {cfg.seconds:g} s (demo suite of {len(lm_info['suite'])} Table G tasks). "
+                 f"{cfg.clips} synthetic clips of {cfg.seconds:g} s (demo suite of {len(lm_info['suite'])} {spec.suite} tasks). "
                  "Each column is one chain run on a held-out clip; <i>given</i> cells are its conditions, and each "
                  "output's status line says how far it is from the ground truth. A model trained for minutes on a "
                  "CPU produces rough outputs: the page shows the pipeline; <code>archon demo</code> without "
                  "<code>--train</code> shows the shipped reference model.")
-    page = write_page(demo.out / "index.html", "archon demo", intro, sections, _ROWS, demo.notes, demo.stages)
-    write_contact_sheet(demo.out / "contact_sheet.png", sections)
+    rows = spec.rows or tuple(sorted(registry.modalities))
+    page = write_page(demo.out / "index.html", "archon demo", intro, sections, rows, demo.notes, demo.stages)
+    write_contact_sheet(demo.out / "contact_sheet.png", sections, spec.sheet)
     demo.timings["total"] = time.perf_counter() - t0
     summary = {"config": to_dict(cfg), "timings_s": {k: round(v, 1) for k, v in demo.timings.items()},
                "lm_steps": lm_info["steps"], "model": demo.model_info, "scores_vs_ground_truth": scores,

@@ -26,7 +26,6 @@ from archon_framework.infer._editing import (
     edit_check_figures,
     edit_clip,
     edited_values,
-    get_editing_chain,
     regenerated_values,
 )
 from archon_framework.infer._model import LoadedModel
@@ -77,7 +76,7 @@ def check_edits(
         DataError: fewer than two clips, or no default edit for the chain.
         (and what `edit_clip` raises for a clip that cannot be edited)
     """
-    echain = get_editing_chain(chain) if isinstance(chain, str) else chain
+    echain = model.registry.editing_chain(chain) if isinstance(chain, str) else chain
     if len(clips) < 2:
         raise DataError(f"check_edits: {len(clips)} clip(s); give two or more held-out clips (each is another's control)")
     if edits is None:

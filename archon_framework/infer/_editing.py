@@ -3,7 +3,8 @@
 A clip's modalities are the conditions; the user changes one of them (its script, its
 description, or its motion taken from another clip), and an *editing chain* regenerates exactly
 the modalities that depend on the change, keeping every other modality of the clip
-bit-identical. Three named chains package the paper's cases (all tasks from Table G):
+bit-identical. Editing chains come from plugins (`archon_chains()`, `EditingChain`); the paper's
+three (archon-paper) package its cases:
 
 * ``edit-script``: new speech for an edited script in the clip's own voice (``script(c)`` with
   the clip's speech as the voice condition ``speech(p)``, the continuation task), then the
@@ -39,7 +40,7 @@ from archon_framework._clip import Clip
 from archon_framework._errors import DataError, RawValueError, TaskError
 from archon_framework._registry import Metric
 from archon_framework._tasks import Slot, State
-from archon_framework.infer._chains import Chain, ChainStep, default_slot, parse_slot
+from archon_framework._chains import EditCheck, EditingChain, default_slot
 from archon_framework.infer._generate import GenerationResult, Ids, StepResult, _execute
 from archon_framework.infer._model import LoadedModel
 from archon_framework.model import Sampling
@@ -48,143 +49,13 @@ __all__ = [
     "EditCheck",
     "EditingChain",
     "EditResult",
-    "EDIT_SCRIPT",
-    "EDIT_DESCRIPTION",
-    "REENACT",
     "edit_check_figures",
     "edit_clip",
-    "get_editing_chain",
-    "list_editing_chains",
     "match_length",
     "measure_edit",
-    "register_editing_chain",
 ]
 
 MotionLength = Literal["resample", "refuse"]
-
-
-@attrs.frozen
-class EditCheck:
-    """A figure an editing chain records: a registered metric on the edited clip's outputs.
-
-    The metric's prediction holds, for each of its modalities, the regenerated output (else the
-    edited value, else the clip's); its reference holds the edited value (``against="edit"``)
-    or the clip's value as it was (``against="clip"``).
-
-    Attributes:
-        name: the figure's key in the manifest.
-        metric: a registered metric's name (``registry.metrics``).
-        against: "edit" or "clip".
-        description: what the figure shows about the edit.
-    """
-
-    name: str
-    metric: str
-    against: Literal["edit", "clip"] = attrs.field(validator=attrs.validators.in_(("edit", "clip")))
-    description: str = ""
-
-
-@attrs.frozen
-class EditingChain:
-    """A chain that regenerates what depends on an edit of a clip.
-
-    Attributes:
-        name: registry name (``edit-script``).
-        chain: its conditions are read from the clip (or the edit) and its steps are exactly
-            what gets regenerated; every other modality of the clip is kept.
-        edits: the modalities the user changes (``("expression", "pose")`` for reenactment).
-        voice: modalities whose clip value conditions the chain as a past window
-            (``speech(p)``: the clip's own voice), tokenized from the clip.
-        description: one line for listings.
-        checks: the figures `measure_edit` records for an edit with this chain.
-    """
-
-    name: str
-    chain: Chain
-    edits: tuple[str, ...] = attrs.field(converter=tuple)
-    voice: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    description: str = ""
-    checks: tuple[EditCheck, ...] = attrs.field(default=(), converter=tuple)
-
-    @property
-    def regenerates(self) -> tuple[str, ...]:
-        return tuple(s.modality for s in self.chain.outputs)
-
-
-_EDITING: dict[str, EditingChain] = {}
-
-
-def _steps(*tasks: str) -> tuple[ChainStep, ...]:
-    out = []
-    for task in tasks:
-        if "->" in task:
-            lhs, rhs = task.split("->")
-            out.append(ChainStep(parse_slot(rhs), tuple(parse_slot(x) for x in lhs.split("+"))))
-        else:
-            out.append(ChainStep(parse_slot(task)))
-    return tuple(out)
-
-
-def _register(name: str, conditions: str, steps: tuple[ChainStep, ...], edits: tuple[str, ...], description: str,
-              voice: tuple[str, ...] = (), checks: tuple[EditCheck, ...] = ()) -> EditingChain:
-    chain = Chain(name, tuple(parse_slot(c) for c in conditions.split("+")), steps, description=description)
-    _EDITING[name] = EditingChain(name, chain, edits, voice, description, checks)
-    return _EDITING[name]
-
-
-#: The script edit's figures (paper Sec. 4.2: new words, the same voice).
-SCRIPT_CHECKS = (
-    EditCheck("words_vs_edited_script", "speech_wer", "edit",
-              "word error rate of the recognized new speech against the edited script (low: the words follow the edit)"),
-    EditCheck("words_vs_original_script", "speech_wer", "clip",
-              "word error rate of the recognized new speech against the clip's own script (high: the words changed)"),
-    EditCheck("voice_similarity_to_original", "voice_speaker_similarity", "clip",
-              "cosine of the speaker embeddings of the new speech and the clip's own speech (high: the voice is kept)"),
-)
-
-
-#: Fig. 5(a): the edited script spoken in the clip's voice; lips, pose and video follow.
-EDIT_SCRIPT = _register("edit-script", "script(c)+speech(p)+image(t)+identity(t)", _steps(
-    "script(c)+speech(p)->speech(c)",
-    "speech(c)+identity(t)+image(t)->expression(c)",
-    "speech(c)+identity(t)+expression(c)+image(t)->pose(c)",
-    "image(t)+identity(t)+expression(c)+pose(c)->semantic(c)",
-    "video(c)",
-), ("script",), "new speech for an edited script in the clip's own voice, then lips, pose, semantic, video (Fig. 5a)",
-    voice=("speech",), checks=SCRIPT_CHECKS)
-
-#: Fig. 5(b): appearance from an edited description; script, speech and motion are kept.
-EDIT_DESCRIPTION = _register("edit-description", "description(t)+script(c)+speech(c)+expression(c)+pose(c)", _steps(
-    "description(t)->image(t)",
-    "description(t)+script(c)+speech(c)->identity(t)",
-    "description(t)+script(c)+speech(c)+identity(t)+expression(c)+pose(c)+image(t)->semantic(c)",
-    "video(c)",
-), ("description",), "a new appearance (image, identity, semantic, video) from an edited description (Fig. 5b)")
-
-#: Fig. 5(c): expression and pose of another clip drive this clip's appearance.
-REENACT = _register("reenact", "expression(c)+pose(c)+image(t)+identity(t)", _steps(
-    "image(t)+identity(t)+expression(c)+pose(c)->semantic(c)",
-    "video(c)",
-), ("expression", "pose"), "reenactment: expression and pose from another clip, appearance from this one (Fig. 5c)")
-
-
-def register_editing_chain(chain: EditingChain, *, replace: bool = False) -> EditingChain:
-    """Add an editing chain to the registry (``replace`` to overwrite a name)."""
-    if chain.name in _EDITING and not replace:
-        raise TaskError(f"an editing chain named {chain.name!r} is already registered")
-    _EDITING[chain.name] = chain
-    return chain
-
-
-def get_editing_chain(name: str) -> EditingChain:
-    try:
-        return _EDITING[name]
-    except KeyError:
-        raise TaskError(f"no editing chain named {name!r} (registered: {', '.join(sorted(_EDITING))})") from None
-
-
-def list_editing_chains() -> tuple[EditingChain, ...]:
-    return tuple(_EDITING.values())
 
 
 @attrs.frozen(eq=False)
@@ -270,7 +141,7 @@ def edit_clip(
         clip: the clip; its modalities are the conditions and the kept values.
         edits: modality name -> new raw value (``{"script": "..."}``, ``{"description": {...}}``,
             ``{"expression": e, "pose": p}`` of another clip).
-        chain: an `EditingChain` or a registered name (`list_editing_chains`).
+        chain: an `EditingChain` or the name of one in the model's registry (``registry.editing_chains``).
         sampling: how tokens are drawn (guidance included).
         seed: sampling seed.
         motion_length: a temporal edit of another length: "resample" (linear in time; said in
@@ -286,7 +157,7 @@ def edit_clip(
         RawValueError: an edited value is invalid for the clip (the modality's own checks), or
             a motion of another length under ``motion_length="refuse"``.
     """
-    echain = get_editing_chain(chain) if isinstance(chain, str) else chain
+    echain = model.registry.editing_chain(chain) if isinstance(chain, str) else chain
     mods = model.registry.modalities
     unknown = sorted(set(edits) - set(echain.edits))
     if unknown:
@@ -443,6 +314,6 @@ def measure_edit(model: LoadedModel, chain: EditingChain | str, clip: Clip, edit
         {name: {"metric", "against", "description", "value"}}}``; a check that could not be
         scored has ``value`` None and says why (``not_measured`` or ``error``). NaN is None.
     """
-    echain = get_editing_chain(chain) if isinstance(chain, str) else chain
+    echain = model.registry.editing_chain(chain) if isinstance(chain, str) else chain
     return {"tokens_changed": _token_changes(model, clip, result),
             "checks": edit_check_figures(echain.checks, model.registry.metrics, clip, edits, regenerated_values(result))}

@@ -24,10 +24,11 @@ import numpy as np
 from archon_framework._clip import ClipMeta
 from archon_framework._errors import ArchonError, RawValueError, TaskError
 from archon_framework._modality import Modality
+from archon_framework._plugins import Registry
 from archon_framework._tasks import Slot, State, Task
 from archon_framework.data._examples import drop_conditions
 from archon_framework.infer._board import Board, Ids, lenient_text
-from archon_framework.infer._chains import Chain, PlannedStep, get_chain, parse_chain, parse_slot, plan_chain
+from archon_framework._chains import Chain, PlannedStep, parse_chain, parse_slot, plan_chain
 from archon_framework.infer._decoding import decode_fixed, decode_until, free_budget, score_target
 from archon_framework.infer._model import LoadedModel
 from archon_framework.model import Sampling
@@ -117,13 +118,14 @@ def _key(seed: int, slot: Slot) -> jax.Array:
     return jax.random.fold_in(jax.random.key(seed), zlib.crc32(str(slot).encode()) & 0x7FFFFFFF)
 
 
-def resolve_chain(chain: Chain | str, modalities: Mapping[str, Modality]) -> Chain:
-    """A Chain from a Chain, a registered name, or a ``CONDITIONS->OUTPUTS`` expression."""
+def resolve_chain(chain: Chain | str, registry: Registry) -> Chain:
+    """A Chain from a Chain, the name of one the plugins provide (``registry.chains``), or a
+    ``CONDITIONS->OUTPUTS`` expression over the registry's modalities."""
     if isinstance(chain, Chain):
         return chain
     if "->" in chain:
-        return parse_chain(chain, modalities)
-    return get_chain(chain)
+        return parse_chain(chain, registry.modalities)
+    return registry.chain(chain)
 
 
 def _run_generate(model: LoadedModel, board: Board, step: PlannedStep, key: jax.Array, sampling: Sampling,
@@ -281,7 +283,7 @@ def generate(
     Args:
         model: a loaded model (`load_checkpoint`).
         conditions: slot (`Slot`, ``"speech(c)"`` or a modality name) -> raw value, or `Ids`.
-        chain: a `Chain`, a registered name (`list_chains`) or ``"speech+image->identity,video"``.
+        chain: a `Chain`, the name of an installed chain (``registry.chains``) or ``"speech+image->identity,video"``.
         meta: the clip to generate (duration, frame and sample rates); inferred from a
             condition with a time axis at 30 fps / 16 kHz when None.
         sampling: greedy, or temperature / top-k / top-p.
@@ -294,7 +296,7 @@ def generate(
             modality not installed (all before any compute).
         RawValueError: a condition of the wrong length, shape or range for `meta`.
     """
-    chain = resolve_chain(chain, model.registry.modalities)
+    chain = resolve_chain(chain, model.registry)
     conds = _normalize_conditions(model, conditions)
     if meta is None:
         meta = _infer_meta(model, conds)
@@ -424,7 +426,7 @@ def choose_chain(
         meta = _infer_meta(model, conds)
     runs: list[tuple[str, GenerationResult | None, str]] = []
     for cand in candidates:
-        chain = resolve_chain(cand, model.registry.modalities)
+        chain = resolve_chain(cand, model.registry)
         try:
             plan_chain(chain, modalities=model.registry.modalities, suite=model.suite, given=list(conds))
         except TaskError as err:

@@ -142,11 +142,16 @@ def _thumb(folder: Path, files: Sequence[str], size: int) -> Any:
 
 
 def write_contact_sheet(path: Path, sections: Sequence[tuple[str, Sequence[Column]]],
-                        modalities: Sequence[str] = ("image", "semantic", "video"), size: int = 128) -> Path:
-    """A PNG grid: per clip and column, the middle frame of the image/semantic/video outputs."""
+                        modalities: Sequence[str] | None = None, size: int = 128) -> Path:
+    """A PNG grid: per clip and column, the middle frame of each of `modalities`' outputs (a
+    demo's ``DemoSpec.sheet``; None: every modality some cell shows as an image or GIF)."""
     from io import BytesIO
 
     from PIL import Image, ImageDraw
+
+    if not modalities:
+        cells = [(col, mod, files) for _, cols in sections for col in cols for mod, (files, _) in col.cells.items()]
+        modalities = list(dict.fromkeys(mod for col, mod, files in cells if _thumb(col.folder, files, 8) is not None))
 
     label_w, head_h = 150, 18
     rows = [(name, mod) for name, _ in sections for mod in modalities]

@@ -1,6 +1,7 @@
 """Reference recipes: `archon pretrain --recipe NAME`, a deterministic training run from scratch.
 
-A recipe is a TOML file (``archon_framework/infer/recipes/NAME.toml``, or any path): the
+A recipe is a TOML file (one a plugin provides through ``archon_recipes()``, such as
+archon-paper's ``cpu-reference``, or any path): the
 settings of the demo's stages (`DemoConfig`: data, tokenizers, LM, samples) given as step counts
 and seeds instead of a time budget, so two runs of one recipe train the same models, and the
 evaluation run afterwards. Every stage resumes where it stopped (the data shards, each
@@ -19,15 +20,14 @@ import subprocess
 import time
 import tomllib
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import attrs
 from rich.console import Console
 
-from archon_framework._errors import ConfigError
-from archon_framework._plugins import Registry
+from archon_framework._errors import ArchonError, ConfigError
+from archon_framework._plugins import Registry, load_registry
 from archon_framework.config import atomic_write_text, to_dict
 from archon_framework.infer._demo import DemoConfig, run_demo
 
@@ -69,24 +69,25 @@ class Recipe:
             raise ConfigError(f"{self.source}: [demo]: {err}") from err
 
 
-def list_recipes() -> list[str]:
-    """The names of the recipes shipped with the framework."""
-    folder = resources.files("archon_framework.infer") / "recipes"
-    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+def list_recipes(registry: Registry | None = None) -> list[str]:
+    """The names of the installed recipes (``archon_recipes()``; `registry` defaults to the
+    installed plugins')."""
+    return sorted((registry or load_registry()).recipes)
 
 
-def load_recipe(name_or_path: str | Path) -> Recipe:
-    """A shipped recipe by name, or a recipe TOML file; ConfigError names what is wrong."""
+def load_recipe(name_or_path: str | Path, registry: Registry | None = None) -> Recipe:
+    """An installed recipe by name (``archon_recipes()``), or a recipe TOML file; ConfigError
+    names what is wrong. With a `registry` (default: the installed plugins') its
+    ``extra_tasks`` are checked against the suite of the demo it runs."""
+    registry = registry or load_registry()
     path = Path(name_or_path)
     if path.suffix == ".toml":
         if not path.is_file():
             raise ConfigError(f"recipe file {path} does not exist")
         text, source = path.read_text(), str(path)
     else:
-        if str(name_or_path) not in list_recipes():
-            raise ConfigError(f"no recipe named {name_or_path!r} (shipped: {', '.join(list_recipes())}; or give a .toml file)")
-        res = resources.files("archon_framework.infer") / "recipes" / f"{name_or_path}.toml"
-        text, source = res.read_text(), f"recipe {name_or_path}"
+        found = registry.recipe(str(name_or_path))  # ConfigError listing the installed ones
+        text, source = found.path.read_text(), f"recipe {name_or_path}"
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -101,7 +102,13 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         raise ConfigError(f"{source}: name must be a non-empty string")
     recipe = Recipe(name=data["name"], description=str(data.get("description", "")), demo=data.get("demo", {}),
                     eval=data.get("eval", {}), export=export, source=source)
-    recipe.demo_config("check")  # every field checked before any work
+    cfg = recipe.demo_config("check")  # every field checked before any work
+    if cfg.extra_tasks and registry.demos:
+        try:
+            suite = registry.suite(registry.demo(cfg.demo).suite)
+        except ArchonError as err:
+            raise ConfigError(f"{source}: [demo]: {err}") from err
+        cfg.check_tasks(suite, where=f"{source}: [demo]")
     return recipe
 
 
@@ -187,6 +194,7 @@ def export_recipe_model(recipe: Recipe, registry: Registry, out: Path, *, comman
     from archon_framework.infer._export import export_model
 
     cfg = recipe.demo_config(out)
+    cfg = cfg.resolved(registry.demo(cfg.demo))
     dtype = str(dict(recipe.export).get("dtype", "bfloat16"))
     return export_model(out / "lm", out / "model", registry, tokenizers=out / "tokenizers", name=recipe.name,
                         recipe=recipe.name, command=command or f"archon pretrain --recipe {recipe.name}",
@@ -197,11 +205,11 @@ def export_recipe_model(recipe: Recipe, registry: Registry, out: Path, *, comman
 
 def _evaluate(recipe: Recipe, registry: Registry, out: Path, *, progress: bool, console: Console) -> dict[str, str]:
     from archon_framework.eval import run_eval
-    from archon_framework.eval._tables import CONTROL_CHAINS
     from archon_framework.model import Sampling
 
     e = dict(recipe.eval)
     cfg = recipe.demo_config(out)
+    cfg = cfg.resolved(registry.demo(cfg.demo))
     paths, _ = run_eval(  # the exported model: what ships is what is evaluated
         registry=registry, checkpoint=out / "model", suite=str(e.get("suite", "all")), out_dir=out / "eval",
         name=str(e.get("name", "reference")), heldout=int(e.get("heldout", cfg.heldout)), data=out / "heldout",
@@ -210,7 +218,7 @@ def _evaluate(recipe: Recipe, registry: Registry, out: Path, *, progress: bool, 
         seed=int(e.get("seed", cfg.seed)), sampling=Sampling(temperature=cfg.temperature, top_p=cfg.top_p),
         max_text_tokens=e.get("max_text_tokens"), skip=tuple(e.get("skip", ())), artifacts=None, step=None,
         plot=True, progress=progress, command=f"archon pretrain --recipe {recipe.name} --out {out}", console=console,
-        controls=tuple(e.get("control_chains", CONTROL_CHAINS)),
+        controls=tuple(e.get("control_chains", registry.eval_default().control_chains)),
     )
     return {k: str(v) for k, v in paths.items()}
 

@@ -6,13 +6,19 @@ import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+from attrs import evolve as attrs_evolve
 
-from archon_framework import ClipMeta, RawValueError, VocabError, archon72
+from archon_framework import Chain, Clip, ClipMeta, RawValueError, VocabError, chain_slots, chain_steps, hookimpl
+from archon_framework.eval import evaluate, select_tables
+from archon_framework.infer import plan_chain
 from archon_framework.testing import check_modality, check_tokenizer, make_registry
+from archon_paper import _plugin as paper
+from archon_paper import archon72
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "emotion"
@@ -56,6 +62,10 @@ def test_installed_plugin_appears_and_disappears(installed, tmp_path):
     for name, row in base.items():
         assert rows[name]["global_range"] == row["global_range"]
 
+    chains = _archon(["list-chains", "--json"], installed, tmp_path)
+    assert chains.returncode == 0, chains.stderr
+    assert "speech-to-emotion" in {c["name"] for c in json.loads(chains.stdout)}
+
     tasks = _archon(["list-tasks", "--suite", "emotion", "--json"], installed, tmp_path)
     assert tasks.returncode == 0, tasks.stderr
     assert [t["task"] for t in json.loads(tasks.stdout)["tasks"]][0] == "description(t)->emotion(t)"
@@ -82,3 +92,41 @@ def test_example_passes_the_conformance_kit(installed, monkeypatch):
     # Its suite composes with the paper's.
     both = archon72().tasks + emotion_suite().tasks
     assert len(set(both)) == 77
+
+
+def test_example_adds_a_chain_and_an_evaluation_table_through_hooks(monkeypatch):
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    from archon_emotion import EMOTION_TABLE, SPEECH_TO_EMOTION, _plugin, emotion_suite
+
+    reg = make_registry(("paper", paper), ("emotion", _plugin), with_byte_text=True)
+    assert not reg.failures
+    assert reg.chain("speech-to-emotion") is SPEECH_TO_EMOTION and "speech-to-video" in reg.chains
+    assert select_tables("emotion", tuple(reg.eval_tables.values())) == (EMOTION_TABLE,)
+    assert reg.providers["emotion"].name == "emotion" and "emotion_accuracy" in reg.metrics
+    # Its one step is a task of its own suite.
+    speech = types.SimpleNamespace(temporal=True, rendered=False, derived_from=())
+    modalities = {"speech": speech, "emotion": reg.modalities["emotion"]}
+    plan = plan_chain(SPEECH_TO_EMOTION, modalities=modalities, suite=emotion_suite(), given=SPEECH_TO_EMOTION.conditions)
+    assert [str(p) for p in plan] == ["speech(c)->emotion(t)"]
+    # The table's ground-truth row, scored by the plugin's metric: the clip's own labels score 1.
+    meta = ClipMeta(clip_id="c", duration=1.0, frame_rate=30, sample_rate=16_000)
+    clips = [Clip(attrs_evolve(meta, clip_id=f"c{i}"), {"emotion": label}) for i, label in enumerate(("happy", "sad"))]
+    truth = attrs_evolve(EMOTION_TABLE, rows=EMOTION_TABLE.rows[1:])
+    result = evaluate(types.SimpleNamespace(registry=reg), clips, (truth,))
+    row = result.tables[0].rows[0]
+    assert row.status == "ok" and row.scores.mean["emotion_accuracy"] == 1.0 and row.scores.count["emotion_accuracy"] == 2
+
+
+def test_a_chain_name_claimed_by_two_plugins_leaves_both_out_naming_both(monkeypatch):
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    from archon_emotion import _plugin
+
+    class Rival:
+        @hookimpl
+        def archon_chains(self):
+            return [Chain("speech-to-emotion", chain_slots("speech(c)"), chain_steps("speech(c)->emotion(t)"))]
+
+    reg = make_registry(("emotion", _plugin), ("rival", Rival()))
+    assert "speech-to-emotion" not in reg.chains
+    (msg,) = {f.error for f in reg.conflicts}
+    assert "chain 'speech-to-emotion' is declared twice" in msg and "emotion" in msg and "rival" in msg

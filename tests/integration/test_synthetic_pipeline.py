@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 import archon_framework.cli as cli
-from archon_framework import PromptSerializer, archon72, load_registry
+from archon_framework import PromptSerializer, load_registry
+from archon_paper import archon72
 from archon_framework.data import ClipDataset, TaskSampler, TokenCache, needed_keys, pack_examples
 
 BUILTIN = {"script", "description", "speech", "semantic", "image", "identity", "expression", "pose"}

@@ -21,98 +21,17 @@ as skipped with the reason; it never stops the other rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+from archon_framework import EvalDefaults, EvalRow, EvalTable
 
-import attrs
+from archon_paper._chains import (
+    DESCRIPTION_TO_SPEECH,
+    IMAGE_TO_SPEECH,
+    IMAGE_TO_SPEECH_THINKING,
+    SPEECH_TO_VIDEO,
+    SPEECH_TO_VIDEO_DIRECT,
+)
 
-from archon_framework._errors import ConfigError
-from archon_framework._tasks import Slot
-from archon_framework.infer._chains import SPEECH_TO_VIDEO, SPEECH_TO_VIDEO_DIRECT, Chain, ChainStep, parse_slot
-
-__all__ = [
-    "EvalRow",
-    "EvalTable",
-    "IMAGE_TO_SPEECH",
-    "IMAGE_TO_SPEECH_THINKING",
-    "DESCRIPTION_TO_SPEECH",
-    "TABLE1",
-    "TABLE2",
-    "TABLE3",
-    "TABLES",
-    "SUITE_NAMES",
-    "select_tables",
-]
-
-Models = Literal["unified", "experts", "ground-truth"]
-
-
-@attrs.frozen
-class EvalRow:
-    """One row of a table: a chain run on every held-out clip by one kind of model.
-
-    Attributes:
-        label: the row's name in the report.
-        chain: the chain; its conditions are taken from the held-out clip.
-        models: "unified" (the checkpoint), "experts" (each step by the expert of its output),
-            or "ground-truth" (the held-out clip's own values: the best the metrics can give).
-        note: a caveat printed with the row.
-    """
-
-    label: str
-    chain: Chain
-    models: Models = "unified"
-    note: str = ""
-
-    @property
-    def key(self) -> tuple[str, str]:
-        """Rows with the same key are one run (Table 1's row is Table 3's full model)."""
-        return (self.chain.name, self.models)
-
-
-@attrs.frozen
-class EvalTable:
-    """A report table.
-
-    Attributes:
-        name: the ``--suite`` name (``table1``).
-        title: its heading.
-        paper: what it is the analogue of in the paper.
-        rows: its rows.
-        columns: the metric keys shown first, in this order (every other metric the rows
-            produce follows); also what the missing-metrics check looks for.
-        install: the distributions that provide ``columns``, for error messages.
-        proxies: the columns that are hand-made proxies (secondary; the others are main).
-    """
-
-    name: str
-    title: str
-    paper: str
-    rows: tuple[EvalRow, ...] = attrs.field(converter=tuple)
-    columns: tuple[str, ...] = attrs.field(converter=tuple)
-    install: str = "archon-eval-metrics (pip install -e plugins/eval_metrics)"
-    proxies: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-
-
-def _s(text: str) -> Slot:
-    return parse_slot(text)
-
-
-#: Paper Tab. 2, our model: speech from a script and a face image (Table G's script(c)+image(t)->speech(c)).
-IMAGE_TO_SPEECH = Chain("image-to-speech", (_s("script(c)"), _s("image(t)")), (
-    ChainStep(_s("speech(c)"), (_s("script(c)"), _s("image(t)"))),
-), description="script + face image -> speech (paper Tab. 2, image-conditioned TTS)")
-
-#: The same, thinking through the identity the image shows (image -> identity -> speech).
-IMAGE_TO_SPEECH_THINKING = Chain("image-to-speech-thinking", (_s("script(c)"), _s("image(t)")), (
-    ChainStep(_s("identity(t)"), (_s("image(t)"),)),
-    ChainStep(_s("speech(c)"), (_s("script(c)"), _s("identity(t)"))),
-), description="script + face image -> identity -> speech (image-conditioned TTS, thinking in 3DMM)")
-
-#: Reference row: speech from the ground-truth description and the script (not image-conditioned).
-DESCRIPTION_TO_SPEECH = Chain("description-to-speech", (_s("description(t)"), _s("script(c)")), (
-    ChainStep(_s("speech(c)"), (_s("description(t)"), _s("script(c)"))),
-), description="ground-truth description + script -> speech (reference; not image-conditioned)")
+__all__ = ["TABLE1", "TABLE2", "TABLE3", "TABLES", "EVAL_DEFAULTS"]
 
 _VIDEO_MAIN = (
     "lipsync_face_confidence",
@@ -195,20 +114,6 @@ TABLE3 = EvalTable(
 #: Every table, in report order.
 TABLES: tuple[EvalTable, ...] = (TABLE1, TABLE2, TABLE3)
 
-def guidance_table(scales: Sequence[float], chain: Chain = SPEECH_TO_VIDEO) -> EvalTable:
-    """The speech-to-video chain with every LM step guided at each scale ``w`` (classifier-free
-    guidance, ``logits = cond + w (cond - uncond)``; 0 is unguided decoding, exactly)."""
-    rows = []
-    for w in scales:
-        steps = tuple(attrs.evolve(s, guidance=float(w)) if s.inputs is not None else s for s in chain.steps)
-        guided = Chain(f"{chain.name}@guidance={float(w):g}", chain.conditions, steps, chain.optional,
-                       f"{chain.description} (guidance {float(w):g})")
-        rows.append(EvalRow(f"guidance w = {float(w):g}", guided))
-    return EvalTable(name="guidance", title=f"Classifier-free guidance: {chain.name} at each scale",
-                     paper="the guided decoding of Chameleon / Emu3 / Janus (not a table of the paper)",
-                     rows=tuple(rows), columns=_VIDEO_COLUMNS, install=_VIDEO_INSTALL, proxies=_VIDEO_PROXIES)
-
-
 #: The chains whose every step `archon eval` compares with its shuffled-condition control (issue 20).
 CONTROL_CHAINS: tuple[str, ...] = ("text-to-all", "speech-to-video")
 
@@ -219,23 +124,8 @@ CONTROL_METRICS: dict[str, str] = {
     "identity": "identity_param_nrmse", "pose": "pose_param_nrmse", "semantic": "semantic_label_accuracy",
     "image": "image_psnr", "description": "description_attribute_f1",
 }
-#: The ``--suite`` values.
-SUITE_NAMES: tuple[str, ...] = (*(t.name for t in TABLES), "all")
-
-
-def select_tables(suite: str, tables: Sequence[EvalTable] = TABLES) -> tuple[EvalTable, ...]:
-    """The tables of ``--suite``: one name, several joined by ``,``, or ``all``.
-
-    Raises:
-        ConfigError: an unknown name (the message lists the known ones).
-    """
-    by_name = {t.name: t for t in tables}
-    names = [n.strip() for n in suite.split(",") if n.strip()]
-    if not names:
-        raise ConfigError(f"--suite is empty; choose {', '.join(by_name)} or all")
-    if "all" in names:
-        return tuple(tables)
-    unknown = [n for n in names if n not in by_name]
-    if unknown:
-        raise ConfigError(f"unknown --suite {', '.join(map(repr, unknown))}; choose {', '.join(by_name)} or all")
-    return tuple(by_name[n] for n in dict.fromkeys(names))
+#: What `archon eval` does by default with the paper installed.
+EVAL_DEFAULTS = EvalDefaults(
+    name="paper", control_chains=CONTROL_CHAINS, main_metrics=CONTROL_METRICS,
+    heldout_dataset="synthetic_heads_test", guidance_chain=SPEECH_TO_VIDEO.name, guidance_table=TABLE1.name,
+)

@@ -9,14 +9,22 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from archon_framework._cli_data import data_app, errors_exit
-from archon_framework._errors import ArchonError
-from archon_framework._plugins import DISABLE_ENV, Registry, load_registry
+from archon_framework._errors import ArchonError, ConfigError, TaskError
+from archon_framework._plugins import Registry, load_registry
 from archon_framework._tasks import TaskSuite
 from archon_framework._vocab import VocabLayout
+from archon_framework.cli._common import (
+    default_dataset,
+    err,
+    errors_exit,
+    load_registry_or_exit,
+    loaded,
+    out,
+    report_failures,
+)
+from archon_framework.cli._data import data_app
 from archon_framework.train._launch import launch_command
 
 __all__ = ["app", "main", "modality_rows", "task_rows"]
@@ -28,14 +36,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(width=None if sys.stdout.isatty() else 160)  # pipes and logs get whole rows
-err = Console(stderr=True, soft_wrap=True)
 
 
-#: The model `archon demo` runs when none is named (trained by `archon pretrain --recipe cpu-reference`).
-DEFAULT_MODEL = "cpu-reference"
 
-_loaded: list[Registry] = []  # the registry `main` loaded at start-up, reused by every command
 
 
 @app.callback()
@@ -56,21 +59,6 @@ def _root(
             enable_compilation_cache(compile_cache)
         for w in caught:
             err.print(f"[yellow]{w.message}[/]")
-
-
-def load_registry_or_exit() -> Registry:
-    """The installed plugins' registry; a conflict is printed and exits with status 2."""
-    if _loaded:
-        return _loaded[0]
-    with errors_exit():
-        return load_registry()
-
-
-def _report_failures(registry: Registry) -> None:
-    for f in registry.failures:
-        err.print(f"[yellow]plugin {f.plugin.name} ({f.plugin.label}) failed at {f.stage}:[/] {f.error}")
-    if registry.blocked:
-        err.print(f"[dim]blocked by {DISABLE_ENV}: {', '.join(registry.blocked)}[/]")
 
 
 # ---------------------------------------------------------------------- list-modalities
@@ -140,7 +128,7 @@ def list_modalities(
         plugin = f"{r['distribution'] or r['plugin']} {r['version'] or ''}".strip()
         table.add_row(r["modality"], plugin, vocab, rng, "temporal" if r["temporal"] else "static", tps)
     out.print(table)
-    _report_failures(registry)
+    report_failures(registry)
 
 
 # ---------------------------------------------------------------------- list-tasks
@@ -151,16 +139,24 @@ def task_rows(suite: TaskSuite) -> list[dict[str, Any]]:
     ]
 
 
+def _default_suite(registry: Registry) -> str:
+    if registry.demos:
+        return registry.demo().suite
+    if len(registry.suites) == 1:
+        return next(iter(registry.suites))
+    raise TaskError(f"pass --suite: no installed demo names one (installed: {', '.join(registry.suites) or 'none'})")
+
+
 @app.command("list-tasks")
 def list_tasks(
-    suite: Annotated[str, typer.Option(help="Task suite name.")] = "archon72",
+    suite: Annotated[Optional[str], typer.Option(help="Task suite name (default: the installed demo's suite, or the only suite installed).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     installed_only: Annotated[bool, typer.Option("--installed-only", help="Drop tasks whose modalities are not installed.")] = False,
 ) -> None:
     """List the tasks of a suite with their inputs, output and sampling weight."""
     registry = load_registry_or_exit()
     with errors_exit():
-        s = registry.suite(suite)
+        s = registry.suite(suite or _default_suite(registry))
         if installed_only:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -182,7 +178,7 @@ def list_tasks(
     out.print(table)
     if missing:
         err.print(f"[yellow]not installed: {', '.join(missing)} (use --installed-only to drop their tasks)[/]")
-    _report_failures(registry)
+    report_failures(registry)
 
 
 # ---------------------------------------------------------------------- train
@@ -284,7 +280,7 @@ def generate(
     with tokens.npz and manifest.json. `--chain auto` runs every chain whose conditions are
     given and keeps the one whose outputs best explain the conditions (model perplexity).
     """
-    from archon_framework.infer._cli import run_generate
+    from archon_framework.cli._generate import run_generate
 
     registry = load_registry_or_exit()
     sampling = _sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance)
@@ -326,7 +322,7 @@ def edit(
     The clip's other modalities are kept bit-identical; manifest.json lists what was edited,
     kept and regenerated (paper Sec. 4.2, Fig. 5).
     """
-    from archon_framework.infer._edit_cli import run_edit
+    from archon_framework.cli._edit import run_edit
 
     registry = load_registry_or_exit()
     sampling = _sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance)
@@ -345,7 +341,7 @@ def list_chains_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List the named generation chains: conditions, steps (tasks) and what they do."""
-    from archon_framework.infer._cli import print_chains
+    from archon_framework.cli._generate import print_chains
 
     print_chains(out, load_registry_or_exit(), as_json)
 
@@ -383,7 +379,7 @@ def evaluate(
     name: Annotated[str, typer.Option(help="File name (stem) of the report.")] = "eval",
     heldout: Annotated[int, typer.Option(help="Held-out clips to evaluate on.")] = 8,
     data: Annotated[Optional[Path], typer.Option(help="A stored held-out dataset instead of generating clips.")] = None,
-    dataset: Annotated[str, typer.Option(help="The dataset plugin that generates held-out clips.")] = "synthetic_heads_test",
+    dataset: Annotated[Optional[str], typer.Option(help="The dataset plugin that generates held-out clips (default: the installed evaluation defaults').")] = None,
     seconds: Annotated[Optional[float], typer.Option(help="Held-out clip length (default: the training clips').")] = None,
     data_seed: Annotated[int, typer.Option("--data-seed", help="Seed of the generated held-out clips.")] = 0,
     experts: Annotated[Optional[Path], typer.Option(help="Per-modality experts for Table 3 (default: CHECKPOINT-experts).")] = None,
@@ -401,8 +397,8 @@ def evaluate(
     plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write NAME.png (needs matplotlib).")] = True,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress.")] = True,
     controls: Annotated[bool, typer.Option("--controls/--no-controls", help="Compare every step of the control chains with its shuffled-condition control.")] = True,
-    control_chain: Annotated[list[str], typer.Option("--control-chain", help="A chain to control step by step (repeat; default: text-to-all and speech-to-video).")] = [],  # noqa: B006
-    guidance_scale: Annotated[list[float], typer.Option("--guidance-scale", help="Also run speech-to-video with classifier-free guidance at this scale (repeat; 0 is unguided).")] = [],  # noqa: B006
+    control_chain: Annotated[list[str], typer.Option("--control-chain", help="A chain to control step by step (repeat; default: the installed evaluation defaults', the paper's text-to-all and speech-to-video).")] = [],  # noqa: B006
+    guidance_scale: Annotated[list[float], typer.Option("--guidance-scale", help="Also run the evaluation defaults' guidance chain (the paper's speech-to-video) with classifier-free guidance at this scale (repeat; 0 is unguided).")] = [],  # noqa: B006
 ) -> None:
     """Evaluate a trained model as the paper's Tables 1-3 do, on held-out clips; write a report.
 
@@ -415,7 +411,6 @@ def evaluate(
     the paired difference and its 95% interval, and a trivial baseline.
     """
     from archon_framework.eval import command_line, run_eval
-    from archon_framework.eval._tables import CONTROL_CHAINS
 
     registry = load_registry_or_exit()
     sampling = _sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
@@ -426,7 +421,7 @@ def evaluate(
             train_experts_=train_experts, expert_steps=expert_steps, seed=seed, sampling=sampling,
             max_text_tokens=max_text_tokens, skip=skip, artifacts=artifacts, step=step, plot=plot, progress=progress,
             command=command_line(ctx), console=err,
-            controls=(tuple(control_chain) or CONTROL_CHAINS) if controls else (),
+            controls=(tuple(control_chain) or registry.eval_default().control_chains) if controls else (),
             guidance_scales=tuple(guidance_scale),
         )
     out.print("wrote " + ", ".join(str(p) for p in paths.values()))
@@ -435,7 +430,7 @@ def evaluate(
 # ---------------------------------------------------------------------- bench
 def _benchmarks_dir() -> Path:
     """benchmarks/ of the source checkout this package runs from (editable installs)."""
-    return Path(__file__).resolve().parent.parent / "benchmarks"
+    return Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -485,7 +480,7 @@ def verify(
     tampered-manifest, no-manifest, other-generator, unsupported, unreadable, missing); the exit
     status is 0 only when every file is `generated` and unaltered.
     """
-    from archon_framework.provenance._cli import run_verify
+    from archon_framework.cli._verify import run_verify
 
     registry = load_registry_or_exit()
     with errors_exit():
@@ -506,13 +501,14 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of data, training and sampling.")] = 0,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
     train: Annotated[bool, typer.Option("--train", help="Train every tokenizer and the LM from scratch within --minutes instead of using the shipped model.")] = False,
-    model: Annotated[str, typer.Option(help="The shipped model (archon list-models) or an exported model's folder to run.")] = DEFAULT_MODEL,
+    model: Annotated[Optional[str], typer.Option(help="The shipped model (archon list-models) or an exported model's folder to run (default: the installed demo's, archon-paper's cpu-reference).")] = None,
 ) -> None:
     """Run the shipped reference model on held-out clips, or (--train) train one from scratch.
 
-    Without --train: synthesizes held-out clips, runs text-to-all and speech-to-video with and
-    without thinking on them with the shipped model (trained by `archon pretrain --recipe
-    cpu-reference`), and writes an HTML page (index.html), a contact sheet and demo.json, with
+    Runs the installed demo (`archon_demos()`; archon-paper's is the paper's). Without --train:
+    synthesizes held-out clips, runs the demo's chains (the paper's: text-to-all and
+    speech-to-video with and without thinking) on them with the demo's shipped model (the
+    paper's: `cpu-reference`, trained by `archon pretrain --recipe cpu-reference`), and writes an HTML page (index.html), a contact sheet and demo.json, with
     each output's distance from the ground truth. With --train: synthesizes training data and
     trains every tokenizer and a tiny LM within --minutes first. What a previous run made
     (found in --out) is reused.
@@ -521,11 +517,15 @@ def demo(
     from archon_framework.infer._demo import DemoConfig, run_demo
 
     registry = load_registry_or_exit()
-    _report_failures(registry)
+    report_failures(registry)
+    with errors_exit():
+        spec = registry.demo()
     use = None if train else model
-    if use == DEFAULT_MODEL and DEFAULT_MODEL not in shipped_models():
-        err.print(f"[yellow]no shipped model {DEFAULT_MODEL!r} is installed: training one from scratch (--train)[/]")
-        use = None
+    if not train and model is None:
+        use = spec.model
+        if use is not None and use not in shipped_models():
+            err.print(f"[yellow]no shipped model {use!r} is installed: training one from scratch (--train)[/]")
+            use = None
     with errors_exit():
         cfg = DemoConfig(out=str(out_dir), minutes=minutes, lm_steps=steps, clips=clips, heldout=heldout,
                          seconds=seconds, seed=seed, progress=progress, model=use)
@@ -536,7 +536,7 @@ def demo(
 # ---------------------------------------------------------------------- pretrain
 @app.command()
 def pretrain(
-    recipe: Annotated[str, typer.Option(help="A shipped recipe's name (e.g. cpu-reference) or a recipe .toml file.")] = "cpu-reference",
+    recipe: Annotated[Optional[str], typer.Option(help="An installed recipe's name (archon pretrain --list; archon-paper's cpu-reference) or a recipe .toml file (default: the only installed recipe).")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Where the run writes everything (a second run resumes it).")] = Path("runs/reference"),
     evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Evaluate the trained model on the held-out clips.")] = True,
     list_: Annotated[bool, typer.Option("--list", help="List the shipped recipes and exit.")] = False,
@@ -548,18 +548,23 @@ def pretrain(
     an interrupted run resumes where it stopped. Writes the demo's page, curves.png (loss per
     modality against step), eval/ and recipe.json (commit, command, compile/train split per stage).
     """
-    from archon_framework.infer._recipe import list_recipes, load_recipe, run_recipe
+    from archon_framework.infer._recipe import load_recipe, run_recipe
 
-    if list_:
-        for name in list_recipes():
-            r = load_recipe(name)
-            out.print(f"{name}: {r.description}")
-        return
     registry = load_registry_or_exit()
-    _report_failures(registry)
+    if list_:
+        with errors_exit():
+            for name in registry.recipes:
+                out.print(f"{name}: {load_recipe(name, registry).description}")
+        return
+    report_failures(registry)
     with errors_exit():
-        loaded = load_recipe(recipe)
-        path = run_recipe(loaded, registry, out_dir, progress=progress, evaluate=evaluate,
+        if recipe is None:
+            if len(registry.recipes) != 1:
+                raise ConfigError(f"pass --recipe: {len(registry.recipes)} recipes are installed "
+                                f"({', '.join(registry.recipes) or 'none'}; archon pretrain --list)")
+            recipe = next(iter(registry.recipes))
+        recipe_ = load_recipe(recipe, registry)
+        path = run_recipe(recipe_, registry, out_dir, progress=progress, evaluate=evaluate,
                           command=" ".join(["archon", *sys.argv[1:]]), console=err)
     out.print(f"recipe written: {path}")
 
@@ -589,7 +594,7 @@ def _mount_plugin_commands() -> None:
         registry = load_registry()
     except ArchonError:
         return  # the commands report the error
-    _loaded.append(registry)
+    loaded.append(registry)
     for sub, info in registry.commands:
         name = getattr(getattr(sub, "info", None), "name", None)
         if not isinstance(sub, typer.Typer) or not name:

@@ -2,37 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from archon_framework._clip import Clip
-from archon_framework._errors import ArchonError, DataWarning
+from archon_framework._errors import DataWarning
+from archon_framework.cli._common import default_dataset, err, errors_exit, load_registry_or_exit, out
 
-__all__ = ["data_app", "errors_exit"]
+__all__ = ["data_app"]
 
 data_app = typer.Typer(name="data", help="Write and inspect clip datasets.", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
-
-
-@contextlib.contextmanager
-def errors_exit(code: int = 2) -> Iterator[None]:
-    """Print an ArchonError (it names what is at fault) and exit with `code`, no traceback."""
-    try:
-        yield
-    except ArchonError as e:
-        err.print(f"[bold red]error:[/] {e}")
-        raise typer.Exit(code) from e
 
 
 def _progress() -> Progress:
@@ -47,7 +32,7 @@ def synth(
     out_dir: Annotated[Path, typer.Option("--out", help="Dataset directory to write.")],
     clips: Annotated[int, typer.Option("--clips", min=1, help="Number of clips.")] = 16,
     seconds: Annotated[float | None, typer.Option("--seconds", help="Clip length (default: the dataset's).")] = None,
-    dataset: Annotated[str, typer.Option("--dataset", help="Dataset plugin name.")] = "synthetic_heads",
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Dataset plugin name (default: the installed demo's training data, or the only dataset installed).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed; clips are deterministic in (seed, index).")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted dataset.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing dataset.")] = False,
@@ -58,32 +43,17 @@ def synth(
     A dataset may produce modalities whose plugins are not installed (e.g. `video` without a
     video plugin): their values are left out with a note, or refused with --strict.
     """
-    from archon_framework.cli import load_registry_or_exit
-    from archon_framework.data import write_dataset
+    from archon_framework.data import synthesize
 
     registry = load_registry_or_exit()
     with errors_exit():
-        spec = registry.dataset(dataset)
-        length = seconds if seconds is not None else spec.default_seconds
-        static = {name: not registry.modality(name).temporal for name in spec.modalities if name in registry.modalities}
+        dataset = dataset or default_dataset(registry)
         with _progress() as progress:
             task = progress.add_task(f"{dataset} -> {out_dir}", total=clips)
-
-            skipped = sorted(set(spec.modalities) - set(registry.modalities))
-            if skipped and not strict:
-                err.print(f"[yellow]not installed, so not stored: {', '.join(skipped)}[/]")
-
-            def gen():
-                for i in range(clips):
-                    clip = spec.generate(i, seed=seed, seconds=length)
-                    if not strict:
-                        clip = Clip(clip.meta, {k: v for k, v in clip.values.items() if k in registry.modalities})
-                    yield clip
-
-            write_dataset(
-                out_dir, gen(), name=dataset, validate=registry.check_clip, static=static,
-                resume=resume, overwrite=overwrite, on_clip=lambda clip: progress.advance(task),
-            )
+            length = synthesize(registry, out_dir, dataset=dataset, clips=clips, seconds=seconds, seed=seed,
+                                resume=resume, overwrite=overwrite, strict=strict,
+                                on_clip=lambda clip: progress.advance(task),
+                                on_note=lambda note: err.print(f"[yellow]{note}[/]"))
     out.print(f"wrote {clips} clips of {length:g} s to {out_dir}")
 
 
@@ -95,7 +65,6 @@ def ingest(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing dataset.")] = False,
 ) -> None:
     """Store user clips, each file read by its modality plugin's loader and validated."""
-    from archon_framework.cli import load_registry_or_exit
     from archon_framework.data import ingest_clips, read_manifest, write_dataset
 
     registry = load_registry_or_exit()
@@ -134,7 +103,6 @@ def prepare(
     """
     import attrs
 
-    from archon_framework.cli import load_registry_or_exit
     from archon_framework.config import load_config
     from archon_framework.data import PrepareConfig, find_videos, prepare_videos
 

@@ -24,18 +24,31 @@ from rich.console import Console
 from archon_framework._clip import Clip, ClipMeta
 from archon_framework._errors import ConfigError, DataError
 from archon_framework._plugins import Registry
-from archon_framework.infer._cli import load_inputs, parse_inputs, probe_seconds
-from archon_framework.infer._editing import EditingChain, edit_clip, get_editing_chain
+from archon_framework.cli._generate import load_inputs, parse_inputs, probe_seconds
+from archon_framework.infer._editing import EditingChain, edit_clip
 from archon_framework.infer._generate import StepResult
 from archon_framework.infer._model import load_checkpoint
 from archon_framework.infer._outputs import write_outputs
 from archon_framework.model import Sampling
 from archon_framework.provenance import ProvenanceConfig
 
-__all__ = ["EDIT_KINDS", "edit_kind", "load_clip", "parse_edit", "run_edit"]
+__all__ = ["EDIT_KINDS", "default_editing_chain", "edit_kind", "load_clip", "parse_edit", "run_edit"]
 
-#: ``--edit KIND=...`` -> the editing chain it runs by default.
-EDIT_KINDS = {"script": "edit-script", "description": "edit-description", "motion": "reenact"}
+#: ``--edit KIND=...`` -> the modalities it edits (None: motion, the modalities of the chain run).
+EDIT_KINDS: dict[str, tuple[str, ...] | None] = {"script": ("script",), "description": ("description",), "motion": None}
+
+
+def default_editing_chain(registry: Registry, kind: str) -> EditingChain:
+    """The editing chain an ``--edit KIND=`` runs when no ``--chain`` is given: the first installed
+    one (``archon_chains()``) that edits exactly the kind's modality, or for ``motion`` the first
+    that edits several modalities of another clip."""
+    want = EDIT_KINDS[kind]
+    for echain in registry.editing_chains.values():
+        if (echain.edits == want) if want is not None else (len(echain.edits) > 1):
+            return echain
+    installed = ", ".join(f"{e.name} (edits {'+'.join(e.edits)})" for e in registry.editing_chains.values()) or "none"
+    raise ConfigError(f"--edit {kind}=: no installed editing chain edits {kind} (installed: {installed}); "
+                      "install archon-paper or a plugin whose archon_chains() provides one, or pass --chain")
 
 
 def _dataset_clip(root: Path, which: str | None) -> Clip:
@@ -178,7 +191,7 @@ def run_edit(
         raise ConfigError(f"output folder {out_dir} exists; pass --overwrite to replace it")
     if motion_length not in ("resample", "refuse"):
         raise ConfigError(f"--motion-length {motion_length!r}: expected resample or refuse")
-    echain: EditingChain = get_editing_chain(chain or EDIT_KINDS[edit_kind(edit)])
+    echain: EditingChain = registry.editing_chain(chain) if chain else default_editing_chain(registry, edit_kind(edit))
     kind, edits, source = parse_edit(edit, registry, seconds=seconds, frame_rate=frame_rate, sample_rate=sample_rate,
                                      motion=echain.edits)
     source_clip = load_clip(clip, registry, seconds=seconds, frame_rate=frame_rate, sample_rate=sample_rate)

@@ -14,7 +14,7 @@ from archon_framework._clip import ClipMeta
 from archon_framework._errors import ArchonError, ConfigError, DataError, TaskError
 from archon_framework._plugins import Registry
 from archon_framework._tasks import Slot
-from archon_framework.infer._chains import list_chains, parse_slot, plan_chain
+from archon_framework._chains import parse_slot, plan_chain
 from archon_framework.infer._generate import GenerationResult, StepResult, choose_chain, generate, resolve_chain
 from archon_framework.infer._model import load_checkpoint
 from archon_framework.infer._outputs import write_outputs
@@ -118,12 +118,12 @@ def run_generate(
         raise ConfigError("no --input given: pass the chain's conditions as MODALITY=FILE")
     auto = chain == "auto"
     if auto:
-        names = candidates or [c.name for c in list_chains()]
-        chains = [c for c in (resolve_chain(n, registry.modalities) for n in names) if set(c.conditions) <= set(files)]
+        names = candidates or list(registry.chains)
+        chains = [c for c in (resolve_chain(n, registry) for n in names) if set(c.conditions) <= set(files)]
         if not chains:
             raise TaskError(f"--chain auto: no candidate chain has its conditions among {', '.join(map(str, files))}")
     else:
-        chains = [resolve_chain(chain, registry.modalities)]
+        chains = [resolve_chain(chain, registry)]
         missing = [str(c) for c in chains[0].conditions if c not in files]
         if missing:
             raise TaskError(
@@ -179,13 +179,13 @@ def run_generate(
     return manifest
 
 
-def chain_rows() -> list[dict[str, Any]]:
+def chain_rows(registry: Registry) -> list[dict[str, Any]]:
     return [{"name": c.name, "conditions": [str(s) for s in c.conditions], "optional": [str(s) for s in c.optional],
-             "steps": [str(s) for s in c.steps], "description": c.description} for c in list_chains()]
+             "steps": [str(s) for s in c.steps], "description": c.description} for c in registry.chains.values()]
 
 
 def print_chains(console: Console, registry: Registry, as_json: bool) -> None:
-    rows = chain_rows()
+    rows = chain_rows(registry)
     if as_json:
         import sys
 
@@ -194,7 +194,7 @@ def print_chains(console: Console, registry: Registry, as_json: bool) -> None:
     table = Table(title="Generation chains (archon generate --chain NAME)")
     for col in ("chain", "conditions", "steps", "about"):
         table.add_column(col)
-    for c, r in zip(list_chains(), rows):
+    for c, r in zip(registry.chains.values(), rows):
         missing = sorted({s.modality for s in (*c.conditions, *c.outputs)} - set(registry.modalities))
         about = r["description"] + (f" [yellow](not installed: {', '.join(missing)})[/]" if missing else "")
         table.add_row(c.name, " + ".join(r["conditions"]) + (f" [dim](optional {', '.join(r['optional'])})[/]" if r["optional"] else ""),
