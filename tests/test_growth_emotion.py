@@ -169,7 +169,7 @@ def test_compose_suite_appends_the_new_tasks_weighted_like_an_average_old_task(e
 
 
 @pytest.mark.parametrize(("suite", "tasks", "message"), [
-    ("toy+emotoin", [], r"--suite 'toy\+emotoin': task suite 'emotoin' is not installed \(installed: archon72, emotion, toy\)"),
+    ("toy+emotoin", [], r"--suite 'toy\+emotoin': task suite 'emotoin' is not installed \(installed: emotion, toy\)"),
     ("toy+", [], "no empty name"),
     ("toy", ["speech(c)->emotion(c)x"], r"--add-tasks: cannot parse|--add-tasks: .*slot"),
     ("toy", ["speech(c)->mood(t)"], r"--add-tasks: task speech\(c\)->mood\(t\): modality 'mood' is not installed"),

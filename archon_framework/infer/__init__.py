@@ -50,6 +50,7 @@ from archon_framework.infer._generate import (
 from archon_framework.infer._export import export_model, resolve_model, ship_model, shipped_models
 from archon_framework.infer._model import LoadedModel, load_checkpoint, trained_suite
 from archon_framework.infer._outputs import write_outputs
+from archon_framework.infer._recipe import Recipe, list_recipes, load_recipe, run_recipe
 from archon_framework.model import Sampling
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "Ids",
     "LoadedModel",
     "PlannedStep",
+    "Recipe",
     "Sampling",
     "StepRanges",
     "StepResult",
@@ -77,7 +79,9 @@ __all__ = [
     "edit_clip",
     "export_model",
     "generate",
+    "list_recipes",
     "load_checkpoint",
+    "load_recipe",
     "match_length",
     "measure_edit",
     "parse_chain",
@@ -85,6 +89,7 @@ __all__ = [
     "plan_chain",
     "resolve_chain",
     "resolve_model",
+    "run_recipe",
     "ship_model",
     "shipped_models",
     "step_ranges",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from archon_framework import Chain, EditingChain, load_registry
-from archon_framework.infer import plan_chain
+from archon_framework.infer import load_recipe, plan_chain
 from archon_framework.testing import make_registry
 
 from archon_paper import (
@@ -80,8 +80,6 @@ def test_the_named_chains_plan_against_table_g_with_the_built_in_modalities():
 
 
 def test_the_cpu_reference_recipe_is_packaged_and_names_the_paper_chains():
-    from archon_framework.infer._recipe import load_recipe  # noqa: PLC0415 - the recipe reader, tested here
-
     reg = make_registry(("paper", _plugin))
     (recipe_file,) = RECIPES
     assert recipe_file.path.read_text().startswith("# The CPU reference recipe")
