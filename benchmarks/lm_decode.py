@@ -9,7 +9,7 @@
    in the top 4,096 is printed) and on flat ones (where the nucleus does not fit and the
    prefilter falls back to the sort); the prefiltered and exact draws are checked identical.
 3. Length buckets (issue 27): the chain-step decoder (``decode_fixed``) at one output length,
-   then at another length in the same bucket, against exact-count ``generate`` compiled per
+   then at another length in the same bucket, against exact-count ``generate_tokens`` compiled per
    length; the seconds of the call at the new length and the compilations it took.
 
     .venv/bin/python benchmarks/lm_decode.py --config tiny --prefix 256 --new 256
@@ -28,12 +28,12 @@ import numpy as np
 
 from archon_framework import CompileCounter
 from archon_framework.infer import StepRanges
-from archon_framework.infer._decoding import decode_fixed
+from archon_framework.infer._lm_steps import decode_fixed
 from archon_framework.model import (
     PrefixLM,
     Sampling,
-    generate,
-    generate_uncached,
+    generate_tokens,
+    generate_tokens_uncached,
     load_model_config,
     sample_token,
     sample_token_exact,
@@ -75,14 +75,14 @@ def _sampling(width: int, repeats: int) -> None:
 
 
 def _buckets(model, prompt, new: int) -> None:
-    """A new output length within a bucket: the bucketed decoder against exact-count generate."""
+    """A new output length within a bucket: the bucketed decoder against exact-count generate_tokens."""
     sampling = Sampling(temperature=1.0, top_p=0.9)
     lengths = (new, new - max(1, new // 8))  # one power-of-two bucket
     starts = np.zeros(new, np.int32)
-    exact = eqx.filter_jit(generate)
+    exact = eqx.filter_jit(generate_tokens)
     print(f"output lengths {lengths[0]} then {lengths[1]} (one bucket), prompt {prompt.shape[0]} tokens, top-p 0.9")
     rows = {}
-    for name in ("bucketed (decode_fixed)", "exact count (generate)"):
+    for name in ("bucketed (decode_fixed)", "exact count (generate_tokens)"):
         times, compiles = [], []
         for n in lengths:
             with CompileCounter() as counter:
@@ -97,7 +97,7 @@ def _buckets(model, prompt, new: int) -> None:
         rows[name] = out
         print(f"  {name:24s} first length {times[0]:7.2f} s ({compiles[0]} compiles); "
               f"new length {times[1]:7.2f} s ({compiles[1]} compiles)")
-    same = np.array_equal(rows["bucketed (decode_fixed)"], rows["exact count (generate)"])
+    same = np.array_equal(rows["bucketed (decode_fixed)"], rows["exact count (generate_tokens)"])
     print(f"  identical tokens at the new length: {same}")
     if not same:
         raise SystemExit("the bucketed decoder differs from the exact-count one")
@@ -126,8 +126,8 @@ def main() -> None:
         _buckets(model, prompt, args.new)
         return
     kwargs = dict(num_tokens=args.new, key=jax.random.key(2), sampling=Sampling(greedy=True))
-    cached = eqx.filter_jit(generate)
-    uncached = eqx.filter_jit(generate_uncached)
+    cached = eqx.filter_jit(generate_tokens)
+    uncached = eqx.filter_jit(generate_tokens_uncached)
 
     same = np.array_equal(cached(model, prompt, **kwargs), uncached(model, prompt, **kwargs))
     t_cached = _median_seconds(lambda: cached(model, prompt, **kwargs), args.repeats)

@@ -27,9 +27,9 @@ from archon_framework.infer import (
     step_ranges,
     write_outputs,
 )
-from archon_framework.infer._decoding import decode_fixed
+from archon_framework.infer._lm_steps import decode_fixed
 from archon_framework.infer._outputs import label_palette, write_value
-from archon_framework.model import Sampling, generate_uncached
+from archon_framework.model import Sampling, generate_tokens_uncached
 from test_infer_kit import CODES, DIRECT, LEVELS, META, SUITE, THINK, LevelTokenizer, ToyRenderer, s, toy_clip, toy_model
 
 GREEDY = Sampling(greedy=True)
@@ -85,7 +85,7 @@ def test_greedy_with_and_without_kv_cache_agree(model, clip):
         ranges = step_ranges(tok, model.layout.range(mod.vocabulary), n, modality=out.modality)
         key = jax.random.key(0)
         cached = decode_fixed(model.lm, prompt, ranges, key, GREEDY)  # padded bucket, traced length
-        uncached = generate_uncached(model.lm, jax.numpy.asarray(prompt), num_tokens=n, key=key, sampling=GREEDY,
+        uncached = generate_tokens_uncached(model.lm, jax.numpy.asarray(prompt), num_tokens=n, key=key, sampling=GREEDY,
                                      vocab_size=ranges.width, block_starts=jax.numpy.asarray(ranges.starts))
         np.testing.assert_array_equal(cached, np.asarray(uncached))
 
@@ -107,7 +107,7 @@ def test_chain_steps_equal_uncached_decoding_of_their_serialized_prompts(model, 
         parsed = model.serializer.parse(prompt, len(prompt))
         assert [p.slot for p in parsed.inputs] == list(step.inputs)
         ranges = step_ranges(model.tokenizer(step.output.modality), model.layout.range(mod.vocabulary), n, modality=mod.name)
-        ref = generate_uncached(model.lm, jax.numpy.asarray(prompt), num_tokens=n, key=jax.random.key(0), sampling=GREEDY,
+        ref = generate_tokens_uncached(model.lm, jax.numpy.asarray(prompt), num_tokens=n, key=jax.random.key(0), sampling=GREEDY,
                                 vocab_size=ranges.width, block_starts=jax.numpy.asarray(ranges.starts))
         np.testing.assert_array_equal(step.global_ids, np.asarray(ref))
         known[step.output] = step.global_ids

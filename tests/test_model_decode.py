@@ -16,9 +16,9 @@ from archon_framework.model import (
     PrefixLMConfig,
     Sampling,
     decode_step,
-    generate,
-    generate_uncached,
-    generate_until,
+    generate_tokens,
+    generate_tokens_uncached,
+    generate_tokens_until,
     prefill,
     sample_token,
     sample_token_exact,
@@ -73,8 +73,8 @@ GREEDY = Sampling(greedy=True)
 SAMPLED = dict(
     sampling=Sampling(temperature=8.0, top_k=20, top_p=0.95), vocab_start=jnp.int32(40), vocab_size=30
 )
-_gen = eqx.filter_jit(generate)
-_gen_uncached = eqx.filter_jit(generate_uncached)
+_gen = eqx.filter_jit(generate_tokens)
+_gen_uncached = eqx.filter_jit(generate_tokens_uncached)
 
 
 def test_greedy_generation_with_and_without_cache_agree(model):
@@ -102,7 +102,7 @@ def test_batched_generation_with_padded_prompts(model):
     greedy = GREEDY
     batched = eqx.filter_jit(
         jax.vmap(
-            lambda toks, n: generate(
+            lambda toks, n: generate_tokens(
                 model, toks, num_tokens=N, key=jax.random.key(0), sampling=greedy, prefix_len=n
             )
         )
@@ -115,7 +115,7 @@ def test_batched_generation_with_padded_prompts(model):
 def test_generate_until_stops_at_eos(model):
     kwargs = dict(key=jax.random.key(4), **SAMPLED)
     full = np.asarray(_gen(model, _prompt(), num_tokens=N, **kwargs))
-    until = eqx.filter_jit(generate_until)
+    until = eqx.filter_jit(generate_tokens_until)
     eos = int(full[2])
     first = int(np.argmax(full == eos))  # eos may occur before index 2
     out = until(model, _prompt(), max_tokens=N, eos_id=jnp.int32(eos), **kwargs)
@@ -143,11 +143,11 @@ def test_sample_token_respects_top_k_and_top_p():
 
 def test_bad_generation_requests_are_refused(model):
     with pytest.raises(ConfigError, match="max_seq_len"):
-        generate(model, _prompt(), num_tokens=100, key=jax.random.key(0))
+        generate_tokens(model, _prompt(), num_tokens=100, key=jax.random.key(0))
     with pytest.raises(VocabError, match="outside"):
-        generate(model, _prompt(), num_tokens=2, key=jax.random.key(0), vocab_start=90, vocab_size=10)
+        generate_tokens(model, _prompt(), num_tokens=2, key=jax.random.key(0), vocab_start=90, vocab_size=10)
     with pytest.raises(VocabError, match="eos_id"):
-        generate_until(
+        generate_tokens_until(
             model, _prompt(), max_tokens=2, eos_id=3, key=jax.random.key(0), vocab_start=10, vocab_size=5
         )
 
@@ -195,7 +195,7 @@ def test_top_p_keeps_exactly_the_nucleus():
 
 # ---------------------------------------------------------------------- length buckets
 def test_a_traced_length_gives_the_same_tokens_as_an_exact_count(model):
-    bucketed = eqx.filter_jit(lambda m, p, n, k: generate(m, p, num_tokens=8, key=k, length=n, **SAMPLED))
+    bucketed = eqx.filter_jit(lambda m, p, n, k: generate_tokens(m, p, num_tokens=8, key=k, length=n, **SAMPLED))
     for n in (2, 5, 8):
         exact = _gen(model, _prompt(), num_tokens=n, key=jax.random.key(3), **SAMPLED)
         out = np.asarray(bucketed(model, _prompt(), jnp.int32(n), jax.random.key(3)))
@@ -221,7 +221,7 @@ def test_guided_generation_until_eos_follows_guided_generate(model):
     full = np.asarray(_gen(model, _prompt(), num_tokens=N, **kw))
     eos = int(full[3])
     first = int(np.argmax(full == eos))
-    out = eqx.filter_jit(generate_until)(model, _prompt(), max_tokens=N, eos_id=jnp.int32(eos), **kw)
+    out = eqx.filter_jit(generate_tokens_until)(model, _prompt(), max_tokens=N, eos_id=jnp.int32(eos), **kw)
     np.testing.assert_array_equal(np.asarray(out.global_ids)[: first + 1], full[: first + 1])
     assert int(out.length) == first
 
@@ -244,4 +244,4 @@ def test_guidance_follows_cond_plus_w_times_cond_minus_uncond(model):
 
 def test_guidance_without_an_unconditional_prompt_is_refused(model):
     with pytest.raises(ConfigError, match="uncond_tokens"):
-        generate(model, _prompt(), num_tokens=2, key=jax.random.key(0), sampling=Sampling(guidance=1.0))
+        generate_tokens(model, _prompt(), num_tokens=2, key=jax.random.key(0), sampling=Sampling(guidance=1.0))

@@ -24,8 +24,8 @@ from archon_framework.model import (
     PrefixLM,
     PrefixLMConfig,
     Sampling,
-    generate,
-    generate_uncached,
+    generate_tokens,
+    generate_tokens_uncached,
     grow_vocab,
     load_model_config,
     load_prefix_lm,
@@ -206,12 +206,12 @@ def test_decoding_with_cache_equals_recompute_and_stays_in_range(model):
     prompt = jnp.asarray([1, 5, 9, 12, 2, 40, 61], jnp.int32)  # an image id in the prompt too
     sampling = Sampling(temperature=0.8, top_p=0.7, guidance=1.5)
     kw = dict(num_tokens=6, key=jax.random.key(2), sampling=sampling, vocab_size=24, uncond_tokens=prompt[:3])
-    run = eqx.filter_jit(lambda m, starts: generate(m, prompt, block_starts=starts, **kw))
+    run = eqx.filter_jit(lambda m, starts: generate_tokens(m, prompt, block_starts=starts, **kw))
     cached = np.asarray(run(model, jnp.full((6,), 30)))
-    np.testing.assert_array_equal(cached, np.asarray(generate_uncached(model, prompt, vocab_start=30, **kw)))
+    np.testing.assert_array_equal(cached, np.asarray(generate_tokens_uncached(model, prompt, vocab_start=30, **kw)))
     assert ((cached >= 30) & (cached < 54)).all()
     exact = np.asarray(run(model, jnp.full((6,), 0)))
-    np.testing.assert_array_equal(exact, np.asarray(generate(model, prompt, vocab_start=0, **kw)))
+    np.testing.assert_array_equal(exact, np.asarray(generate_tokens(model, prompt, vocab_start=0, **kw)))
     assert ((exact >= 0) & (exact < 24)).all()
 
 

@@ -49,3 +49,15 @@ def test_core_has_no_modality_specific_code():
         text = path.read_text().lower()
         for word in banned:
             assert f"import {word}" not in text and f"from {word}" not in text, f"{path} imports {word}"
+
+
+def test_one_public_generate_the_lm_level_one_is_generate_tokens():
+    import archon_framework.infer as infer
+    import archon_framework.model as model
+
+    assert "generate" in infer.__all__ and "generate" not in model.__all__ and "generate_tokens" in model.__all__
+    with pytest.warns(DeprecationWarning, match="archon_framework.model.generate is now generate_tokens"):
+        old = model.generate
+    assert old is model.generate_tokens
+    with pytest.raises(AttributeError):
+        model.no_such_name  # noqa: B018

@@ -27,7 +27,7 @@ from archon_framework._chains import (
     parse_slot,
     plan_chain,
 )
-from archon_framework.infer._decoding import StepRanges, step_ranges
+from archon_framework.infer._lm_steps import StepRanges, step_ranges
 from archon_framework.infer._edit_check import check_edits
 from archon_framework.infer._editing import (
     EditResult,

@@ -29,7 +29,7 @@ from archon_framework._tasks import Slot, State, Task
 from archon_framework.data._examples import drop_conditions
 from archon_framework.infer._board import Board, Ids, lenient_text
 from archon_framework._chains import Chain, PlannedStep, parse_chain, parse_slot, plan_chain
-from archon_framework.infer._decoding import decode_fixed, decode_until, free_budget, score_target
+from archon_framework.infer._lm_steps import decode_fixed, decode_until, free_budget, score_target
 from archon_framework.infer._model import LoadedModel
 from archon_framework.model import Sampling
 

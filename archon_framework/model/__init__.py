@@ -6,9 +6,9 @@ from archon_framework.model._decode import (
     KVCache,
     Sampling,
     decode_step,
-    generate,
-    generate_uncached,
-    generate_until,
+    generate_tokens,
+    generate_tokens_uncached,
+    generate_tokens_until,
     prefill,
     sample_factorized,
     sample_token,
@@ -33,9 +33,9 @@ __all__ = [
     "TokenLosses",
     "apply_rope",
     "decode_step",
-    "generate",
-    "generate_uncached",
-    "generate_until",
+    "generate_tokens",
+    "generate_tokens_uncached",
+    "generate_tokens_until",
     "grow_vocab",
     "load_model_config",
     "load_prefix_lm",
@@ -49,3 +49,19 @@ __all__ = [
     "target_loss",
     "token_losses",
 ]
+
+
+#: The names before ``generate_tokens`` (issue 24: one public ``generate``, the chain's in
+#: `archon_framework.infer`); kept for one release, with a DeprecationWarning.
+_DEPRECATED = {"generate": "generate_tokens", "generate_uncached": "generate_tokens_uncached",
+               "generate_until": "generate_tokens_until"}
+
+
+def __getattr__(name: str):
+    if name in _DEPRECATED:
+        import warnings
+
+        warnings.warn(f"archon_framework.model.{name} is now {_DEPRECATED[name]} (archon_framework.infer.generate "
+                      "runs a chain); the old name goes in the next release", DeprecationWarning, stacklevel=2)
+        return globals()[_DEPRECATED[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

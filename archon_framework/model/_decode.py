@@ -1,8 +1,8 @@
 """KV-cache decoding: bidirectional prefill of the prompt, then one target token per step.
 
 Generation follows paper eq. 2: one modality at a time, with logits restricted to that
-modality's vocabulary range and either an exact token count (``generate``) or a budget that
-stops at an end-of-sequence id (``generate_until``). Every function acts on one prompt; batch
+modality's vocabulary range and either an exact token count (``generate_tokens``) or a budget that
+stops at an end-of-sequence id (``generate_tokens_until``). Every function acts on one prompt; batch
 with ``jax.vmap`` (prompts of different lengths share a padded buffer via ``prefix_len``).
 
 Tokenizers whose positions draw from different sub-ranges (an RVQ tokenizer's position ``i``
@@ -11,7 +11,7 @@ uses the codebook block of its residual level; see ``token_ranges`` in docs/plug
 wide. Each position's logits are then computed over its own block only (``range_logits`` with a
 per-step start), never over the whole modality range followed by a mask.
 
-``generate`` also takes a traced ``length`` (decode that many tokens into a ``num_tokens``
+``generate_tokens`` also takes a traced ``length`` (decode that many tokens into a ``num_tokens``
 buffer: one compilation serves every length of a bucket, with the tokens of an exact-count
 decode), and every function takes the unconditional prompt for classifier-free guidance
 (``Sampling.guidance``): a second KV-cached stream beside the conditioned one, fed the same
@@ -42,9 +42,9 @@ __all__ = [
     "sample_token",
     "sample_token_exact",
     "sample_factorized",
-    "generate",
-    "generate_until",
-    "generate_uncached",
+    "generate_tokens",
+    "generate_tokens_until",
+    "generate_tokens_uncached",
 ]
 
 
@@ -59,7 +59,7 @@ class KVCache(NamedTuple):
 
 
 class Generation(NamedTuple):
-    """Result of ``generate_until``.
+    """Result of ``generate_tokens_until``.
 
     Attributes:
         global_ids: The generated ids; every entry from the end-of-sequence id on is ``eos_id``.
@@ -230,7 +230,7 @@ def _check(
     return size
 
 
-def generate(
+def generate_tokens(
     model: PrefixLM,
     prefix_tokens: Int[Array, " prefix"],
     *,
@@ -308,7 +308,7 @@ def generate(
     return jnp.concatenate([first[None], rest])
 
 
-def generate_until(
+def generate_tokens_until(
     model: PrefixLM,
     prefix_tokens: Int[Array, " prefix"],
     *,
@@ -327,9 +327,9 @@ def generate_until(
 
     A ``lax.while_loop`` stops decoding at ``eos_id`` (under ``jax.vmap`` it runs until every
     prompt stopped). ``eos_id`` is a global id inside the target range. The token stream is the
-    same as :func:`generate` would give up to and including the first ``eos_id``. ``eos_id`` may
+    same as :func:`generate_tokens` would give up to and including the first ``eos_id``. ``eos_id`` may
     be traced (no recompilation per id), in which case its range is not checked here.
-    ``block_starts`` and guidance (``uncond_tokens``) work as in :func:`generate`.
+    ``block_starts`` and guidance (``uncond_tokens``) work as in :func:`generate_tokens`.
 
     Raises:
         VocabError: ``eos_id`` is not in the target range.
@@ -374,7 +374,7 @@ def _last_hidden(model, buffer, n, step):
     return jax.lax.dynamic_index_in_dim(hidden, n + step - 1, axis=0, keepdims=False)
 
 
-def generate_uncached(
+def generate_tokens_uncached(
     model: PrefixLM,
     prefix_tokens: Int[Array, " prefix"],
     *,
@@ -388,7 +388,7 @@ def generate_uncached(
 ) -> Int[Array, " num_tokens"]:
     """Reference generation without a cache: a full forward over the whole buffer per token.
 
-    Same sampling, keys and guidance as :func:`generate`, so the two give the same ids; it
+    Same sampling, keys and guidance as :func:`generate_tokens`, so the two give the same ids; it
     exists to test the cache and to measure what the cache saves (``benchmarks/lm_decode.py``).
     """
     size = _check(model, prefix_tokens.shape[0], num_tokens, vocab_start, vocab_size, block_starts, uncond_tokens)

@@ -2,7 +2,7 @@
 
 Prompts are padded to a bucket of a ladder of sizes 2^k and 1.5 x 2^k (the real length is
 traced), fixed-length outputs are decoded into a buffer of the same ladder with their real
-token count traced (``generate``'s
+token count traced (``generate_tokens``'s
 ``length``: the tokens are those of an exact-count decode on the same key), and every step uses
 per-position blocks (``block_starts``, a traced array; the block width is static). A chain
 step therefore compiles once per (output modality, prompt bucket, target bucket): clips of
@@ -23,7 +23,7 @@ import numpy as np
 from archon_framework._codec import StepRanges
 from archon_framework._errors import ConfigError
 from archon_framework._vocab import VocabRange
-from archon_framework.model import PrefixLM, Sampling, generate, generate_until
+from archon_framework.model import PrefixLM, Sampling, generate_tokens, generate_tokens_until
 
 __all__ = [
     "StepRanges",
@@ -120,7 +120,7 @@ def _block_starts(ranges: StepRanges, size: int) -> jnp.ndarray:
 @eqx.filter_jit
 def _fixed(lm, buffer, prefix_len, key, starts, length, uncond, uncond_len, num_tokens: int, width: int,
            sampling: Sampling):
-    return generate(lm, buffer, num_tokens=num_tokens, key=key, sampling=sampling, vocab_size=width,
+    return generate_tokens(lm, buffer, num_tokens=num_tokens, key=key, sampling=sampling, vocab_size=width,
                     prefix_len=prefix_len, block_starts=starts, length=length, uncond_tokens=uncond,
                     uncond_len=uncond_len)
 
@@ -128,7 +128,7 @@ def _fixed(lm, buffer, prefix_len, key, starts, length, uncond, uncond_len, num_
 @eqx.filter_jit
 def _until(lm, buffer, prefix_len, key, starts, eos, uncond, uncond_len, max_tokens: int, width: int,
            sampling: Sampling):
-    return generate_until(lm, buffer, max_tokens=max_tokens, eos_id=eos, key=key, sampling=sampling,
+    return generate_tokens_until(lm, buffer, max_tokens=max_tokens, eos_id=eos, key=key, sampling=sampling,
                           vocab_size=width, prefix_len=prefix_len, block_starts=starts, uncond_tokens=uncond,
                           uncond_len=uncond_len)
 

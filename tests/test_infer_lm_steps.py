@@ -11,9 +11,9 @@ import pytest
 from archon_framework import ClipMeta, CompileCounter, ConfigError
 from archon_framework.data._examples import drop_conditions
 from archon_framework.infer import Chain, ChainStep, StepRanges, generate
-from archon_framework.infer._decoding import bucket, decode_fixed, target_bucket
+from archon_framework.infer._lm_steps import bucket, decode_fixed, target_bucket
 from archon_framework.model import Sampling
-from archon_framework.model import generate as lm_generate
+from archon_framework.model import generate_tokens as lm_generate
 from test_infer_kit import META, THINK, s, toy_clip, toy_model
 
 WARM = Sampling(temperature=2.5, top_k=6)  # used by no other test module: its first compile is counted here
