@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.flatten_util import ravel_pytree
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from archon_framework import ConfigError
@@ -75,16 +76,37 @@ def _transform(name: str, weight_decay: float) -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(1.0), inner)
 
 
-def _apply(tx: optax.GradientTransformation, grads, opt_state, model, lr):
+def _flat(name: str) -> bool:
+    """Whether the optimizer runs on all parameters raveled into one vector.
+
+    AdamW's update is elementwise and the clipping takes one global norm, so on one vector it is
+    the same update, compiled as a few fused loops instead of several per parameter array (the
+    denoiser has 110 arrays). Adafactor factors each matrix's second moment: it needs the arrays.
+    """
+    return name != "adafactor"
+
+
+def _opt_params(model, flat: bool):
+    """The optimizer's view of ``model``'s parameters: their arrays, or one vector when ``flat``."""
+    params = eqx.filter(model, eqx.is_array)
+    return ravel_pytree(params)[0] if flat else params
+
+
+def _apply(tx: optax.GradientTransformation, grads, opt_state, model, lr, flat: bool = False):
     """One optimizer update at learning rate ``lr`` (a traced scalar); returns (model, opt_state)."""
     clip_state, inner = opt_state
     inner = inner._replace(hyperparams={**inner.hyperparams, "learning_rate": jnp.asarray(lr, jnp.float32)})
+    if flat:
+        params, unravel = ravel_pytree(eqx.filter(model, eqx.is_array))
+        updates, opt_state = tx.update(ravel_pytree(grads)[0], (clip_state, inner), params)
+        return eqx.apply_updates(model, unravel(updates)), opt_state
     updates, opt_state = tx.update(grads, (clip_state, inner), eqx.filter(model, eqx.is_array))
     return eqx.apply_updates(model, updates), opt_state
 
 
 @eqx.filter_jit
-def _autoencoder_update(model, opt_state, x, key, lr, *, kl_weight: float, tx: optax.GradientTransformation):
+def _autoencoder_update(model, opt_state, x, key, lr, *, kl_weight: float, tx: optax.GradientTransformation,
+                        flat: bool = True):
     def loss_fn(model):
         keys = jax.random.split(key, x.shape[0])
         recon, kl = jax.vmap(lambda v, k: model(v, key=k))(x, keys)
@@ -94,7 +116,7 @@ def _autoencoder_update(model, opt_state, x, key, lr, *, kl_weight: float, tx: o
         return l1 + mse + kl_weight * kl, {"mse": mse, "l1": l1, "kl": kl}
 
     (loss, metrics), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(model)
-    model, opt_state = _apply(tx, grads, opt_state, model, lr)
+    model, opt_state = _apply(tx, grads, opt_state, model, lr, flat)
     return model, opt_state, {"loss": loss, **metrics}
 
 
@@ -107,7 +129,8 @@ class AutoencoderTrainer:
         tc = config.train
         self.schedule = lr_schedule(tc.ae_learning_rate, min(tc.warmup_steps, steps // 10), steps)
         self.tx = _transform("adamw", 0.0)
-        self.opt_state = self.tx.init(eqx.filter(self.model, eqx.is_array))
+        self.flat = _flat("adamw")
+        self.opt_state = self.tx.init(_opt_params(self.model, self.flat))
         self.key = jax.random.key(seed + 1)
         self.step_count = 0
 
@@ -116,7 +139,8 @@ class AutoencoderTrainer:
         self.key, sub = jax.random.split(self.key)
         lr = np.float32(self.schedule(self.step_count))
         self.model, self.opt_state, metrics = _autoencoder_update(
-            self.model, self.opt_state, to_unit(batch), sub, lr, kl_weight=self.config.autoencoder.kl_weight, tx=self.tx)
+            self.model, self.opt_state, to_unit(batch), sub, lr, kl_weight=self.config.autoencoder.kl_weight, tx=self.tx,
+            flat=self.flat)
         self.step_count += 1
         return {k: float(v) for k, v in metrics.items()}
 
@@ -124,7 +148,7 @@ class AutoencoderTrainer:
         """The losses of the current model on ``batch`` with the latent noise drawn from ``key``,
         without updating anything (the compiled step at learning rate 0, its results dropped)."""
         _, _, metrics = _autoencoder_update(self.model, self.opt_state, to_unit(batch), key, np.float32(0.0),
-                                            kl_weight=self.config.autoencoder.kl_weight, tx=self.tx)
+                                            kl_weight=self.config.autoencoder.kl_weight, tx=self.tx, flat=self.flat)
         return {k: float(v) for k, v in metrics.items()}
 
 
@@ -171,6 +195,7 @@ def encode_windows(ae: Autoencoder, clips: Sequence[TrainingClip], config: Video
 @eqx.filter_jit
 def _denoiser_update(model, opt_state, ema, latents, semantic, ref_latent, ref_mask, text, key, lr, *,
                      config: VideoConfig, tx: optax.GradientTransformation):
+    flat = _flat(config.train.optimizer)
     cond_cfg = config.conditioning
     b, n_t = latents.shape[0], latents.shape[2]
     kt, ke, kd, ka, kc = jax.random.split(key, 5)
@@ -193,7 +218,7 @@ def _denoiser_update(model, opt_state, ema, latents, semantic, ref_latent, ref_m
         return jnp.sum(weight * (v - target) ** 2) / jnp.maximum(jnp.sum(weight), 1.0)
 
     loss, grads = eqx.filter_value_and_grad(loss_fn)(model)
-    model, opt_state = _apply(tx, grads, opt_state, model, lr)
+    model, opt_state = _apply(tx, grads, opt_state, model, lr, flat)
     if ema is not None:
         d = config.train.ema_decay
         ema = jax.tree.map(lambda e, m: d * e + (1 - d) * m if eqx.is_array(e) else m, ema, model)
@@ -209,7 +234,7 @@ class DenoiserTrainer:
         tc = config.train
         self.schedule = lr_schedule(tc.learning_rate, tc.warmup_steps, steps, tc.schedule)
         self.tx = _transform(tc.optimizer, tc.weight_decay)
-        self.opt_state = self.tx.init(eqx.filter(self.model, eqx.is_array))
+        self.opt_state = self.tx.init(_opt_params(self.model, _flat(tc.optimizer)))
         self.ema = self.model if tc.ema_decay > 0 else None
         self.key = jax.random.key(seed + 2)
         self.rng = np.random.default_rng(seed + 3)
