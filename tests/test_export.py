@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 import archon_framework.cli as cli
 import archon_framework.infer._export as export_mod
+import archon_framework.infer._shipped as shipped_mod
 from archon_framework import CheckpointError
 from archon_framework.infer import export_model, generate, load_checkpoint, resolve_model, ship_model, shipped_models
 from archon_framework.eval._cli import heldout_clips
@@ -47,7 +48,7 @@ def run(registry, tmp_path_factory):
 def packages(tmp_path, monkeypatch):
     """Each package's folder in a temporary tree, and the user's cache there too."""
     roots = tmp_path / "site-packages"
-    monkeypatch.setattr(export_mod, "_package_dir", lambda package: roots / (package or "toyplugin"))
+    monkeypatch.setattr(shipped_mod, "_package_dir", lambda package: roots / (package or "toyplugin"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return roots
 

@@ -181,3 +181,70 @@ def test_the_dependency_graph_has_no_cycle_and_the_core_imports_no_plugin():
 
     for node in sorted(edges):
         visit(node, ())
+
+
+# ---------------------------------------------------------------------- the core's own modules
+def _core_module(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """ids of the import nodes under ``if TYPE_CHECKING:`` (annotations, never executed)."""
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return skip
+
+
+def _core_graph() -> dict[str, set[str]]:
+    """Core module -> the core modules it imports, at module level or inside a function (a lazy
+    import is a dependency too: the demo's lazy import of a CLI command made the circle issue 24
+    names), ``TYPE_CHECKING`` imports aside. ``from a.b import c`` depends on module ``a.b.c``
+    when there is one, else on ``a.b``."""
+    modules = {_core_module(p): p for p in (ROOT / CORE_MODULE).rglob("*.py")}
+
+    def resolve(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        skip = _type_checking_only(tree)
+        deps: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith(CORE_MODULE):
+                deps.update(resolve(f"{node.module}.{a.name}") for a in node.names)
+            elif isinstance(node, ast.Import):
+                deps.update(resolve(a.name) for a in node.names if a.name.startswith(CORE_MODULE))
+        graph[name] = deps - {None, name}
+    return graph
+
+
+def test_the_cores_modules_import_each_other_without_a_cycle():
+    graph = _core_graph()
+    assert {"archon_framework.cli._app", "archon_framework.infer._demo", "archon_framework.data._synthesize"} <= set(graph)
+    state: dict[str, str] = {}
+
+    def visit(node: str, path: tuple[str, ...]) -> None:
+        if state.get(node) == "done":
+            return
+        assert state.get(node) != "open", "import cycle in the core: " + " -> ".join((*path, node))
+        state[node] = "open"
+        for dep in sorted(graph[node]):
+            visit(dep, (*path, node))
+        state[node] = "done"
+
+    for node in sorted(graph):
+        visit(node, ())
+
+
+def test_only_the_cli_package_imports_the_cli():
+    outside = sorted(name for name, deps in _core_graph().items()
+                     if not name.startswith("archon_framework.cli") and any(d.startswith("archon_framework.cli") for d in deps))
+    assert not outside, f"library modules import the command line: {outside}"

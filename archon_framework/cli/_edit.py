@@ -9,8 +9,11 @@ A clip is given as one of
   ``sample_rate``), each read by its modality's loader,
 * ``MODALITY=FILE`` items (``--clip speech=a.wav --clip image=face.png``).
 
-The edit is ``script=TEXT``, ``description=FILE`` (JSON) or ``motion=OTHER_CLIP`` (any clip
-form but the last; its expression and pose are used).
+The edit is ``MODALITY=VALUE`` for a modality an installed editing chain edits alone (its new
+text for a text modality, a JSON file for a JSON one: with archon-paper, ``script=TEXT`` and
+``description=FILE``), or ``motion=OTHER_CLIP`` (any clip form but the last) for a chain that
+edits several modalities, all taken from the other clip (archon-paper's ``reenact``: expression
+and pose).
 """
 
 from __future__ import annotations
@@ -32,19 +35,38 @@ from archon_framework.infer._outputs import write_outputs
 from archon_framework.model import Sampling
 from archon_framework.provenance import ProvenanceConfig
 
-__all__ = ["EDIT_KINDS", "default_editing_chain", "edit_kind", "load_clip", "parse_edit", "run_edit"]
+__all__ = ["MOTION", "default_editing_chain", "edit_kind", "edit_kinds", "load_clip", "parse_edit", "run_edit"]
 
-#: ``--edit KIND=...`` -> the modalities it edits (None: motion, the modalities of the chain run).
-EDIT_KINDS: dict[str, tuple[str, ...] | None] = {"script": ("script",), "description": ("description",), "motion": None}
+#: ``--edit motion=OTHER_CLIP``: the modalities a chain editing several takes from another clip.
+MOTION = "motion"
+
+
+def edit_kinds(registry: Registry) -> dict[str, str]:
+    """``--edit KIND=...`` -> what its value is (``TEXT``, ``FILE`` or ``OTHER_CLIP``), from the
+    installed editing chains: a modality edited alone by one of them, and ``motion`` when one
+    edits several."""
+    kinds: dict[str, str] = {}
+    for echain in registry.editing_chains.values():
+        if _from_other_clip(echain, registry):
+            kinds.setdefault(MOTION, "OTHER_CLIP")
+        elif echain.edits[0] in registry.modalities:
+            raw = registry.modalities[echain.edits[0]].raw.kind
+            kinds.setdefault(echain.edits[0], "TEXT" if raw == "text" else "FILE")
+    return kinds
+
+
+def _from_other_clip(echain: EditingChain, registry: Registry) -> bool:
+    """A chain whose edits come from another clip: it edits several modalities, or arrays."""
+    mods = registry.modalities
+    return len(echain.edits) > 1 or any(m in mods and mods[m].raw.kind == "array" for m in echain.edits)
 
 
 def default_editing_chain(registry: Registry, kind: str) -> EditingChain:
     """The editing chain an ``--edit KIND=`` runs when no ``--chain`` is given: the first installed
     one (``archon_chains()``) that edits exactly the kind's modality, or for ``motion`` the first
-    that edits several modalities of another clip."""
-    want = EDIT_KINDS[kind]
+    whose edits come from another clip."""
     for echain in registry.editing_chains.values():
-        if (echain.edits == want) if want is not None else (len(echain.edits) > 1):
+        if _from_other_clip(echain, registry) if kind == MOTION else (echain.edits == (kind,)):
             return echain
     installed = ", ".join(f"{e.name} (edits {'+'.join(e.edits)})" for e in registry.editing_chains.values()) or "none"
     raise ConfigError(f"--edit {kind}=: no installed editing chain edits {kind} (installed: {installed}); "
@@ -115,40 +137,49 @@ def load_clip(spec: list[str], registry: Registry, *, seconds: float | None, fra
     return Clip(meta, {slot.modality: v for slot, v in values.items()})
 
 
-def edit_kind(text: str) -> str:
-    """The kind of an ``--edit`` option (script, description, motion)."""
+def edit_kind(text: str, registry: Registry) -> str:
+    """The kind of an ``--edit`` option (`edit_kinds`: with archon-paper script, description, motion)."""
     kind, sep, _ = text.partition("=")
-    if not sep or kind.strip() not in EDIT_KINDS:
-        raise ConfigError(f"--edit {text!r}: expected script=TEXT, description=FILE or motion=OTHER_CLIP")
+    kinds = edit_kinds(registry)
+    if not sep or kind.strip() not in kinds:
+        forms = [f"{k}={v}" for k, v in kinds.items()]
+        expected = (", ".join(forms[:-1]) + " or " + forms[-1]) if len(forms) > 1 else (forms[0] if forms else
+                                                                                         "an installed editing chain")
+        raise ConfigError(f"--edit {text!r}: expected {expected}")
     return kind.strip()
 
 
 def parse_edit(text: str, registry: Registry, *, seconds: float | None, frame_rate: float, sample_rate: int,
-               motion: tuple[str, ...] = ("expression", "pose")) -> tuple[str, dict[str, Any], str]:
-    """``script=TEXT`` | ``description=FILE`` | ``motion=OTHER_CLIP`` -> (kind, edits, source).
+               motion: tuple[str, ...]) -> tuple[str, dict[str, Any], str]:
+    """``MODALITY=TEXT`` | ``MODALITY=FILE`` | ``motion=OTHER_CLIP`` -> (kind, edits, source).
 
-    ``motion`` names the modalities a motion edit takes from the other clip.
+    ``motion`` names the modalities a motion edit takes from the other clip (the editing chain's
+    ``edits``).
     """
-    kind = edit_kind(text)
+    kind = edit_kind(text, registry)
     value = text.partition("=")[2]
-    if kind == "script":
+    form = edit_kinds(registry)[kind]
+    if form == "TEXT":
         if not value.strip():
-            raise ConfigError("--edit script=: the new script is empty")
-        return kind, {"script": value}, "the command line"
-    if kind == "description":
+            raise ConfigError(f"--edit {kind}=: the new {kind} is empty")
+        return kind, {kind: value}, "the command line"
+    if form == "FILE":
         path = Path(value).expanduser()
         if not path.is_file():
-            raise DataError(f"--edit description={value}: file {path} not found")
+            raise DataError(f"--edit {kind}={value}: file {path} not found")
+        if registry.modalities[kind].raw.kind != "json":
+            raise ConfigError(f"--edit {kind}={value}: modality {kind!r} is edited from another clip "
+                              f"(--edit {MOTION}=OTHER_CLIP with a chain that edits it), not from a file")
         try:
-            desc = json.loads(path.read_text(encoding="utf-8"))
+            new = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise DataError(f"--edit description={value}: {path} is not JSON ({err})") from err
-        return kind, {"description": desc}, str(path)
+            raise DataError(f"--edit {kind}={value}: {path} is not JSON ({err})") from err
+        return kind, {kind: new}, str(path)
     other = load_clip([value], registry, seconds=seconds, frame_rate=frame_rate, sample_rate=sample_rate,
-                      what="--edit motion=")
+                      what=f"--edit {MOTION}=")
     missing = [m for m in motion if m not in other.values]
     if missing:
-        raise DataError(f"--edit motion={value}: the motion source has no {', '.join(missing)}")
+        raise DataError(f"--edit {MOTION}={value}: the motion source has no {', '.join(missing)}")
     return kind, {m: other[m] for m in motion}, f"clip {other.clip_id!r} ({value})"
 
 
@@ -191,7 +222,7 @@ def run_edit(
         raise ConfigError(f"output folder {out_dir} exists; pass --overwrite to replace it")
     if motion_length not in ("resample", "refuse"):
         raise ConfigError(f"--motion-length {motion_length!r}: expected resample or refuse")
-    echain: EditingChain = registry.editing_chain(chain) if chain else default_editing_chain(registry, edit_kind(edit))
+    echain: EditingChain = registry.editing_chain(chain) if chain else default_editing_chain(registry, edit_kind(edit, registry))
     kind, edits, source = parse_edit(edit, registry, seconds=seconds, frame_rate=frame_rate, sample_rate=sample_rate,
                                      motion=echain.edits)
     source_clip = load_clip(clip, registry, seconds=seconds, frame_rate=frame_rate, sample_rate=sample_rate)

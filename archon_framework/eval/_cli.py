@@ -15,45 +15,22 @@ import attrs
 from rich.console import Console
 
 from archon_framework._clip import Clip
-from archon_framework._errors import ArchonError, CheckpointError, ConfigError, DataError, TaskError
+from archon_framework._errors import ArchonError, ConfigError, DataError, TaskError
 from archon_framework._plugins import Registry
+from archon_framework._showcase import EvalTable, guidance_table, select_tables
 from archon_framework._tasks import TaskSuite
-from archon_framework.config import from_dict, to_dict
+from archon_framework.config import to_dict
 from archon_framework.eval._evaluate import EvalResult, check_metrics, evaluate
 from archon_framework.eval._report import write_report
 from archon_framework.eval._run import ExpertModels, load_experts, prepare_chain
-from archon_framework._showcase import EvalTable, guidance_table, select_tables
-from archon_framework.infer._export import EXPORTED_MODEL, is_exported, read_exported
-from archon_framework.infer._model import LoadedModel, load_checkpoint, model_folder, open_run
+from archon_framework.infer._model import LoadedModel, load_checkpoint, model_folder, read_run
+from archon_framework.infer._shipped import EXPORTED_MODEL, is_exported
 from archon_framework.model import Sampling
 from archon_framework.train._config import TrainConfig
 from archon_framework.train._experts import EXPERTS_MANIFEST, param_count, read_expert_plan, train_experts
 from archon_framework.train._trainer import read_run_suite, weighted_suite
 
 __all__ = ["read_run", "run_registry", "heldout_clips", "run_eval"]
-
-
-def read_run(run_dir: str | Path, *, step: int | None = None) -> tuple[TrainConfig, int]:
-    """The training config and checkpoint step of a run, read without its parameters.
-
-    Raises:
-        CheckpointError: the folder is not a training run, or has no (such) checkpoint.
-    """
-    import orbax.checkpoint as ocp
-
-    run_dir = model_folder(run_dir)
-    if is_exported(run_dir):  # an exported or shipped model: one step, its config in model.json
-        record = read_exported(run_dir)
-        if step is not None and step != record["step"]:
-            raise CheckpointError(f"{run_dir}: an exported model of step {record['step']}; it has no step {step}")
-        return from_dict(TrainConfig, record["config"], source=f"{run_dir} (config)"), int(record["step"])
-    root = Path(run_dir) / "checkpoints"
-    manager, step = open_run(run_dir, step)
-    try:
-        meta = manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
-    except Exception as err:
-        raise CheckpointError(f"{root / str(step)}: cannot read its training config ({err})") from err
-    return from_dict(TrainConfig, dict(meta["config"]), source=f"{root / str(step)} (config)"), step
 
 
 def run_registry(registry: Registry, run_dir: str | Path, config: TrainConfig) -> tuple[Registry, TaskSuite]:

@@ -47,9 +47,10 @@ from archon_framework.infer._generate import (
     generate,
     resolve_chain,
 )
-from archon_framework.infer._export import export_model, resolve_model, ship_model, shipped_models
+from archon_framework.infer._export import export_model
 from archon_framework.infer._model import LoadedModel, load_checkpoint, trained_suite
 from archon_framework.infer._outputs import write_outputs
+from archon_framework.infer._shipped import resolve_model, ship_model, shipped_models
 from archon_framework.infer._recipe import Recipe, list_recipes, load_recipe, run_recipe
 from archon_framework.model import Sampling
 

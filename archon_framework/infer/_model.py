@@ -28,10 +28,10 @@ from archon_framework._prompt import PromptSerializer
 from archon_framework._tasks import TaskSuite
 from archon_framework._vocab import VocabLayout
 from archon_framework.config import from_dict
-from archon_framework.infer._export import is_exported, load_exported_params, read_exported, resolve_model
+from archon_framework.infer._shipped import is_exported, load_exported_params, read_exported, resolve_model
 from archon_framework.model import PrefixLM, PrefixLMConfig, load_model_config
 
-__all__ = ["LoadedModel", "load_checkpoint", "model_folder", "open_run", "trained_suite"]
+__all__ = ["LoadedModel", "load_checkpoint", "model_folder", "open_run", "read_run", "trained_suite"]
 
 
 class LoadedModel:
@@ -265,3 +265,28 @@ def _load_exported(run: Path, registry: Registry, *, step: int | None, artifacts
                            source=str(run), step=int(record["step"]))
     except PluginError as err:
         raise CheckpointError(f"{where}: {err}") from err
+
+
+def read_run(run_dir: str | Path, *, step: int | None = None) -> tuple[Any, int]:
+    """The training config and checkpoint step of a run, read without its parameters.
+
+    Raises:
+        CheckpointError: the folder is not a training run, or has no (such) checkpoint.
+    """
+    import orbax.checkpoint as ocp
+
+    from archon_framework.train import TrainConfig
+
+    run_dir = model_folder(run_dir)
+    if is_exported(run_dir):  # an exported or shipped model: one step, its config in model.json
+        record = read_exported(run_dir)
+        if step is not None and step != record["step"]:
+            raise CheckpointError(f"{run_dir}: an exported model of step {record['step']}; it has no step {step}")
+        return from_dict(TrainConfig, record["config"], source=f"{run_dir} (config)"), int(record["step"])
+    root = Path(run_dir) / "checkpoints"
+    manager, step = open_run(run_dir, step)
+    try:
+        meta = manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
+    except Exception as err:
+        raise CheckpointError(f"{root / str(step)}: cannot read its training config ({err})") from err
+    return from_dict(TrainConfig, dict(meta["config"]), source=f"{root / str(step)} (config)"), step

@@ -24,7 +24,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from archon_framework._errors import CheckpointError, TaskError
+from archon_framework._errors import ArchonError, CheckpointError, TaskError
 from archon_framework._plugins import DISABLE_ENV, Registry
 from archon_framework._tasks import Task, TaskSuite, parse_task
 from archon_framework._vocab import VocabLayout
@@ -33,10 +33,35 @@ from archon_framework.model import PrefixLM, PrefixLMConfig
 
 __all__ = [
     "PLUGINS_FILE", "abstract_state", "compose_suite", "grow_state", "record_plugins", "read_plugins",
-    "removed_plugins_message", "resolve_train_suite",
+    "removed_plugins_message", "resolve_train_suite", "SUITE_FILE", "read_run_suite", "save_run_suite",
 ]
 
 PLUGINS_FILE = "plugins.json"
+
+SUITE_FILE = "suite.json"
+
+
+def save_run_suite(out_dir: str | Path, suite: TaskSuite) -> None:
+    """Record the suite a run trains on (tasks and weights, as sampled) in `out_dir/suite.json`."""
+    record = {"name": suite.name, "tasks": [t.name for t in suite.tasks], "weights": [float(w) for w in suite.weights]}
+    atomic_write_text(Path(out_dir) / SUITE_FILE, json.dumps(record, indent=2) + "\n")
+
+
+def read_run_suite(run_dir: str | Path) -> TaskSuite | None:
+    """The suite a run recorded with :func:`save_run_suite`, or None for a run without one.
+
+    A checkpoint's model knows only these tasks, whether or not a plugin still provides the
+    suite (the demo's suite, or one composed in Python, is provided by none).
+    """
+    path = Path(run_dir) / SUITE_FILE
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        return TaskSuite(str(record["name"]), tuple(parse_task(t) for t in record["tasks"]),
+                         tuple(float(w) for w in record["weights"]))
+    except (OSError, ValueError, KeyError, TypeError, ArchonError) as err:
+        raise CheckpointError(f"{path}: not a readable suite record ({err})") from err
 
 
 # ---------------------------------------------------------------------- which plugin gave which vocabulary
@@ -235,8 +260,6 @@ def resolve_train_suite(config: Any, registry: Registry, *, suite: str | None = 
     Raises:
         TaskError: see `compose_suite`.
     """
-    from archon_framework.train._trainer import read_run_suite  # the trainer imports this module
-
     add_tasks = [t.strip() for t in add_tasks if t.strip()]
     spec = (suite if suite is not None else config.data.suite).strip()
     if "+" not in spec and not add_tasks:

@@ -25,14 +25,22 @@ from archon_framework._errors import ArchonError, CheckpointError, ConfigError
 from archon_framework._plugins import Registry
 from archon_framework._prompt import PromptSerializer
 from archon_framework._suites import output_balanced_weights, perplexity_weights, uniform_weights
-from archon_framework._tasks import TaskSuite, parse_task
+from archon_framework._tasks import TaskSuite
 from archon_framework._vocab import VocabLayout
-from archon_framework.config import atomic_write_text, to_dict
+from archon_framework.config import to_dict
 from archon_framework.data import ClipDataset, TaskSampler, TokenCache, needed_keys, pack_examples, slot_window_key
 from archon_framework.model import PrefixLM, load_model_config
 from archon_framework.train._config import TrainConfig, check_train_config
 from archon_framework.train._distributed import allgather_json, naming_lost_processes, preflight, primary_first, run_fingerprint
-from archon_framework.train._growth import abstract_state, grow_state, record_plugins, removed_plugins_message
+from archon_framework.train._growth import (
+    SUITE_FILE,
+    abstract_state,
+    grow_state,
+    read_run_suite,
+    record_plugins,
+    removed_plugins_message,
+    save_run_suite,
+)
 from archon_framework.train._levels import LevelTable
 from archon_framework.train._logging import MetricsLog, perplexity
 from archon_framework.train._mesh import make_mesh, param_sharding, shard_tree
@@ -62,32 +70,6 @@ def weighted_suite(suite: TaskSuite, weights: str) -> TaskSuite:
     except (OSError, json.JSONDecodeError) as err:
         raise ConfigError(f"data.weights: {weights} is not a JSON file of task perplexities ({err})") from err
     return perplexity_weights(suite, ppl.get("perplexities", ppl))
-
-
-SUITE_FILE = "suite.json"
-
-
-def save_run_suite(out_dir: str | Path, suite: TaskSuite) -> None:
-    """Record the suite a run trains on (tasks and weights, as sampled) in `out_dir/suite.json`."""
-    record = {"name": suite.name, "tasks": [t.name for t in suite.tasks], "weights": [float(w) for w in suite.weights]}
-    atomic_write_text(Path(out_dir) / SUITE_FILE, json.dumps(record, indent=2) + "\n")
-
-
-def read_run_suite(run_dir: str | Path) -> TaskSuite | None:
-    """The suite a run recorded with :func:`save_run_suite`, or None for a run without one.
-
-    A checkpoint's model knows only these tasks, whether or not a plugin still provides the
-    suite (the demo's suite, or one composed in Python, is provided by none).
-    """
-    path = Path(run_dir) / SUITE_FILE
-    if not path.exists():
-        return None
-    try:
-        record = json.loads(path.read_text())
-        return TaskSuite(str(record["name"]), tuple(parse_task(t) for t in record["tasks"]),
-                         tuple(float(w) for w in record["weights"]))
-    except (OSError, ValueError, KeyError, TypeError, ArchonError) as err:
-        raise CheckpointError(f"{path}: not a readable suite record ({err})") from err
 
 
 class Trainer:
