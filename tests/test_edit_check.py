@@ -54,5 +54,5 @@ def test_check_edits_averages_each_figure_beside_its_control(model):  # noqa: F8
 def test_check_edits_needs_two_clips_and_an_edit(model):  # noqa: F811
     with pytest.raises(DataError, match="1 clip\\(s\\); give two or more held-out clips"):
         check_edits(model, [toy_clip(1)], CHECKED)
-    with pytest.raises(DataError, match="edits expression; pass edits="):
-        check_edits(model, [toy_clip(1), toy_clip(2)], attrs.evolve(CHECKED, edits=("expression",)))
+    with pytest.raises(DataError, match="edits script, expression; pass edits="):  # no default for two edits
+        check_edits(model, [toy_clip(1), toy_clip(2)], attrs.evolve(CHECKED, edits=("script", "expression")))

@@ -46,7 +46,7 @@ def _mean(values: Sequence[float]) -> dict[str, Any]:
 def check_edits(
     model: LoadedModel,
     clips: Sequence[Clip],
-    chain: EditingChain | str = "edit-script",
+    chain: EditingChain | str,
     *,
     edits: Callable[[int, Clip], dict[str, Any]] | None = None,
     sampling: Sampling = Sampling(),
@@ -59,8 +59,9 @@ def check_edits(
         model: a loaded model.
         clips: held-out clips (two at least: each is the control of another).
         chain: the editing chain (its `checks` are scored).
-        edits: clip index, clip -> the edit (default, for a chain that edits the script: the
-            next clip's script, real words the model did not see with this clip).
+        edits: clip index, clip -> the edit (default, for a chain that edits one modality: the
+            next clip's value of it, real values the model did not see with this clip; for
+            archon-paper's ``edit-script``, another clip's words).
         sampling: how tokens are drawn.
         seed: sampling seed (clip i uses ``seed + i``).
         on_clip: called with each clip's edit.
@@ -80,12 +81,13 @@ def check_edits(
     if len(clips) < 2:
         raise DataError(f"check_edits: {len(clips)} clip(s); give two or more held-out clips (each is another's control)")
     if edits is None:
-        if echain.edits != ("script",):
+        if len(echain.edits) != 1:
             raise DataError(f"check_edits: editing chain {echain.name!r} edits {', '.join(echain.edits)}; "
                             "pass edits=(index, clip) -> {modality: value}")
+        (edited,) = echain.edits
 
         def edits(i: int, clip: Clip) -> dict[str, Any]:
-            return {"script": clips[(i + 1) % len(clips)]["script"]}
+            return {edited: clips[(i + 1) % len(clips)][edited]}
 
     metrics = model.registry.metrics
     per_clip: list[dict[str, Any]] = []

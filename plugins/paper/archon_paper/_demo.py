@@ -15,7 +15,7 @@ EVAL_TASKS = ("script(c)+image(t)->speech(c)", "script(c)+identity(t)->speech(c)
 #: The demo: text-to-all (description + script) and speech-to-video with thinking and without,
 #: on the embedded synthetic talking heads, the LM trained on Table G's tasks these chains use.
 DEMO = DemoSpec(
-    name="paper",
+    name="archon-paper",
     chains=(
         ("text-to-all", ("description", "script"), "text-to-all"),
         ("speech-to-video", ("speech", "image"), "speech-to-video (thinking)"),

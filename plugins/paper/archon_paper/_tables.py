@@ -126,6 +126,6 @@ CONTROL_METRICS: dict[str, str] = {
 }
 #: What `archon eval` does by default with the paper installed.
 EVAL_DEFAULTS = EvalDefaults(
-    name="paper", control_chains=CONTROL_CHAINS, main_metrics=CONTROL_METRICS,
+    name="archon-paper", control_chains=CONTROL_CHAINS, main_metrics=CONTROL_METRICS,
     heldout_dataset="synthetic_heads_test", guidance_chain=SPEECH_TO_VIDEO.name, guidance_table=TABLE1.name,
 )
