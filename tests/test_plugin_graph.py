@@ -198,6 +198,7 @@ def _type_checking_only(tree: ast.AST) -> set[int]:
     return skip
 
 
+@functools.cache
 def _core_graph() -> dict[str, set[str]]:
     """Core module -> the core modules it imports, at module level or inside a function (a lazy
     import is a dependency too: the demo's lazy import of a CLI command made the circle issue 24
