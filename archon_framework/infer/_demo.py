@@ -263,7 +263,9 @@ class _Demo:
                 self.skip(f"data: found {have} {dataset} clips in {root}, skipped")
             else:
                 synthesize(self.registry, root, dataset=dataset, clips=n, seconds=cfg.seconds, seed=cfg.seed,
-                           resume=True, overwrite=False, strict=False, console=self.console)
+                           resume=True, overwrite=False, strict=False,
+                           on_note=lambda note: self.console.print(f"[yellow]{note}[/]"))
+                self.say(f"wrote {n} clips of {cfg.seconds:g} s to {root}")
             out.append(ClipDataset(root))
         atomic_write_text(state_file, json.dumps(cfg.data_key, indent=2) + "\n")
         return out[0], out[1]
