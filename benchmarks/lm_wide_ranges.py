@@ -28,9 +28,9 @@ remains is arithmetic the exact loss needs: each image target's softmax over 262
 With the factorized image head (same command, 3 rounds, load average ~11 on the 2 cores, so read
 the ratios): factorized_vs_32k **0.81x** (per round 0.67-0.99; steps 20.0 s against 24.6 s, the
 exact wide step 45.3 s, wide_vs_32k 1.84x in the same run); again at load ~6: **0.75x** (per
-round 0.66-0.81; 10.2 s against 13.6 s, wide 26.1 s, wide_vs_32k 1.92x). The factorized step beats the 32K
-step because its targets' softmaxes are narrower than 32,768 ids (text 2,000, image 512 + 512,
-the widest exact one 16,384) and its embedding has 287,856 rows, not 550,000.
+round 0.66-0.81; 10.2 s against 13.6 s, wide 26.1 s, wide_vs_32k 1.92x). The factorized step
+beats the 32K step because its targets' softmaxes are narrower than 32,768 ids (text 2,000,
+image 512 + 512, the widest exact one 16,384) and its embedding has 287,856 rows, not 550,000.
 """
 
 from __future__ import annotations
