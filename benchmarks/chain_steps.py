@@ -24,7 +24,7 @@ import time
 import warnings
 
 from archon_framework import CompileCounter, load_registry
-from archon_framework.infer import Sampling, generate, get_chain, load_checkpoint
+from archon_framework.infer import Sampling, generate, load_checkpoint
 
 CONDITIONS = {"speech-to-video": ("speech", "image"), "speech-to-video-direct": ("speech", "image"),
               "text-to-all": ("description", "script"), "speech-to-all": ("speech",)}
@@ -49,7 +49,7 @@ def main() -> None:
     sampling = Sampling(temperature=1.0, top_p=0.9)
     print(f"checkpoint {args.checkpoint} (step {model.step}); {args.clips} held-out clips of {args.seconds:g} s")
     for name in args.chains:
-        chain = get_chain(name)
+        chain = registry.chain(name)  # the installed chains (archon-paper's)
         first: list[float] = []
         per_step: dict[str, list[float]] = {}
         tokens: dict[str, int] = {}
