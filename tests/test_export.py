@@ -184,4 +184,4 @@ def test_shipped_reference_weights_verify_load_and_generate():
     result = generate(model, {"description": clips[0]["description"]}, step, meta=clips[0].meta,
                       sampling=Sampling(greedy=True), seed=0)
     ids = np.asarray(result.steps[-1].global_ids)
-    assert ids.size and np.all(model.layout.range("script").contains(ids))
+    assert ids.size and np.all(model.layout.range(registry.modality("script").vocabulary.name).contains(ids))

@@ -70,7 +70,7 @@ def export_model(run_dir: str | Path, dest: str | Path, registry: Registry, *, t
                 continue
             target = tmp / "tokenizers" / folder.name
             shutil.copytree(folder, target, ignore=shutil.ignore_patterns(WEIGHTS_MANIFEST, "__pycache__"))
-            write_weights_manifest(target, [p for p in target.rglob("*") if p.is_file()], **stamp)
+            write_weights_manifest(target, [p.relative_to(target) for p in target.rglob("*") if p.is_file()], **stamp)
             info = registry.providers[folder.name]
             owners[folder.name] = {"plugin": info.name, "distribution": info.distribution or "",
                                    "package": (info.module or "").split(".")[0]}
