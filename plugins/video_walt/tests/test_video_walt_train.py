@@ -30,10 +30,11 @@ def test_the_autoencoder_stage_lowers_the_reconstruction_loss(mini, training_cli
     trainer = AutoencoderTrainer(mini, steps=60, seed=0)
     fixed = sample_video_batch(training_clips, 2, 5, 0, rng=np.random.default_rng(0))
     rng = np.random.default_rng(1)
-    with CompileCounter() as compiles:  # the update (and `loss`, the same program) compiles once
+    with CompileCounter() as compiles:  # the update (and `loss`, the same program) compiles once at most
         before = trainer.loss(fixed, key=jax.random.key(0))
         losses = [trainer.step(sample_video_batch(training_clips, 2, 5, 0, rng=rng))["loss"] for _ in range(60)]
-    assert compiles.count("_autoencoder_update") == 1, compiles.by_function
+    # at most once: test_video_walt_optimizer.py may already have compiled this shape in this process
+    assert compiles.count("_autoencoder_update") <= 1, compiles.by_function
     assert all(np.isfinite(losses)) and trainer.step_count == 60
     assert trainer.loss(fixed, key=jax.random.key(0))["loss"] < 0.7 * before["loss"]
     assert trainer.loss(fixed, key=jax.random.key(0)) == trainer.loss(fixed, key=jax.random.key(0))  # no update
