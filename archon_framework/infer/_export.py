@@ -55,15 +55,8 @@ def export_model(run_dir: str | Path, dest: str | Path, registry: Registry, *, t
     params, _ = eqx.partition(model.lm, eqx.is_array)
     eqx.tree_serialise_leaves(tmp / "lm" / PARAMS_FILE, _to_storage(params, dtype))
     shutil.copyfile(run / SUITE_FILE, tmp / "lm" / SUITE_FILE)
-    has_tokenizers = model.artifacts is not None and any(
-        p.is_dir() and p.name in registry.modalities for p in model.artifacts.iterdir())
-    config["data"]["artifacts"] = "../tokenizers" if has_tokenizers else ""
-    record = {"format": _FORMAT, "config": config, "layout": json.loads(model.layout.to_json()), "step": step,
-              "dtype": dtype, "model_config": to_dict(model.lm.config)}
-    atomic_write_text(tmp / "lm" / EXPORTED_MODEL, json.dumps(record, indent=2) + "\n")
     stamp = {"recipe": recipe, "command": command, "commit": commit}
-    write_weights_manifest(tmp / "lm", [PARAMS_FILE, SUITE_FILE, EXPORTED_MODEL], **stamp)
-    owners: dict[str, dict[str, str]] = {}
+    owners: dict[str, dict[str, str]] = {}  # the tokenizers copied beside the LM, by modality
     if model.artifacts is not None:
         for folder in sorted(p for p in model.artifacts.iterdir() if p.is_dir()):
             if folder.name not in registry.modalities:
@@ -74,6 +67,11 @@ def export_model(run_dir: str | Path, dest: str | Path, registry: Registry, *, t
             info = registry.providers[folder.name]
             owners[folder.name] = {"plugin": info.name, "distribution": info.distribution or "",
                                    "package": (info.module or "").split(".")[0]}
+    config["data"]["artifacts"] = "../tokenizers" if owners else ""
+    record = {"format": _FORMAT, "config": config, "layout": json.loads(model.layout.to_json()), "step": step,
+              "dtype": dtype, "model_config": to_dict(model.lm.config)}
+    atomic_write_text(tmp / "lm" / EXPORTED_MODEL, json.dumps(record, indent=2) + "\n")
+    write_weights_manifest(tmp / "lm", [PARAMS_FILE, SUITE_FILE, EXPORTED_MODEL], **stamp)
     top = {"format": _FORMAT, "name": name, **stamp, "step": step, "dtype": dtype, "tokenizers": owners,
            **dict(extra or {})}
     atomic_write_text(tmp / "model.json", json.dumps(top, indent=2) + "\n")
