@@ -79,7 +79,7 @@ def main() -> None:
         x = jax.random.normal(jax.random.key(1), (args.batch, *shape))
         y = jax.vmap(layer)(x)
         name = f"{'down' if dilated is _dilated_down else 'up'} {shape[0]}->{y.shape[1]} {scale}"
-        if not np.allclose(y, jax.vmap(lambda v: dilated(layer, v))(x), rtol=1e-4, atol=1e-4):
+        if not np.allclose(y, jax.vmap(lambda v: dilated(layer, v))(x), rtol=1e-4, atol=1e-4):  # noqa: B023 (used at once)
             raise SystemExit(f"{name}: the phase form differs from the dilated form")
         slow = _timed(_fwd_bwd(dilated), (layer, x), args.repeats)
         fast = _timed(_fwd_bwd(lambda m, v: m(v)), (layer, x), args.repeats)

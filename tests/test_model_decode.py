@@ -187,7 +187,7 @@ def test_top_p_keeps_exactly_the_nucleus():
     logits = jnp.log(jnp.asarray(probs / probs.sum(), jnp.float32))
     keys = jax.random.split(jax.random.key(1), 2000)
     for prefilter in (0, 8):
-        draw = jax.jit(jax.vmap(lambda k: sample_token(logits, k, Sampling(top_p=0.65, prefilter=prefilter))))
+        draw = jax.jit(jax.vmap(lambda k: sample_token(logits, k, Sampling(top_p=0.65, prefilter=prefilter))))  # noqa: B023
         ids = np.asarray(draw(keys))
         assert set(ids.tolist()) == {0, 1}
         assert abs((ids == 0).mean() - 0.4 / 0.7) < 0.05  # renormalized within the nucleus

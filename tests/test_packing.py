@@ -51,7 +51,7 @@ def test_docstring_worked_example():
 def _examples(draw):
     n_examples = draw(st.integers(1, 12))
     out = []
-    for e in range(n_examples):
+    for _ in range(n_examples):
         n = draw(st.integers(1, 16))
         out.append(
             LMExample(

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from archon_framework import CompileCounter
-from archon_framework.testing import make_registry
 from archon_framework.train import Trainer
 
 from test_train import SUITE, config, registry  # noqa: F401  (the fixture)

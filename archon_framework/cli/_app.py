@@ -16,7 +16,6 @@ from archon_framework._plugins import Registry, load_registry
 from archon_framework._tasks import TaskSuite
 from archon_framework._vocab import VocabLayout
 from archon_framework.cli._common import (
-    default_dataset,
     err,
     errors_exit,
     load_registry_or_exit,

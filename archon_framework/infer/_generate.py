@@ -23,7 +23,6 @@ import numpy as np
 
 from archon_framework._clip import ClipMeta
 from archon_framework._errors import ArchonError, RawValueError, TaskError
-from archon_framework._modality import Modality
 from archon_framework._plugins import Registry
 from archon_framework._tasks import Slot, State, Task
 from archon_framework.data._examples import drop_conditions

@@ -242,7 +242,7 @@ class PrefixLM(eqx.Module):
             out = (lambda i: lambda: factorized(i))(same.pop())
         for i in same:
             out = (lambda i, other: lambda: jax.lax.cond(
-                start == self.config.factorized[i].start, lambda: factorized(i), other))(i, out)
+                start == self.config.factorized[i].start, lambda: factorized(i), other))(i, out)  # noqa: B023 (i is bound)
         return out()
 
     def __call__(

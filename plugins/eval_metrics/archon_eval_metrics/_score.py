@@ -163,7 +163,7 @@ def score_clips(source: MetricSource, predictions: Sequence[Clip], references: S
         mean[key] = sum(finite) / len(finite) if finite else float("nan")
     set_values: dict[str, float] = {}
     set_count: dict[str, int] = {}
-    for name, metric in sorted(metrics.items()):
+    for _name, metric in sorted(metrics.items()):
         if not is_set_level(metric):
             continue
         pairs = [(p, r) for p, r in zip(predictions, references) if _applies(metric, p, r)]
