@@ -59,6 +59,12 @@ class DataParallel:
             batch = dp.put(sampler(dp.local_batch_size(config.batch_size)))
             model, opt_state, loss = step_fn(model, opt_state, batch)
 
+    Or each process draws the whole global batch from the same seed and `put_global` keeps its
+    rows (the plugins' tokenizer trainers: their host sampling is cheap, and a run then trains
+    the same model on 1 device, on N devices and on N processes, up to float rounding).
+    `local` gives each process its own copy of the replicated state for work outside the mesh
+    (evaluation), and only the primary process (`is_primary`) writes files.
+
     Args:
         devices: the mesh's devices (default: every process's, `jax.devices()`).
         axis: the mesh axis name.
@@ -90,6 +96,42 @@ class DataParallel:
     def replicate(self, tree: Any) -> Any:
         """Every array of `tree` on every device (equal on every process: same seed, same init)."""
         return jax.tree_util.tree_map(lambda x: jax.device_put(x, self.replicated) if eqx.is_array(x) else x, tree)
+
+    @property
+    def is_primary(self) -> bool:
+        """Whether this process writes the run's files (checkpoints, reports, metrics): process 0."""
+        return jax.process_index() == 0
+
+    def put_global(self, batch: Any) -> Any:
+        """The global batch from the whole batch, which every process holds (drawn from one seed):
+        each process places only its own rows. The rows, hence the training, then depend on the
+        seed alone, not on how many processes or devices run it; on one device this is the batch
+        itself on that device."""
+        def place(x: Any) -> Any:
+            x = np.asarray(x)
+            self.check_batch_size(x.shape[0])
+            if jax.process_count() == 1:
+                return jax.device_put(x, self.batch_sharding)
+            return jax.make_array_from_callback(x.shape, self.batch_sharding, lambda index: x[index])
+
+        return jax.tree_util.tree_map(place, batch)
+
+    def local(self, tree: Any) -> Any:
+        """Every replicated array of `tree` as this process's own copy (a single-device array), for
+        work each process does alone (evaluation, encoding): the values are the same everywhere.
+
+        Raises:
+            ConfigError: an array of `tree` is not replicated (a batch split over the devices).
+        """
+        def own(x: Any) -> Any:
+            if not isinstance(x, jax.Array) or len(x.sharding.device_set) == 1:
+                return x
+            if not x.is_fully_replicated:
+                raise ConfigError(f"DataParallel.local: an array of shape {x.shape} is split over the devices "
+                                  f"({x.sharding}), not replicated; only replicated state has a local copy")
+            return x.addressable_data(0)
+
+        return jax.tree_util.tree_map(own, tree)
 
     def put(self, local_batch: Any) -> Any:
         """The global batch from this process's rows (a pytree of arrays, rows first)."""

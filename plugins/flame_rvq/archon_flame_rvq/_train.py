@@ -20,7 +20,7 @@ from archon_framework import ClipMeta, ConfigError, DataError
 from archon_framework.config import atomic_write_text
 from archon_framework.nn import RVQState, level_mask
 from archon_framework.optim import warmup_cosine_schedule
-from archon_framework.train import StepBudget, training_record
+from archon_framework.train import DataParallel, StepBudget, training_record
 
 from ._config import FlameTokenizerConfig
 from ._model import AnimationRVQVAE
@@ -191,6 +191,12 @@ def train_tokenizer(
     The ``seconds`` budget starts after the first (compiling) step and compile time does not
     count (`archon_framework.train.StepBudget`).
 
+    Data-parallel over every device of the run (`archon_framework.train.DataParallel`, several
+    processes too once they joined a cluster): the model, codebooks and optimizer state are
+    replicated and each batch's rows split over the devices. Every process draws the whole batch
+    from ``seed``, so the model trained does not depend on the number of devices or processes
+    (up to float rounding; on one device it is the single-device run's). Only process 0 writes.
+
     Returns:
         A JSON-able report: steps, seconds, `archon_framework.train.training_record`'s keys
         (``training``, ``compile_s``, ``train_s``, ``below_min``: compile and training seconds
@@ -198,6 +204,8 @@ def train_tokenizer(
         reconstruction error in normalized units with the zero (mean) baseline (see
         `evaluate_tokenizer`).
     """
+    dp = DataParallel()
+    dp.check_batch_size(config.train.batch_size, f"{config.modality} tokenizer: train.batch_size")
     values = _clip_values(config, source)
     n_hold = 0 if len(values) < 2 else max(1, round(config.train.holdout_fraction * len(values)))
     train, held = values[: len(values) - n_hold], values[len(values) - n_hold :]
@@ -211,6 +219,7 @@ def train_tokenizer(
     )
     model, state = tok.model, tok.state
     opt_state = optim.init(eqx.filter(model, eqx.is_array))
+    model, state, opt_state = dp.replicate((model, state, opt_state))
     step_fn = _make_step(config, optim)
     key = jax.random.key(seed + 1)
 
@@ -220,10 +229,11 @@ def train_tokenizer(
     budget = StepBudget(config.modality, steps=total, seconds=seconds, min_steps=config.train.min_steps)
     with budget:
         while budget.more():
-            opt_state.hyperparams["learning_rate"] = jnp.asarray(learning_rate_at(done, total, config), jnp.float32)
+            opt_state.hyperparams["learning_rate"] = dp.replicate(
+                jnp.asarray(learning_rate_at(done, total, config), jnp.float32))
             key, sub = jax.random.split(key)
-            batch = jnp.asarray(sampler(config.train.batch_size))  # [B, window, C]
-            model, state, opt_state, metrics = step_fn(model, state, opt_state, batch, sub)
+            batch = dp.put_global(sampler(config.train.batch_size))  # [B, window, C], rows over the devices
+            model, state, opt_state, metrics = step_fn(model, state, opt_state, batch, dp.replicate(sub))
             if done < 5:  # the first step's end starts the budget; steps 2-5 are timed
                 jax.block_until_ready(metrics)
             done += 1
@@ -240,8 +250,9 @@ def train_tokenizer(
                 print(f"[{config.modality}] step {done}/{total} loss {m['loss']:.4f} "
                       f"recon {m['recon']:.4f} commit {m['commit']:.4f}", file=sys.stderr, flush=True)
 
-    trained = FlameTokenizer(config, model, state, normalizer)
-    trained.save(out_dir)
+    trained = FlameTokenizer(config, *dp.local((model, state)), normalizer)
+    if dp.is_primary:
+        trained.save(out_dir)
     report: dict[str, Any] = {
         "modality": config.modality,
         "steps": done,
@@ -252,5 +263,6 @@ def train_tokenizer(
         "final": {k: float(v) for k, v in metrics.items()},
     }
     report["heldout" if held else "train_eval"] = evaluate_tokenizer(trained, held or train)
-    atomic_write_text(Path(out_dir) / REPORT_FILE, json.dumps(report, indent=2) + "\n")
+    if dp.is_primary:
+        atomic_write_text(Path(out_dir) / REPORT_FILE, json.dumps(report, indent=2) + "\n")
     return report

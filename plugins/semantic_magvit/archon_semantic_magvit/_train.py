@@ -19,7 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from archon_framework import ConfigError, DataError
 from archon_framework.config import atomic_write_text
 from archon_framework.optim import warmup_cosine_schedule
-from archon_framework.train import StepBudget, training_record
+from archon_framework.train import DataParallel, StepBudget, training_record
 from archon_semantic_magvit._config import TokenizerConfig, shipped_config
 from archon_semantic_magvit._data import sample_image_batch, sample_semantic_batch, split_clips
 from archon_semantic_magvit._discriminator import PatchDiscriminator
@@ -39,10 +39,17 @@ def _schedule(lr: float, cfg: TokenizerConfig, steps: int) -> optax.Schedule:
 
 
 class Trainer:
-    """One tokenizer, its discriminator and their Adam states; ``step`` is one jitted update."""
+    """One tokenizer, its discriminator and their Adam states; ``step`` is one jitted update.
+
+    Data-parallel over every device of the run (`archon_framework.train.DataParallel`, several
+    processes too once they joined a cluster): the state is replicated and each batch's rows
+    split over the devices, so ``train.batch_size`` must be a multiple of the device count.
+    """
 
     def __init__(self, config: TokenizerConfig, *, steps: int, seed: int = 0):
         self.config = config
+        self.dp = DataParallel()
+        self.dp.check_batch_size(config.train.batch_size, f"{config.modality} tokenizer: train.batch_size")
         km, kd = jax.random.split(jax.random.key(seed))
         self.model = init_magvit(config.model, key=km)
         self.disc = PatchDiscriminator(config.discriminator, temporal=config.model.temporal, key=kd)
@@ -50,6 +57,8 @@ class Trainer:
         self.disc_opt = optax.adam(_schedule(config.train.disc_learning_rate, config, steps), b1=0.5, b2=0.9)
         self.opt_state = self.opt.init(eqx.filter(self.model, eqx.is_array))
         self.disc_opt_state = self.disc_opt.init(eqx.filter(self.disc, eqx.is_array))
+        self.model, self.disc, self.opt_state, self.disc_opt_state = self.dp.replicate(
+            (self.model, self.disc, self.opt_state, self.disc_opt_state))
         self.step_count = 0
         self._planned = steps
         self._step = eqx.filter_jit(self._update)
@@ -81,21 +90,22 @@ class Trainer:
         return model, eqx.combine(arrays, static), opt_state, disc_opt_state, {**metrics, "disc": d_loss}
 
     def step(self, batch: np.ndarray) -> dict[str, float]:
-        """One update on a uint8 batch: labels [B, T, H, W] (semantic) or images [B, H, W, 3].
+        """One update on a uint8 batch: labels [B, T, H, W] (semantic) or images [B, H, W, 3], the
+        whole batch (every process holds it; its rows are split over the devices).
 
         The metrics hold ``adv`` and ``disc`` once the discriminator is on (``loss.adv_start``).
         """
         if self.config.modality == "semantic":
-            labels = jnp.asarray(batch, jnp.int32)
+            labels = self.dp.put_global(np.asarray(batch, np.int32))
             x = jnp.moveaxis(labels_to_unit(labels), -1, 1)  # [B, 3, T, H, W]
         else:
             labels = None
-            x = jnp.moveaxis(jnp.asarray(batch, jnp.float32) / 127.5 - 1.0, -1, 1)[:, :, None]  # [B, 3, 1, H, W]
+            x = jnp.moveaxis(self.dp.put_global(np.asarray(batch, np.float32)) / 127.5 - 1.0, -1, 1)[:, :, None]  # [B, 3, 1, H, W]
         adv_on = self.step_count >= self.config.loss.adv_start and self.config.loss.adv_weight > 0
         # Traced; or statically off when the discriminator has no weight or the run (its schedule's
         # length) ends before it starts, so that it is not compiled for nothing.
         can_adv = self.config.loss.adv_weight > 0 and (adv_on or self.config.loss.adv_start < self._planned)
-        flag = np.asarray(adv_on) if can_adv else False
+        flag = self.dp.replicate(np.asarray(adv_on)) if can_adv else False
         self.model, self.disc, self.opt_state, self.disc_opt_state, metrics = self._step(
             self.model, self.disc, self.opt_state, self.disc_opt_state, x, labels, flag
         )
@@ -103,8 +113,9 @@ class Trainer:
         return {k: float(v) for k, v in metrics.items() if adv_on or k not in ("adv", "disc")}
 
     def tokenizer(self) -> SemanticTokenizer | ImageTokenizer:
+        """The tokenizer being trained (this process's copy of the weights)."""
         cls = SemanticTokenizer if self.config.modality == "semantic" else ImageTokenizer
-        return cls(self.model, self.config)
+        return cls(self.dp.local(self.model), self.config)
 
 
 def _train(
@@ -149,10 +160,11 @@ def _train(
             budget.step_done()
             history.append(metrics)
             bar.update(task, advance=1, info=f"loss {metrics['total']:.4f}")
-            if trainer.step_count % config.train.checkpoint_every == 0:
+            if trainer.step_count % config.train.checkpoint_every == 0 and trainer.dp.is_primary:
                 trainer.tokenizer().save(out_dir)
     tokenizer = trainer.tokenizer()
-    tokenizer.save(out_dir)
+    if trainer.dp.is_primary:  # process 0 alone writes
+        tokenizer.save(out_dir)
     evaluate = evaluate_semantic if modality == "semantic" else evaluate_image
     report = {
         "modality": modality,
@@ -165,7 +177,8 @@ def _train(
         "eval_clips": len(eval_clips),
         **evaluate(tokenizer, train_clips, eval_clips),
     }
-    atomic_write_text(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
+    if trainer.dp.is_primary:
+        atomic_write_text(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
     return report
 
 

@@ -26,7 +26,7 @@ from archon_framework.config import atomic_write_text
 from archon_framework.nn import RVQState, level_mask
 from archon_framework.nn import expected_code_counts as rvq_code_counts
 from archon_framework.optim import warmup_cosine_schedule
-from archon_framework.train import StepBudget, TrainReport, training_record
+from archon_framework.train import DataParallel, StepBudget, TrainReport, training_record
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ._audio import check_wave
@@ -232,10 +232,19 @@ class SoundStreamTrainer:
     ``steps`` (default ``train.steps``) is the length of the learning-rate schedule
     (`lr_schedule`: ``train.warmup_steps``, ``train.final_lr_fraction``); it matters only when
     the rate decays.
+
+    Data-parallel over every device of the run (`archon_framework.train.DataParallel`, several
+    processes too once they joined a cluster): codec, codebooks, discriminator and optimizer
+    states are replicated and each batch's rows split over the devices (``train.batch_size`` a
+    multiple of the device count). Every process draws the whole batch from the seed, so the
+    codec trained does not depend on the device or process count (up to float rounding); only
+    process 0 writes.
     """
 
     def __init__(self, cfg: SoundStreamConfig, *, seed: int | None = None, steps: int | None = None):
         self.cfg = cfg
+        self.dp = DataParallel()
+        self.dp.check_batch_size(cfg.train.batch_size, "speech codec: train.batch_size")
         # The learning-rate schedule spans ``steps`` (default ``train.steps``).
         self._planned = cfg.train.steps if steps is None else steps
         self._opt = _opt_key(cfg.train, self._planned)
@@ -255,6 +264,8 @@ class SoundStreamTrainer:
         gen_opt, disc_opt = _optimizers(self._opt)
         self._gen_opt_state = gen_opt.init(eqx.filter(self.codec, eqx.is_inexact_array))
         self._disc_opt_state = disc_opt.init(eqx.filter(self.disc, eqx.is_inexact_array))
+        self.codec, self.state, self.disc, self._gen_opt_state, self._disc_opt_state = self.dp.replicate(
+            (self.codec, self.state, self.disc, self._gen_opt_state, self._disc_opt_state))
         self._rng = np.random.default_rng(seed)
         self.step = 0
         self.train_report: TrainReport | None = None
@@ -262,16 +273,18 @@ class SoundStreamTrainer:
     # ---- public loop --------------------------------------------------------------------------
 
     def train_step(self, batch: np.ndarray) -> dict[str, float]:
-        """One generator + codebook (+ discriminator) step on ``batch`` ``[B, samples]``.
+        """One generator + codebook (+ discriminator) step on ``batch`` ``[B, samples]`` (the whole
+        batch: every process holds it, and its rows are split over the devices).
 
         The metrics hold ``adv``, ``feat`` and ``disc`` from ``loss.adversarial_start`` on.
         """
         self._key, key = jax.random.split(self._key)
         adv = self.step >= self.cfg.loss.adversarial_start
-        x = jnp.asarray(batch)
+        x = self.dp.put_global(np.asarray(batch))
+        key = self.dp.replicate(key)
         # One compiled step for the whole run: `adv` is traced (a 0-d array), not static; a run
         # planned to end before the discriminator starts compiles the step without it (False).
-        flag = np.asarray(adv) if adv or self.cfg.loss.adversarial_start < self._planned else False
+        flag = self.dp.replicate(np.asarray(adv)) if adv or self.cfg.loss.adversarial_start < self._planned else False
         (self.codec, self.state, self.disc, self._gen_opt_state, self._disc_opt_state,
          metrics) = _train_step(self.cfg.codec, self.cfg.loss, self._opt)(
             self.codec, self.disc, self.state, self._gen_opt_state, self._disc_opt_state, x, key, flag
@@ -318,17 +331,18 @@ class SoundStreamTrainer:
                 budget.step_done()
                 history.append(metrics)
                 bar.update(task, advance=1, info=f"mel {metrics['mel']:.3f} commit {metrics['commit']:.3f}")
-                if out_dir is not None and t.checkpoint_every and self.step % t.checkpoint_every == 0:
+                if (out_dir is not None and t.checkpoint_every and self.step % t.checkpoint_every == 0
+                        and self.dp.is_primary):
                     self.save(out_dir)
         self.train_report = budget.report()
-        if out_dir is not None:
+        if out_dir is not None and self.dp.is_primary:
             self.save(out_dir)
         return history
 
     def save(self, out_dir: Path) -> Path:
         """Save the codec (loadable by the tokenizer factory) and a small training record."""
         out_dir = Path(out_dir)
-        save_codec(out_dir, self.cfg, self.codec, self.state)
+        save_codec(out_dir, self.cfg, *self.dp.local((self.codec, self.state)))
         atomic_write_text(out_dir / "train_state.json", json.dumps({"step": self.step}) + "\n")
         return out_dir
 
@@ -378,7 +392,7 @@ def train_tokenizer(
     start = time.monotonic()
     history = trainer.fit(train_waves, out_dir=Path(out_dir), steps=steps, seconds=seconds, progress=progress)
     elapsed = time.monotonic() - start
-    tokenizer = SoundStreamTokenizer(cfg, trainer.codec, trainer.state)
+    tokenizer = SoundStreamTokenizer(cfg, *trainer.dp.local((trainer.codec, trainer.state)))
     report: dict[str, Any] = {
         "steps": trainer.step,
         "seconds": round(elapsed, 1),
@@ -387,5 +401,6 @@ def train_tokenizer(
         "held_out": held_out,
     }
     report.update(evaluate_levels(tokenizer, eval_waves, levels=(1, cfg.tokens.levels)))
-    atomic_write_text(Path(out_dir) / "report.json", json.dumps(report, indent=2) + "\n")
+    if trainer.dp.is_primary:  # process 0 alone writes
+        atomic_write_text(Path(out_dir) / "report.json", json.dumps(report, indent=2) + "\n")
     return report

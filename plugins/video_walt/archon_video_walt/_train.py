@@ -9,6 +9,11 @@ free guidance and the continuation task, and minimizes the MSE between predicted
 (Salimans & Ho) over the latent frames that are not given. AdamW (or Adafactor, the paper's) with
 linear warm-up then cosine decay (or the paper's constant rate, ``train.schedule``); gradients
 clipped at norm 1.
+
+Both stages are data-parallel over every device of the run (`archon_framework.train.DataParallel`,
+several processes too once they joined a cluster): the state is replicated and each batch's rows
+split over the devices. Every process draws the whole batch from the seed, so the decoder trained
+does not depend on the device or process count (up to float rounding); only process 0 writes.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from archon_framework import ConfigError
 from archon_framework.config import atomic_write_text
 from archon_framework.optim import warmup_cosine_schedule
-from archon_framework.train import StepBudget, training_record
+from archon_framework.train import DataParallel, StepBudget, training_record
 from archon_video_walt._autoencoder import Autoencoder
 from archon_video_walt._config import VideoConfig, shipped_config
 from archon_video_walt._data import (
@@ -121,16 +126,20 @@ def _autoencoder_update(model, opt_state, x, key, lr, *, kl_weight: float, tx: o
 
 
 class AutoencoderTrainer:
-    """The autoencoder and its optimizer state; ``step`` is one jitted update on a uint8 batch."""
+    """The autoencoder and its optimizer state; ``step`` is one jitted update on a uint8 batch
+    (replicated on every device of the run, the batch's rows split over them)."""
 
     def __init__(self, config: VideoConfig, *, steps: int, seed: int = 0, model: Autoencoder | None = None):
         self.config = config
+        self.dp = DataParallel()
+        self.dp.check_batch_size(config.train.ae_batch_size, "video autoencoder: train.ae_batch_size")
         self.model = model or Autoencoder(config.autoencoder, key=jax.random.key(seed))
         tc = config.train
         self.schedule = lr_schedule(tc.ae_learning_rate, min(tc.warmup_steps, steps // 10), steps)
         self.tx = _transform("adamw", 0.0)
         self.flat = _flat("adamw")
         self.opt_state = self.tx.init(_opt_params(self.model, self.flat))
+        self.model, self.opt_state = self.dp.replicate((self.model, self.opt_state))
         self.key = jax.random.key(seed + 1)
         self.step_count = 0
 
@@ -139,7 +148,7 @@ class AutoencoderTrainer:
         self.key, sub = jax.random.split(self.key)
         lr = np.float32(self.schedule(self.step_count))
         self.model, self.opt_state, metrics = _autoencoder_update(
-            self.model, self.opt_state, to_unit(batch), sub, lr, kl_weight=self.config.autoencoder.kl_weight, tx=self.tx,
+            self.model, self.opt_state, self._unit(batch), *self.dp.replicate((sub, lr)), kl_weight=self.config.autoencoder.kl_weight, tx=self.tx,
             flat=self.flat)
         self.step_count += 1
         return {k: float(v) for k, v in metrics.items()}
@@ -147,9 +156,13 @@ class AutoencoderTrainer:
     def loss(self, batch: np.ndarray, *, key: jax.Array) -> dict[str, float]:
         """The losses of the current model on ``batch`` with the latent noise drawn from ``key``,
         without updating anything (the compiled step at learning rate 0, its results dropped)."""
-        _, _, metrics = _autoencoder_update(self.model, self.opt_state, to_unit(batch), key, np.float32(0.0),
-                                            kl_weight=self.config.autoencoder.kl_weight, tx=self.tx, flat=self.flat)
+        _, _, metrics = _autoencoder_update(self.model, self.opt_state, self._unit(batch),
+                                            *self.dp.replicate((key, np.float32(0.0))), kl_weight=self.config.autoencoder.kl_weight, tx=self.tx, flat=self.flat)
         return {k: float(v) for k, v in metrics.items()}
+
+    def _unit(self, batch: np.ndarray) -> jax.Array:
+        """The whole uint8 batch (every process holds it) in [-1, 1], its rows over the devices."""
+        return to_unit(self.dp.put_global(np.asarray(batch)))
 
 
 @attrs.frozen(eq=False)
@@ -226,15 +239,19 @@ def _denoiser_update(model, opt_state, ema, latents, semantic, ref_latent, ref_m
 
 
 class DenoiserTrainer:
-    """The denoiser and its optimizer state; ``step`` draws a batch of windows and updates once."""
+    """The denoiser and its optimizer state; ``step`` draws a batch of windows and updates once
+    (replicated on every device of the run, the batch's rows split over them)."""
 
     def __init__(self, config: VideoConfig, *, steps: int, seed: int = 0, model: Denoiser | None = None):
         self.config = config
+        self.dp = DataParallel()
+        self.dp.check_batch_size(config.train.batch_size, "video denoiser: train.batch_size")
         self.model = model or Denoiser(config, key=jax.random.key(seed))
         tc = config.train
         self.schedule = lr_schedule(tc.learning_rate, tc.warmup_steps, steps, tc.schedule)
         self.tx = _transform(tc.optimizer, tc.weight_decay)
         self.opt_state = self.tx.init(_opt_params(self.model, _flat(tc.optimizer)))
+        self.model, self.opt_state = self.dp.replicate((self.model, self.opt_state))
         self.ema = self.model if tc.ema_decay > 0 else None
         self.key = jax.random.key(seed + 2)
         self.rng = np.random.default_rng(seed + 3)
@@ -254,7 +271,7 @@ class DenoiserTrainer:
         self.key, sub = jax.random.split(self.key)
         lr = np.float32(self.schedule(self.step_count))
         self.model, self.opt_state, self.ema, loss = _denoiser_update(
-            self.model, self.opt_state, self.ema, *(jnp.asarray(a) for a in batch), sub, lr, config=self.config, tx=self.tx)
+            self.model, self.opt_state, self.ema, *self.dp.put_global(batch), *self.dp.replicate((sub, lr)), config=self.config, tx=self.tx)
         self.step_count += 1
         return {"loss": float(loss)}
 
@@ -262,14 +279,15 @@ class DenoiserTrainer:
         """The v-loss of the current model on ``batch`` with the times, noise, condition dropout and
         continuation drawn from ``key``, without updating anything (the compiled step at learning
         rate 0, its results dropped): a fixed ``batch`` and ``key`` make a validation loss."""
-        *_, loss = _denoiser_update(self.model, self.opt_state, self.ema, *(jnp.asarray(a) for a in batch), key,
-                                    np.float32(0.0), config=self.config, tx=self.tx)
+        *_, loss = _denoiser_update(self.model, self.opt_state, self.ema, *self.dp.put_global(batch),
+                                    *self.dp.replicate((key, np.float32(0.0))), config=self.config, tx=self.tx)
         return float(loss)
 
     @property
     def sampling_model(self) -> Denoiser:
-        """The EMA weights when ``train.ema_decay`` > 0, else the current weights."""
-        return self.ema if self.ema is not None else self.model
+        """The EMA weights when ``train.ema_decay`` > 0, else the current weights (this process's
+        copy)."""
+        return self.dp.local(self.ema if self.ema is not None else self.model)
 
 
 def _progress(progress: bool) -> Progress:
@@ -345,8 +363,9 @@ def train_video_decoder(
                 history.append(trainer.step(batch))  # floats: the step has run
                 budget.step_done()
                 bar.update(task, advance=1, info=f"loss {history[-1]['loss']:.4f}")
-        ae = trainer.model
-        save_module(out_dir / AE_FILE, ae)
+        ae = trainer.dp.local(trainer.model)
+        if trainer.dp.is_primary:  # process 0 alone writes
+            save_module(out_dir / AE_FILE, ae)
         stages.append(budget.report())
         report["autoencoder"] = {
             "steps": trainer.step_count, "seconds": round(time.monotonic() - t0, 1),
@@ -378,11 +397,12 @@ def train_video_decoder(
                 history.append(trainer.step(trainer.batch(windows, train_clips, tc.batch_size)))  # floats: it ran
                 budget.step_done()
                 bar.update(task, advance=1, info=f"v-loss {history[-1]['loss']:.4f}")
-                if trainer.step_count % tc.checkpoint_every == 0:
+                if trainer.step_count % tc.checkpoint_every == 0 and trainer.dp.is_primary:
                     VideoRenderer(config, ae, trainer.sampling_model, stats).save(out_dir)
     stages.append(budget.report())
     renderer = VideoRenderer(config, ae, trainer.sampling_model, stats)
-    renderer.save(out_dir)
+    if trainer.dp.is_primary:
+        renderer.save(out_dir)
     losses = [h["loss"] for h in history]
     report["denoiser"] = {
         "steps": trainer.step_count, "seconds": round(time.monotonic() - t0, 1), "windows": int(len(windows.latents)),
@@ -393,5 +413,6 @@ def train_video_decoder(
     if evaluate:
         report["held_out"] = evaluate_renderer(renderer, eval_clips, frames=config.chunk_frames, seed=seed)
     report["seconds"] = round(time.monotonic() - start, 1)
-    atomic_write_text(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
+    if trainer.dp.is_primary:
+        atomic_write_text(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
     return report
