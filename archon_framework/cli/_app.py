@@ -23,7 +23,9 @@ from archon_framework.cli._common import (
     out,
     report_failures,
 )
+from archon_framework.cli._cluster import Coordinator, DetectCluster, HeartbeatTimeout, NumProcesses, ProcessId, join_from_options
 from archon_framework.cli._data import data_app
+from archon_framework.cli._tokenizer import train_tokenizer_command
 from archon_framework.train._launch import launch_command
 
 __all__ = ["app", "main", "modality_rows", "task_rows"]
@@ -188,21 +190,18 @@ def train(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
     suite: Annotated[Optional[str], typer.Option("--suite", help="Train on this suite instead of data.suite; SUITE+SUITE trains on their tasks together (resume a run with a new plugin's suite added: demo+emotion).")] = None,
     add_tasks: Annotated[Optional[str], typer.Option("--add-tasks", help="Tasks to train besides the suite's, by name, separated by ',' (archon list-tasks).")] = None,
-    coordinator: Annotated[Optional[str], typer.Option("--coordinator", metavar="HOST:PORT", help="Join a multi-process run whose process 0 listens there (with --num-processes, --process-id); default: the run SLURM, Open MPI, a Cloud TPU pod slice or $JAX_COORDINATOR_ADDRESS describe, else one process.")] = None,
-    num_processes: Annotated[Optional[int], typer.Option("--num-processes", help="Processes in the multi-process run.")] = None,
-    process_id: Annotated[Optional[int], typer.Option("--process-id", help="This process's id, 0..N-1 (0 hosts the coordinator).")] = None,
-    heartbeat_timeout: Annotated[int, typer.Option("--heartbeat-timeout", metavar="S", help="Seconds after which a silent process counts as lost and the run stops.")] = 100,
-    distributed: Annotated[bool, typer.Option("--distributed", help="Join the multi-process run JAX detects even where no scheduler variable shows one (a Cloud TPU pod slice's workers).")] = False,
+    coordinator: Coordinator = None,
+    num_processes: NumProcesses = None,
+    process_id: ProcessId = None,
+    heartbeat_timeout: HeartbeatTimeout = 100,
+    distributed: DetectCluster = False,
 ) -> None:
     """Train the prefix LM on a dataset and task suite; resumes from the latest checkpoint."""
     from archon_framework.train import Trainer, check_train_config, load_train_config
-    from archon_framework.train import ClusterConfig, join_cluster
     from archon_framework.train._growth import resolve_train_suite
     from archon_framework.train._launch import cluster_exit
 
-    with cluster_exit(), errors_exit():  # before anything touches a JAX device
-        join_cluster(ClusterConfig(coordinator=coordinator, num_processes=num_processes, process_id=process_id,
-                                   heartbeat_timeout_s=heartbeat_timeout, detect=distributed))
+    join_from_options(coordinator, num_processes, process_id, heartbeat_timeout, distributed)  # before any device
     registry = load_registry_or_exit()
     with cluster_exit(), errors_exit():
         cfg = load_train_config(config)
@@ -586,6 +585,7 @@ def ship_model_command(
 
 app.add_typer(data_app, name="data")
 app.command("launch", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(launch_command)
+app.command("train-tokenizer")(train_tokenizer_command)
 
 
 def _mount_plugin_commands() -> None:
