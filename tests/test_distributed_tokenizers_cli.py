@@ -49,3 +49,26 @@ def test_train_tokenizer_names_a_modality_it_cannot_train(tmp_path):
     result = _invoke("train-tokenizer", "--modality", "smell", "--data", str(tmp_path), "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "--modality 'smell': not installed" in result.output, result.output
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_archon_launch_trains_a_tokenizer_on_2_processes(tmp_path):
+    """`archon launch --local 2 -- train-tokenizer ...`: both processes join one run, train the
+    identity tokenizer data-parallel, and process 0 writes it."""
+    from archon_flame_rvq import FlameTokenizer, synthetic_flame_clips
+
+    from archon_framework.data import write_dataset
+    from archon_framework.train import LocalLaunch
+    from archon_framework.train._launch import archon_command
+
+    data = write_dataset(tmp_path / "data", synthetic_flame_clips(3, seconds=0.5, seed=0), name="flame",
+                         static={"identity": True})
+    out = tmp_path / "identity"
+    command = archon_command(["train-tokenizer", "--modality", "identity", "--data", str(data), "--out", str(out),
+                              "--steps", "2", "--no-progress"])
+    launch = LocalLaunch(command, 2, devices_per_process=1, env={"JAX_PLATFORMS": "cpu"}, output=None)
+    result = launch.wait(grace_s=60, timeout_s=900)
+    assert result.ok, launch.output(0)[-3000:] + launch.output(1)[-3000:]
+    assert "trained the identity tokenizer on 2 processes" in " ".join(launch.output(0).split())
+    assert "trained the identity tokenizer" not in launch.output(1)  # process 0 alone reports and writes
+    assert FlameTokenizer.load(out).config.modality == "identity"

@@ -42,9 +42,13 @@ def train_tokenizer_command(
     The built-in trainers are data-parallel over every device of the run: several processes
     (archon launch --local N -- train-tokenizer ..., or SLURM, Open MPI, a Cloud TPU pod slice)
     train one tokenizer together, each drawing the same batches from --seed and keeping its
-    rows; process 0 alone writes --out.
+    rows; process 0 alone writes --out. Before any step the processes compare their plugins,
+    vocabulary layout and settings (a difference stops every process, naming it); a process
+    lost mid-run is named by the others, and the run is started again (a tokenizer run keeps
+    no resumable checkpoint).
     """
     from archon_framework.data import ClipDataset
+    from archon_framework.train._distributed import preflight, run_fingerprint
     from archon_framework.train._launch import cluster_exit
 
     joined = join_from_options(coordinator, num_processes, process_id, heartbeat_timeout, distributed)
@@ -58,11 +62,14 @@ def train_tokenizer_command(
                               "tokenizer trainer")
         dataset = ClipDataset(data)
         clips = [dataset[i] for i in range(len(dataset))]
+        preflight(run_fingerprint(registry, {"modality": modality, "steps": steps, "seconds": seconds, "seed": seed,
+                                             "clips": len(clips)}))
         try:
             report = mod.trainer(clips, out_dir=out_dir, steps=steps, seconds=seconds, seed=seed, progress=progress)
         except ArchonError:
             raise
         except Exception as error:
+            _raise_if_process_lost(error, modality)
             raise PluginError(f"modality {modality!r} ({registry.providers[modality].label}): its tokenizer trainer "
                               f"failed: {type(error).__name__}: {error}") from error
     import jax
@@ -72,3 +79,20 @@ def train_tokenizer_command(
         err.print(json.dumps(summary))
         out.print(f"trained the {modality} tokenizer" + (f" on {jax.process_count()} processes" if joined else "")
                   + f"; it and report.json are in {out_dir}")
+
+
+def _raise_if_process_lost(error: Exception, modality: str) -> None:
+    """A `ProcessLostError` naming the process(es) whose loss failed the trainer, if that is why."""
+    import jax
+
+    from archon_framework.train._distributed import ProcessLostError, host_of, lost_processes
+
+    if jax.process_count() == 1:
+        return
+    lost = lost_processes()
+    if lost:
+        names = ", ".join(f"process {p} ({host_of(p)})" for p in lost)
+        raise ProcessLostError(
+            f"training the {modality} tokenizer: lost {names} of the {jax.process_count()}-process run (it stopped "
+            f"beating; the step failed with: {str(error).splitlines()[0][:200]}); a tokenizer run keeps no resumable "
+            "checkpoint: start every process of the run again", lost) from error

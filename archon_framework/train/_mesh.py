@@ -95,7 +95,18 @@ class DataParallel:
 
     def replicate(self, tree: Any) -> Any:
         """Every array of `tree` on every device (equal on every process: same seed, same init)."""
-        return jax.tree_util.tree_map(lambda x: jax.device_put(x, self.replicated) if eqx.is_array(x) else x, tree)
+        return jax.tree_util.tree_map(lambda x: self._replicated(x) if eqx.is_array(x) else x, tree)
+
+    def _replicated(self, x: Any) -> jax.Array:
+        if jax.process_count() == 1 or (isinstance(x, jax.Array) and x.sharding == self.replicated):
+            return jax.device_put(x, self.replicated)
+        if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            # a typed PRNG key: its raw data replicated, wrapped again
+            return jax.random.wrap_key_data(self._replicated(jax.random.key_data(x)), impl=jax.random.key_impl(x))
+        # Across processes device_put refuses an array committed to a local device; the host
+        # copy (the same on every process) is placed instead.
+        host = np.asarray(x)
+        return jax.make_array_from_callback(host.shape, self.replicated, lambda index: host[index])
 
     @property
     def is_primary(self) -> bool:
