@@ -132,7 +132,7 @@ def _reference(model, tokens, range_ids, feats):
     seg = feats["segment_ids"]
     mask = feats["loss_mask"][:, 1:] & (seg[:, 1:] == seg[:, :-1])
     per = jnp.where(mask, lse - picked + CONFIG.z_loss * lse**2, 0.0)
-    return per.sum() / mask.sum(), jnp.where(mask, lse - picked, 0.0)
+    return per.sum() / mask.sum().astype(per.dtype), jnp.where(mask, lse - picked, 0.0)
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +154,7 @@ def test_training_loss_and_gradient_equal_the_dense_reference(model, reference):
 
     def grouped(m):
         t = token_losses(m, tokens, **kw)
-        return jnp.sum(t.ce + t.z) / t.mask.sum(), t.ce
+        return jnp.sum(t.ce + t.z) / t.mask.sum().astype(t.ce.dtype), t.ce
 
     for fn in (fused, grouped):
         (value, ce), grad = eqx.filter_jit(eqx.filter_value_and_grad(fn, has_aux=True))(model)

@@ -59,12 +59,12 @@ def _reference(model, tokens, range_ids, feats):
     seg = feats["segment_ids"]
     mask = feats["loss_mask"][:, 1:] & (seg[:, 1:] == seg[:, :-1]) & (seg[:, 1:] != 0)
     per = jnp.where(mask, lse - picked + CONFIG.z_loss * jnp.square(lse), 0.0)
-    return per.sum() / jnp.maximum(mask.sum(), 1)
+    return per.sum() / jnp.maximum(mask.sum(), 1).astype(per.dtype)
 
 
 def _grouped(model, tokens, range_ids, feats):
     out = token_losses(model, tokens, range_ids=range_ids, vocab_ranges=RANGES, chunk_size=CHUNK, **feats)
-    return (out.ce + out.z).sum() / jnp.maximum(out.mask.sum(), 1)
+    return (out.ce + out.z).sum() / jnp.maximum(out.mask.sum(), 1).astype(out.ce.dtype)
 
 
 def _fused(model, tokens, range_ids, feats):
@@ -98,7 +98,7 @@ def test_fused_per_token_losses_equal_token_losses_and_weights_apply(model):
     weighted, _ = eqx.filter_jit(target_loss)(model, tokens, token_weights=weights, **kwargs)
     expected = jnp.sum(jnp.where(plain.mask, weights * (plain.ce + plain.z), 0.0))
     assert float(weighted) == pytest.approx(float(expected), rel=1e-5)
-    assert float(loss) == pytest.approx(float((plain.ce + plain.z).sum() / plain.mask.sum()), rel=1e-6)
+    assert float(loss) == pytest.approx(float((plain.ce + plain.z).sum() / plain.mask.sum().astype(plain.ce.dtype)), rel=1e-6)
 
 
 def test_full_vocabulary_target_loss_equals_the_unchunked_loss(model):
@@ -106,7 +106,7 @@ def test_full_vocabulary_target_loss_equals_the_unchunked_loss(model):
     plain = eqx.filter_jit(token_losses)(model, tokens, **feats)  # no chunks: one [seq, vocab] softmax per row
     loss, fused = eqx.filter_jit(target_loss)(model, tokens, chunk_size=5, **feats)
     np.testing.assert_allclose(fused.ce, plain.ce, atol=1e-5)
-    assert float(loss) == pytest.approx(float((plain.ce + plain.z).sum() / plain.mask.sum()), rel=1e-5)
+    assert float(loss) == pytest.approx(float((plain.ce + plain.z).sum() / plain.mask.sum().astype(plain.ce.dtype)), rel=1e-5)
 
 
 _group_slots = jax.jit(group_slots, static_argnums=(1, 2))

@@ -48,7 +48,7 @@ def test_lm_fits_packed_copy_windows():
             )
         )(batch["tokens"], batch["segment_ids"], batch["positions"], batch["prefix_mask"],
           batch["loss_mask"])
-        n = per_token.mask.sum()
+        n = per_token.mask.sum().astype(per_token.ce.dtype)
         return (per_token.ce.sum() + per_token.z.sum()) / n, per_token.ce.sum() / n
 
     @eqx.filter_jit

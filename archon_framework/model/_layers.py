@@ -38,7 +38,8 @@ class RMSNorm(eqx.Module):
     def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
         x32 = x.astype(jnp.float32)
         inv = jax.lax.rsqrt(jnp.mean(x32 * x32, axis=-1, keepdims=True) + self.eps)
-        return (x32 * inv * self.scale.astype(jnp.float32)).astype(x.dtype)
+        scale = self.scale.astype(jnp.float32).reshape((1,) * (x.ndim - 1) + self.scale.shape)  # [1.., embed]
+        return (x32 * inv * scale).astype(x.dtype)
 
 
 def apply_rope(

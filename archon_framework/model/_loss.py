@@ -136,7 +136,7 @@ def target_loss(
         model, tokens, segment_ids, positions, prefix_mask, loss_mask, range_ids, vocab_ranges)
     rows, seq = mask.shape
     if token_weights is None:
-        weights = mask / jnp.maximum(mask.sum(), 1)
+        weights = mask.astype(jnp.float32) / jnp.maximum(mask.sum(), 1).astype(jnp.float32)
     else:
         weights = jnp.where(mask, token_weights.reshape(rows, seq), 0.0)
     next_weights = jnp.roll(weights, -1, axis=1).ravel()  # weight of the token each position predicts

@@ -54,7 +54,9 @@ class RVQOutput(eqx.Module):
 
 def level_mask(num_active: Int[Array, "*batch"], num_levels: int) -> Bool[Array, "*batch levels"]:
     """``mask[..., l] = l < num_active[...]``: the levels used under quantizer dropout."""
-    return jnp.arange(num_levels) < jnp.asarray(num_active)[..., None]
+    num_active = jnp.asarray(num_active)
+    levels = jnp.arange(num_levels).reshape((1,) * num_active.ndim + (num_levels,))  # [1.., levels]
+    return levels < num_active[..., None]
 
 
 def expected_code_counts(

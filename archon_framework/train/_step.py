@@ -89,7 +89,7 @@ def _range_features(batch: dict[str, jax.Array], vocab_ranges: tuple | None) -> 
         mod_to_range, distinct = range_arguments(vocab_ranges)
         mods = batch["modality_ids"]
         features["range_ids"] = jnp.where(mods >= 0, jnp.asarray(mod_to_range)[jnp.maximum(mods, 0)], -1)
-        features["vocab_ranges"] = distinct
+        features["vocab_ranges"] = distinct  # type: ignore[assignment]
     return features
 
 
@@ -129,7 +129,7 @@ def _step_function(optim: OptimConfig, steps: int, n_tasks: int, n_mods: int, le
         task_ids = jnp.where(mask, batch["task_ids"], n_tasks).ravel()
         mod_ids = jnp.where(mask & (batch["modality_ids"] >= 0), batch["modality_ids"], n_mods).ravel()
         stats = {
-            "ce": losses.ce.sum() / count,
+            "ce": losses.ce.sum() / count.astype(losses.ce.dtype),
             "task_ce": jax.ops.segment_sum(flat_ce, task_ids, n_tasks + 1)[:-1],
             "task_n": jax.ops.segment_sum(flat_mask, task_ids, n_tasks + 1)[:-1],
             "mod_ce": jax.ops.segment_sum(flat_ce, mod_ids, n_mods + 1)[:-1],
@@ -146,7 +146,10 @@ def _step_function(optim: OptimConfig, steps: int, n_tasks: int, n_mods: int, le
     def step(batch, model, opt_state):
         (loss, stats), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(model, batch)
         stats["grad_norm"] = _tree_norm(grads)
-        updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_array))
+        # optax's Adam bias correction raises a Python float to the int32 step count, which strict
+        # dtype promotion (the core's tests) refuses: optax's own code keeps JAX's standard rule
+        with jax.numpy_dtype_promotion("standard"):
+            updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_array))
         model = eqx.apply_updates(model, updates)
         return model, opt_state, loss, stats
 
