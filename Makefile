@@ -23,7 +23,10 @@ setup: $(BIN)/archon
 demo: setup
 	$(BIN)/archon demo
 
+# the lint and type gate first ([tool.ruff], [tool.mypy] in pyproject.toml; seconds), then the tests
 test: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -25,7 +25,7 @@ import attrs
 
 from archon_framework._errors import TaskError
 from archon_framework._modality import Modality
-from archon_framework._tasks import Slot, State, Task, TaskSuite
+from archon_framework._tasks import Slot, State, Task, TaskSuite, _to_slots
 
 __all__ = [
     "ChainStep",
@@ -109,9 +109,9 @@ class Chain:
     """
 
     name: str
-    conditions: tuple[Slot, ...] = attrs.field(converter=tuple)
+    conditions: tuple[Slot, ...] = attrs.field(converter=_to_slots)
     steps: tuple[ChainStep, ...] = attrs.field(converter=_steps)
-    optional: tuple[Slot, ...] = attrs.field(default=(), converter=tuple)
+    optional: tuple[Slot, ...] = attrs.field(default=(), converter=_to_slots)
     description: str = ""
 
     def __attrs_post_init__(self) -> None:
@@ -170,7 +170,7 @@ class PlannedStep:
 
     def __str__(self) -> str:
         if self.kind == "generate":
-            return self.task.name
+            return self.task.name  # type: ignore[union-attr]
         if self.kind == "render":
             return "+".join(str(s) for s in self.inputs) + "=>" + str(self.output) + " (rendered)"
         return f"{self.output} (given)"

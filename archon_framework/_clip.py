@@ -66,7 +66,7 @@ class Clip(Mapping[str, Any]):
     """
 
     meta: ClipMeta
-    values: Mapping[str, Any] = attrs.field(factory=dict, converter=dict)
+    values: Mapping[str, Any] = attrs.field(factory=dict, converter=dict)  # type: ignore[assignment]
 
     def __getitem__(self, name: str) -> Any:
         try:

@@ -77,9 +77,10 @@ def tokenizer_capabilities(modality: Modality, tokenizer: Any, *, plugin: str | 
             raise PluginError(f"{who}: its tokenizer has {'/'.join(have)} but not {'/'.join(missing)}; "
                               f"implement the whole {name!r} capability or none of it")
         found[name] = bool(have)
-    if found["text"] and (modality.vocabulary is None or modality.vocabulary.name != TEXT_VOCABULARY):
+    vocabulary = modality.vocabulary.name if modality.vocabulary is not None else None  # None: rendered
+    if found["text"] and vocabulary != TEXT_VOCABULARY:
         raise PluginError(f"{who}: its tokenizer has to_text/from_text, which the core reads only for modalities "
-                          f"in the {TEXT_VOCABULARY!r} vocabulary (its vocabulary is {modality.vocabulary.name!r})")
+                          f"in the {TEXT_VOCABULARY!r} vocabulary (its vocabulary is {vocabulary!r})")
     return Capabilities(text=found["text"], blocks=found["blocks"])
 
 
@@ -188,7 +189,7 @@ class SlotCodec:
         if modality.rendered:
             raise PluginError(f"{_who(modality, plugin)} is rendered and has no tokens")
         self.modality, self.tokenizer, self.serializer = modality, tokenizer, serializer
-        self.range = serializer.layout.range(modality.vocabulary)
+        self.range = serializer.layout.range(modality.vocabulary)  # type: ignore[arg-type]
         self.is_text = serializer.is_text(modality.name)
         self.capabilities = (Capabilities() if tokenizer is None
                              else tokenizer_capabilities(modality, tokenizer, plugin=plugin))

@@ -163,13 +163,13 @@ class CompileCounter:
         """Compilations of functions named `name` (JAX may decorate it as ``jit(name)``)."""
         return sum(n for f, n in self.by_function.items() if f == name or f in (f"jit({name})", f"pjit({name})"))
 
-    def _on_duration(self, event: str, duration: float, **kwargs: Any) -> None:
+    def _on_duration(self, event: str, duration_secs: float, **kwargs: Any) -> None:
         with self._lock:
             if event == _COMPILE_EVENT:
                 self.by_function[str(kwargs.get("fun_name", "?"))] += 1
-                self.seconds += duration
+                self.seconds += duration_secs
             elif event == _SAVED_EVENT:
-                self.seconds_saved += duration
+                self.seconds_saved += duration_secs
 
     def _on_event(self, event: str, **kwargs: Any) -> None:
         if event == _HIT_EVENT:

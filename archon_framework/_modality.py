@@ -90,7 +90,7 @@ class RawSpec:
             elif dim == "samples":
                 out.append(meta.samples)
             else:
-                out.append(dim)  # int or None
+                out.append(dim)  # type: ignore[arg-type]  # int or None
         return tuple(out)
 
     @property

@@ -189,6 +189,20 @@ class Registry:
             return next(iter(self.demos.values()))
         return _named(self.demos, name or "", "demo", "install archon-paper or a plugin with archon_demos()")
 
+    def default_suite(self) -> str:
+        """The task suite a run uses when none is named: the first installed demo's, else the only suite.
+
+        Raises:
+            TaskError: no demo is installed and not exactly one suite is (the message lists them).
+        """
+        if self.demos:
+            return self.demo().suite
+        if len(self.suites) == 1:
+            return next(iter(self.suites))
+        raise TaskError(f"no task suite is named and none is the default: no installed demo names one and "
+                        f"{len(self.suites)} suites are installed ({', '.join(sorted(self.suites)) or 'none'}); "
+                        "name one (data.suite in the train config, or --suite)")
+
     def recipe(self, name: str) -> RecipeFile:
         """A recipe file by name (`archon_recipes()`); ConfigError listing the installed ones otherwise."""
         if name not in self.recipes:
@@ -244,12 +258,12 @@ class Registry:
         mod = self.modality(name)
         if mod.rendered:
             raise PluginError(f"modality {name!r} is rendered: it has a renderer (registry.renderer({name!r})), not a tokenizer")
-        tok, path = self._make(name, mod.tokenizer, artifacts, "tokenizer")
+        tok, path = self._make(name, mod.tokenizer, artifacts, "tokenizer")  # type: ignore[arg-type]
         made = tok.vocabulary if isinstance(tok, Tokenizer) else None
         if isinstance(made, Vocabulary) and made != mod.vocabulary:
             raise ConfigError(
                 f"modality {name!r}: the tokenizer{f' in {path}' if path else ''} has vocabulary {made.name!r} of "
-                f"{made.size} ids, but this registry's layout gives it {mod.vocabulary.size}; use "
+                f"{made.size} ids, but this registry's layout gives it {mod.vocabulary.size}; use "  # type: ignore[union-attr]
                 f"registry.for_artifacts({str(artifacts)!r}) so the layout follows the trained tokenizers"
             )
         tokenizer_capabilities(mod, tok, plugin=self.providers[name].label)
@@ -265,7 +279,7 @@ class Registry:
         mod = self.modality(name)
         if not mod.rendered:
             raise PluginError(f"modality {name!r} has tokens: it has a tokenizer (registry.tokenizer({name!r})), not a renderer")
-        made, _ = self._make(name, mod.renderer, artifacts, "renderer")
+        made, _ = self._make(name, mod.renderer, artifacts, "renderer")  # type: ignore[arg-type]
         tokenizer_capabilities(mod, made, plugin=self.providers[name].label)
         return made
 
@@ -334,7 +348,7 @@ def load_registry(
         for ep in _entry_points():
             candidates.append((_info(ep), ep.load))
     for name, obj in plugins:
-        candidates.append((PluginInfo(name=name, module=getattr(obj, "__name__", repr(obj))), lambda obj=obj: obj))
+        candidates.append((PluginInfo(name=name, module=getattr(obj, "__name__", repr(obj))), lambda obj=obj: obj))  # type: ignore[misc]
 
     for info, load in candidates:
         if info.name in blocked_set or (info.distribution and info.distribution in blocked_set):
@@ -371,7 +385,7 @@ def load_registry(
              "archon_eval_defaults": ("evaluation defaults", EvalDefaults), "archon_demos": ("demo", DemoSpec),
              "archon_recipes": ("recipe", RecipeFile)}
     for hook, (kind, cls) in kinds.items():
-        results[hook] = _well_typed(kind, results[hook], cls, failures)
+        results[hook] = _well_typed(kind, results[hook], cls, failures)  # type: ignore[arg-type]
     # A conflict between two plugins leaves both out (reported), never the whole host down.
     left_out = _conflicts(results, kinds, failures)
     if left_out:

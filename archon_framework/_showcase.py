@@ -46,6 +46,14 @@ class EvalRow:
         return (self.chain.name, self.models)
 
 
+def _to_rows(value: Iterable[EvalRow]) -> tuple[EvalRow, ...]:
+    return tuple(value)
+
+
+def _to_strs(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class EvalTable:
     """A report table (``archon eval --suite NAME``), provided by a plugin's `archon_eval_tables()`.
@@ -64,10 +72,10 @@ class EvalTable:
     name: str
     title: str
     paper: str
-    rows: tuple[EvalRow, ...] = attrs.field(converter=tuple)
-    columns: tuple[str, ...] = attrs.field(converter=tuple)
+    rows: tuple[EvalRow, ...] = attrs.field(converter=_to_rows)
+    columns: tuple[str, ...] = attrs.field(converter=_to_strs)
     install: str = ""
-    proxies: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    proxies: tuple[str, ...] = attrs.field(default=(), converter=_to_strs)
 
 
 @attrs.frozen(kw_only=True)

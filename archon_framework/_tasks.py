@@ -7,10 +7,14 @@ import re
 import warnings
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
 from archon_framework._errors import TaskError
+
+if TYPE_CHECKING:
+    from archon_framework._modality import Modality
 
 __all__ = ["State", "Slot", "Task", "TaskSuite", "parse_task"]
 
@@ -50,7 +54,7 @@ class Slot:
     """A modality in a given state, e.g. `Slot("speech", "current")`."""
 
     modality: str = attrs.field()
-    state: State = attrs.field(converter=State.parse, order=lambda s: s.value)
+    state: State = attrs.field(converter=State.parse, order=lambda s: s.value)  # type: ignore[misc]
 
     @modality.validator
     def _check(self, attribute, value):
@@ -138,6 +142,10 @@ def _check_weights(instance, attribute, weights: tuple[float, ...]) -> None:
         raise TaskError(f"suite {instance.name!r}: weights sum to zero")
 
 
+def _to_tasks(value: Iterable[Task]) -> tuple[Task, ...]:
+    return tuple(value)
+
+
 def _default_weights(self) -> tuple[float, ...]:
     n = len(self.tasks)
     return tuple(1.0 / n for _ in range(n)) if n else ()
@@ -148,7 +156,7 @@ class TaskSuite:
     """A named, weighted set of tasks. Weights are sampling probabilities (normalized on use)."""
 
     name: str
-    tasks: tuple[Task, ...] = attrs.field(converter=tuple)
+    tasks: tuple[Task, ...] = attrs.field(converter=_to_tasks)
     weights: tuple[float, ...] = attrs.field(
         default=attrs.Factory(_default_weights, takes_self=True),
         converter=lambda ws: tuple(float(w) for w in ws),
@@ -224,7 +232,7 @@ class TaskSuite:
             raise TaskError(f"suite {self.name!r}: no task is left once uninstalled modalities are removed")
         return TaskSuite(self.name, tuple(t for t, _ in keep), tuple(w for _, w in keep))
 
-    def check(self, modalities: Mapping[str, object]) -> None:
+    def check(self, modalities: Mapping[str, Modality]) -> None:
         """Check every task against installed modality declarations (name -> Modality).
 
         Errors name the task and the slot: an unknown modality, a time-invariant modality in

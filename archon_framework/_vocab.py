@@ -145,6 +145,10 @@ def _ranges_contiguous(instance, attribute, ranges: tuple[VocabRange, ...]) -> N
         expected = r.stop
 
 
+def _to_ranges(value: Iterable[VocabRange]) -> tuple[VocabRange, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class VocabLayout:
     """The unified vocabulary: one contiguous range per vocabulary, in allocation order.
@@ -155,7 +159,7 @@ class VocabLayout:
     is how a trained model's vocabulary grows when a new modality arrives.
     """
 
-    ranges: tuple[VocabRange, ...] = attrs.field(converter=tuple, validator=_ranges_contiguous)
+    ranges: tuple[VocabRange, ...] = attrs.field(converter=_to_ranges, validator=_ranges_contiguous)
 
     # ---------------------------------------------------------------- construction
     @classmethod

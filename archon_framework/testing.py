@@ -87,7 +87,7 @@ def check_modality(modality: Modality, *, meta: ClipMeta, raw: Any) -> None:
         for seconds in (0.2, 0.4, 1.0, 2.0):
             m = ClipMeta(clip_id="probe", duration=seconds, frame_rate=meta.frame_rate, sample_rate=meta.sample_rate)
             counts.append(modality.token_count(m))
-        if any(b < a for a, b in zip(counts, counts[1:])):
+        if any(b < a for a, b in zip(counts, counts[1:])):  # type: ignore[operator]
             _fail(name, f"num_tokens decreases as the clip grows: {counts} for 0.2/0.4/1/2 s")
         frame = ClipMeta(clip_id="probe", duration=1.0 / meta.frame_rate, frame_rate=meta.frame_rate,
                          sample_rate=meta.sample_rate)
@@ -136,7 +136,7 @@ def check_tokenizer(
     ids = tokenizer.encode(raw, meta=meta)
     if not isinstance(ids, np.ndarray) or ids.dtype != np.int32 or ids.ndim != 1:
         _fail(name, f"encode must return a 1-D int32 numpy array, got {type(ids).__name__} {getattr(ids, 'dtype', '')} {getattr(ids, 'shape', '')}")
-    size = modality.vocabulary.size
+    size = modality.vocabulary.size  # type: ignore[union-attr]
     if ids.size and (ids.min() < 0 or ids.max() >= size):
         _fail(name, f"encode produced ids outside 0..{size - 1}: min {ids.min()}, max {ids.max()}")
     n = modality.token_count(meta)
@@ -163,9 +163,9 @@ def check_tokenizer(
     else:
         _fail(name, f"decode accepted id {size}, outside the vocabulary (must raise VocabError)")
     if caps.text:
-        _check_text_capability(modality, tokenizer, raw, meta)
+        _check_text_capability(modality, tokenizer, raw, meta)  # type: ignore[arg-type]
     if caps.blocks:
-        _check_blocks_capability(modality, tokenizer, ids)
+        _check_blocks_capability(modality, tokenizer, ids)  # type: ignore[arg-type]
     return ids
 
 
@@ -188,7 +188,7 @@ def _check_blocks_capability(modality: Modality, tokenizer: BlockedTokenizer, id
     """`token_ranges` follows the protocol (`validated_ranges`) and every encoded id lies in its position's block."""
     name = modality.name
     try:
-        found = validated_ranges(name, tokenizer, int(ids.shape[0]), modality.vocabulary.size)
+        found = validated_ranges(name, tokenizer, int(ids.shape[0]), modality.vocabulary.size)  # type: ignore[union-attr]
     except PluginError as err:
         raise ConformanceError(str(err)) from err
     if found is None:

@@ -251,9 +251,9 @@ def test_only_the_cli_package_imports_the_cli():
     assert not outside, f"library modules import the command line: {outside}"
 
 
-#: Names of plugin content the core still spells out, each with its reason (TODO issue 24: a
-#: default the trainer's config keeps for runs and configs written before archon-paper existed).
-CORE_NAMES_ALLOWED = {("archon_framework/train/_config.py", "archon72")}
+#: Names of plugin content the core may spell out, each with its reason: none (the trainer's default
+#: suite is the registry's, `Registry.default_suite`).
+CORE_NAMES_ALLOWED: set[tuple[str, str]] = set()
 
 
 def test_the_core_names_no_built_in_plugins_content():

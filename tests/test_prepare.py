@@ -135,7 +135,7 @@ def test_an_interrupted_run_leaves_the_previous_dataset_whole_and_resumes(regist
 def test_a_folder_gives_each_video_its_side_files(tmp_path):
     for name in ("talk.mp4", "talk.srt", "talk.description.json", "other.mov", "notes.md"):
         (tmp_path / name).write_text("x")
-    jobs = find_videos(tmp_path, ("script", "description"))
+    jobs = find_videos(tmp_path, ("script", "description"), transcript="script")
     assert [(j.video_id, sorted(j.sidecars)) for j in jobs] == [("other", []), ("talk", ["description", "script"])]
     with pytest.raises(DataError, match="takes a folder of videos or a .jsonl manifest"):
         find_videos(tmp_path / "talk.srt")

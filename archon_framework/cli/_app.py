@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from archon_framework._errors import ArchonError, ConfigError, TaskError
+from archon_framework._errors import ArchonError, ConfigError
 from archon_framework._plugins import Registry, load_registry
 from archon_framework._tasks import TaskSuite
 from archon_framework._vocab import VocabLayout
@@ -89,7 +89,7 @@ def modality_rows(registry: Registry, layout: VocabLayout | None = None) -> list
             "phrase": mod.phrase,
             "rendered_from": list(mod.derived_from) or None,
         })
-    rows.sort(key=lambda r: (order.get(r["vocabulary"], len(order)), r["modality"]))
+    rows.sort(key=lambda r: (order.get(r["vocabulary"], len(order)), r["modality"]))  # type: ignore[arg-type]
     return rows
 
 
@@ -140,14 +140,6 @@ def task_rows(suite: TaskSuite) -> list[dict[str, Any]]:
     ]
 
 
-def _default_suite(registry: Registry) -> str:
-    if registry.demos:
-        return registry.demo().suite
-    if len(registry.suites) == 1:
-        return next(iter(registry.suites))
-    raise TaskError(f"pass --suite: no installed demo names one (installed: {', '.join(registry.suites) or 'none'})")
-
-
 @app.command("list-tasks")
 def list_tasks(
     suite: Annotated[Optional[str], typer.Option(help="Task suite name (default: the installed demo's suite, or the only suite installed).")] = None,
@@ -157,7 +149,7 @@ def list_tasks(
     """List the tasks of a suite with their inputs, output and sampling weight."""
     registry = load_registry_or_exit()
     with errors_exit():
-        s = registry.suite(suite or _default_suite(registry))
+        s = registry.suite(suite or registry.default_suite())
         if installed_only:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")

@@ -105,13 +105,14 @@ def prepare(
 
     from archon_framework.config import load_config
     from archon_framework.data import PrepareConfig, find_videos, prepare_videos
+    from archon_framework.data._prepare import transcript_modality
 
     registry = load_registry_or_exit()
     with errors_exit():
         cfg = load_config(config, PrepareConfig) if config is not None else PrepareConfig()
         if jobs is not None:
             cfg = attrs.evolve(cfg, jobs=jobs)
-        found = find_videos(videos, tuple(registry.modalities))
+        found = find_videos(videos, tuple(registry.modalities), transcript=transcript_modality(registry))
         with _progress() as progress:
             task = progress.add_task(f"{videos.name} -> {out_dir}", total=len(found))
             report = prepare_videos(registry, found, out_dir, config=cfg, cache=cache, resume=resume, overwrite=overwrite,

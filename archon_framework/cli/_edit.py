@@ -81,7 +81,7 @@ def _dataset_clip(root: Path, which: str | None) -> Clip:
         raise DataError(f"{root}: the dataset holds no clips")
     if which is None:
         return ds[0]
-    ids = [c["id"] for shard in ds.index["shards"] for c in shard["clips"]]
+    ids = [c["id"] for shard in ds.index["shards"] for c in shard["clips"]]  # type: ignore[index]
     if which in ids:
         return ds[ids.index(which)]
     if which.isdigit() and int(which) < len(ds):
@@ -237,7 +237,7 @@ def run_edit(
                        motion_length=motion_length, motion_source=source, on_step=report)  # type: ignore[arg-type]
     for note in result.notes:
         console.print(f"  [yellow]{note}[/]")
-    _print_figures(result.figures, console)
+    _print_figures(result.figures, console)  # type: ignore[arg-type]
     extra = {"checkpoint": str(checkpoint), "checkpoint_step": model.step,
              "edit": {**result.manifest(), "kind": kind, "source": source, "clip_spec": list(clip)}}
     return write_outputs(result.result, out_dir, registry.modalities, overwrite=overwrite, extra=extra,

@@ -137,13 +137,24 @@ class PrepareContext:
 
 
 # ---------------------------------------------------------------------- inputs
-def find_videos(path: str | Path, modalities: Sequence[str] = ()) -> list[VideoJob]:
+def transcript_modality(registry: Any) -> str | None:
+    """The installed modality a bare transcript (`STEM.srt`, `.vtt`, `.txt`) is given for.
+
+    The only time-varying modality whose raw value is text (archon-paper's `script`); None
+    when no installed modality, or more than one, fits: transcripts are then given by name
+    (`STEM.MODALITY.srt`).
+    """
+    fits = [name for name, m in registry.modalities.items() if m.temporal and m.raw is not None and m.raw.kind == "text"]
+    return fits[0] if len(fits) == 1 else None
+
+
+def find_videos(path: str | Path, modalities: Sequence[str] = (), *, transcript: str | None = None) -> list[VideoJob]:
     """The videos of a folder or a `.jsonl` manifest, sorted by id.
 
     Folder: every file with a suffix in `VIDEO_SUFFIXES`; files `STEM.MODALITY.EXT` beside it
     (e.g. `talk.script.srt`, `talk.description.json`) are given with it, as are `STEM.srt`,
-    `STEM.vtt` and `STEM.txt` for `script`. Manifest rows: `{"video": PATH, "id": ID,
-    "files": {MODALITY: PATH}}`, paths relative to the manifest.
+    `STEM.vtt` and `STEM.txt` for the `transcript` modality (`transcript_modality`). Manifest
+    rows: `{"video": PATH, "id": ID, "files": {MODALITY: PATH}}`, paths relative to the manifest.
     """
     path = Path(path)
     jobs: list[VideoJob] = []
@@ -151,8 +162,8 @@ def find_videos(path: str | Path, modalities: Sequence[str] = ()) -> list[VideoJ
         for video in sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()):
             sidecars: dict[str, Path] = {}
             for suffix in (".srt", ".vtt", ".txt"):
-                if (video.with_suffix(suffix)).exists():
-                    sidecars["script"] = video.with_suffix(suffix)
+                if transcript and (video.with_suffix(suffix)).exists():
+                    sidecars[transcript] = video.with_suffix(suffix)
             for other in sorted(path.glob(f"{video.stem}.*.*")):
                 modality = other.name[len(video.stem) + 1:].split(".")[0]
                 if modality and (not modalities or modality in modalities):
@@ -357,7 +368,7 @@ def _run_one(job: VideoJob, config: PrepareConfig, cache: Path, steps: Sequence[
         return "cached"
     t0 = time.perf_counter()
     work, notes, issue = prepare_video(job, steps, config)
-    _save(cache, job, fingerprint, work, notes, issue, time.perf_counter() - t0, keys)
+    _save(cache, job, fingerprint, work, notes, issue, time.perf_counter() - t0, keys)  # type: ignore[arg-type]
     return "prepared"
 
 
@@ -396,7 +407,9 @@ def prepare_videos(
         raise DataError("no prepare steps are installed; install archon-prepare-mediapipe (or another prepare plugin)")
     steps = plan_steps(registry.prepare_steps, config)  # configuration errors before any work
     keys = frozenset(registry.modalities)
-    jobs = list(videos) if not isinstance(videos, (str, Path)) else find_videos(videos, tuple(registry.modalities))
+    transcript = transcript_modality(registry)
+    jobs = list(videos) if not isinstance(videos, (str, Path)) else find_videos(videos, tuple(registry.modalities),
+                                                                                transcript=transcript)
     if overwrite:
         shutil.rmtree(cache, ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,7 @@ def save_result(cache: Path, job: Any, fingerprint: str, work: Mapping[str, Any]
         else:
             plain[key] = value
     if arrays:
-        np.savez(tmp / "arrays.npz", **{k.replace("@", "__at__"): v for k, v in arrays.items()})
+        np.savez(tmp / "arrays.npz", **{k.replace("@", "__at__"): v for k, v in arrays.items()})  # type: ignore[arg-type]
     atomic_write_text(tmp / "result.json", json.dumps({
         "fingerprint": fingerprint, "video": str(job.path), "notes": notes, "issue": issue,
         "values": plain, "aliases": aliases, "seconds": seconds,

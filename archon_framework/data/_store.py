@@ -237,19 +237,19 @@ class ClipDataset(Sequence[Clip]):
 
     def __init__(self, root: str | Path, *, modalities: Iterable[str] | None = None) -> None:
         self.root = Path(root)
-        self.index = _read_index(self.root)
-        stored = set(self.index["modalities"])
+        self.index = _read_index(self.root)  # type: ignore[assignment, method-assign]
+        stored = set(self.index["modalities"])  # type: ignore[index]
         self.modalities = tuple(sorted(stored if modalities is None else modalities))
         unknown = set(self.modalities) - stored
         if unknown:
             raise DataError(f"{self.root}: no modality {', '.join(sorted(unknown))} in this dataset (it has {', '.join(sorted(stored))})")
-        self._entries: list[tuple[str, dict[str, Any]]] = [(s["name"], c) for s in self.index["shards"] for c in s["clips"]]
+        self._entries: list[tuple[str, dict[str, Any]]] = [(s["name"], c) for s in self.index["shards"] for c in s["clips"]]  # type: ignore[index]
         self._arrays: dict[tuple[str, str], Any] = {}
         self._values: dict[str, dict[str, Any]] = {}
 
     @property
     def name(self) -> str:
-        return self.index.get("dataset", "")
+        return self.index.get("dataset", "")  # type: ignore[attr-defined]
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -320,7 +320,7 @@ def _picked_guidance(result: EvalResult) -> list[str]:
         return []
     rows = [r for r in table.rows if r.status == "ok" and r.scores is not None]
     for key in table.keys():  # the table's columns first, then every other metric the rows have
-        means = [r.scores.mean.get(key, math.nan) for r in rows]
+        means = [r.scores.mean.get(key, math.nan) for r in rows]  # type: ignore[union-attr]
         if rows and all(math.isfinite(m) for m in means):
             metric = result.metrics.get(key.split(".", 1)[0])
             better = max if metric is None or metric.higher_is_better else min

@@ -117,7 +117,7 @@ def prepare_chain(chain: Chain, model: LoadedModel, *, skip: Sequence[str] = (),
             if step.kind == "generate":
                 expert = experts.model(step.output.modality)
                 if step.task not in expert.suite.tasks:
-                    raise TaskError(f"the {step.output.modality} expert was not trained on task {step.task.name}")
+                    raise TaskError(f"the {step.output.modality} expert was not trained on task {step.task.name}")  # type: ignore[union-attr]
     return chain, plan, notes
 
 

@@ -66,13 +66,13 @@ class Board:
         if mod.rendered:
             raise TaskError(f"{where}: {slot.modality!r} is rendered and cannot condition the language model")
         if isinstance(value, Ids):
-            rng = self.model.layout.range(mod.vocabulary)  # ids need no tokenizer: none is loaded
+            rng = self.model.layout.range(mod.vocabulary)  # type: ignore[arg-type]  # ids need no tokenizer: none is loaded
             ids = value.ids
             if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
                 raise RawValueError(f"{where}: token ids must be a 1-D integer array, got {ids.dtype} {ids.shape}")
             glob = rng.to_global(ids) if value.local else ids.astype(np.int32)
             if not value.local and not np.all(rng.contains(glob)):
-                raise RawValueError(f"{where}: global ids outside the {mod.vocabulary.name!r} range {rng.start}..{rng.stop - 1}")
+                raise RawValueError(f"{where}: global ids outside the {mod.vocabulary.name!r} range {rng.start}..{rng.stop - 1}")  # type: ignore[union-attr]
             if slot.state is not State.PAST:
                 n = self.expected_tokens(slot)
                 if n is not None and glob.shape[0] != n:

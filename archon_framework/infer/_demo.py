@@ -238,7 +238,7 @@ class _Demo:
 
         cfg = self.cfg
         for name in (cfg.dataset, cfg.heldout_dataset):
-            self.registry.dataset(name)  # PluginError naming the plugin when it is not installed
+            self.registry.dataset(name)  # type: ignore[arg-type]  # PluginError naming the plugin when it is not installed
         state_file = self.out / "demo-data.json"
         if state_file.exists():
             saved = json.loads(state_file.read_text())
@@ -248,7 +248,7 @@ class _Demo:
                     f"{self.out}: a previous demo made its data with other settings ({diff}); "
                     "use another --out or delete the folder"
                 )
-        missing = sorted(set(self.registry.dataset(cfg.dataset).modalities) - set(self.registry.modalities))
+        missing = sorted(set(self.registry.dataset(cfg.dataset).modalities) - set(self.registry.modalities))  # type: ignore[arg-type]
         if missing:
             self.skip(f"not installed, so left out of the data and the demo: {', '.join(missing)}")
         out: list[Any] = [None] if cfg.model else []
@@ -262,7 +262,7 @@ class _Demo:
             if have >= n:
                 self.skip(f"data: found {have} {dataset} clips in {root}, skipped")
             else:
-                synthesize(self.registry, root, dataset=dataset, clips=n, seconds=cfg.seconds, seed=cfg.seed,
+                synthesize(self.registry, root, dataset=dataset, clips=n, seconds=cfg.seconds, seed=cfg.seed,  # type: ignore[arg-type]
                            resume=True, overwrite=False, strict=False,
                            on_note=lambda note: self.console.print(f"[yellow]{note}[/]"))
                 self.say(f"wrote {n} clips of {cfg.seconds:g} s to {root}")
@@ -303,7 +303,7 @@ class _Demo:
                      + (f"{steps} steps" if steps else f"{budgets[name]:.0f} s (after its first, compiling step)"))
             start = time.perf_counter()
             try:
-                report = self.registry.modalities[name].trainer(clips, out_dir=target, steps=steps,
+                report = self.registry.modalities[name].trainer(clips, out_dir=target, steps=steps,  # type: ignore[misc]
                                                                 seconds=None if steps else budgets[name],
                                                                 seed=self.cfg.seed, progress=self.cfg.progress)
             except ArchonError:
@@ -366,7 +366,7 @@ class _Demo:
             # Time a few real steps (the first one compiles), then size the run to the budget, so
             # the learning-rate schedule ends where training does.
             probe = lm_probe_steps(done)
-            measured, compile_s = self._probe(trainer_for, probe) if probe else (done["seconds"] / done["steps"], 0.0)
+            measured, compile_s = self._probe(trainer_for, probe) if probe else (done["seconds"] / done["steps"], 0.0)  # type: ignore[index]
             left = lm_seconds - (time.perf_counter() - start) - compile_s  # the final trainer compiles again
             final = max(probe, probe + int(left / max(measured, 1e-6)))
             if done is not None:  # continue with a bigger budget, never fewer steps than trained

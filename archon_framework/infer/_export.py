@@ -63,7 +63,7 @@ def export_model(run_dir: str | Path, dest: str | Path, registry: Registry, *, t
                 continue
             target = tmp / "tokenizers" / folder.name
             shutil.copytree(folder, target, ignore=shutil.ignore_patterns(WEIGHTS_MANIFEST, "__pycache__"))
-            write_weights_manifest(target, [p.relative_to(target) for p in target.rglob("*") if p.is_file()], **stamp)
+            write_weights_manifest(target, [p.relative_to(target) for p in target.rglob("*") if p.is_file()], **stamp)  # type: ignore[arg-type]
             info = registry.providers[folder.name]
             owners[folder.name] = {"plugin": info.name, "distribution": info.distribution or "",
                                    "package": (info.module or "").split(".")[0]}
@@ -71,7 +71,7 @@ def export_model(run_dir: str | Path, dest: str | Path, registry: Registry, *, t
     record = {"format": _FORMAT, "config": config, "layout": json.loads(model.layout.to_json()), "step": step,
               "dtype": dtype, "model_config": to_dict(model.lm.config)}
     atomic_write_text(tmp / "lm" / EXPORTED_MODEL, json.dumps(record, indent=2) + "\n")
-    write_weights_manifest(tmp / "lm", [PARAMS_FILE, SUITE_FILE, EXPORTED_MODEL], **stamp)
+    write_weights_manifest(tmp / "lm", [PARAMS_FILE, SUITE_FILE, EXPORTED_MODEL], **stamp)  # type: ignore[arg-type]
     top = {"format": _FORMAT, "name": name, **stamp, "step": step, "dtype": dtype, "tokenizers": owners,
            **dict(extra or {})}
     atomic_write_text(tmp / "model.json", json.dumps(top, indent=2) + "\n")

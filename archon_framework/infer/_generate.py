@@ -35,6 +35,8 @@ from archon_framework.model import Sampling
 __all__ = ["Ids", "StepResult", "GenerationResult", "ChainScore", "generate", "edit", "choose_chain", "resolve_chain"]
 
 StepKind = Literal["generated", "rendered", "given", "kept", "failed"]
+#: Values keyed by slot, as `Slot`s or as text (`"speech(current)"`).
+Conditions = Mapping[Slot, Any] | Mapping[str, Any] | Mapping[Slot | str, Any]
 
 
 @attrs.frozen(eq=False)
@@ -134,7 +136,7 @@ def _run_generate(model: LoadedModel, board: Board, step: PlannedStep, key: jax.
     codec = model.codec(slot.modality)
     rng = codec.range
     if rng.stop > model.lm.vocab_size:
-        raise TaskError(f"{slot}: the model has no embedding rows for {mod.vocabulary.name!r} (installed after training)")
+        raise TaskError(f"{slot}: the model has no embedding rows for {mod.vocabulary.name!r} (installed after training)")  # type: ignore[union-attr]
     inputs = [board.payload(s) for s in step.inputs]
     if step.guidance is not None:
         sampling = sampling._replace(guidance=float(step.guidance))
@@ -164,7 +166,7 @@ def _run_generate(model: LoadedModel, board: Board, step: PlannedStep, key: jax.
         n = board.expected_tokens(slot)
         prompt = ser.serialize(inputs, slot, target_tokens=n).tokens
         uncond = ser.serialize(drop_conditions(inputs), slot, target_tokens=n).tokens if guided else None
-        result_ids = decode_fixed(model.lm, prompt, codec.ranges(n), key, sampling, uncond)
+        result_ids = decode_fixed(model.lm, prompt, codec.ranges(n), key, sampling, uncond)  # type: ignore[arg-type]
         seconds = time.perf_counter() - start
         finished = True
         try:
@@ -214,7 +216,7 @@ def _run_render(model: LoadedModel, board: Board, step: PlannedStep, seed: int) 
     return StepResult(slot, "rendered", step.inputs, None, value, valid, True, seconds, note)
 
 
-def _normalize_conditions(model: LoadedModel, conditions: Mapping[Slot | str, Any]) -> dict[Slot, Any]:
+def _normalize_conditions(model: LoadedModel, conditions: Conditions) -> dict[Slot, Any]:
     out: dict[Slot, Any] = {}
     for key, value in conditions.items():
         slot = parse_slot(key, model.registry.modalities)
@@ -268,7 +270,7 @@ def _execute(model: LoadedModel, chain: Chain, conditions: Mapping[Slot, Any], *
 
 def generate(
     model: LoadedModel,
-    conditions: Mapping[Slot | str, Any],
+    conditions: Conditions,
     chain: Chain | str,
     *,
     meta: ClipMeta | None = None,
@@ -315,7 +317,7 @@ def downstream(plan: Sequence[PlannedStep], changed: set[Slot]) -> set[Slot]:
 def edit(
     model: LoadedModel,
     previous: GenerationResult,
-    changes: Mapping[Slot | str, Any],
+    changes: Conditions,
     *,
     seed: int | None = None,
     sampling: Sampling | None = None,
@@ -328,18 +330,18 @@ def edit(
     another regenerated step, run again with the same per-step keys (same seed by default);
     all other steps keep their ids and values.
     """
-    changes = _normalize_conditions(model, changes)
+    changed = _normalize_conditions(model, changes)
     conditions = dict(previous.conditions)
     outputs = set(previous.chain.outputs)
-    for slot, value in changes.items():
+    for slot, value in changed.items():
         if slot not in conditions and slot not in outputs:
             raise TaskError(
                 f"edit: {slot} is neither a condition nor an output of chain {previous.chain.name!r} "
                 f"(conditions: {', '.join(map(str, previous.conditions))}; outputs: {', '.join(map(str, outputs))})"
             )
         conditions[slot] = value
-    dirty = downstream(previous.plan, set(changes))
-    keep = {s.output: s for s in previous.steps if s.output not in dirty and s.output not in changes
+    dirty = downstream(previous.plan, set(changed))
+    keep = {s.output: s for s in previous.steps if s.output not in dirty and s.output not in changed
             and s.kind != "given" and s.kind != "failed"}
     return _execute(model, previous.chain, conditions, meta=previous.meta,
                     sampling=previous.sampling if sampling is None else sampling,
@@ -400,7 +402,7 @@ def _score(model: LoadedModel, result: GenerationResult, tasks: Sequence[Task]) 
 
 def choose_chain(
     model: LoadedModel,
-    conditions: Mapping[Slot | str, Any],
+    conditions: Conditions,
     candidates: Sequence[Chain | str],
     *,
     meta: ClipMeta | None = None,
@@ -454,4 +456,4 @@ def choose_chain(
                                  "" if use_reverse else "scored on its own generated tokens"))
     scores.sort(key=lambda s: s.perplexity)
     best = next(r for name, r, _ in runs if name == scores[0].chain)
-    return best, scores
+    return best, scores  # type: ignore[return-value]

@@ -106,7 +106,7 @@ def _mp4(path: Path, frames: np.ndarray, fps: float) -> bool:
             with imageio.get_writer(str(path), fps=fps, codec="libx264", quality=8, macro_block_size=1,
                                     ffmpeg_log_level="error") as writer:
                 for frame in np.pad(frames, pad):
-                    writer.append_data(frame)
+                    writer.append_data(frame)  # type: ignore[attr-defined]
         return True
     except Exception:  # no ffmpeg binary: the GIF is enough
         path.unlink(missing_ok=True)
@@ -234,7 +234,7 @@ def write_outputs(
             stem = _stem(step.output, taken)
             files = []
             if step.kind != "given":
-                value, marks = step.value, []
+                value, marks = step.value, []  # type: ignore[var-annotated]
                 if step.kind in ("generated", "rendered"):
                     value, marks = stamp_value(value, step.output.modality, result.meta, config)
                 files = write_value(tmp, stem, value, modalities[step.output.modality], result.meta)
@@ -249,7 +249,7 @@ def write_outputs(
                 "seconds": round(step.seconds, 4), "valid": step.valid, "finished": step.finished,
                 "note": step.note, "files": files,
             })
-        np.savez(tmp / "tokens.npz", **tokens)
+        np.savez(tmp / "tokens.npz", **tokens)  # type: ignore[arg-type]
         sidecars = sign_files(tmp, to_sign, signer) if signer is not None else []
         manifest = {
             "format": "archon-generation/1",

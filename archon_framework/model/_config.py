@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,10 @@ class FactorizedRange:
         return self.start + self.size
 
 
+def _to_factorized(value: Iterable[FactorizedRange]) -> tuple[FactorizedRange, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class PrefixLMConfig:
     """Hyperparameters of the PaLM-style prefix LM (paper Sec. 3.2; PaLM, Chowdhery et al. 2022).
@@ -99,7 +104,7 @@ class PrefixLMConfig:
     z_loss: float = 1e-4
     max_seq_len: int = attrs.field(default=8192, validator=_positive)
     dtype: str = "float32"
-    factorized: tuple[FactorizedRange, ...] = attrs.field(default=(), converter=tuple)
+    factorized: tuple[FactorizedRange, ...] = attrs.field(default=(), converter=_to_factorized)
 
     def __attrs_post_init__(self) -> None:
         if self.d_model % self.n_heads:

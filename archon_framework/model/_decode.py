@@ -222,7 +222,7 @@ def _check(
             f"max_seq_len={model.config.max_seq_len}"
         )
     rows = model.vocab_size
-    if isinstance(vocab_start, Integral) and not 0 <= vocab_start <= rows - size:
+    if isinstance(vocab_start, Integral) and not 0 <= vocab_start <= rows - size:  # type: ignore[operator]
         raise VocabError(
             f"generation range [{vocab_start}, {vocab_start + size}) lies outside the model's "
             f"{rows} ids"

@@ -57,7 +57,7 @@ class Slots(NamedTuple):
         chunk_range: ``[chunks]``: the range of each chunk, ``ranges`` for an unused chunk.
     """
 
-    index: Int[Array, "chunks chunk"]
+    index: Int[Array, "chunks chunk"]  # type: ignore[assignment]
     first_chunk: Int[Array, " ranges"]
     n_chunks: Int[Array, " ranges"]
     chunk_range: Int[Array, " chunks"]

@@ -222,7 +222,7 @@ class PrefixLM(eqx.Module):
         if not 0 < size <= vocab:
             raise VocabError(f"range size {size} must be in 1..{vocab} (the model's vocabulary)")
         if isinstance(start, Integral):
-            if not 0 <= start <= vocab - size:
+            if not 0 <= start <= vocab - size:  # type: ignore[operator]
                 raise VocabError(
                     f"vocabulary range [{start}, {start + size}) lies outside the model's "
                     f"{vocab} ids; grow the model with grow_vocab or fix the layout range"

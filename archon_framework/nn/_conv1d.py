@@ -30,9 +30,9 @@ def _kernel_and_bias(conv: eqx.Module) -> tuple[Float[Array, "c_out c_in taps"],
     """
     inner = _inner(conv)
     if inner is conv:
-        return conv.weight, conv.bias
-    v = inner.weight
-    return v * conv.g / jnp.sqrt(jnp.sum(v**2, axis=(1, 2), keepdims=True)), inner.bias
+        return conv.weight, conv.bias  # type: ignore[attr-defined]
+    v = inner.weight  # type: ignore[attr-defined]
+    return v * conv.g / jnp.sqrt(jnp.sum(v**2, axis=(1, 2), keepdims=True)), inner.bias  # type: ignore[attr-defined]
 
 
 class CausalConv1d(eqx.Module):
@@ -129,7 +129,7 @@ class CausalConv1d(eqx.Module):
             raise ValueError(
                 f"CausalConv1d: input of {x.shape[1]} steps is shorter than the stride {self.stride}"
             )
-        padding_mode = _inner(self.conv).padding_mode
+        padding_mode = _inner(self.conv).padding_mode  # type: ignore[attr-defined]
         if self.stride == 1 or self.dilation != 1 or padding_mode not in ("ZEROS", "REPLICATE"):
             return self.conv(x)  # [C_in, T] -> [C_out, T // stride]
         return self._polyphase(x, replicate=padding_mode == "REPLICATE")
@@ -241,7 +241,7 @@ class CausalConvTranspose1d(eqx.Module):
         """Up-sample ``x`` ``[in_channels, T]`` to ``[out_channels, T * stride]``."""
         if x.ndim != 2 or x.shape[0] != self.in_channels:
             raise ValueError(f"CausalConvTranspose1d expects [{self.in_channels}, time], got shape {x.shape}")
-        if _inner(self.conv).dilation != (1,):
+        if _inner(self.conv).dilation != (1,):  # type: ignore[attr-defined]
             y = self.conv(x)  # [C_in, T] -> [C_out, (T - 1) * stride + span]
             return y[:, : x.shape[1] * self.stride]  # -> [C_out, T * stride]
         return self._polyphase(x)

@@ -85,8 +85,8 @@ class CausalConv3d(eqx.Module):
             rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
             self.weight = jnp.asarray(rng.uniform(-lim, lim, w_shape), jnp.float32)
             self.bias = jnp.asarray(rng.uniform(-lim, lim, b_shape), jnp.float32) if use_bias else None
-        self.stride = tuple(stride)
-        self.time_padding = (kernel[0] - 1, 0) if time_padding is None else tuple(time_padding)
+        self.stride = tuple(stride)  # type: ignore[assignment]
+        self.time_padding = (kernel[0] - 1, 0) if time_padding is None else tuple(time_padding)  # type: ignore[assignment]
 
     def __call__(self, x: Float[Array, "c t h w"]) -> Float[Array, "c2 t2 h2 w2"]:
         """Convolve one example ``[in, T, H, W]`` to ``[out, T', H / s_h, W / s_w]``."""

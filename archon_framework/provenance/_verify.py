@@ -93,8 +93,8 @@ def read_frames(path: Path) -> np.ndarray:
 
         with warnings.catch_warnings():  # JAX warns about the fork of the ffmpeg subprocess (fork + exec is safe)
             warnings.simplefilter("ignore", RuntimeWarning)
-            with imageio.get_reader(str(path), format="FFMPEG") as reader:  # type: ignore[call-arg]
-                frames = [np.asarray(f)[..., :3] for f in reader]
+            with imageio.get_reader(str(path), format="FFMPEG") as reader:
+                frames = [np.asarray(f)[..., :3] for f in reader]  # type: ignore[attr-defined]
     else:
         from PIL import Image, ImageSequence
 

@@ -266,7 +266,7 @@ def detect_watermark(value: np.ndarray, payload: np.ndarray = ARCHON_PAYLOAD, *,
     for up in (1, 2) if search else (1,):
         cand = frames if up == 1 else np.repeat(np.repeat(frames, up, axis=1), up, axis=2)
         offsets = [(0, 0)] + [(y, x) for y in range(2 * BLOCK) for x in range(2 * BLOCK) if (y, x) != (0, 0)]
-        for oy, ox in offsets if search else [(0, 0)]:
+        for oy, ox in offsets if search else [(0, 0)]:  # type: ignore[assignment]
             view = cand[:, oy:, ox:]
             if view.shape[1] < 2 * BLOCK * TILE or view.shape[2] < 2 * BLOCK * TILE:
                 continue

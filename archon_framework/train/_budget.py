@@ -63,12 +63,12 @@ class _CompileSpans:
         self.spans: list[tuple[float, float]] = []
         self._lock = threading.Lock()
 
-    def _on_span(self, event: str, start: float, end: float, **kwargs: Any) -> None:
+    def _on_span(self, event: str, start_time: float, end_time: float, **kwargs: Any) -> None:
         if event in COMPILE_EVENTS:
             with self._lock:
-                self.spans.append((start, end))
+                self.spans.append((start_time, end_time))
                 if event == _BACKEND_EVENT:
-                    self.compiles.append((str(kwargs.get("fun_name", "?")), end - start))
+                    self.compiles.append((str(kwargs.get("fun_name", "?")), end_time - start_time))
 
     def __enter__(self) -> _CompileSpans:
         jax.monitoring.register_event_time_span_listener(self._on_span)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from archon_framework._errors import ArchonError, ConfigError
+from archon_framework._errors import ArchonError, ConfigError, TaskError
 from archon_framework._vocab import TEXT_VOCABULARY
 from archon_framework.config import load_config
 from archon_framework.data._store import INDEX_FILE
@@ -71,7 +71,8 @@ class DataConfig:
     Attributes:
         dataset: a dataset directory (`archon data synth` / `ingest`).
         artifacts: trained tokenizers, one sub-directory per modality (missing: plugin default).
-        suite: task suite name.
+        suite: task suite name; empty: the installed default (`Registry.default_suite`: the
+            first installed demo's suite, else the only suite installed).
         weights: "suite" (as declared), "uniform", "output" (1/N_m), or a JSON file of task
             perplexities for the paper's S(i) = log(p_i)/N_m(i).
         seq_len: context window (the paper's 8192; small for CPU runs).
@@ -94,7 +95,7 @@ class DataConfig:
 
     dataset: str = ""
     artifacts: str = ""
-    suite: str = "archon72"
+    suite: str = ""
     weights: str = "suite"
     seq_len: int = attrs.field(default=8192, validator=_positive)
     batch_size: int = attrs.field(default=8, validator=_positive)
@@ -156,6 +157,18 @@ def load_train_config(path: str | Path) -> TrainConfig:
     return load_config(path, TrainConfig)
 
 
+def with_default_suite(config: TrainConfig, registry: Any) -> TrainConfig:
+    """The config with ``data.suite`` named: as given, else the registry's default suite.
+
+    Raises:
+        TaskError: ``data.suite`` is empty and the installed plugins give no default (the
+            message lists the installed suites).
+    """
+    if config.data.suite:
+        return config
+    return attrs.evolve(config, data=attrs.evolve(config.data, suite=registry.default_suite()))
+
+
 # ---------------------------------------------------------------------- validation before work
 _WEIGHTS = ("suite", "uniform", "output")
 
@@ -185,6 +198,10 @@ def check_train_config(config: TrainConfig, registry: Any, *, dataset_needed: bo
     from archon_framework.model import load_model_config
 
     problems: list[str] = []
+    try:
+        config = with_default_suite(config, registry)
+    except TaskError as err:
+        problems.append(f"data.suite is empty: {err}")
     model_cfg = None
     try:
         model_cfg = load_model_config(config.model.config)
@@ -195,7 +212,7 @@ def check_train_config(config: TrainConfig, registry: Any, *, dataset_needed: bo
     problems += _check_data(config, registry, dataset_needed=dataset_needed)
     if problems:
         raise ConfigError("train config is not valid, nothing was written:\n  " + "\n  ".join(problems))
-    return model_cfg
+    return model_cfg  # type: ignore[return-value]
 
 
 def _check_numbers(config: TrainConfig) -> list[str]:
@@ -225,7 +242,9 @@ def _check_data(config: TrainConfig, registry: Any, *, dataset_needed: bool) -> 
             problems.append(f"data.dataset = {d.dataset!r}: not a dataset directory (no {INDEX_FILE})")
     if d.artifacts and not Path(d.artifacts).is_dir():
         problems.append(f"data.artifacts = {d.artifacts!r}: no such directory of trained tokenizers")
-    if d.suite not in registry.suites and not (Path(config.out_dir) / "suite.json").is_file():
+    if not d.suite:
+        pass  # no default either: check_train_config names it
+    elif d.suite not in registry.suites and not (Path(config.out_dir) / "suite.json").is_file():
         problems.append(f"data.suite = {d.suite!r}: no installed plugin provides it (installed: "
                         f"{', '.join(sorted(registry.suites)) or 'none'}) and {config.out_dir} records none")
     elif d.suite in registry.suites:

@@ -265,6 +265,7 @@ def resolve_train_suite(config: Any, registry: Registry, *, suite: str | None = 
     if "+" not in spec and not add_tasks:
         # One suite by name: the trainer's own checks name it if it is not installed.
         return (config if suite is None else attrs.evolve(config, data=attrs.evolve(config.data, suite=spec))), registry
+    spec = spec or registry.default_suite()  # tasks added to the default suite
     composed = compose_suite(registry, spec, add_tasks, recorded=read_run_suite(config.out_dir),
                              what="--suite" if suite is not None else "data.suite")
     suites = types.MappingProxyType({**registry.suites, composed.name: composed})

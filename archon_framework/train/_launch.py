@@ -107,7 +107,7 @@ class LocalLaunch:
             self._readers.append(reader)
 
     def _read(self, i: int, proc: subprocess.Popen) -> None:
-        for line in proc.stdout:
+        for line in proc.stdout:  # type: ignore[union-attr]
             self.outputs[i].append(line)
             if self._output is not None:
                 with self._lock:
@@ -180,7 +180,7 @@ def launch_local(command: Sequence[str], num_processes: int, *, devices_per_proc
         launch.stop()
         raise
     if not result.ok:
-        code = result.returncodes[result.first_failure]
+        code = result.returncodes[result.first_failure]  # type: ignore[index]
         how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
         others = ", ".join(f"process {i}: {c}" for i, c in enumerate(result.returncodes) if i != result.first_failure)
         raise LaunchError(f"process {result.first_failure} of {num_processes} {how} (see its [process "

@@ -39,7 +39,7 @@ def local_rows(sharding: Sharding, batch_size: int) -> list[int]:
     """
     rows: set[int] = set()
     for index in sharding.addressable_devices_indices_map((batch_size,)).values():
-        rows.update(range(batch_size)[index[0]])
+        rows.update(range(batch_size)[index[0]])  # type: ignore[index]
     return sorted(rows)
 
 

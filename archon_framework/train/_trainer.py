@@ -30,7 +30,7 @@ from archon_framework._vocab import VocabLayout
 from archon_framework.config import to_dict
 from archon_framework.data import ClipDataset, TaskSampler, TokenCache, needed_keys, pack_examples, slot_window_key
 from archon_framework.model import PrefixLM, load_model_config
-from archon_framework.train._config import TrainConfig, check_train_config
+from archon_framework.train._config import TrainConfig, check_train_config, with_default_suite
 from archon_framework.train._distributed import allgather_json, naming_lost_processes, preflight, primary_first, run_fingerprint
 from archon_framework.train._growth import (
     SUITE_FILE,
@@ -86,6 +86,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, registry: Registry, *, clips: Sequence[Clip] | None = None,
                  devices: Sequence[Any] | None = None, progress: bool = True) -> None:
         check_train_config(config, registry, dataset_needed=clips is None)  # every error named before any work
+        config = with_default_suite(config, registry)  # the run records the suite it trained on, by name
         artifacts = Path(config.data.artifacts) if config.data.artifacts else None
         # The unified vocabulary follows the trained tokenizers' configs (a CPU-sized image
         # tokenizer has 2^12 codes, the paper's 2^18): each vocabulary as big as its tokenizer.
@@ -262,7 +263,7 @@ class Trainer:
         for m, key in sorted(keys):
             if m in outputs:
                 for clip in self.cache.clips_with([(m, key)])[:1]:
-                    lengths[m] = max(lengths.get(m, 0), int(self.cache.get(clip, m, key).shape[0]))
+                    lengths[m] = max(lengths.get(m, 0), int(self.cache.get(clip, m, key).shape[0]))  # type: ignore[union-attr]
         codecs = {m: SlotCodec(mods[m], self._tokenizer(m, artifacts), self.serializer) for m in outputs if m in lengths}
         return LevelTable.from_codecs(self.sampler.modality_names, codecs, lengths)
 
@@ -453,7 +454,7 @@ class Trainer:
         """One metrics record: losses, perplexities and target-token counts per task, per modality
         and per (modality, residual level) that had target tokens in this step's batch."""
         tokens = self.config.data.batch_size * self.config.data.seq_len
-        record = {
+        record: dict[str, Any] = {
             "step": step, "loss": loss, "ce": float(stats["ce"]), "lr": float(self.schedule(step - 1)),
             "grad_norm": float(stats["grad_norm"]),
             "target_tokens": int(stats["tokens"]), "tokens_per_s": tokens / max(seconds, 1e-9),
@@ -463,10 +464,10 @@ class Trainer:
             groups.append(("level", self.levels.names, "level_ce", "level_n"))
         for group, names, ce_key, n_key in groups:
             ce_sum, n = np.asarray(stats[ce_key]), np.asarray(stats[n_key])
-            ce = {names[i]: float(ce_sum[i] / n[i]) for i in np.flatnonzero(n)}
+            ce = {names[i]: float(ce_sum[i] / n[i]) for i in map(int, np.flatnonzero(n))}
             record[f"{group}_ce"] = ce
             record[f"{group}_ppl"] = {k: perplexity(v) for k, v in ce.items()}
-            record[f"{group}_tokens"] = {names[i]: int(n[i]) for i in np.flatnonzero(n)}
+            record[f"{group}_tokens"] = {names[i]: int(n[i]) for i in map(int, np.flatnonzero(n))}
         return record
 
 class _Bar:
