@@ -318,3 +318,18 @@ def test_slots_as_names_or_states(model, conds):
     assert [str(p.output) for p in a] == ["identity(t)", "expression(c)", "script(c)", "video(c)"]
     with pytest.raises(TaskError, match="given twice"):
         generate(model, {"speech": conds["speech"], "speech(c)": conds["speech"], "image": conds["image"]}, THINK, meta=META)
+
+
+def test_greedy_for_decodes_only_the_named_modality_greedily(model, conds, think):
+    """`Sampling.greedy_for`: the named output is decoded as greedy decoding would, every other
+    output as the sampled run (same seed, same keys), and the decoders never see the field."""
+    mixed = HOT._replace(greedy_for=("script",))
+    assert mixed.for_output("script") == HOT._replace(greedy=True)
+    assert mixed.for_output("expression") == HOT
+    both = generate(model, conds, THINK, meta=META, seed=3, sampling=mixed)
+    greedy = generate(model, conds, THINK, meta=META, seed=3, sampling=GREEDY)
+    for step in both.steps:
+        if step.kind != "generated":
+            continue
+        ref = greedy if step.output.modality == "script" else think
+        np.testing.assert_array_equal(step.global_ids, ref.step(step.output).global_ids, err_msg=str(step.output))

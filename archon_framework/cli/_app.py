@@ -231,14 +231,34 @@ def estimate_weights(
     out.print(f"wrote perplexities and S(i) weights of {len(ppl)} tasks to {out_file} (use it as data.weights)")
 
 
-def _sampling(*, greedy: bool, temperature: float, top_k: int | None, top_p: float, guidance: float = 0.0) -> Any:
+# The sampling options generate, edit and eval share.
+SeedOption = Annotated[int, typer.Option(help="Sampling seed.")]
+TemperatureOption = Annotated[float, typer.Option(help="Sampling temperature.")]
+TopKOption = Annotated[Optional[int], typer.Option("--top-k", help="Keep the k most likely tokens.")]
+TopPOption = Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass.")]
+GreedyOption = Annotated[bool, typer.Option("--greedy", help="Greedy decoding (ignores temperature, top-k, top-p).")]
+GreedyForOption = Annotated[list[str], typer.Option(
+    "--greedy-for", help="Decode this output modality greedily and sample the others, e.g. description, "
+                         "whose JSON one sampled token can break (repeat).")]
+StepOption = Annotated[Optional[int], typer.Option(help="Checkpoint step (default: the latest).")]
+ArtifactsOption = Annotated[Optional[Path], typer.Option(help="Tokenizer artifacts (default: the run's data.artifacts).")]
+
+
+def _sampling(registry: Registry, *, greedy: bool, temperature: float, top_k: int | None, top_p: float,
+              guidance: float = 0.0, greedy_for: list[str] | None = None) -> Any:
     """The sampling options of generate, edit and eval, checked (exit 2 with a message if not valid)."""
     from archon_framework.model import Sampling
 
     if top_k is not None and top_k < 1 or not 0.0 < top_p <= 1.0 or temperature <= 0:
         err.print("[bold red]error:[/] --temperature must be > 0, --top-k >= 1 and --top-p in (0, 1]")
         raise typer.Exit(2)
-    return Sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance)
+    unknown = [m for m in greedy_for or () if m not in registry.modalities]
+    if unknown:
+        err.print(f"[bold red]error:[/] --greedy-for: no installed modality {unknown[0]!r} "
+                  f"(installed: {', '.join(sorted(registry.modalities))})")
+        raise typer.Exit(2)
+    return Sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance,
+                    greedy_for=tuple(dict.fromkeys(greedy_for or ())))
 
 
 # ---------------------------------------------------------------------- generate
@@ -249,16 +269,17 @@ def generate(
     inputs: Annotated[list[str], typer.Option("--input", help="A condition as MODALITY=FILE (repeat), read by the modality's loader.")] = [],  # noqa: B006
     chain: Annotated[str, typer.Option("--chain", help="A chain name (archon list-chains), 'auto', or CONDITIONS->OUT,OUT,...")] = "auto",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the output folder if it exists.")] = False,
-    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 1.0,
-    top_k: Annotated[Optional[int], typer.Option("--top-k", help="Keep the k most likely tokens.")] = None,
-    top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass.")] = 1.0,
-    greedy: Annotated[bool, typer.Option("--greedy", help="Greedy decoding (ignores temperature, top-k, top-p).")] = False,
+    seed: SeedOption = 0,
+    temperature: TemperatureOption = 1.0,
+    top_k: TopKOption = None,
+    top_p: TopPOption = 1.0,
+    greedy: GreedyOption = False,
+    greedy_for: GreedyForOption = [],  # noqa: B006
     seconds: Annotated[Optional[float], typer.Option(help="Clip length (default: the audio condition's, else 2 s).")] = None,
     frame_rate: Annotated[float, typer.Option("--frame-rate", help="Video frames per second.")] = 30.0,
     sample_rate: Annotated[int, typer.Option("--sample-rate", help="Audio samples per second.")] = 16_000,
-    artifacts: Annotated[Optional[Path], typer.Option(help="Tokenizer artifacts (default: the run's data.artifacts).")] = None,
-    step: Annotated[Optional[int], typer.Option(help="Checkpoint step (default: the latest).")] = None,
+    artifacts: ArtifactsOption = None,
+    step: StepOption = None,
     candidates: Annotated[Optional[str], typer.Option(help="With --chain auto: the chains to choose from, separated by ';'.")] = None,
     max_text_tokens: Annotated[Optional[int], typer.Option("--max-text-tokens", help="Budget of free-length text outputs.")] = None,
     no_provenance: Annotated[bool, typer.Option("--no-provenance", help="Do not sign the outputs or watermark their frames (recorded in manifest.json).")] = False,
@@ -273,7 +294,8 @@ def generate(
     from archon_framework.cli._generate import run_generate
 
     registry = load_registry_or_exit()
-    sampling = _sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance)
+    sampling = _sampling(registry, greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance,
+                         greedy_for=greedy_for)
     with errors_exit():
         manifest = run_generate(
             registry=registry, checkpoint=checkpoint, inputs=inputs, chain=chain, out_dir=out_dir,
@@ -294,17 +316,18 @@ def edit(
     chain: Annotated[Optional[str], typer.Option("--chain", help="Editing chain (default: edit-script, edit-description or reenact by the edit).")] = None,
     motion_length: Annotated[str, typer.Option("--motion-length", help="A motion source of another length: resample or refuse.")] = "resample",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the output folder if it exists.")] = False,
-    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 1.0,
-    top_k: Annotated[Optional[int], typer.Option("--top-k", help="Keep the k most likely tokens.")] = None,
-    top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass.")] = 1.0,
-    greedy: Annotated[bool, typer.Option("--greedy", help="Greedy decoding (ignores temperature, top-k, top-p).")] = False,
+    seed: SeedOption = 0,
+    temperature: TemperatureOption = 1.0,
+    top_k: TopKOption = None,
+    top_p: TopPOption = 1.0,
+    greedy: GreedyOption = False,
+    greedy_for: GreedyForOption = [],  # noqa: B006
     guidance: Annotated[float, typer.Option(help="Classifier-free guidance weight w (0 is off).")] = 0.0,
     seconds: Annotated[Optional[float], typer.Option(help="Clip length for files without clip.json or audio.")] = None,
     frame_rate: Annotated[float, typer.Option("--frame-rate", help="Video frames per second of clips given as files.")] = 30.0,
     sample_rate: Annotated[int, typer.Option("--sample-rate", help="Audio samples per second of clips given as files.")] = 16_000,
-    artifacts: Annotated[Optional[Path], typer.Option(help="Tokenizer artifacts (default: the run's data.artifacts).")] = None,
-    step: Annotated[Optional[int], typer.Option(help="Checkpoint step (default: the latest).")] = None,
+    artifacts: ArtifactsOption = None,
+    step: StepOption = None,
     no_provenance: Annotated[bool, typer.Option("--no-provenance", help="Do not sign the outputs or watermark their frames.")] = False,
 ) -> None:
     """Edit a real clip: change its script, description or motion and regenerate what depends on it.
@@ -315,7 +338,8 @@ def edit(
     from archon_framework.cli._edit import run_edit
 
     registry = load_registry_or_exit()
-    sampling = _sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance)
+    sampling = _sampling(registry, greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance,
+                         greedy_for=greedy_for)
     with errors_exit():
         manifest = run_edit(
             registry=registry, checkpoint=checkpoint, clip=clip, edit=edit_spec, chain=chain, out_dir=out_dir,
@@ -376,14 +400,15 @@ def evaluate(
     train_experts: Annotated[bool, typer.Option("--train-experts", help="Train the experts Table 3 needs first (same data and budget).")] = False,
     expert_steps: Annotated[Optional[int], typer.Option("--expert-steps", help="Steps per expert instead of the matched budget.")] = None,
     seed: Annotated[int, typer.Option(help="Sampling seed (clip i uses seed + i).")] = 0,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 1.0,
-    top_k: Annotated[Optional[int], typer.Option("--top-k", help="Keep the k most likely tokens.")] = None,
-    top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass.")] = 0.9,
-    greedy: Annotated[bool, typer.Option("--greedy", help="Greedy decoding.")] = False,
+    temperature: TemperatureOption = 1.0,
+    top_k: TopKOption = None,
+    top_p: TopPOption = 0.9,
+    greedy: GreedyOption = False,
+    greedy_for: GreedyForOption = [],  # noqa: B006
     max_text_tokens: Annotated[Optional[int], typer.Option("--max-text-tokens", help="Budget of free-length text outputs.")] = None,
     skip: Annotated[list[str], typer.Option("--skip", help="Leave a modality out of every chain, e.g. video (repeat).")] = [],  # noqa: B006
-    artifacts: Annotated[Optional[Path], typer.Option(help="Tokenizer artifacts (default: the run's data.artifacts).")] = None,
-    step: Annotated[Optional[int], typer.Option(help="Checkpoint step (default: the latest).")] = None,
+    artifacts: ArtifactsOption = None,
+    step: StepOption = None,
     plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write NAME.png (needs matplotlib).")] = True,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress.")] = True,
     controls: Annotated[bool, typer.Option("--controls/--no-controls", help="Compare every step of the control chains with its shuffled-condition control.")] = True,
@@ -403,7 +428,7 @@ def evaluate(
     from archon_framework.eval import command_line, run_eval
 
     registry = load_registry_or_exit()
-    sampling = _sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
+    sampling = _sampling(registry, greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, greedy_for=greedy_for)
     with errors_exit():
         paths, _ = run_eval(
             registry=registry, checkpoint=checkpoint, suite=suite, out_dir=out_dir, name=name, heldout=heldout,

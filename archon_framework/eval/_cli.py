@@ -156,8 +156,9 @@ def _experts(model: LoadedModel, config: TrainConfig, registry: Registry, suite:
 def _sampling(s: Sampling) -> str:
     if s.greedy:
         return "greedy"
-    return ", ".join([f"temperature {s.temperature:g}"] + ([f"top-k {s.top_k}"] if s.top_k else [])
+    text = ", ".join([f"temperature {s.temperature:g}"] + ([f"top-k {s.top_k}"] if s.top_k else [])
                      + ([f"top-p {s.top_p:g}"] if s.top_p < 1 else []))
+    return text + (f"; greedy for {', '.join(s.greedy_for)}" if s.greedy_for else "")
 
 
 def _setup(model: LoadedModel, suite: TaskSuite, about: dict[str, Any], sampling: Sampling, seed: int,

@@ -78,6 +78,7 @@ class DemoConfig:
         demo: the `DemoSpec` to run (``archon_demos()``; None: the first installed).
         seq_len, batch_size, lm_config: the LM's window, batch and model config.
         temperature, top_p: sampling of the demo chains.
+        greedy_for: output modalities the demo chains decode greedily (`Sampling.greedy_for`).
         model: a shipped model's name (`archon_framework.infer.shipped_models`) or an exported
             model's folder: nothing is trained; the held-out clips are synthesized and the chains
             run on that model (``archon demo`` without ``--train``).
@@ -98,6 +99,7 @@ class DemoConfig:
     lm_config: str = "tiny"
     temperature: float = 1.0
     top_p: float = 0.9
+    greedy_for: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     tokenizer_steps: Mapping[str, int] = attrs.field(factory=dict, converter=dict)
     chains: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     samples: int | None = None
@@ -408,7 +410,7 @@ class _Demo:
 
         model = load_checkpoint(self.cfg.model or self.out / "lm", registry)
         self.model_info = {"source": model.source, "step": model.step, "suite": [t.name for t in model.suite.tasks]}
-        sampling = Sampling(temperature=self.cfg.temperature, top_p=self.cfg.top_p)
+        sampling = Sampling(temperature=self.cfg.temperature, top_p=self.cfg.top_p, greedy_for=self.cfg.greedy_for)
         installed = set(registry.modalities)
         sections = []
         start = time.perf_counter()

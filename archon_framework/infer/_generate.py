@@ -138,6 +138,7 @@ def _run_generate(model: LoadedModel, board: Board, step: PlannedStep, key: jax.
     if rng.stop > model.lm.vocab_size:
         raise TaskError(f"{slot}: the model has no embedding rows for {mod.vocabulary.name!r} (installed after training)")  # type: ignore[union-attr]
     inputs = [board.payload(s) for s in step.inputs]
+    sampling = sampling.for_output(slot.modality)
     if step.guidance is not None:
         sampling = sampling._replace(guidance=float(step.guidance))
     guided = sampling.guidance != 0.0

@@ -42,6 +42,10 @@ class Sampling(NamedTuple):
             ``cond + w * (cond - uncond)``, i.e. ``uncond + (1 + w) * (cond - uncond)``, with the
             unconditional pass reading the prompt whose condition payloads are removed. 0 is
             unguided decoding (no unconditional pass at all).
+        greedy_for: Output modalities decoded greedily whatever the other settings, for
+            outputs whose grammar one sampled token can break (a JSON description); the rest
+            are sampled. Resolved per output by :meth:`for_output` before decoding, so the
+            decoders never see it (and it causes no recompilation).
     """
 
     greedy: bool = False
@@ -50,6 +54,11 @@ class Sampling(NamedTuple):
     top_p: float = 1.0
     prefilter: int = 4096
     guidance: float = 0.0
+    greedy_for: tuple[str, ...] = ()
+
+    def for_output(self, modality: str) -> Sampling:
+        """The settings that decode an output of ``modality``: greedy when it is in ``greedy_for``."""
+        return self._replace(greedy=self.greedy or modality in self.greedy_for, greedy_for=())
 
 
 def _pick(vals, ids, lse, u, top_p: float, k: int) -> Int[Array, ""]:
