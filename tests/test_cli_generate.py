@@ -58,9 +58,11 @@ def _args(run, out, *inputs, chain=CHAIN):
 
 def test_generate_writes_every_modality_and_a_manifest(run, invoke, tmp_path, registry):
     out = tmp_path / "out"
-    result = invoke(*_args(run, out, "speech", "image"), "--seed", 3, "--temperature", 0.8, "--top-k", 5)
+    result = invoke(*_args(run, out, "speech", "image"), "--seed", 3, "--temperature", 0.8, "--top-k", 5,
+                    "--greedy-for", "script")
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["sampling"]["greedy_for"] == ["script"]
     assert [s["slot"] for s in manifest["steps"]] == ["identity(t)", "expression(c)", "script(c)", "video(c)"]
     assert [s["kind"] for s in manifest["steps"]] == ["generated", "generated", "generated", "rendered"]
     assert manifest["checkpoint_step"] == 2 and manifest["sampling"]["top_k"] == 5 and manifest["seed"] == 3
@@ -165,3 +167,9 @@ def test_other_bad_inputs(run, invoke, tmp_path, registry, monkeypatch):
     result = invoke(*base, "--chain", CHAIN, "--input", f"speech={files['speech']}", "--input", f"image={files['image']}")
     assert result.exit_code == 2 and "modality 'image'" in result.output and "has no file loader" in result.output
     assert SUITE.name == "toy_infer"
+
+
+def test_greedy_for_an_uninstalled_modality_is_refused_by_name(run, invoke, tmp_path):
+    result = invoke(*_args(run, tmp_path / "out", "speech", "image"), "--greedy-for", "descripton")
+    assert result.exit_code == 2 and "no installed modality 'descripton'" in result.output
+    assert not (tmp_path / "out").exists()
