@@ -116,6 +116,8 @@ class DemoSpec:
         rows: the page's row order (modality names; empty: every installed modality by name).
         sheet: the modalities of the contact sheet's rows (outputs written as images or GIFs).
         model: the shipped model ``archon demo`` runs by default (``archon list-models``).
+        greedy_for: output modalities the demo's chains decode greedily (`Sampling.greedy_for`;
+            e.g. a JSON description that one sampled token can break).
     """
 
     name: str
@@ -128,6 +130,7 @@ class DemoSpec:
     rows: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     sheet: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     model: str | None = None
+    greedy_for: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
 
 @attrs.frozen(kw_only=True)

@@ -78,7 +78,8 @@ class DemoConfig:
         demo: the `DemoSpec` to run (``archon_demos()``; None: the first installed).
         seq_len, batch_size, lm_config: the LM's window, batch and model config.
         temperature, top_p: sampling of the demo chains.
-        greedy_for: output modalities the demo chains decode greedily (`Sampling.greedy_for`).
+        greedy_for: output modalities the demo chains decode greedily (`Sampling.greedy_for`;
+            None: the demo spec's).
         model: a shipped model's name (`archon_framework.infer.shipped_models`) or an exported
             model's folder: nothing is trained; the held-out clips are synthesized and the chains
             run on that model (``archon demo`` without ``--train``).
@@ -99,7 +100,7 @@ class DemoConfig:
     lm_config: str = "tiny"
     temperature: float = 1.0
     top_p: float = 0.9
-    greedy_for: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    greedy_for: tuple[str, ...] | None = attrs.field(default=None, converter=attrs.converters.optional(tuple))
     tokenizer_steps: Mapping[str, int] = attrs.field(factory=dict, converter=dict)
     chains: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     samples: int | None = None
@@ -131,7 +132,8 @@ class DemoConfig:
     def resolved(self, spec: DemoSpec) -> DemoConfig:
         """This config with the spec's datasets where none is set."""
         return attrs.evolve(self, dataset=self.dataset or spec.dataset,
-                            heldout_dataset=self.heldout_dataset or spec.heldout_dataset, demo=spec.name)
+                            heldout_dataset=self.heldout_dataset or spec.heldout_dataset, demo=spec.name,
+                            greedy_for=spec.greedy_for if self.greedy_for is None else self.greedy_for)
 
     def check_tasks(self, suite: TaskSuite, where: str = "demo") -> None:
         """ConfigError naming the `extra_tasks` that are not in the demo's suite."""
@@ -410,7 +412,7 @@ class _Demo:
 
         model = load_checkpoint(self.cfg.model or self.out / "lm", registry)
         self.model_info = {"source": model.source, "step": model.step, "suite": [t.name for t in model.suite.tasks]}
-        sampling = Sampling(temperature=self.cfg.temperature, top_p=self.cfg.top_p, greedy_for=self.cfg.greedy_for)
+        sampling = Sampling(temperature=self.cfg.temperature, top_p=self.cfg.top_p, greedy_for=self.cfg.greedy_for or ())
         installed = set(registry.modalities)
         sections = []
         start = time.perf_counter()

@@ -85,3 +85,7 @@ def test_the_cpu_reference_recipe_is_packaged_and_names_the_paper_chains():
     assert recipe_file.path.read_text().startswith("# The CPU reference recipe")
     recipe = load_recipe(recipe_file.name, reg)
     assert set(recipe.demo["chains"]) == {c.name for c in CHAINS}
+
+
+def test_the_demo_decodes_only_text_outputs_greedily():
+    assert set(DEMO.greedy_for) <= {"description", "script"}
