@@ -130,7 +130,7 @@ class DemoSpec:
     rows: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     sheet: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     model: str | None = None
-    greedy_for: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    greedy_for: tuple[str, ...] = attrs.field(default=(), converter=_to_strs)
 
 
 @attrs.frozen(kw_only=True)

@@ -48,6 +48,10 @@ from archon_framework.model import Sampling
 __all__ = ["DemoConfig", "demo_suite", "run_demo", "lm_probe_steps", "split_budget"]
 
 
+def _optional_strs(value: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class DemoConfig:
     """Settings of `archon demo`.
@@ -100,7 +104,7 @@ class DemoConfig:
     lm_config: str = "tiny"
     temperature: float = 1.0
     top_p: float = 0.9
-    greedy_for: tuple[str, ...] | None = attrs.field(default=None, converter=attrs.converters.optional(tuple))
+    greedy_for: tuple[str, ...] | None = attrs.field(default=None, converter=_optional_strs)
     tokenizer_steps: Mapping[str, int] = attrs.field(factory=dict, converter=dict)
     chains: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     samples: int | None = None
