@@ -133,6 +133,10 @@ class DemoConfig:
         if not self.seconds > 0:
             raise ConfigError(f"demo: --seconds must be > 0, got {self.seconds}")
 
+    def sampling(self) -> Sampling:
+        """How the demo's chains (and a recipe's evaluation) draw their tokens."""
+        return Sampling(temperature=self.temperature, top_p=self.top_p, greedy_for=self.greedy_for or ())
+
     def resolved(self, spec: DemoSpec) -> DemoConfig:
         """This config with the spec's datasets where none is set."""
         return attrs.evolve(self, dataset=self.dataset or spec.dataset,
@@ -416,7 +420,7 @@ class _Demo:
 
         model = load_checkpoint(self.cfg.model or self.out / "lm", registry)
         self.model_info = {"source": model.source, "step": model.step, "suite": [t.name for t in model.suite.tasks]}
-        sampling = Sampling(temperature=self.cfg.temperature, top_p=self.cfg.top_p, greedy_for=self.cfg.greedy_for or ())
+        sampling = self.cfg.sampling()
         installed = set(registry.modalities)
         sections = []
         start = time.perf_counter()

@@ -205,7 +205,6 @@ def export_recipe_model(recipe: Recipe, registry: Registry, out: Path, *, comman
 
 def _evaluate(recipe: Recipe, registry: Registry, out: Path, *, progress: bool, console: Console) -> dict[str, str]:
     from archon_framework.eval import run_eval
-    from archon_framework.model import Sampling
 
     e = dict(recipe.eval)
     cfg = recipe.demo_config(out)
@@ -215,8 +214,7 @@ def _evaluate(recipe: Recipe, registry: Registry, out: Path, *, progress: bool, 
         name=str(e.get("name", "reference")), heldout=int(e.get("heldout", cfg.heldout)), data=out / "heldout",
         dataset=cfg.heldout_dataset, seconds=None, data_seed=cfg.seed, experts=None,
         train_experts_=bool(e.get("train_experts", False)), expert_steps=e.get("expert_steps"),
-        seed=int(e.get("seed", cfg.seed)), sampling=Sampling(temperature=cfg.temperature, top_p=cfg.top_p,
-                                                              greedy_for=cfg.greedy_for or ()),
+        seed=int(e.get("seed", cfg.seed)), sampling=cfg.sampling(),
         max_text_tokens=e.get("max_text_tokens"), skip=tuple(e.get("skip", ())), artifacts=None, step=None,
         plot=True, progress=progress, command=f"archon pretrain --recipe {recipe.name} --out {out}", console=console,
         controls=tuple(e.get("control_chains", registry.eval_default().control_chains)),
