@@ -51,7 +51,13 @@ class TokenizerTrainer(Protocol):
         seconds: float | None = None,
         seed: int = 0,
         progress: bool = True,
-    ) -> Mapping[str, Any]: ...
+        options: Mapping[str, Any] | None = None,
+    ) -> Mapping[str, Any]:
+        """``options``: plugin-defined changes to the trainer's default configuration (e.g. a
+        CPU recipe's smaller codebook, ``{"codebook_size": 256}``); only passed when a caller
+        sets them, so a trainer without options need not take the keyword. A trainer refuses
+        an option it does not know with a ConfigError naming it."""
+        ...
 
 
 def _check_shape(instance, attribute, shape) -> None:

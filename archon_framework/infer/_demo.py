@@ -24,6 +24,7 @@ the video plugin: the chains then stop at the semantic video).
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import shutil
@@ -70,6 +71,12 @@ class DemoConfig:
         lm_peak_lr: the LM's peak learning rate.
         extra_tasks: task names of the demo's suite trained besides the chains' (e.g. the
             editing chains' ``script(c)+speech(p)->speech(c)``).
+        tokenizer_options: modality -> options of its tokenizer trainer (plugin-defined, e.g.
+            ``{"codebook_size": 256}`` for a FLAME tokenizer sized for a CPU recipe's data).
+            A stored tokenizer trained with other options is trained again.
+        chain_weights: chain name -> factor on the sampling weight of its steps' tasks (after
+            output balancing; a task of several chains takes the largest factor), so a recipe
+            spends its steps on the chains it is judged by.
         lm_min_steps: below this many steps the LM is reported as undertrained (terminal,
             demo.json, page); each tokenizer trainer has its own minimum (its config).
         checkpoint_every: LM checkpoint interval (default: only at the end), so an interrupted
@@ -112,6 +119,8 @@ class DemoConfig:
     checkpoint_every: int | None = None
     lm_min_steps: int = 200
     extra_tasks: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    tokenizer_options: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, converter=dict)
+    chain_weights: Mapping[str, float] = attrs.field(factory=dict, converter=dict)
     model: str | None = None
     demo: str | None = None
 
@@ -119,6 +128,12 @@ class DemoConfig:
         for name, n in self.tokenizer_steps.items():
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise ConfigError(f"demo: tokenizer_steps.{name} must be an int >= 1, got {n!r}")
+        for name, options in self.tokenizer_options.items():
+            if not isinstance(options, Mapping):
+                raise ConfigError(f"demo: tokenizer_options.{name} must be a table of options, got {options!r}")
+        for name, w in self.chain_weights.items():
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not w > 0:
+                raise ConfigError(f"demo: chain_weights.{name} must be a number > 0, got {w!r}")
         if self.samples is not None and self.samples < 1:
             raise ConfigError(f"demo: samples must be >= 1, got {self.samples}")
         self._check_basics()
@@ -159,13 +174,28 @@ class DemoConfig:
 
 
 def demo_suite(installed: Sequence[str], chains: Sequence[Chain], *, table: TaskSuite, name: str = "demo",
-               eval_tasks: Sequence[str] = (), extra_tasks: Sequence[str] = ()) -> TaskSuite:
+               eval_tasks: Sequence[str] = (), extra_tasks: Sequence[str] = (),
+               chain_weights: Mapping[str, float] | None = None) -> TaskSuite:
     """The tasks of `table` (the demo's suite: the paper's Table G) that `chains`, `eval_tasks`
     (those `archon eval` runs, so a demo checkpoint can be evaluated) and `extra_tasks` use,
-    among the installed modalities (output-balanced). An extra task that is not in `table` is a
-    TaskError naming it."""
-    candidates = [_trained(table, step.inputs, step.output)
-                  for chain in chains for step in chain.steps if step.inputs is not None]
+    among the installed modalities (output-balanced, then each task's weight times the largest
+    `chain_weights` factor of the chains whose steps use it). An extra task that is not in
+    `table`, or a weighted chain not among `chains`, is a TaskError naming it."""
+    chain_weights = dict(chain_weights or {})
+    stray = sorted(set(chain_weights) - {c.name for c in chains})
+    if stray:
+        raise TaskError(f"chain_weights: {', '.join(stray)} not among the demo's chains "
+                        f"({', '.join(c.name for c in chains)})")
+    factor: dict[str, float] = {}
+    candidates = []
+    for chain in chains:
+        for step in chain.steps:
+            if step.inputs is None:
+                continue
+            task = _trained(table, step.inputs, step.output)
+            candidates.append(task)
+            if task is not None:
+                factor[task.name] = max(factor.get(task.name, 1.0), chain_weights.get(chain.name, 1.0))
     candidates += [t for t in table.tasks if t.name in set(eval_tasks)]
     unknown = sorted(set(extra_tasks) - {t.name for t in table.tasks})
     if unknown:
@@ -180,7 +210,7 @@ def demo_suite(installed: Sequence[str], chains: Sequence[Chain], *, table: Task
     counts: dict[str, int] = {}
     for task in tasks:
         counts[task.output.modality] = counts.get(task.output.modality, 0) + 1
-    return TaskSuite(name, tuple(tasks), tuple(1.0 / counts[t.output.modality] for t in tasks))
+    return TaskSuite(name, tuple(tasks), tuple(factor.get(t.name, 1.0) / counts[t.output.modality] for t in tasks))
 
 
 #: Budget shares of a rendered modality's trainer (a generative decoder, e.g. video diffusion,
@@ -198,6 +228,15 @@ def split_budget(minutes: float, trainable: Sequence[str],
     weights = {m: (shares or {}).get(m, 1.0) for m in trainable}
     unit = 0.5 * total / sum(weights.values())
     return {m: unit * w for m, w in weights.items()}, 0.5 * total
+
+
+def _takes_options(trainer: Any) -> bool:
+    """Whether a `TokenizerTrainer` accepts the optional ``options`` keyword."""
+    try:
+        params = inspect.signature(trainer).parameters.values()
+    except (TypeError, ValueError):
+        return True  # not introspectable: let the call say
+    return any(p.name == "options" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 def lm_probe_steps(done: dict[str, Any] | None, probe: int = 4) -> int:
@@ -301,10 +340,18 @@ class _Demo:
         trained = False
         for name in trainable:
             mark = root / f"{name}.json"
-            if mark.exists():
+            options = dict(self.cfg.tokenizer_options.get(name) or {})
+            stored_mark = json.loads(mark.read_text()) if mark.exists() else None
+            if stored_mark is not None and (stored_mark.get("options") or {}) == options:
                 self.skip(f"tokenizer {name}: found {root / name}, skipped")
-                self.tokenizer_stages(name, json.loads(mark.read_text()).get("report") or {})
+                self.tokenizer_stages(name, stored_mark.get("report") or {})
                 continue
+            if options and not _takes_options(self.registry.modalities[name].trainer):
+                raise ConfigError(f"tokenizer_options.{name}: the tokenizer trainer of modality {name!r} "
+                                  f"({self.registry.providers[name].label}) takes no options")
+            if stored_mark is not None:
+                self.skip(f"tokenizer {name}: {root / name} was trained with options "
+                          f"{stored_mark.get('options') or {}}, the run asks for {options}: trained again")
             if clips is None:
                 clips = [train[i] for i in range(len(train))]
             target = root / name
@@ -315,9 +362,11 @@ class _Demo:
                      + (f"{steps} steps" if steps else f"{budgets[name]:.0f} s (after its first, compiling step)"))
             start = time.perf_counter()
             try:
+                extra = {"options": options} if options else {}
                 report = self.registry.modalities[name].trainer(clips, out_dir=target, steps=steps,  # type: ignore[misc]
                                                                 seconds=None if steps else budgets[name],
-                                                                seed=self.cfg.seed, progress=self.cfg.progress)
+                                                                seed=self.cfg.seed, progress=self.cfg.progress,
+                                                                **extra)
             except ArchonError:
                 raise
             except Exception as err:
@@ -328,7 +377,7 @@ class _Demo:
             self.timings[f"tokenizer {name}"] = time.perf_counter() - start
             self.tokenizer_stages(name, report or {})
             atomic_write_text(mark, json.dumps({"modality": name, "seconds": self.timings[f"tokenizer {name}"],
-                                                "report": report}, indent=2, default=str) + "\n")
+                                                "options": options, "report": report}, indent=2, default=str) + "\n")
             trained = True
         return trained
 
@@ -340,7 +389,7 @@ class _Demo:
         chains = [self.registry.chain(c) for c in (cfg.chains or [c for c, _, _ in self.spec.chains])]
         suite = demo_suite([m for m, mod in self.registry.modalities.items() if not mod.rendered], chains,
                            table=self.registry.suite(self.spec.suite), eval_tasks=self.spec.eval_tasks,
-                           extra_tasks=cfg.extra_tasks)
+                           extra_tasks=cfg.extra_tasks, chain_weights=cfg.chain_weights)
         registry = attrs.evolve(self.registry, suites={**self.registry.suites, suite.name: suite})
         root = self.out / "lm"
         mark = root / "demo-lm.json"

@@ -99,11 +99,36 @@ def _vocabulary_for(modality: str):
     return vocabulary_for
 
 
+#: Fields of the model config a trainer's ``options`` may change: the codebook size (the
+#: layout follows it through ``vocabulary_for``). The level count may not change: the modality
+#: declares it, and a window's token count depends on it.
+TRAINER_OPTIONS = ("codebook_size",)
+
+
+def with_options(config: FlameTokenizerConfig, options: Mapping[str, Any] | None) -> FlameTokenizerConfig:
+    """``config`` with a trainer's ``options`` applied (``{"codebook_size": 256}``); anything
+    else, or a value that is not an int >= 2, is a ConfigError naming the modality and key."""
+    if not options:
+        return config
+    unknown = sorted(set(options) - set(TRAINER_OPTIONS))
+    if unknown:
+        raise ConfigError(
+            f"{config.modality} tokenizer: unknown trainer option(s) {', '.join(unknown)} "
+            f"(it takes: {', '.join(TRAINER_OPTIONS)}; the level count is the modality's, "
+            f"{config.model.num_levels})"
+        )
+    size = options["codebook_size"]
+    if isinstance(size, bool) or not isinstance(size, int) or size < 2:
+        raise ConfigError(f"{config.modality} tokenizer: option codebook_size must be an int >= 2, got {size!r}")
+    return attrs.evolve(config, model=attrs.evolve(config.model, codebook_size=size))
+
+
 def _trainer(modality: str, config: FlameTokenizerConfig):
     def train(source: Sequence[Any], *, out_dir: Path, steps: int | None = None,
-              seconds: float | None = None, seed: int = 0, progress: bool = True) -> Mapping[str, Any]:
-        return train_tokenizer(config, source, out_dir=Path(out_dir), steps=steps, seconds=seconds,
-                               seed=seed, progress=progress)
+              seconds: float | None = None, seed: int = 0, progress: bool = True,
+              options: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+        return train_tokenizer(with_options(config, options), source, out_dir=Path(out_dir), steps=steps,
+                               seconds=seconds, seed=seed, progress=progress)
 
     return train
 

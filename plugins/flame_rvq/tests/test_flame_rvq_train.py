@@ -8,7 +8,7 @@ import attrs
 import numpy as np
 import pytest
 
-from archon_framework import CompileCounter, DataError
+from archon_framework import CompileCounter, ConfigError, DataError
 from archon_flame_rvq import (
     FlameTokenizer,
     evaluate_tokenizer,
@@ -55,3 +55,28 @@ def test_training_beats_the_mean_baseline_on_heldout_clips(tmp_path, tiny_config
     assert saved["heldout"] == pytest.approx(held)
     tok = FlameTokenizer.load(tmp_path)
     assert evaluate_tokenizer(tok, heldout)["mse"] == pytest.approx(held["mse"], rel=1e-4)
+
+
+def test_trainer_options_set_the_codebook_size_and_refuse_anything_else(tiny_config):
+    from archon_flame_rvq._plugin import with_options
+
+    cfg = tiny_config("expression")
+    small = with_options(cfg, {"codebook_size": 16})
+    assert small.model.codebook_size == 16 and small.model.num_levels == cfg.model.num_levels
+    assert small.model.vocabulary_size == cfg.model.num_levels * 16
+    assert with_options(cfg, None) == cfg and with_options(cfg, {}) == cfg
+    with pytest.raises(ConfigError, match="expression tokenizer: unknown trainer option.*num_levels"):
+        with_options(cfg, {"num_levels": 2})
+    for bad in (1, 2.5, True, "64"):
+        with pytest.raises(ConfigError, match="codebook_size must be an int >= 2"):
+            with_options(cfg, {"codebook_size": bad})
+
+
+def test_the_plugin_trainer_trains_with_a_smaller_codebook(tmp_path, tiny_config, monkeypatch):
+    from archon_flame_rvq import _plugin
+
+    monkeypatch.setattr(_plugin, "train_tokenizer",
+                        lambda config, source, **kw: {"codebook_size": config.model.codebook_size})
+    train = _plugin._trainer("pose", tiny_config("pose"))
+    assert train([], out_dir=tmp_path, options={"codebook_size": 8}) == {"codebook_size": 8}
+    assert train([], out_dir=tmp_path) == {"codebook_size": tiny_config("pose").model.codebook_size}
