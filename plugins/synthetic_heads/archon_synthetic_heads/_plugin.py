@@ -1,16 +1,17 @@
 """Plugin registration: the synthetic talking-head datasets (train and held-out splits) and the
-``archon heads`` commands."""
+``archon heads`` commands, and the mouth-opening metric its expression layout allows."""
 
 from __future__ import annotations
 
 import functools
 from typing import Any
 
-from archon_framework import DatasetSpec, hookimpl
+from archon_framework import DatasetSpec, Metric, hookimpl
 from archon_synthetic_heads._cli import make_app
 from archon_synthetic_heads._generate import SOURCE, generate_clip
+from archon_synthetic_heads._metrics import synthetic_heads_metrics
 
-__all__ = ["MODALITIES", "dataset_specs", "archon_datasets", "archon_commands"]
+__all__ = ["MODALITIES", "dataset_specs", "archon_datasets", "archon_commands", "archon_metrics"]
 
 #: Modality names every generated clip carries.
 MODALITIES: tuple[str, ...] = (
@@ -47,3 +48,9 @@ def archon_datasets() -> list[DatasetSpec]:
 def archon_commands() -> list[Any]:
     """``archon heads preview-flame``."""
     return [make_app()]
+
+
+@hookimpl
+def archon_metrics() -> list[Metric]:
+    """``mouth_opening_correlation`` (expression, this dataset's layout)."""
+    return synthetic_heads_metrics()
