@@ -14,8 +14,10 @@ run), so a second run of the suite loads what the first compiled.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -27,7 +29,10 @@ from archon_framework import enable_compilation_cache
 enable_compilation_cache()
 # Provenance is on by default: generated files are signed with a development certificate made on
 # first use. Tests make theirs in a folder of their own, never in the user's ~/.config/archon.
-os.environ.setdefault("ARCHON_PROVENANCE_DIR", tempfile.mkdtemp(prefix="archon-provenance-"))
+# The folder goes when the session ends (every pytest run used to leave one behind in /tmp).
+if "ARCHON_PROVENANCE_DIR" not in os.environ:
+    os.environ["ARCHON_PROVENANCE_DIR"] = tempfile.mkdtemp(prefix="archon-provenance-")
+    atexit.register(shutil.rmtree, os.environ["ARCHON_PROVENANCE_DIR"], ignore_errors=True)
 
 _MAPS = Path("/proc/self/maps")  # Linux; other systems have no such limit to watch
 _CLEAR_ABOVE = 20_000  # one module (the demo's integration test) adds up to ~20,000
