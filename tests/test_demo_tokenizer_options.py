@@ -1,0 +1,81 @@
+"""The demo's tokenizer stage: a recipe's trainer options reach the trainer, are recorded with
+the stored tokenizer, and a stored tokenizer trained with other options is trained again."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import attrs
+import pytest
+from rich.console import Console
+
+from archon_framework import ConfigError, hookimpl
+from archon_framework.infer._demo import DemoConfig, _Demo
+from archon_framework.testing import byte_text_modalities, make_registry
+
+
+class _Clips:
+    modalities = ("script",)
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, i: int) -> str:
+        return f"clip {i}"
+
+
+def _registry(calls: list, *, takes_options: bool = True):
+    def with_options(source, *, out_dir, steps=None, seconds=None, seed=0, progress=True, options=None):
+        Path(out_dir).mkdir(parents=True)
+        calls.append(dict(options or {}))
+        return {"steps": steps}
+
+    def without(source, *, out_dir, steps=None, seconds=None, seed=0, progress=True):
+        Path(out_dir).mkdir(parents=True)
+        calls.append(None)
+        return {"steps": steps}
+
+    (script,) = byte_text_modalities()
+    script = attrs.evolve(script, trainer=with_options if takes_options else without)
+
+    class Plugin:
+        @hookimpl
+        def archon_modalities(self):
+            return [script]
+
+    return make_registry(("toy", Plugin()))
+
+
+def _run(tmp_path, registry, **options) -> _Demo:
+    cfg = DemoConfig(out=str(tmp_path), progress=False, tokenizer_steps={"script": 3},
+                     tokenizer_options={"script": options} if options else {})
+    demo = _Demo(cfg, None, registry, Console(file=io.StringIO()))  # type: ignore[arg-type]
+    demo.tokenizers(_Clips())
+    return demo
+
+
+def test_options_reach_the_trainer_are_recorded_and_a_change_retrains(tmp_path):
+    calls: list = []
+    registry = _registry(calls)
+    _run(tmp_path, registry, codebook_size=8)
+    assert calls == [{"codebook_size": 8}]
+    mark = json.loads((tmp_path / "tokenizers" / "script.json").read_text())
+    assert mark["options"] == {"codebook_size": 8}
+    _run(tmp_path, registry, codebook_size=8)  # the same options: the stored tokenizer is kept
+    assert calls == [{"codebook_size": 8}]
+    demo = _run(tmp_path, registry, codebook_size=16)  # other options: trained again
+    assert calls == [{"codebook_size": 8}, {"codebook_size": 16}]
+    assert any("trained with options {'codebook_size': 8}" in n for n in demo.notes)
+    _run(tmp_path, registry)  # no options at all differs from {"codebook_size": 16} too
+    assert calls[-1] == {}
+
+
+def test_options_for_a_trainer_that_takes_none_are_refused_by_modality(tmp_path):
+    calls: list = []
+    with pytest.raises(ConfigError, match="tokenizer_options.script: the tokenizer trainer of modality 'script'.*takes no options"):
+        _run(tmp_path, _registry(calls, takes_options=False), codebook_size=8)
+    assert calls == [] and not (tmp_path / "tokenizers" / "script.json").exists()
+    _run(tmp_path, _registry(calls, takes_options=False))  # without options it trains as before
+    assert calls == [None]
