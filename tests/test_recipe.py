@@ -49,6 +49,8 @@ def test_the_cpu_reference_recipe_trains_every_named_chain_by_steps():
     ('name = "r"\n[demo\n', "not valid TOML"),
     ('name = "r"\n[demo]\nlm_steps = 5\nextra_tasks = ["nope->speech(c)"]\n', "not in the suite 'archon72'"),
     ('[demo]\nlm_steps = 5\n', "name must be"),
+    ('name = "r"\n[demo]\nlm_steps = 5\nchains = ["text-to-all"]\nchain_weights = { video-to-all = 2.0 }\n',
+     r"\[demo\]: chain_weights video-to-all not among the chains the LM trains \(text-to-all\)"),
 ])
 def test_a_bad_recipe_is_refused_naming_the_file_and_field(tmp_path, text, match):
     path = tmp_path / "bad.toml"

@@ -158,6 +158,15 @@ class DemoConfig:
                             heldout_dataset=self.heldout_dataset or spec.heldout_dataset, demo=spec.name,
                             greedy_for=spec.greedy_for if self.greedy_for is None else self.greedy_for)
 
+    def check_chain_weights(self, spec: DemoSpec, where: str = "demo") -> None:
+        """ConfigError naming the `chain_weights` keys that are not among the trained chains
+        (``chains``, else the spec's), before anything is trained."""
+        chains = self.chains or tuple(c for c, _, _ in spec.chains)
+        stray = sorted(set(self.chain_weights) - set(chains))
+        if stray:
+            raise ConfigError(f"{where}: chain_weights {', '.join(stray)} not among the chains the LM trains "
+                              f"({', '.join(chains)})")
+
     def check_tasks(self, suite: TaskSuite, where: str = "demo") -> None:
         """ConfigError naming the `extra_tasks` that are not in the demo's suite."""
         unknown = sorted(set(self.extra_tasks) - {t.name for t in suite.tasks})
@@ -540,6 +549,7 @@ def run_demo(cfg: DemoConfig, registry: Registry, *, console: Console | None = N
     cfg = cfg.resolved(spec)
     if cfg.extra_tasks:
         cfg.check_tasks(registry.suite(spec.suite))
+    cfg.check_chain_weights(spec)
     demo = _Demo(cfg, spec, registry, console)
     demo.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -103,12 +103,14 @@ def load_recipe(name_or_path: str | Path, registry: Registry | None = None) -> R
     recipe = Recipe(name=data["name"], description=str(data.get("description", "")), demo=data.get("demo", {}),
                     eval=data.get("eval", {}), export=export, source=source)
     cfg = recipe.demo_config("check")  # every field checked before any work
-    if cfg.extra_tasks and registry.demos:
+    if (cfg.extra_tasks or cfg.chain_weights) and registry.demos:
         try:
-            suite = registry.suite(registry.demo(cfg.demo).suite)
+            spec = registry.demo(cfg.demo)
+            suite = registry.suite(spec.suite)
         except ArchonError as err:
             raise ConfigError(f"{source}: [demo]: {err}") from err
         cfg.check_tasks(suite, where=f"{source}: [demo]")
+        cfg.check_chain_weights(spec, where=f"{source}: [demo]")
     return recipe
 
 
