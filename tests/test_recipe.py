@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from pathlib import Path
+
 import pytest
 
 from archon_framework import ConfigError, TaskError
@@ -98,9 +100,12 @@ def test_chain_weights_multiply_the_weights_of_their_steps_tasks():
         assert w1 == pytest.approx(factor * w0), task.name
     with pytest.raises(TaskError, match="chain_weights: nope not among the demo's chains"):
         demo_suite(installed, chains, table=table, chain_weights={"nope": 2.0})
-    # the recipe weighs the two chains issue 20 judges
-    assert set(cfg.chain_weights) == {"text-to-all", "speech-to-video"}
-    assert cfg.tokenizer_options["expression"] == {"codebook_size": 256}
+    # the coarse-FLAME experiment's recipe (docs/eval) weighs the two chains issue 20 judges
+    coarse = load_recipe(str(Path(__file__).parents[1] / "docs" / "eval" / "cpu-reference-coarse.toml"), REGISTRY)
+    coarse_cfg = coarse.demo_config("runs/x")
+    assert coarse.name == "cpu-reference-coarse" and set(coarse_cfg.chains) == _PAPER_CHAINS
+    assert set(coarse_cfg.chain_weights) == {"text-to-all", "speech-to-video"}
+    assert coarse_cfg.tokenizer_options["expression"] == {"codebook_size": 256}
 
 
 @pytest.mark.parametrize(("field", "value", "match"), [
