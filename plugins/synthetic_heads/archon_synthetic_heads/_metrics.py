@@ -31,9 +31,9 @@ def mouth_opening_correlation(prediction: Any, reference: Any, *, meta: ClipMeta
 
     Only for clips of this dataset (``meta.source == "synthetic_heads"``): another source's
     expression vector need not keep the mouth in dimension 0, so such a clip is a
-    RawValueError (a missing score in a report). NaN when the reference mouth does not move (nothing to follow); 0 when the prediction's does
-    not (a still mouth follows nothing). A prediction of another length or rank is a
-    RawValueError naming both shapes.
+    RawValueError (a missing score in a report). NaN when the reference mouth does not move
+    (nothing to follow); 0 when the prediction's does not (a still mouth follows nothing). A
+    prediction of another length or rank is a RawValueError naming both shapes.
     """
     pred = np.asarray(prediction, np.float64)
     ref = np.asarray(reference, np.float64)
