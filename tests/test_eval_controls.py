@@ -71,3 +71,23 @@ def test_a_renderer_beats_its_control_and_every_step_gets_a_row(run, registry): 
     # the LM's steps (4 training steps: not learned) are reported whichever way they fall
     assert {"identity(t)", "semantic(c)"} <= set(rows)
     assert all(len(r.real) == len(r.control) == len(r.baseline) == 4 for r in rows.values())
+
+
+def test_a_preferred_metric_that_scores_no_clip_gives_way_to_the_modalitys_own(run, registry):  # noqa: F811
+    """A main metric that reads one dataset's layout scores no clip of another source: the step is
+    judged by the modality's default metric instead, and the row says so."""
+    model = load_checkpoint(run / "run", registry)
+    clips = [_generate(i, seed=0) for i in range(3)]
+    metrics = {m.name: m for m in TOY_METRICS}
+    metrics["video_error"] = Metric(name="video_error", modalities=("video",), fn=mean_abs_error, higher_is_better=False)
+
+    def other_layout(prediction, reference, *, meta):
+        raise ValueError(f"clip {meta.clip_id}: not this metric's layout")
+
+    metrics["video_layout"] = Metric(name="video_layout", modalities=("video",), fn=other_layout, higher_is_better=True)
+    rows = {r.step.split("->")[-1]: r for r in step_controls(model, clips, SPEECH_TO_VIDEO, metrics,
+                                                             preferred={"video": "video_layout"}, seed=0)}
+    video = rows["video(c)"]
+    assert video.metric == "video_error" and not video.higher_is_better
+    assert video.real == (0.0,) * 3 and video.excludes_zero
+    assert video.notes == ("video_layout scored none of the 3 clips; judged by video_error instead",)

@@ -203,8 +203,8 @@ def step_controls(
             on_step(f"{chain.name}: {label}")
         step = ChainStep(slot, planned.inputs if planned.kind == "generate" else None)
         one = Chain(f"{chain.name}[{slot}]", tuple(planned.inputs), (step,))
-        real, control, base = [], [], []
         perm = derangement(len(usable), seed)  # clip usable[n] reads the conditions of usable[perm[n]]
+        outputs = []  # per clip: (clip, real output, control output, trivial baseline)
         for n, i in enumerate(usable):
             clip, other = clips[i], clips[usable[perm[n]]]
             got = []
@@ -213,15 +213,33 @@ def step_controls(
                 result = generate(model, conds, one, meta=clip.meta, sampling=sampling, seed=seed + i,
                                   max_text_tokens=max_text_tokens)
                 got.append(result.value(slot))
-            reference = clip[slot.modality]
-            real.append(_score(metric, key, got[0], reference, clip))
-            control.append(_score(metric, key, got[1], reference, clip))
             trivial = baseline_value([clips[j][slot.modality] for j in usable if j != i])
-            base.append(_score(metric, key, trivial, reference, clip))
+            outputs.append((clip, got[0], got[1], trivial))
+        real, control, base = _scored(metric, key, slot.modality, outputs)
+        notes: tuple[str, ...] = ()
+        fallback = main_metric(slot.modality, metrics) if preferred_name else None
+        if not any(math.isfinite(x) for x in real) and fallback is not None and fallback.name != metric.name:
+            # The preferred metric applies to none of these clips (e.g. one that reads a dataset's
+            # own layout, on clips from another source): the modality's default metric judges.
+            notes = (f"{metric.name} scored none of the {len(usable)} clips; judged by {fallback.name} instead",)
+            metric, key = fallback, None
+            real, control, base = _scored(metric, key, slot.modality, outputs)
         sign = 1.0 if metric.higher_is_better else -1.0
         diffs = [sign * (r - c) for r, c in zip(real, control)]
         mean, low, high = paired_interval(diffs, seed=seed)
         out.append(StepControl(chain=chain.name, step=label, metric=metric.name + (f".{key}" if key else ""),
                                higher_is_better=metric.higher_is_better, real=tuple(real), control=tuple(control),
-                               baseline=tuple(base), difference=mean, low=low, high=high))
+                               baseline=tuple(base), difference=mean, low=low, high=high, notes=notes))
     return out
+
+
+def _scored(metric: Metric, key: str | None, modality: str,
+            outputs: Sequence[tuple[Clip, Any, Any, Any]]) -> tuple[list[float], list[float], list[float]]:
+    """Per-clip scores of the real outputs, the controls and the trivial baselines."""
+    real, control, base = [], [], []
+    for clip, got_real, got_control, trivial in outputs:
+        reference = clip[modality]
+        real.append(_score(metric, key, got_real, reference, clip))
+        control.append(_score(metric, key, got_control, reference, clip))
+        base.append(_score(metric, key, trivial, reference, clip))
+    return real, control, base
