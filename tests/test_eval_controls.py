@@ -91,3 +91,6 @@ def test_a_preferred_metric_that_scores_no_clip_gives_way_to_the_modalitys_own(r
     assert video.metric == "video_error" and not video.higher_is_better
     assert video.real == (0.0,) * 3 and video.excludes_zero
     assert video.notes == ("video_layout scored none of the 3 clips; judged by video_error instead",)
+    from archon_framework.eval._report import _controls_md
+
+    assert any("judged by video_error instead" in line for line in _controls_md([video]))

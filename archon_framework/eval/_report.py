@@ -204,7 +204,8 @@ def _controls_md(controls: Sequence[Any]) -> list[str]:
         lines.append(f"| {d['chain']} | `{d['step']}` | `{d['metric']}` ({'higher' if d['higher_is_better'] else 'lower'} "
                      f"is better) | {d['n']} | {num(d['real'])} | {num(d['control'])} | {num(d['baseline'])} | "
                      f"{num(d['difference'])} [{num(lo)}, {num(hi)}] | {'yes' if d['beats_control'] else 'no'} |")
-    return lines + [""]
+    notes = [f"- {c.chain} `{c.step}`: {n}" for c in controls for n in c.notes]
+    return lines + [""] + (notes + [""] if notes else [])
 
 
 def _finite(value: Any) -> Any:
