@@ -217,8 +217,9 @@ def step_controls(
             outputs.append((clip, got[0], got[1], trivial))
         real, control, base = _scored(metric, key, slot.modality, outputs)
         notes: tuple[str, ...] = ()
-        fallback = main_metric(slot.modality, metrics) if preferred_name else None
-        if not any(math.isfinite(x) for x in real) and fallback is not None and fallback.name != metric.name:
+        others = {n: m for n, m in metrics.items() if n != metric.name}  # whatever the plugins' load order
+        fallback = main_metric(slot.modality, others) if preferred_name else None
+        if not any(math.isfinite(x) for x in real) and fallback is not None:
             # The preferred metric applies to none of these clips (e.g. one that reads a dataset's
             # own layout, on clips from another source): the modality's default metric judges.
             notes = (f"{metric.name} scored none of the {len(usable)} clips; judged by {fallback.name} instead",)
