@@ -94,3 +94,38 @@ def test_a_preferred_metric_that_scores_no_clip_gives_way_to_the_modalitys_own(r
     from archon_framework.eval._report import _controls_md
 
     assert any("judged by video_error instead" in line for line in _controls_md([video]))
+
+
+def test_each_lm_step_reports_the_likelihood_of_the_clips_own_output_under_both_conditions(run, registry):  # noqa: F811
+    """The NLL gain: the LM's teacher-forced NLL of the clip's own output given another clip's
+    conditions minus given its own; a rendered step (no LM) has none."""
+    from archon_framework.eval._controls import target_nll
+    from archon_framework.eval._report import _controls_md
+
+    model = load_checkpoint(run / "run", registry)
+    clips = [_generate(i, seed=0) for i in range(3)]
+    metrics = {m.name: m for m in TOY_METRICS}
+    metrics["video_error"] = Metric(name="video_error", modalities=("video",), fn=mean_abs_error, higher_is_better=False)
+    rows = {r.step.split("->")[-1]: r for r in step_controls(model, clips, SPEECH_TO_VIDEO, metrics,
+                                                             preferred={"video": "video_error"}, seed=0)}
+    video = rows.pop("video(c)")
+    assert video.nll_real == () and math.isnan(video.nll_gain) and not video.likelihood_excludes_zero
+    assert video.to_dict()["nll_ci95"] is None
+    assert rows
+    for row in rows.values():
+        assert len(row.nll_real) == len(row.nll_control) == 3
+        assert all(math.isfinite(x) and x > 0 for x in row.nll_real + row.nll_control)
+        gains = [c - r for r, c in zip(row.nll_real, row.nll_control)]
+        assert row.nll_gain == pytest.approx(float(np.mean(gains)))
+        assert row.nll_low <= row.nll_gain <= row.nll_high
+        d = row.to_dict()
+        assert d["nll_real"] == pytest.approx(float(np.mean(row.nll_real)), abs=1e-6)
+    # the same clip and conditions score the same; another clip's conditions score differently
+    from archon_framework._tasks import parse_task
+
+    semantic = rows["semantic(c)"]
+    task = parse_task(semantic.step)
+    conds = {s: clips[0][s.modality] for s in task.inputs}
+    assert target_nll(model, clips[0], conds, task.output) == pytest.approx(semantic.nll_real[0], rel=1e-5)
+    lines = _controls_md([semantic, video])
+    assert "NLL gain" in lines[4] and lines[-2].endswith("| - |")

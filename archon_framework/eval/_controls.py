@@ -37,11 +37,14 @@ from archon_framework._registry import Metric
 from archon_framework._tasks import Slot
 from archon_framework.eval._score import is_set_level
 from archon_framework._chains import Chain, ChainStep, plan_chain
+from archon_framework.infer._board import Board
 from archon_framework.infer._generate import generate
+from archon_framework.infer._lm_steps import score_target
 from archon_framework.infer._model import LoadedModel
 from archon_framework.model import Sampling
 
-__all__ = ["StepControl", "baseline_value", "derangement", "main_metric", "paired_interval", "step_controls"]
+__all__ = ["StepControl", "baseline_value", "derangement", "main_metric", "paired_interval", "step_controls",
+           "target_nll"]
 
 
 @attrs.frozen(kw_only=True)
@@ -57,6 +60,11 @@ class StepControl:
         difference: mean paired real - control, oriented (positive: better than the control).
         low, high: its 95% bootstrap interval.
         notes: what was skipped and why.
+        nll_real, nll_control: per clip, the LM's teacher-forced NLL (nats per target token) of
+            the clip's own ground-truth output given the real and the control conditions (empty
+            for a step the LM does not generate, such as a rendered video).
+        nll_gain, nll_low, nll_high: mean paired ``nll_control - nll_real`` (positive: the real
+            conditions explain the clip's own output better) and its 95% bootstrap interval.
     """
 
     chain: str
@@ -70,11 +78,22 @@ class StepControl:
     low: float
     high: float
     notes: tuple[str, ...] = ()
+    nll_real: tuple[float, ...] = ()
+    nll_control: tuple[float, ...] = ()
+    nll_gain: float = math.nan
+    nll_low: float = math.nan
+    nll_high: float = math.nan
 
     @property
     def excludes_zero(self) -> bool:
         """The interval lies above zero: the step beats its control."""
         return self.low > 0
+
+    @property
+    def likelihood_excludes_zero(self) -> bool:
+        """The NLL gain's interval lies above zero: the LM's likelihood of the clip's own output
+        depends on its conditions, whatever sampling then makes of it."""
+        return self.nll_low > 0
 
     def to_dict(self) -> dict[str, Any]:
         def mean(xs: Sequence[float]) -> float | None:
@@ -85,7 +104,11 @@ class StepControl:
                 "higher_is_better": self.higher_is_better, "n": sum(math.isfinite(x) for x in self.real),
                 "real": mean(self.real), "control": mean(self.control), "baseline": mean(self.baseline),
                 "difference": round(self.difference, 6), "ci95": [round(self.low, 6), round(self.high, 6)],
-                "beats_control": self.excludes_zero, "notes": list(self.notes)}
+                "beats_control": self.excludes_zero, "notes": list(self.notes),
+                "nll_real": mean(self.nll_real), "nll_control": mean(self.nll_control),
+                "nll_gain": round(self.nll_gain, 6) if math.isfinite(self.nll_gain) else None,
+                "nll_ci95": [round(self.nll_low, 6), round(self.nll_high, 6)] if math.isfinite(self.nll_gain) else None,
+                "likelihood_beats_control": self.likelihood_excludes_zero}
 
 
 def derangement(n: int, seed: int = 0) -> np.ndarray:
@@ -205,10 +228,14 @@ def step_controls(
         one = Chain(f"{chain.name}[{slot}]", tuple(planned.inputs), (step,))
         perm = derangement(len(usable), seed)  # clip usable[n] reads the conditions of usable[perm[n]]
         outputs = []  # per clip: (clip, real output, control output, trivial baseline)
+        nll: tuple[list[float], list[float]] = ([], [])  # per clip: real, control
+        scored = planned.kind == "generate" and not registry.modality(slot.modality).rendered
         for n, i in enumerate(usable):
             clip, other = clips[i], clips[usable[perm[n]]]
             got = []
-            for source in (clip, other):
+            for source, into in ((clip, nll[0]), (other, nll[1])):
+                if scored:
+                    into.append(target_nll(model, clip, {s: source[s.modality] for s in planned.inputs}, slot))
                 conds = {s: source[s.modality] for s in planned.inputs}
                 result = generate(model, conds, one, meta=clip.meta, sampling=sampling, seed=seed + i,
                                   max_text_tokens=max_text_tokens)
@@ -228,10 +255,29 @@ def step_controls(
         sign = 1.0 if metric.higher_is_better else -1.0
         diffs = [sign * (r - c) for r, c in zip(real, control)]
         mean, low, high = paired_interval(diffs, seed=seed)
+        gain = paired_interval([c - r for r, c in zip(*nll)], seed=seed) if scored else (math.nan,) * 3
         out.append(StepControl(chain=chain.name, step=label, metric=metric.name + (f".{key}" if key else ""),
                                higher_is_better=metric.higher_is_better, real=tuple(real), control=tuple(control),
-                               baseline=tuple(base), difference=mean, low=low, high=high, notes=notes))
+                               baseline=tuple(base), difference=mean, low=low, high=high, notes=notes,
+                               nll_real=tuple(nll[0]), nll_control=tuple(nll[1]),
+                               nll_gain=gain[0], nll_low=gain[1], nll_high=gain[2]))
     return out
+
+
+def target_nll(model: LoadedModel, clip: Clip, conditions: Mapping[Slot, Any], slot: Slot) -> float:
+    """The LM's teacher-forced NLL (nats per token) of `clip`'s own `slot` given `conditions`.
+
+    The prompt is built as generation builds it (the conditions tokenized by their codecs, in
+    the clip's windows); each target token is scored by the restricted softmax decoding samples
+    from (`score_target`).
+    """
+    board = Board(model, clip.meta)
+    for s, value in conditions.items():
+        board.put_condition(s, value)
+    board.put_condition(slot, clip[slot.modality])
+    ex = model.serializer.serialize([board.payload(s) for s in conditions], board.payload(slot))
+    total, count = score_target(model.lm, ex.tokens, ex.prefix_len, model.codec(slot.modality).ranges(ex.target_len))
+    return total / max(count, 1)
 
 
 def _scored(metric: Metric, key: str | None, modality: str,

@@ -195,15 +195,21 @@ def _controls_md(controls: Sequence[Any]) -> list[str]:
              "Each step teacher-forced from its own clip's ground-truth conditions (real) and from another "
              "held-out clip's (control), scored against its own clip's ground truth; the baseline is the mean / "
              "majority / most frequent ground truth of the other clips. The difference is real minus control, "
-             "signed so that positive is better; the interval is a 95% bootstrap over clips.", "",
-             "| chain | step | metric | n | real | control | baseline | difference [95% CI] | beats control |",
-             "|---|---|---|--:|--:|--:|--:|---|:-:|"]
+             "signed so that positive is better; the interval is a 95% bootstrap over clips. The NLL gain is the "
+             "LM's teacher-forced likelihood of the clip's own output under the real conditions against the "
+             "control's (control NLL minus real NLL, nats per target token, 95% bootstrap): above zero, the "
+             "model's distribution follows the conditions, whatever sampling then makes of it.", "",
+             "| chain | step | metric | n | real | control | baseline | difference [95% CI] | beats control "
+             "| NLL gain [95% CI] |",
+             "|---|---|---|--:|--:|--:|--:|---|:-:|---|"]
     for c in controls:
         d = c.to_dict()
         lo, hi = d["ci95"]
         lines.append(f"| {d['chain']} | `{d['step']}` | `{d['metric']}` ({'higher' if d['higher_is_better'] else 'lower'} "
                      f"is better) | {d['n']} | {num(d['real'])} | {num(d['control'])} | {num(d['baseline'])} | "
-                     f"{num(d['difference'])} [{num(lo)}, {num(hi)}] | {'yes' if d['beats_control'] else 'no'} |")
+                     f"{num(d['difference'])} [{num(lo)}, {num(hi)}] | {'yes' if d['beats_control'] else 'no'} | "
+                     + (f"{num(d['nll_gain'])} [{num(d['nll_ci95'][0])}, {num(d['nll_ci95'][1])}] |"
+                        if d.get("nll_ci95") else "- |"))
     notes = [f"- {c.chain} `{c.step}`: {n}" for c in controls for n in c.notes]
     return lines + [""] + (notes + [""] if notes else [])
 

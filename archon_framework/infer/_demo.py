@@ -77,6 +77,8 @@ class DemoConfig:
         chain_weights: chain name -> factor on the sampling weight of its steps' tasks (after
             output balancing; a task of several chains takes the largest factor), so a recipe
             spends its steps on the chains it is judged by.
+        lm_loss: the LM's training loss (`ModelSection.loss`): "range" (default), "level" (each
+            residual level's target over its own codebook block, as decoding draws it) or "full".
         lm_min_steps: below this many steps the LM is reported as undertrained (terminal,
             demo.json, page); each tokenizer trainer has its own minimum (its config).
         checkpoint_every: LM checkpoint interval (default: only at the end), so an interrupted
@@ -116,6 +118,7 @@ class DemoConfig:
     chains: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     samples: int | None = None
     lm_peak_lr: float = 3e-3
+    lm_loss: str = "range"
     checkpoint_every: int | None = None
     lm_min_steps: int = 200
     extra_tasks: tuple[str, ...] = attrs.field(default=(), converter=tuple)
@@ -136,6 +139,8 @@ class DemoConfig:
                 raise ConfigError(f"demo: chain_weights.{name} must be a number > 0, got {w!r}")
         if self.samples is not None and self.samples < 1:
             raise ConfigError(f"demo: samples must be >= 1, got {self.samples}")
+        if self.lm_loss not in ("range", "level", "full"):
+            raise ConfigError(f"demo: lm_loss must be 'range', 'level' or 'full', got {self.lm_loss!r}")
         self._check_basics()
 
     def _check_basics(self) -> None:
@@ -417,7 +422,7 @@ class _Demo:
         def trainer_for(steps: int) -> Any:
             train_cfg = TrainConfig(
                 out_dir=str(root), steps=steps, log_every=max(1, steps // 20),
-                model=ModelSection(config=cfg.lm_config, seed=cfg.seed),
+                model=ModelSection(config=cfg.lm_config, seed=cfg.seed, loss=cfg.lm_loss),
                 optim=OptimConfig(peak_lr=cfg.lm_peak_lr, end_lr=cfg.lm_peak_lr / 10, warmup_fraction=0.1),
                 data=DataConfig(dataset=str(self.out / "data"), artifacts=str(self.out / "tokenizers"), suite=suite.name,
                                 weights="suite", seq_len=max(cfg.seq_len, 1), batch_size=cfg.batch_size,
@@ -451,7 +456,8 @@ class _Demo:
         train_s = self.timings["lm"] - compile_s
         self.stage(self._lm_stage(final, compile_s, train_s))
         atomic_write_text(mark, json.dumps({"steps": final, "seconds": self.timings["lm"], "compile_s": round(compile_s, 2),
-                                            "train_s": round(train_s, 2), "suite": [t.name for t in suite.tasks]},
+                                            "train_s": round(train_s, 2), "suite": [t.name for t in suite.tasks],
+                                            "loss": cfg.lm_loss},
                                            indent=2) + "\n")
         return registry
 

@@ -38,13 +38,17 @@ class ModelSection:
         loss: "range" (default): each target token's softmax covers only its output modality's
             vocabulary range, the distribution generation samples from; the head then costs
             what the targets need (a text target does not pay for the image codebook) and
-            prefix positions cost nothing. "full": a softmax over the whole unified vocabulary.
+            prefix positions cost nothing. "level": like "range", but a target of a modality whose
+            tokenizer has residual levels (speech, identity, expression, pose) takes its softmax
+            over its level's codebook block only, the ids decoding allows at its position, so
+            no step is spent learning which level comes next. "full": a softmax over the whole
+            unified vocabulary.
         loss_chunk: positions per chunk of the output head (memory: chunk x range size).
     """
 
     config: str = "tiny"
     seed: int = 0
-    loss: str = attrs.field(default="range", validator=attrs.validators.in_(("range", "full")))
+    loss: str = attrs.field(default="range", validator=attrs.validators.in_(("range", "level", "full")))
     loss_chunk: int = attrs.field(default=256, validator=_positive)
 
 

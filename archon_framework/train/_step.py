@@ -16,7 +16,8 @@ from archon_framework.optim import warmup_cosine_schedule
 from archon_framework.train._config import OptimConfig, TrainConfig
 from archon_framework.train._levels import LevelTable, level_index
 
-__all__ = ["make_schedule", "make_optimizer", "make_train_step", "batch_losses", "batch_objective", "range_arguments"]
+__all__ = ["make_schedule", "make_optimizer", "make_train_step", "batch_losses", "batch_objective", "range_arguments",
+           "level_ranges"]
 
 
 def make_schedule(config: TrainConfig) -> optax.Schedule:
@@ -60,18 +61,26 @@ def make_train_step(config: TrainConfig, *, n_tasks: int, n_modalities: int,
 
     With `config.model.loss = "range"` and `modality_ranges` (the global `(start, size)` of each
     modality index's vocabulary), each target token's softmax covers its modality's range only
-    (`token_losses` with `vocab_ranges`); otherwise the whole vocabulary.
+    (`token_losses` with `vocab_ranges`); with "level" a target with a residual level (by
+    `levels`) covers its level's codebook block only; otherwise the whole vocabulary.
     """
     table = levels if levels is not None else LevelTable.none()
-    ranges = tuple(modality_ranges) if modality_ranges is not None and config.model.loss == "range" else None
+    ranges = tuple(modality_ranges) if modality_ranges is not None and config.model.loss != "full" else None
     return _step_function(config.optim, config.steps, n_tasks, n_modalities, _table_key(table), ranges,
-                          config.model.loss_chunk)
+                          config.model.loss_chunk, config.model.loss == "level")
 
 
 def _table_key(table: LevelTable) -> tuple:
     """A hashable copy of a level table (the compiled-step cache key)."""
     return (table.size,) + tuple((k, tuple(np.asarray(v).ravel().tolist()), np.asarray(v).shape)
                                  for k, v in sorted(table.arrays().items()))
+
+
+def _table_of(key: tuple) -> LevelTable:
+    """The level table back from its `_table_key`."""
+    arrays = {k: np.asarray(v, np.int32).reshape(shape) for k, v, shape in key[1:]}
+    names = tuple(f"level{i}" for i in range(key[0]))  # only the count matters to the loss
+    return LevelTable(names=names, **arrays)
 
 
 def range_arguments(modality_ranges: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, tuple[tuple[int, int], ...]]:
@@ -81,35 +90,53 @@ def range_arguments(modality_ranges: tuple[tuple[int, int], ...]) -> tuple[np.nd
     return np.asarray([distinct.index(r) for r in modality_ranges], np.int32), distinct
 
 
-def _range_features(batch: dict[str, jax.Array], vocab_ranges: tuple | None) -> dict:
+def level_ranges(levels: LevelTable) -> tuple[tuple[int, int], ...]:
+    """The global `(start, size)` codebook block of each flat level of `levels` (in flat order)."""
+    blocks: list[tuple[int, int]] = []
+    for i in np.argsort(levels.offset, kind="stable"):
+        for k in range(int(levels.levels[i])):
+            blocks.append((int(levels.start[i] + levels.lo[i, k]), int(levels.width[i])))
+    return tuple(blocks)
+
+
+def _range_features(batch: dict[str, jax.Array], vocab_ranges: tuple | None,
+                    levels: LevelTable | None = None) -> dict:
     """`token_losses`' keyword arguments for a packed batch: its features and, with
-    `vocab_ranges` (per modality index), each token's distinct range."""
+    `vocab_ranges` (per modality index), each token's distinct range; with `levels` too, a
+    token with a residual level gets its level's codebook block instead (the per-level softmax
+    of `loss = "level"`)."""
     features = {k: batch[k] for k in ("segment_ids", "positions", "prefix_mask", "loss_mask")}
     if vocab_ranges is not None:
         mod_to_range, distinct = range_arguments(vocab_ranges)
         mods = batch["modality_ids"]
-        features["range_ids"] = jnp.where(mods >= 0, jnp.asarray(mod_to_range)[jnp.maximum(mods, 0)], -1)
+        range_ids = jnp.where(mods >= 0, jnp.asarray(mod_to_range)[jnp.maximum(mods, 0)], -1)
+        if levels is not None and levels.size:
+            flat = level_index(batch["tokens"], mods, mods >= 0, levels.arrays(), levels.size)
+            range_ids = jnp.where(flat < levels.size, len(distinct) + flat, range_ids)
+            distinct = distinct + level_ranges(levels)
+        features["range_ids"] = range_ids
         features["vocab_ranges"] = distinct  # type: ignore[assignment]
     return features
 
 
 def batch_losses(model: PrefixLM, batch: dict[str, jax.Array], vocab_ranges: tuple | None = None,
-                 chunk_size: int | None = None):
+                 chunk_size: int | None = None, levels: LevelTable | None = None):
     """`token_losses` of a packed batch `[rows, seq]`, range-restricted when `vocab_ranges`
-    (per modality index) is given."""
-    return token_losses(model, batch["tokens"], chunk_size=chunk_size, **_range_features(batch, vocab_ranges))
+    (per modality index) is given, level-restricted where `levels` gives a target's level."""
+    return token_losses(model, batch["tokens"], chunk_size=chunk_size, **_range_features(batch, vocab_ranges, levels))
 
 
 def batch_objective(model: PrefixLM, batch: dict[str, jax.Array], vocab_ranges: tuple | None = None,
-                    chunk_size: int = 256):
+                    chunk_size: int = 256, levels: LevelTable | None = None):
     """The training objective of a packed batch, mean CE + z-loss over its targets, and its
     per-token losses (`target_loss`: the same values as `batch_losses`, a fused head gradient)."""
-    return target_loss(model, batch["tokens"], chunk_size=chunk_size, **_range_features(batch, vocab_ranges))
+    return target_loss(model, batch["tokens"], chunk_size=chunk_size, **_range_features(batch, vocab_ranges, levels))
 
 
 @functools.lru_cache(maxsize=16)
 def _step_function(optim: OptimConfig, steps: int, n_tasks: int, n_mods: int, levels: tuple,
-                   vocab_ranges: tuple | None = None, chunk_size: int | None = None) -> Callable:
+                   vocab_ranges: tuple | None = None, chunk_size: int | None = None,
+                   level_loss: bool = False) -> Callable:
     """The jitted train step, shared by every Trainer with the same optimizer and tables.
 
     `step(batch, model, opt_state) -> (model, opt_state, loss, stats)`; `stats` holds the
@@ -120,9 +147,10 @@ def _step_function(optim: OptimConfig, steps: int, n_tasks: int, n_mods: int, le
     n_levels = levels[0]
     table = {k: np.asarray(v, np.int32).reshape(shape) for k, v, shape in levels[1:]}
     optimizer = _optimizer(optim, steps)
+    loss_levels = _table_of(levels) if level_loss else None
 
     def loss_fn(model: PrefixLM, batch: dict[str, jax.Array]):
-        loss, losses = batch_objective(model, batch, vocab_ranges, chunk_size or 256)
+        loss, losses = batch_objective(model, batch, vocab_ranges, chunk_size or 256, loss_levels)
         mask = losses.mask
         count = jnp.maximum(mask.sum(), 1)
         flat_ce, flat_mask = losses.ce.ravel(), mask.ravel().astype(jnp.float32)

@@ -431,11 +431,12 @@ class Trainer:
     def task_perplexities(self, model: PrefixLM, *, batches: int = 20) -> dict[str, float]:
         """Per-task perplexity of `model` on `batches` fresh batches (for the paper's S(i))."""
         n_tasks = len(self.suite.tasks)
-        ranges = self.modality_ranges if self.config.model.loss == "range" else None
+        ranges = self.modality_ranges if self.config.model.loss != "full" else None
+        levels = self.levels if self.config.model.loss == "level" else None
 
         @eqx.filter_jit
         def measure(model, batch):
-            losses = batch_losses(model, batch, ranges, self.config.model.loss_chunk)
+            losses = batch_losses(model, batch, ranges, self.config.model.loss_chunk, levels)
             ids = jnp.where(losses.mask, batch["task_ids"], n_tasks).ravel()
             return (jax.ops.segment_sum(losses.ce.ravel(), ids, n_tasks + 1)[:-1],
                     jax.ops.segment_sum(losses.mask.ravel().astype(jnp.float32), ids, n_tasks + 1)[:-1])
