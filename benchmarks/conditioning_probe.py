@@ -1,0 +1,139 @@
+"""Does the LM learn to use its conditions? One task, N training clips, held-out NLL gain (issue 20).
+
+Trains the prefix LM on one task of the synthetic benchmark alone, on the first `--clips`
+training clips (speech and FLAME motion performed by archon-synthetic-heads, nothing rendered,
+tokenized with a recipe run's tokenizers), and every `--every` steps measures on `--heldout`
+stored held-out clips the **NLL gain**: the teacher-forced NLL of each clip's own target given
+another clip's conditions minus given its own (`archon_framework.eval.target_nll`, nats per
+target token, 95% bootstrap interval; positive: the model uses its conditions). Next to the
+training cross-entropy it tells generalization from recall: with few clips the training CE
+falls far below the held-out NLL. With `--code-info` it first prints how much of the level-0
+expression code the speech's loudness determines (mouth-opening correlation, plug-in entropies).
+
+    .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 4096 --out runs/probe-4096
+    .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 512 --out runs/probe-512
+
+(`--run`: a `archon pretrain --recipe ...` folder: its `tokenizers/` and `heldout/`.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+from archon_framework import Clip, TaskSuite, load_registry
+from archon_framework._tasks import parse_task
+from archon_framework.eval import derangement, paired_interval, target_nll
+from archon_framework.eval._cli import heldout_clips
+from archon_framework.infer import load_checkpoint
+from archon_framework.train import CheckpointConfig, DataConfig, ModelSection, OptimConfig, TrainConfig, Trainer
+from archon_synthetic_heads._generate import perform
+
+PERFORMED = {"speech", "expression", "pose", "script"}  # what `perform` gives without rendering
+
+
+def performed_clips(n: int, seed: int) -> list[Clip]:
+    clips = []
+    for i in range(n):
+        p = perform(i, seed=seed, seconds=1.0, split="train")
+        clips.append(Clip(p.meta, {"speech": p.speech, "expression": p.motion.expression, "pose": p.motion.pose,
+                                   "script": " ".join(w.text for w in p.synth.words
+                                                      if w.start + p.offset < 1.0 and w.end + p.offset > 0.0)}))
+    return clips
+
+
+def code_info(clips: list[Clip], trainer: Trainer, n: int = 800) -> dict:
+    """Mouth opening vs loudness, and the level-0 expression code's entropy with and without it."""
+    start, width = trainer.layout.range("expression").start, 0
+    blocks = trainer.levels
+    i = trainer.sampler.modality_names.index("expression")
+    width = int(blocks.width[i])
+    codes, mouth, loud = [], [], []
+    for k, clip in enumerate(clips[:n]):
+        local = np.asarray(trainer.cache.get(k, "expression", "full")) - start
+        level0 = np.flatnonzero(local // width == 0)
+        ex, speech = clip["expression"], clip["speech"]
+        frames = ex.shape[0]
+        for j, pos in enumerate(level0):
+            f0, f1 = j * frames // len(level0), (j + 1) * frames // len(level0)
+            codes.append(int(local[pos] % width))
+            mouth.append(float(ex[f0:f1, 0].mean()))
+            s0, s1 = f0 * speech.shape[0] // frames, f1 * speech.shape[0] // frames
+            loud.append(float(np.sqrt(np.mean(np.square(speech[s0:s1])))))
+    c, m, v = np.asarray(codes), np.asarray(mouth), np.asarray(loud)
+    means = {x: m[c == x].mean() for x in np.unique(c)}
+    r2 = 1 - np.var(m - np.array([means[x] for x in c])) / np.var(m)
+    octile = np.digitize(v, np.quantile(v, np.linspace(0, 1, 9)[1:-1]))
+
+    def entropy(x: np.ndarray) -> float:
+        p = np.bincount(x, minlength=width) / max(len(x), 1)
+        p = p[p > 0]
+        return float(-(p * np.log(p)).sum())
+
+    given = sum((octile == b).mean() * entropy(c[octile == b]) for b in np.unique(octile))
+    return {"positions": len(c), "mouth_loudness_corr": float(np.corrcoef(m, v)[0, 1]), "mouth_r2_given_code0": float(r2),
+            "H_code0": entropy(c), "H_code0_given_loudness_octile": float(given)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, default=Path("runs/reference"), help="a recipe run (tokenizers/, heldout/)")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--task", default="speech(c)->expression(c)", help=f"inputs and output among {sorted(PERFORMED)}")
+    parser.add_argument("--clips", type=int, default=4096)
+    parser.add_argument("--heldout", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--every", type=int, default=50)
+    parser.add_argument("--config", default="small")
+    parser.add_argument("--loss", default="level", choices=("range", "level", "full"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--code-info", action="store_true")
+    args = parser.parse_args()
+
+    task = parse_task(args.task)
+    missing = sorted({s.modality for s in (*task.inputs, task.output)} - PERFORMED)
+    if missing:
+        parser.error(f"--task {args.task}: {', '.join(missing)} needs rendering; use {sorted(PERFORMED)}")
+    registry = load_registry()
+    suite = TaskSuite("probe", (task,))
+    registry = attrs.evolve(registry, suites={**registry.suites, suite.name: suite})
+    t0 = time.perf_counter()
+    clips = performed_clips(args.clips, args.seed)
+    print(json.dumps({"clips": args.clips, "perform_s": round(time.perf_counter() - t0, 1)}), flush=True)
+    config = TrainConfig(out_dir=str(args.out), steps=args.steps, log_every=10,
+                         model=ModelSection(config=args.config, seed=args.seed, loss=args.loss),
+                         optim=OptimConfig(peak_lr=1e-3, end_lr=1e-4, warmup_fraction=0.1),
+                         data=DataConfig(artifacts=str(args.run / "tokenizers"), suite=suite.name, weights="suite",
+                                         seq_len=2048, batch_size=2, packing_bins=4, seed=args.seed),
+                         checkpoint=CheckpointConfig(every=args.every, keep=2))
+    t0 = time.perf_counter()
+    trainer = Trainer(config, registry, clips=clips, progress=False)
+    print(json.dumps({"token_cache_s": round(time.perf_counter() - t0, 1)}), flush=True)
+    if args.code_info:
+        print(json.dumps({"code_info": code_info(clips, trainer)}), flush=True)
+    held, _ = heldout_clips(registry, n=args.heldout, data=args.run / "heldout")
+    perm = derangement(len(held), args.seed)
+    done = 0
+    while done < args.steps:
+        done = min(done + args.every, args.steps)
+        t0 = time.perf_counter()
+        trainer.train(steps=done)
+        model = load_checkpoint(args.out, registry)
+        real = [target_nll(model, c, {s: c[s.modality] for s in task.inputs}, task.output) for c in held]
+        control = [target_nll(model, c, {s: held[perm[k]][s.modality] for s in task.inputs}, task.output)
+                   for k, c in enumerate(held)]
+        gain = paired_interval([b - a for a, b in zip(real, control)], seed=args.seed)
+        records = [json.loads(line) for line in (args.out / "metrics.jsonl").read_text().splitlines()]
+        train_ce = float(np.mean([r["ce"] for r in records if done - args.every < r["step"] <= done]))
+        print(json.dumps({"step": done, "train_s": round(time.perf_counter() - t0, 1), "train_ce": round(train_ce, 4),
+                          "heldout_nll": round(float(np.mean(real)), 4), "control_nll": round(float(np.mean(control)), 4),
+                          "gain": round(gain[0], 4), "ci95": [round(gain[1], 4), round(gain[2], 4)]}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
