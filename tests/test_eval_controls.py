@@ -56,11 +56,15 @@ def test_the_main_metric_is_the_modalitys_own_per_clip_metric():
         main_metric("semantic", metrics, {"semantic": "nope"})
 
 
-def test_a_renderer_beats_its_control_and_every_step_gets_a_row(run, registry):  # noqa: F811
-    model = load_checkpoint(run / "run", registry)
-    clips = [_generate(i, seed=0) for i in range(4)]
+def _toy(run, registry, n):  # noqa: F811
+    """The briefly trained toy checkpoint, `n` held-out clips and the toy metrics plus a video error."""
     metrics = {m.name: m for m in TOY_METRICS}
     metrics["video_error"] = Metric(name="video_error", modalities=("video",), fn=mean_abs_error, higher_is_better=False)
+    return load_checkpoint(run / "run", registry), [_generate(i, seed=0) for i in range(n)], metrics
+
+
+def test_a_renderer_beats_its_control_and_every_step_gets_a_row(run, registry):  # noqa: F811
+    model, clips, metrics = _toy(run, registry, 4)
     rows = {r.step.split("->")[-1]: r for r in step_controls(model, clips, SPEECH_TO_VIDEO, metrics,
                                                              preferred={"video": "video_error"}, seed=0)}
     # the toy video is rendered from the clip's own semantic + image: exact with the real conditions
@@ -76,10 +80,7 @@ def test_a_renderer_beats_its_control_and_every_step_gets_a_row(run, registry): 
 def test_a_preferred_metric_that_scores_no_clip_gives_way_to_the_modalitys_own(run, registry):  # noqa: F811
     """A main metric that reads one dataset's layout scores no clip of another source: the step is
     judged by the modality's default metric instead, and the row says so."""
-    model = load_checkpoint(run / "run", registry)
-    clips = [_generate(i, seed=0) for i in range(3)]
-    metrics = {m.name: m for m in TOY_METRICS}
-    metrics["video_error"] = Metric(name="video_error", modalities=("video",), fn=mean_abs_error, higher_is_better=False)
+    model, clips, metrics = _toy(run, registry, 3)
 
     def other_layout(prediction, reference, *, meta):
         raise ValueError(f"clip {meta.clip_id}: not this metric's layout")
@@ -102,10 +103,7 @@ def test_each_lm_step_reports_the_likelihood_of_the_clips_own_output_under_both_
     from archon_framework.eval._controls import target_nll
     from archon_framework.eval._report import _controls_md
 
-    model = load_checkpoint(run / "run", registry)
-    clips = [_generate(i, seed=0) for i in range(3)]
-    metrics = {m.name: m for m in TOY_METRICS}
-    metrics["video_error"] = Metric(name="video_error", modalities=("video",), fn=mean_abs_error, higher_is_better=False)
+    model, clips, metrics = _toy(run, registry, 3)
     rows = {r.step.split("->")[-1]: r for r in step_controls(model, clips, SPEECH_TO_VIDEO, metrics,
                                                              preferred={"video": "video_error"}, seed=0)}
     video = rows.pop("video(c)")
