@@ -26,10 +26,8 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from archon_framework import Clip, TaskSuite, load_registry
-from archon_framework._tasks import parse_task
-from archon_framework.eval import derangement, paired_interval, target_nll
-from archon_framework.eval._cli import heldout_clips
+from archon_framework import Clip, TaskSuite, load_registry, parse_task
+from archon_framework.eval import derangement, heldout_clips, paired_interval, target_nll
 from archon_framework.infer import load_checkpoint
 from archon_framework.train import CheckpointConfig, DataConfig, ModelSection, OptimConfig, TrainConfig, Trainer
 from archon_synthetic_heads._generate import perform
@@ -49,10 +47,8 @@ def performed_clips(n: int, seed: int) -> list[Clip]:
 
 def code_info(clips: list[Clip], trainer: Trainer, n: int = 800) -> dict:
     """Mouth opening vs loudness, and the level-0 expression code's entropy with and without it."""
-    start, width = trainer.layout.range("expression").start, 0
-    blocks = trainer.levels
-    i = trainer.sampler.modality_names.index("expression")
-    width = int(blocks.width[i])
+    start = trainer.layout.range("expression").start
+    width = int(trainer.levels.width[trainer.sampler.modality_names.index("expression")])
     codes, mouth, loud = [], [], []
     for k, clip in enumerate(clips[:n]):
         local = np.asarray(trainer.cache.get(k, "expression", "full")) - start

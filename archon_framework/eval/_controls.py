@@ -38,8 +38,7 @@ from archon_framework._tasks import Slot
 from archon_framework.eval._score import is_set_level
 from archon_framework._chains import Chain, ChainStep, plan_chain
 from archon_framework.infer._board import Board
-from archon_framework.infer._generate import generate
-from archon_framework.infer._lm_steps import score_target
+from archon_framework.infer._generate import board_nll, generate
 from archon_framework.infer._model import LoadedModel
 from archon_framework.model import Sampling
 
@@ -234,9 +233,9 @@ def step_controls(
             clip, other = clips[i], clips[usable[perm[n]]]
             got = []
             for source, into in ((clip, nll[0]), (other, nll[1])):
-                if scored:
-                    into.append(target_nll(model, clip, {s: source[s.modality] for s in planned.inputs}, slot))
                 conds = {s: source[s.modality] for s in planned.inputs}
+                if scored:
+                    into.append(target_nll(model, clip, conds, slot))
                 result = generate(model, conds, one, meta=clip.meta, sampling=sampling, seed=seed + i,
                                   max_text_tokens=max_text_tokens)
                 got.append(result.value(slot))
@@ -265,18 +264,12 @@ def step_controls(
 
 
 def target_nll(model: LoadedModel, clip: Clip, conditions: Mapping[Slot, Any], slot: Slot) -> float:
-    """The LM's teacher-forced NLL (nats per token) of `clip`'s own `slot` given `conditions`.
-
-    The prompt is built as generation builds it (the conditions tokenized by their codecs, in
-    the clip's windows); each target token is scored by the restricted softmax decoding samples
-    from (`score_target`).
-    """
+    """The LM's teacher-forced NLL (nats per token) of `clip`'s own `slot` given `conditions`
+    (in the clip's windows; `board_nll`)."""
     board = Board(model, clip.meta)
-    for s, value in conditions.items():
+    for s, value in {**conditions, slot: clip[slot.modality]}.items():
         board.put_condition(s, value)
-    board.put_condition(slot, clip[slot.modality])
-    ex = model.serializer.serialize([board.payload(s) for s in conditions], board.payload(slot))
-    total, count = score_target(model.lm, ex.tokens, ex.prefix_len, model.codec(slot.modality).ranges(ex.target_len))
+    total, count = board_nll(model, board, tuple(conditions), slot)
     return total / max(count, 1)
 
 

@@ -139,8 +139,11 @@ class DemoConfig:
                 raise ConfigError(f"demo: chain_weights.{name} must be a number > 0, got {w!r}")
         if self.samples is not None and self.samples < 1:
             raise ConfigError(f"demo: samples must be >= 1, got {self.samples}")
-        if self.lm_loss not in ("range", "level", "full"):
-            raise ConfigError(f"demo: lm_loss must be 'range', 'level' or 'full', got {self.lm_loss!r}")
+        from archon_framework.train._config import LOSSES
+
+        if self.lm_loss not in LOSSES:
+            names = ", ".join(map(repr, LOSSES[:-1])) + f" or {LOSSES[-1]!r}"
+            raise ConfigError(f"demo: lm_loss must be {names}, got {self.lm_loss!r}")
         self._check_basics()
 
     def _check_basics(self) -> None:

@@ -32,7 +32,8 @@ from archon_framework.infer._lm_steps import decode_fixed, decode_until, free_bu
 from archon_framework.infer._model import LoadedModel
 from archon_framework.model import Sampling
 
-__all__ = ["Ids", "StepResult", "GenerationResult", "ChainScore", "generate", "edit", "choose_chain", "resolve_chain"]
+__all__ = ["Ids", "StepResult", "GenerationResult", "ChainScore", "generate", "edit", "choose_chain", "resolve_chain",
+           "board_nll"]
 
 StepKind = Literal["generated", "rendered", "given", "kept", "failed"]
 #: Values keyed by slot, as `Slot`s or as text (`"speech(current)"`).
@@ -392,13 +393,18 @@ def _score(model: LoadedModel, result: GenerationResult, tasks: Sequence[Task]) 
             board.raw[s.output] = s.value
     total, count = 0.0, 0
     for task in tasks:
-        inputs = [board.payload(s) for s in task.inputs]
-        target = board.payload(task.output)
-        ex = model.serializer.serialize(inputs, target)
-        ranges = model.codec(task.output.modality).ranges(ex.target_len)
-        nll, n = score_target(model.lm, ex.tokens, ex.prefix_len, ranges)
+        nll, n = board_nll(model, board, task.inputs, task.output)
         total, count = total + nll, count + n
     return total, count
+
+
+def board_nll(model: LoadedModel, board: Board, inputs: Sequence[Slot], output: Slot) -> tuple[float, int]:
+    """Teacher-forced NLL (nats, summed) of the board's `output` given its `inputs`, and the target
+    length: the prompt as generation builds it, each target token scored by the restricted
+    softmax decoding samples from (`score_target`)."""
+    ex = model.serializer.serialize([board.payload(s) for s in inputs], board.payload(output))
+    ranges = model.codec(output.modality).ranges(ex.target_len)
+    return score_target(model.lm, ex.tokens, ex.prefix_len, ranges)
 
 
 def choose_chain(

@@ -25,6 +25,10 @@ def _positive(instance, attribute, value) -> None:
         raise ConfigError(f"train config: {attribute.name} must be > 0, got {value}")
 
 
+#: The LM's training losses (`ModelSection.loss`).
+LOSSES = ("range", "level", "full")
+
+
 @attrs.frozen(kw_only=True)
 class ModelSection:
     """Which prefix-LM config to train (`tiny`, `small`, `paper_1b` or a TOML file).
@@ -48,7 +52,7 @@ class ModelSection:
 
     config: str = "tiny"
     seed: int = 0
-    loss: str = attrs.field(default="range", validator=attrs.validators.in_(("range", "level", "full")))
+    loss: str = attrs.field(default="range", validator=attrs.validators.in_(LOSSES))
     loss_chunk: int = attrs.field(default=256, validator=_positive)
 
 

@@ -145,9 +145,10 @@ def _step_function(optim: OptimConfig, steps: int, n_tasks: int, n_mods: int, le
     arrays) are constants of the compiled step.
     """
     n_levels = levels[0]
-    table = {k: np.asarray(v, np.int32).reshape(shape) for k, v, shape in levels[1:]}
+    parsed = _table_of(levels)
+    table = parsed.arrays()
     optimizer = _optimizer(optim, steps)
-    loss_levels = _table_of(levels) if level_loss else None
+    loss_levels = parsed if level_loss else None
 
     def loss_fn(model: PrefixLM, batch: dict[str, jax.Array]):
         loss, losses = batch_objective(model, batch, vocab_ranges, chunk_size or 256, loss_levels)
