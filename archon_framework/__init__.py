@@ -36,9 +36,11 @@ from archon_framework._prompt import (
     ParsedExample,
     Payload,
     PromptSerializer,
+    TIME_STEPS,
     SerializedExample,
     TextCodec,
     TextModalityCodec,
+    token_times,
 )
 from archon_framework._registry import DatasetSpec, Metric, PluginFailure, PluginInfo, PrepareStep
 from archon_framework._showcase import DemoSpec, EvalDefaults, EvalRow, EvalTable, RecipeFile
@@ -105,6 +107,8 @@ __all__ = [
     "Registry",
     "Renderer",
     "SerializedExample",
+    "TIME_STEPS",
+    "token_times",
     "Slot",
     "slot_value",
     "SlotCodec",

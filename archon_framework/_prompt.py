@@ -36,7 +36,30 @@ from archon_framework._modality import Modality
 from archon_framework._tasks import Slot, State, Task
 from archon_framework._vocab import TEXT_VOCABULARY, VocabLayout
 
-__all__ = ["TextCodec", "TextModalityCodec", "Payload", "SerializedExample", "ParsedExample", "PromptSerializer"]
+__all__ = [
+    "TextCodec", "TextModalityCodec", "Payload", "SerializedExample", "ParsedExample", "PromptSerializer",
+    "TIME_STEPS", "token_times",
+]
+
+TIME_STEPS = 100
+"""Time positions per clip window: the resolution of a token's time (``token_times``)."""
+
+
+def token_times(n: int, state: State | None) -> np.ndarray:
+    """The time position of each of the ``n`` tokens of a temporal payload, int32 ``[n]``.
+
+    A window's tokens spread evenly over its ``TIME_STEPS`` instants, token ``i`` at
+    ``floor(i * TIME_STEPS / n)``: a frame-ordered tokenizer's frame ``f`` of ``F`` then sits at
+    ``f / F`` of the window whatever its rate (25 speech frames or 7 expression latents a
+    second), so the tokens of one instant of two modalities share a time. A past window sits
+    one window earlier (``-TIME_STEPS``); tokens without a time (text, headers, time-invariant
+    and free-length payloads: ``state`` None) are all at time 0. Models with
+    ``PrefixLMConfig.time_pairs > 0`` rotate by it (``apply_rope``).
+    """
+    if state is None or state is State.STATIC or n == 0:
+        return np.zeros(n, np.int32)
+    times = (np.arange(n, dtype=np.int64) * TIME_STEPS) // n
+    return (times - (TIME_STEPS if state is State.PAST else 0)).astype(np.int32)
 
 
 @runtime_checkable
@@ -90,6 +113,7 @@ class SerializedExample:
     tokens: np.ndarray  # int32 [n] global ids
     prefix_len: int
     loss_mask: np.ndarray  # bool [n], True on the target
+    times: np.ndarray | None = None  # int32 [n] each token's time (`token_times`); None: all 0
 
     @property
     def target_len(self) -> int:
@@ -220,6 +244,14 @@ class PromptSerializer:
                 f"slot {payload.slot}: global id {bad} is outside the {vocab.name!r} range {rng.start}..{rng.stop - 1}"
             )
 
+    def slot_times(self, slot: Slot, n: int) -> np.ndarray:
+        """The time position of each of a slot's ``n`` tokens (``token_times``): spread over the
+        window for a fixed-length payload of a temporal modality, 0 for anything else (text,
+        time-invariant slots, an end-of-sequence id)."""
+        mod = self._modality(slot)
+        timed = mod.temporal and mod.num_tokens is not None and not self.is_text(slot.modality)
+        return token_times(n, slot.state if timed else None)
+
     def serialize(self, inputs: Sequence[Payload], output: Payload | Slot, *, target_tokens: int | None = None) -> SerializedExample:
         """Inputs plus an output payload (training) or an output slot (generation prompt).
 
@@ -231,10 +263,13 @@ class PromptSerializer:
         out_slot = output.slot if isinstance(output, Payload) else output
         Task(tuple(p.slot for p in inputs), out_slot)  # structural checks, TaskError on failure
         pieces: list[np.ndarray] = []
+        times: list[np.ndarray] = []
         for i, payload in enumerate(inputs):
             self._check_payload(payload)
             pieces.append(self._encode_structure(self._header(payload.slot, len(payload), first=i == 0, output=False)))
+            times.append(np.zeros(len(pieces[-1]), np.int32))
             pieces.append(payload.global_ids)
+            times.append(self.slot_times(payload.slot, len(payload)))
         out_mod = self._modality(out_slot)
         fixed = out_mod.num_tokens is not None and not self.is_text(out_slot.modality)
         if isinstance(output, Payload):
@@ -246,9 +281,10 @@ class PromptSerializer:
         else:
             n_out = None
         pieces.append(self._encode_structure(self._header(out_slot, n_out, first=False, output=True)))
+        times.append(np.zeros(len(pieces[-1]), np.int32))
         prefix = np.concatenate(pieces).astype(np.int32)
         if isinstance(output, Slot):
-            return SerializedExample(prefix, len(prefix), np.zeros(len(prefix), dtype=bool))
+            return SerializedExample(prefix, len(prefix), np.zeros(len(prefix), dtype=bool), np.concatenate(times))
         self._check_payload(output)
         if len(output) == 0 and not self.is_text(out_slot.modality):
             raise PromptError(f"output {out_slot}: a target needs at least one token")
@@ -256,9 +292,10 @@ class PromptSerializer:
         if self.is_text(out_slot.modality):
             target = np.concatenate([target, np.array([self.eos_global], dtype=np.int32)])
         tokens = np.concatenate([prefix, target]).astype(np.int32)
+        times.append(self.slot_times(out_slot, len(target)))
         loss = np.zeros(len(tokens), dtype=bool)
         loss[len(prefix):] = True
-        return SerializedExample(tokens, len(prefix), loss)
+        return SerializedExample(tokens, len(prefix), loss, np.concatenate(times))
 
     # ------------------------------------------------------------------ parse
     def parse(self, tokens: Any, prefix_len: int | None = None) -> ParsedExample:

@@ -215,3 +215,25 @@ def test_an_empty_payload_round_trips(serializer):
     ex = serializer.serialize(inputs, serializer.payload(Slot("expression", "c"), local_ids=[1]))
     parsed = serializer.parse(ex.tokens, ex.prefix_len)
     assert parsed.inputs == tuple(inputs)
+
+
+def test_tokens_carry_their_times(serializer, toy_registry):
+    """Temporal payloads spread over the window (a past one a window earlier); text, headers and
+    time-invariant payloads sit at time 0; a generation prompt's times are the training prefix's."""
+    from archon_framework import State, token_times
+
+    layout = toy_registry.layout()
+    speech = serializer.payload(Slot("speech", "p"), local_ids=np.arange(8))
+    image = serializer.payload(Slot("image", "t"), local_ids=[1, 2])
+    target = serializer.payload(Slot("expression", "c"), local_ids=[3, 4, 5, 6])
+    ex = serializer.serialize([speech, image], target)
+    assert ex.times.shape == ex.tokens.shape
+    in_range = {m: layout.range(m).contains(ex.tokens) for m in ("speech", "image", "expression", "text")}
+    np.testing.assert_array_equal(ex.times[in_range["speech"]], token_times(8, State.PAST))
+    np.testing.assert_array_equal(ex.times[in_range["expression"]], token_times(4, State.CURRENT))
+    assert not ex.times[in_range["image"] | in_range["text"]].any()
+    np.testing.assert_array_equal(serializer.slot_times(target.slot, 4), ex.times[ex.prefix_len:])
+    prompt = serializer.serialize([speech, image], target.slot, target_tokens=4)
+    np.testing.assert_array_equal(prompt.times, ex.times[: ex.prefix_len])
+    text = serializer.serialize([speech], serializer.payload(Slot("script", "c"), text="ok"))
+    assert not text.times[text.prefix_len:].any()  # a free-length text target has no time

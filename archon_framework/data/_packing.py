@@ -25,10 +25,11 @@ PACKED_FEATURES = (
     "loss_mask",
     "task_ids",
     "modality_ids",
+    "times",
 )
 """The keys of every packed window, each an array ``[seq_len]``."""
 
-_PER_TOKEN = ("tokens", "prefix_mask", "loss_mask", "task_ids", "modality_ids")
+_PER_TOKEN = ("tokens", "prefix_mask", "loss_mask", "task_ids", "modality_ids", "times")
 _PAD_ID = -1  # task_ids / modality_ids on padding: no task, no modality
 
 
@@ -53,12 +54,15 @@ class LMExample:
             copied to every token so losses can be aggregated per task.
         modality_ids: Optional ``int32[n]``: per token, the index of the modality it belongs to
             (for per-modality losses); -1 on every token when absent.
+        times: Optional ``int32[n]``: per token, its time position (``archon_framework.token_times``;
+            read by models with ``time_pairs > 0``); 0 on every token when absent.
     """
 
     global_ids: np.ndarray = attrs.field(converter=_int_array)
     prefix_len: int = attrs.field(converter=int)
     task_id: int = attrs.field(default=0, converter=int)
     modality_ids: np.ndarray | None = attrs.field(default=None, converter=_optional_int_array)
+    times: np.ndarray | None = attrs.field(default=None, converter=_optional_int_array)
 
     def __attrs_post_init__(self) -> None:
         n = self.global_ids.shape[0]
@@ -75,6 +79,8 @@ class LMExample:
                 f"task {self.task_id}: modality_ids has {self.modality_ids.shape[0]} entries for "
                 f"{n} tokens"
             )
+        if self.times is not None and self.times.shape[0] != n:
+            raise DataError(f"task {self.task_id}: times has {self.times.shape[0]} entries for {n} tokens")
 
     def __len__(self) -> int:
         return int(self.global_ids.shape[0])
@@ -103,6 +109,7 @@ class LMExample:
             prefix_len=example.prefix_len,
             task_id=task_id,
             modality_ids=modality_ids,
+            times=getattr(example, "times", None),
         )
 
     @classmethod
@@ -115,7 +122,7 @@ class LMExample:
             if unknown:
                 raise DataError(
                     f"example has unknown keys {sorted(unknown)}; expected global_ids, prefix_len, "
-                    "task_id, modality_ids"
+                    "task_id, modality_ids, times"
                 )
             return cls(**value)
         raise DataError(f"cannot pack a {type(value).__name__}; give LMExample or a mapping")
@@ -149,6 +156,7 @@ class _ToFeatures(grain.transforms.Map):
             "modality_ids": (
                 np.full((n,), _PAD_ID, np.int32) if ex.modality_ids is None else ex.modality_ids
             ),
+            "times": np.zeros((n,), np.int32) if ex.times is None else ex.times,
         }
 
 
@@ -196,6 +204,7 @@ def _rekey(packed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         "loss_mask": packed["loss_mask"],
         "task_ids": packed["task_ids"],
         "modality_ids": packed["modality_ids"],
+        "times": packed["times"],
     }
 
 
@@ -228,7 +237,8 @@ def pack_examples(
     ``[seq_len]`` arrays (:data:`PACKED_FEATURES`): ``tokens`` int32 (0 on padding),
     ``segment_ids`` int32 (1, 2, ... per example, 0 = padding), ``positions`` int32 (restart at 0
     per example), ``prefix_mask`` and ``loss_mask`` bool (loss on targets only), ``task_ids`` and
-    ``modality_ids`` int32 (-1 on padding). Batch them with ``.batch(n, drop_remainder=True)``.
+    ``modality_ids`` int32 (-1 on padding), ``times`` int32 (each token's time, 0 on padding).
+    Batch them with ``.batch(n, drop_remainder=True)``.
 
     With ``seq_len=10`` and 2 bins, examples A (5 tokens, prefix 3, task 0), B (3, prefix 1,
     task 1), C (6, prefix 2, task 2), D (4, prefix 4, task 0) arrive in that order: A and B go to
@@ -293,6 +303,7 @@ def pack_examples(
             "loss_mask": None,
             "task_ids": _PAD_ID,
             "modality_ids": _PAD_ID,
+            "times": None,
         },
     )
     return packed.map(_rekey)

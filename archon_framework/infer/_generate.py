@@ -150,15 +150,18 @@ def _run_generate(model: LoadedModel, board: Board, step: PlannedStep, key: jax.
         budget = mod.max_tokens or 256
         if max_text_tokens is not None:
             budget = min(budget, max_text_tokens)
-        prompt = ser.serialize(inputs, slot).tokens
+        prompt_ex = ser.serialize(inputs, slot)
+        prompt = prompt_ex.tokens
         room = free_budget(prompt.shape[0], budget, model.lm.config.max_seq_len)
         if room < budget:
             note = f"text budget {room} tokens (max_seq_len {model.lm.config.max_seq_len})"
             budget = room
         if budget < 1:
             raise TaskError(f"{slot}: the prompt ({prompt.shape[0]} tokens) leaves no room in max_seq_len={model.lm.config.max_seq_len}")
-        uncond = ser.serialize(drop_conditions(inputs), slot).tokens if guided else None
-        ids, ended = decode_until(model.lm, prompt, codec.ranges(budget), ser.eos_global, key, sampling, uncond)
+        uncond_ex = ser.serialize(drop_conditions(inputs), slot) if guided else None
+        ids, ended = decode_until(model.lm, prompt, codec.ranges(budget), ser.eos_global, key, sampling,
+                                  None if uncond_ex is None else uncond_ex.tokens,
+                                  (prompt_ex.times, None, None if uncond_ex is None else uncond_ex.times))
         seconds = time.perf_counter() - start
         text, text_note = lenient_text(model, ids)
         value = codec.value_of(text)
@@ -166,9 +169,13 @@ def _run_generate(model: LoadedModel, board: Board, step: PlannedStep, key: jax.
         result_ids, finished = ids, ended
     else:
         n = board.expected_tokens(slot)
-        prompt = ser.serialize(inputs, slot, target_tokens=n).tokens
-        uncond = ser.serialize(drop_conditions(inputs), slot, target_tokens=n).tokens if guided else None
-        result_ids = decode_fixed(model.lm, prompt, codec.ranges(n), key, sampling, uncond)  # type: ignore[arg-type]
+        if n is None:
+            raise TaskError(f"{slot}: {slot.modality!r} is not text and declares no token count (num_tokens) for a window")
+        prompt_ex = ser.serialize(inputs, slot, target_tokens=n)
+        uncond_ex = ser.serialize(drop_conditions(inputs), slot, target_tokens=n) if guided else None
+        result_ids = decode_fixed(model.lm, prompt_ex.tokens, codec.ranges(n), key, sampling,
+                                  None if uncond_ex is None else uncond_ex.tokens,
+                                  (prompt_ex.times, ser.slot_times(slot, n), None if uncond_ex is None else uncond_ex.times))
         seconds = time.perf_counter() - start
         finished = True
         try:
@@ -404,7 +411,7 @@ def board_nll(model: LoadedModel, board: Board, inputs: Sequence[Slot], output: 
     softmax decoding samples from (`score_target`)."""
     ex = model.serializer.serialize([board.payload(s) for s in inputs], board.payload(output))
     ranges = model.codec(output.modality).ranges(ex.target_len)
-    return score_target(model.lm, ex.tokens, ex.prefix_len, ranges)
+    return score_target(model.lm, ex.tokens, ex.prefix_len, ranges, ex.times)
 
 
 def choose_chain(

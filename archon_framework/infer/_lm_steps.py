@@ -103,12 +103,22 @@ def _padded(prompt: np.ndarray, size: int) -> jnp.ndarray:
     return jnp.asarray(buf)
 
 
-def _uncond(uncond: np.ndarray | None, budget: int, max_seq_len: int):
-    """The padded unconditional prompt and its length (None, None when not guided)."""
+def _uncond(uncond: np.ndarray | None, budget: int, max_seq_len: int, times: np.ndarray | None = None):
+    """The padded unconditional prompt, its length and its token times (None, None, None when
+    not guided)."""
     if uncond is None:
-        return None, None
+        return None, None, None
     size = bucket(uncond.shape[0], budget, max_seq_len)
-    return _padded(uncond, size), jnp.int32(uncond.shape[0])
+    return _padded(uncond, size), jnp.int32(uncond.shape[0]), _times(times, size)
+
+
+def _times(times: np.ndarray | None, size: int) -> jnp.ndarray:
+    """Token times padded (with 0) or cut to ``size``; all 0 when None (`SerializedExample.times`)."""
+    buf = np.zeros(size, np.int32)
+    if times is not None:
+        n = min(size, times.shape[0])
+        buf[:n] = times[:n]
+    return jnp.asarray(buf)
 
 
 def _block_starts(ranges: StepRanges, size: int) -> jnp.ndarray:
@@ -118,19 +128,23 @@ def _block_starts(ranges: StepRanges, size: int) -> jnp.ndarray:
 
 
 @eqx.filter_jit
-def _fixed(lm, buffer, prefix_len, key, starts, length, uncond, uncond_len, num_tokens: int, width: int,
+def _fixed(lm, buffer, prefix_len, key, starts, length, uncond, uncond_len, times, num_tokens: int, width: int,
            sampling: Sampling):
+    prefix_times, target_times, uncond_times = times
     return generate_tokens(lm, buffer, num_tokens=num_tokens, key=key, sampling=sampling, vocab_size=width,
-                    prefix_len=prefix_len, block_starts=starts, length=length, uncond_tokens=uncond,
-                    uncond_len=uncond_len)
+                           prefix_len=prefix_len, block_starts=starts, length=length, uncond_tokens=uncond,
+                           uncond_len=uncond_len, prefix_times=prefix_times, target_times=target_times,
+                           uncond_times=uncond_times)
 
 
 @eqx.filter_jit
-def _until(lm, buffer, prefix_len, key, starts, eos, uncond, uncond_len, max_tokens: int, width: int,
+def _until(lm, buffer, prefix_len, key, starts, eos, uncond, uncond_len, times, max_tokens: int, width: int,
            sampling: Sampling):
+    prefix_times, target_times, uncond_times = times
     return generate_tokens_until(lm, buffer, max_tokens=max_tokens, eos_id=eos, key=key, sampling=sampling,
-                          vocab_size=width, prefix_len=prefix_len, block_starts=starts, uncond_tokens=uncond,
-                          uncond_len=uncond_len)
+                                 vocab_size=width, prefix_len=prefix_len, block_starts=starts, uncond_tokens=uncond,
+                                 uncond_len=uncond_len, prefix_times=prefix_times, target_times=target_times,
+                                 uncond_times=uncond_times)
 
 
 def _check_guidance(sampling: Sampling, uncond: np.ndarray | None) -> np.ndarray | None:
@@ -142,10 +156,12 @@ def _check_guidance(sampling: Sampling, uncond: np.ndarray | None) -> np.ndarray
 
 
 def decode_fixed(lm: PrefixLM, prompt: np.ndarray, ranges: StepRanges, key: jax.Array, sampling: Sampling,
-                 uncond: np.ndarray | None = None) -> np.ndarray:
+                 uncond: np.ndarray | None = None, times: tuple = (None, None, None)) -> np.ndarray:
     """Exactly ``len(ranges.starts)`` global ids after ``prompt``, with the KV cache.
 
-    ``uncond`` is the unconditional prompt, read when ``sampling.guidance`` is not 0.
+    ``uncond`` is the unconditional prompt, read when ``sampling.guidance`` is not 0. ``times``:
+    the token times of the prompt, of the generated positions and of the unconditional prompt
+    (``SerializedExample.times``, ``PromptSerializer.slot_times``; each None: all 0).
     """
     n = ranges.starts.shape[0]
     max_len = lm.config.max_seq_len
@@ -153,20 +169,24 @@ def decode_fixed(lm: PrefixLM, prompt: np.ndarray, ranges: StepRanges, key: jax.
     longest = prompt.shape[0] if uncond is None else max(prompt.shape[0], uncond.shape[0])
     buf = target_bucket(n, longest, max_len)
     size = bucket(prompt.shape[0], buf, max_len)
-    u_tokens, u_len = _uncond(uncond, buf, max_len)
+    u_tokens, u_len, u_times = _uncond(uncond, buf, max_len, times[2])
+    clocks = (_times(times[0], size), _times(times[1], buf), u_times)
     out = _fixed(lm, _padded(prompt, size), jnp.int32(prompt.shape[0]), key, _block_starts(ranges, buf),
-                 jnp.int32(n), u_tokens, u_len, buf, ranges.width, sampling)
+                 jnp.int32(n), u_tokens, u_len, clocks, buf, ranges.width, sampling)
     return np.asarray(out, dtype=np.int32)[:n]
 
 
 def decode_until(lm: PrefixLM, prompt: np.ndarray, ranges: StepRanges, eos: int, key: jax.Array,
-                 sampling: Sampling, uncond: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
-    """Free-length ids until ``eos`` within ``len(ranges.starts)``; (ids without eos, ended)."""
+                 sampling: Sampling, uncond: np.ndarray | None = None,
+                 times: tuple = (None, None, None)) -> tuple[np.ndarray, bool]:
+    """Free-length ids until ``eos`` within ``len(ranges.starts)``; (ids without eos, ended).
+    ``times`` as in `decode_fixed`."""
     n = ranges.starts.shape[0]
     size = bucket(prompt.shape[0], n, lm.config.max_seq_len)
-    u_tokens, u_len = _uncond(_check_guidance(sampling, uncond), n, lm.config.max_seq_len)
+    u_tokens, u_len, u_times = _uncond(_check_guidance(sampling, uncond), n, lm.config.max_seq_len, times[2])
+    clocks = (_times(times[0], size), _times(times[1], n), u_times)
     gen = _until(lm, _padded(prompt, size), jnp.int32(prompt.shape[0]), key, jnp.asarray(ranges.starts),
-                 jnp.int32(eos), u_tokens, u_len, n, ranges.width, sampling)
+                 jnp.int32(eos), u_tokens, u_len, clocks, n, ranges.width, sampling)
     length = int(gen.length)
     ids = np.asarray(gen.global_ids, dtype=np.int32)
     ended = length < n and int(ids[length]) == eos
@@ -174,11 +194,11 @@ def decode_until(lm: PrefixLM, prompt: np.ndarray, ranges: StepRanges, eos: int,
 
 
 @eqx.filter_jit
-def _nll(lm, tokens, real_len, prefix_len, starts, width: int):
+def _nll(lm, tokens, times, real_len, prefix_len, starts, width: int):
     size = tokens.shape[0]
     idx = jnp.arange(size)
-    hidden = lm.hidden_states(tokens, segment_ids=(idx < real_len).astype(jnp.int32), positions=idx,
-                              prefix_mask=idx < prefix_len)
+    hidden = lm.hidden_states(tokens, segment_ids=(idx < real_len).astype(jnp.int32),
+                              positions=jnp.stack([idx, times], axis=-1), prefix_mask=idx < prefix_len)
     pred = jnp.roll(hidden, 1, axis=0)  # pred[i] = hidden[i - 1] predicts token i
 
     def one(args):
@@ -191,11 +211,13 @@ def _nll(lm, tokens, real_len, prefix_len, starts, width: int):
     return jnp.where(mask, nll, 0.0).sum(), mask.sum()
 
 
-def score_target(lm: PrefixLM, tokens: np.ndarray, prefix_len: int, ranges: StepRanges) -> tuple[float, int]:
+def score_target(lm: PrefixLM, tokens: np.ndarray, prefix_len: int, ranges: StepRanges,
+                 times: np.ndarray | None = None) -> tuple[float, int]:
     """Teacher-forced NLL (nats, summed) of the target ``tokens[prefix_len:]`` and its length.
 
     Each target token is scored by the same restricted-range softmax that decoding samples
-    from (``ranges`` gives one block per target position).
+    from (``ranges`` gives one block per target position). ``times``: each token's time
+    (``SerializedExample.times``; None: all 0), read by models that rotate by time.
     """
     n = tokens.shape[0]
     size = _ladder(n, _MIN_BUCKET)
@@ -204,5 +226,9 @@ def score_target(lm: PrefixLM, tokens: np.ndarray, prefix_len: int, ranges: Step
     size = min(size, lm.config.max_seq_len)
     starts = np.zeros(size, np.int32)
     starts[prefix_len:n] = ranges.starts[: n - prefix_len]
-    total, count = _nll(lm, _padded(tokens, size), jnp.int32(n), jnp.int32(prefix_len), jnp.asarray(starts), ranges.width)
+    at = np.zeros(size, np.int32)
+    if times is not None:
+        at[:n] = times
+    total, count = _nll(lm, _padded(tokens, size), jnp.asarray(at), jnp.int32(n), jnp.int32(prefix_len),
+                        jnp.asarray(starts), ranges.width)
     return float(total), int(count)

@@ -88,6 +88,10 @@ class PrefixLMConfig:
         z_loss: Weight of PaLM's auxiliary ``(log Z)^2`` loss; 0 disables it.
         max_seq_len: Longest window (packed context or prefix plus generation) the model serves.
         dtype: Parameter and activation dtype; softmax, norms and the loss always run in float32.
+        time_pairs: Rotary pairs of each head turned by the token's time instead of its place
+            (time-aligned multimodal RoPE, see ``apply_rope``): a target frame then finds the
+            condition frames of its instant at one relative offset whatever the modalities'
+            token rates. 0 (the default, and every checkpoint saved before it existed): one axis.
         factorized: Vocabulary ranges predicted as two factors (:class:`FactorizedRange`); the
             other ids keep the exact tied head. Empty (the tiny and small configs) leaves the
             model as before.
@@ -104,6 +108,7 @@ class PrefixLMConfig:
     z_loss: float = 1e-4
     max_seq_len: int = attrs.field(default=8192, validator=_positive)
     dtype: str = "float32"
+    time_pairs: int = attrs.field(default=0)
     factorized: tuple[FactorizedRange, ...] = attrs.field(default=(), converter=_to_factorized)
 
     def __attrs_post_init__(self) -> None:
@@ -120,6 +125,11 @@ class PrefixLMConfig:
             raise ConfigError(
                 f"model config: head size d_model/n_heads={self.d_model // self.n_heads} must be "
                 "even for rotary positions"
+            )
+        if not 0 <= self.time_pairs < self.d_model // self.n_heads // 2:
+            raise ConfigError(
+                f"model config field 'time_pairs' must lie in 0..{self.d_model // self.n_heads // 2 - 1} "
+                f"(rotary pairs of a head of {self.d_model // self.n_heads}), got {self.time_pairs}"
             )
         if self.dtype not in _DTYPES:
             raise ConfigError(

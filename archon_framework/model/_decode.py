@@ -72,17 +72,25 @@ class Generation(NamedTuple):
     length: Int[Array, ""]
 
 
+def _places(idx, times):
+    """Rotary positions ``[n, 2]``: each token's place and its time (0 when ``times`` is None)."""
+    return jnp.stack([idx, jnp.zeros_like(idx) if times is None else jnp.asarray(times, idx.dtype)], axis=-1)
+
+
 def prefill(
     model: PrefixLM,
     prefix_tokens: Int[Array, " prefix"],
     prefix_len: Int[Array, ""] | int,
     cache_len: int,
+    prefix_times: Int[Array, " prefix"] | None = None,
 ) -> tuple[KVCache, Float[Array, " embed"]]:
     """One bidirectional forward over the prompt; fills the cache and returns the last hidden state.
 
     Positions ``0 .. prefix_len - 1`` are prefix tokens attending to each other in both
     directions (never prefill a prefix token by token: that would make it causal). Buffer entries
     from ``prefix_len`` on are padding; their cache entries are overwritten by the decoded tokens.
+    ``prefix_times`` gives each prompt token's time (``SerializedExample.times``; None: all 0),
+    which models with ``time_pairs > 0`` rotate by.
 
     Returns:
         The cache (``cache_len`` entries) and the final-normed hidden state at ``prefix_len - 1``,
@@ -93,7 +101,7 @@ def prefill(
     valid = idx < prefix_len
     mask = valid[:, None] & valid[None, :]  # [prefix, prefix] bidirectional over the prompt
     x = model.embed(jnp.where(valid, prefix_tokens, 0))  # [prefix, embed]; padding ids unchecked
-    x, (keys, values) = model.run_blocks(x, idx, mask)  # keys: [layers, prefix, kv_heads, head]
+    x, (keys, values) = model.run_blocks(x, _places(idx, prefix_times), mask)  # keys: [layers, prefix, kv_heads, head]
     pad = ((0, 0), (0, cache_len - p), (0, 0), (0, 0))
     cache = KVCache(jnp.pad(keys, pad), jnp.pad(values, pad))  # [layers, cache, kv_heads, head]
     last = jax.lax.dynamic_index_in_dim(x, prefix_len - 1, axis=0, keepdims=False)  # [embed]
@@ -101,9 +109,9 @@ def prefill(
 
 
 def decode_step(
-    model: PrefixLM, cache: KVCache, token: Int[Array, ""], index: Int[Array, ""]
+    model: PrefixLM, cache: KVCache, token: Int[Array, ""], index: Int[Array, ""], time: Int[Array, ""] | int = 0
 ) -> tuple[KVCache, Float[Array, " embed"]]:
-    """Feed one token at position ``index`` (which is also its cache entry).
+    """Feed one token at position ``index`` (which is also its cache entry) and time ``time``.
 
     It attends to every cache entry ``<= index``: the whole prompt and the tokens decoded so far.
 
@@ -113,7 +121,7 @@ def decode_step(
     dynamic, static = eqx.partition(model.blocks, eqx.is_array)
     cache_len = cache.keys.shape[1]
     mask = (jnp.arange(cache_len) <= index)[None, :]  # [1, cache]
-    positions = jnp.reshape(index, (1,))
+    positions = jnp.reshape(jnp.stack([jnp.asarray(index, jnp.int32), jnp.asarray(time, jnp.int32)]), (1, 2))
 
     def body(h, layer):
         layer_params, k_cache, v_cache = layer
@@ -135,34 +143,41 @@ class _Streams(NamedTuple):
 
     caches: tuple[KVCache, ...]
     lengths: tuple  # real prompt length of each stream
+    target_times: Array | None  # per generated position, its time (None: all 0)
 
 
-def _start(model, prefix_tokens, prefix_len, budget: int, sampling: Sampling, uncond_tokens, uncond_len):
-    """Prefill the conditioned prompt (and the unconditional one when guided)."""
-    prompts = [(prefix_tokens, prefix_len)]
+def _start(model, prefix_tokens, prefix_len, budget: int, sampling: Sampling, uncond_tokens, uncond_len,
+           times: tuple = (None, None, None)):
+    """Prefill the conditioned prompt (and the unconditional one when guided).
+
+    ``times``: the conditioned prompt's, the generated positions' and the unconditional prompt's
+    token times (each None: all 0)."""
+    prefix_times, target_times, uncond_times = times
+    prompts = [(prefix_tokens, prefix_len, prefix_times)]
     if sampling.guidance != 0.0:
         if uncond_tokens is None:
             raise ConfigError(
                 f"guidance {sampling.guidance} needs uncond_tokens: the prompt with its conditions removed"
             )
-        prompts.append((uncond_tokens, uncond_tokens.shape[0] if uncond_len is None else uncond_len))
+        prompts.append((uncond_tokens, uncond_tokens.shape[0] if uncond_len is None else uncond_len, uncond_times))
     caches, hidden, lengths = [], [], []
-    for tokens, n in prompts:
-        cache, h = prefill(model, tokens, n, tokens.shape[0] + budget)
+    for tokens, n, t in prompts:
+        cache, h = prefill(model, tokens, n, tokens.shape[0] + budget, t)
         caches.append(cache)
         hidden.append(h)
         lengths.append(n)
-    return _Streams(tuple(caches), tuple(lengths)), tuple(hidden)
+    return _Streams(tuple(caches), tuple(lengths), target_times), tuple(hidden)
 
 
 def _advance(model, streams: _Streams, token, step) -> tuple[_Streams, tuple]:
     """Feed generated token ``step - 1`` to every stream; the hidden states predicting ``step``."""
     caches, hidden = [], []
+    time = 0 if streams.target_times is None else streams.target_times[step - 1]
     for cache, n in zip(streams.caches, streams.lengths):
-        cache, h = decode_step(model, cache, token, n + step - 1)
+        cache, h = decode_step(model, cache, token, n + step - 1, time)
         caches.append(cache)
         hidden.append(h)
-    return _Streams(tuple(caches), streams.lengths), tuple(hidden)
+    return _Streams(tuple(caches), streams.lengths, streams.target_times), tuple(hidden)
 
 
 def _draw(
@@ -244,6 +259,9 @@ def generate_tokens(
     length: Int[Array, ""] | None = None,
     uncond_tokens: Int[Array, " uncond"] | None = None,
     uncond_len: int | Int[Array, ""] | None = None,
+    prefix_times: Int[Array, " prefix"] | None = None,
+    target_times: Int[Array, " num_tokens"] | None = None,
+    uncond_times: Int[Array, " uncond"] | None = None,
 ) -> Int[Array, " num_tokens"]:
     """Generate exactly ``num_tokens`` global ids from ``[vocab_start, vocab_start + vocab_size)``.
 
@@ -271,6 +289,9 @@ def generate_tokens(
         uncond_tokens: With ``sampling.guidance != 0``: the unconditional prompt (the same
             prompt with its condition payloads removed), possibly padded past ``uncond_len``.
         uncond_len: Its real length; defaults to its length.
+        prefix_times, target_times, uncond_times: The time of each prompt token, of each
+            generated position and of each unconditional prompt token (``SerializedExample.times``,
+            ``PromptSerializer.slot_times``), for models that rotate by time; None: all 0.
 
     Returns:
         ``int32[num_tokens]`` global ids.
@@ -278,7 +299,8 @@ def generate_tokens(
     p = prefix_tokens.shape[0]
     size = _check(model, p, num_tokens, vocab_start, vocab_size, block_starts, uncond_tokens)
     prefix_len = p if prefix_len is None else prefix_len
-    streams, hidden = _start(model, prefix_tokens, prefix_len, num_tokens, sampling, uncond_tokens, uncond_len)
+    streams, hidden = _start(model, prefix_tokens, prefix_len, num_tokens, sampling, uncond_tokens, uncond_len,
+                             (prefix_times, target_times, uncond_times))
 
     def draw(h, step):
         return _draw(model, h, key, step, sampling, vocab_start, size, block_starts)
@@ -322,6 +344,9 @@ def generate_tokens_until(
     block_starts: Int[Array, " max_tokens"] | None = None,
     uncond_tokens: Int[Array, " uncond"] | None = None,
     uncond_len: int | Int[Array, ""] | None = None,
+    prefix_times: Int[Array, " prefix"] | None = None,
+    target_times: Int[Array, " max_tokens"] | None = None,
+    uncond_times: Int[Array, " uncond"] | None = None,
 ) -> Generation:
     """Generate until the end-of-sequence id ``eos_id`` or ``max_tokens`` (free-length output).
 
@@ -329,7 +354,8 @@ def generate_tokens_until(
     prompt stopped). ``eos_id`` is a global id inside the target range. The token stream is the
     same as :func:`generate_tokens` would give up to and including the first ``eos_id``. ``eos_id`` may
     be traced (no recompilation per id), in which case its range is not checked here.
-    ``block_starts`` and guidance (``uncond_tokens``) work as in :func:`generate_tokens`.
+    ``block_starts``, guidance (``uncond_tokens``) and the token times work as in
+    :func:`generate_tokens`.
 
     Raises:
         VocabError: ``eos_id`` is not in the target range.
@@ -343,7 +369,8 @@ def generate_tokens_until(
             f"eos_id {eos_id} is outside the generation range [{vocab_start}, {vocab_start + size})"
         )
     prefix_len = p if prefix_len is None else prefix_len
-    streams, hidden = _start(model, prefix_tokens, prefix_len, max_tokens, sampling, uncond_tokens, uncond_len)
+    streams, hidden = _start(model, prefix_tokens, prefix_len, max_tokens, sampling, uncond_tokens, uncond_len,
+                             (prefix_times, target_times, uncond_times))
 
     def draw(h, step):
         return _draw(model, h, key, step, sampling, vocab_start, size, block_starts)
@@ -366,11 +393,11 @@ def generate_tokens_until(
     return Generation(global_ids=out, valid=valid, length=valid.sum().astype(jnp.int32))
 
 
-def _last_hidden(model, buffer, n, step):
+def _last_hidden(model, buffer, times, n, step):
     """Full forward over ``buffer`` (prompt of ``n`` tokens + ``step`` generated); the state at the end."""
     idx = jnp.arange(buffer.shape[0])
     segment_ids = (idx < n + step).astype(jnp.int32)  # later positions are padding
-    hidden = model.hidden_states(buffer, segment_ids=segment_ids, positions=idx, prefix_mask=idx < n)
+    hidden = model.hidden_states(buffer, segment_ids=segment_ids, positions=_places(idx, times), prefix_mask=idx < n)
     return jax.lax.dynamic_index_in_dim(hidden, n + step - 1, axis=0, keepdims=False)
 
 
@@ -385,6 +412,9 @@ def generate_tokens_uncached(
     vocab_size: int | None = None,
     block_starts: Int[Array, " num_tokens"] | None = None,
     uncond_tokens: Int[Array, " uncond"] | None = None,
+    prefix_times: Int[Array, " prefix"] | None = None,
+    target_times: Int[Array, " num_tokens"] | None = None,
+    uncond_times: Int[Array, " uncond"] | None = None,
 ) -> Int[Array, " num_tokens"]:
     """Reference generation without a cache: a full forward over the whole buffer per token.
 
@@ -392,18 +422,21 @@ def generate_tokens_uncached(
     exists to test the cache and to measure what the cache saves (``benchmarks/lm_decode.py``).
     """
     size = _check(model, prefix_tokens.shape[0], num_tokens, vocab_start, vocab_size, block_starts, uncond_tokens)
-    prompts = [prefix_tokens]
+    prompts = [(prefix_tokens, prefix_times)]
     if sampling.guidance != 0.0:
         if uncond_tokens is None:
             raise ConfigError(f"guidance {sampling.guidance} needs uncond_tokens: the prompt with its conditions removed")
-        prompts.append(uncond_tokens)
-    buffers = tuple(jnp.zeros((t.shape[0] + num_tokens,), jnp.int32).at[: t.shape[0]].set(t) for t in prompts)
+        prompts.append((uncond_tokens, uncond_times))
+    gen_times = jnp.zeros((num_tokens,), jnp.int32) if target_times is None else jnp.asarray(target_times, jnp.int32)
+    buffers = tuple(jnp.zeros((t.shape[0] + num_tokens,), jnp.int32).at[: t.shape[0]].set(t) for t, _ in prompts)
+    clocks = tuple(jnp.concatenate([jnp.zeros((t.shape[0],), jnp.int32) if c is None else jnp.asarray(c, jnp.int32),
+                                    gen_times[:num_tokens]]) for t, c in prompts)
 
     def body(buffers, step):
-        hidden = tuple(_last_hidden(model, b, t.shape[0], step) for b, t in zip(buffers, prompts))
+        hidden = tuple(_last_hidden(model, b, c, t.shape[0], step) for b, c, (t, _) in zip(buffers, clocks, prompts))
         tok = _draw(model, hidden, key, step, sampling, vocab_start, size, block_starts)
         buffers = tuple(
-            jax.lax.dynamic_update_index_in_dim(b, tok, t.shape[0] + step, axis=0) for b, t in zip(buffers, prompts)
+            jax.lax.dynamic_update_index_in_dim(b, tok, t.shape[0] + step, axis=0) for b, (t, _) in zip(buffers, prompts)
         )
         return buffers, tok
 

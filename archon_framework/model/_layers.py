@@ -43,16 +43,42 @@ class RMSNorm(eqx.Module):
 
 
 def apply_rope(
-    x: Float[Array, "seq heads head"], positions: Int[Array, " seq"], base: float
+    x: Float[Array, "seq heads head"],
+    positions: Int[Array, " seq"] | Int[Array, "seq 2"],
+    base: float,
+    time_pairs: int = 0,
 ) -> Float[Array, "seq heads head"]:
     """Rotary position embedding (Su et al. 2021), "rotate_half" (GPT-NeoX) convention.
 
     The head is split into halves ``(x1, x2)`` rotated pairwise by ``positions * base^(-2i/d)``.
     The convention matters for loading foreign checkpoints: GPT-J's interleaved pairs differ.
+
+    With ``time_pairs > 0`` the rotation has two axes (time-aligned multimodal RoPE, as
+    Qwen2.5-Omni's TMRoPE and Qwen2-VL's M-RoPE): ``positions`` is ``[seq, 2]`` (column 0 the
+    token's place in its example, column 1 its time, see ``archon_framework.token_times``); the
+    first ``half - time_pairs`` pairs rotate by the place, the last ``time_pairs`` by the time,
+    each axis over its own frequency ladder. A ``[seq, 2]`` array with ``time_pairs == 0`` uses
+    column 0 only, so one batch layout serves both kinds of model.
+
+    Raises:
+        ValueError: the model rotates by time but ``positions`` has no time column.
     """
     half = x.shape[-1] // 2
-    freqs = base ** (-jnp.arange(half, dtype=jnp.float32) / half)  # [half]
-    angles = positions.astype(jnp.float32)[:, None] * freqs[None, :]  # [seq, half]
+    if positions.ndim == 2:
+        place, time = positions[:, 0], positions[:, 1]
+    elif time_pairs:
+        raise ValueError(
+            f"this model rotates {time_pairs} of its {half} rotary pairs by token time: pass "
+            "positions [seq, 2] (place, time), not [seq]"
+        )
+    else:
+        place, time = positions, None
+    n_place = half - time_pairs
+    freqs = base ** (-jnp.arange(n_place, dtype=jnp.float32) / n_place)  # [half - time_pairs]
+    angles = place.astype(jnp.float32)[:, None] * freqs[None, :]  # [seq, half - time_pairs]
+    if time is not None and time_pairs:
+        tfreqs = base ** (-jnp.arange(time_pairs, dtype=jnp.float32) / time_pairs)
+        angles = jnp.concatenate([angles, time.astype(jnp.float32)[:, None] * tfreqs[None, :]], axis=-1)
     cos = jnp.cos(angles)[:, None, :]  # [seq, 1, half]
     sin = jnp.sin(angles)[:, None, :]
     x32 = x.astype(jnp.float32)
@@ -77,6 +103,7 @@ class Attention(eqx.Module):
     n_kv_heads: int = eqx.field(static=True)
     head_dim: int = eqx.field(static=True)
     rope_base: float = eqx.field(static=True)
+    time_pairs: int = eqx.field(static=True)
 
     def __init__(self, config: PrefixLMConfig, *, key: PRNGKeyArray):
         kq, kk, kv, ko = jax.random.split(key, 4)
@@ -88,9 +115,10 @@ class Attention(eqx.Module):
         self.wo = _fan_in_normal(ko, (h * dh, d), dt)
         self.n_heads, self.n_kv_heads, self.head_dim = h, hkv, dh
         self.rope_base = config.rope_base
+        self.time_pairs = config.time_pairs
 
     def project(
-        self, x: Float[Array, "seq embed"], positions: Int[Array, " seq"]
+        self, x: Float[Array, "seq embed"], positions: Int[Array, " seq"] | Int[Array, "seq 2"]
     ) -> tuple[
         Float[Array, "seq heads head"],
         Float[Array, "seq kv_heads head"],
@@ -101,7 +129,8 @@ class Attention(eqx.Module):
         q = (x @ self.wq).reshape(seq, self.n_heads, self.head_dim)  # [seq, heads, head]
         k = (x @ self.wk).reshape(seq, self.n_kv_heads, self.head_dim)  # [seq, kv_heads, head]
         v = (x @ self.wv).reshape(seq, self.n_kv_heads, self.head_dim)
-        return apply_rope(q, positions, self.rope_base), apply_rope(k, positions, self.rope_base), v
+        rope = lambda t: apply_rope(t, positions, self.rope_base, self.time_pairs)  # noqa: E731
+        return rope(q), rope(k), v
 
     def attend(
         self,

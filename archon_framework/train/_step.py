@@ -106,6 +106,8 @@ def _range_features(batch: dict[str, jax.Array], vocab_ranges: tuple | None,
     token with a residual level gets its level's codebook block instead (the per-level softmax
     of `loss = "level"`)."""
     features = {k: batch[k] for k in ("segment_ids", "positions", "prefix_mask", "loss_mask")}
+    if "times" in batch:  # place and time of each token (`apply_rope`; one-axis models read the place)
+        features["positions"] = jnp.stack([batch["positions"], batch["times"]], axis=-1)
     if vocab_ranges is not None:
         mod_to_range, distinct = range_arguments(vocab_ranges)
         mods = batch["modality_ids"]
