@@ -9,6 +9,12 @@ target token, 95% bootstrap interval; positive: the model uses its conditions). 
 training cross-entropy it tells generalization from recall: with few clips the training CE
 falls far below the held-out NLL. With `--code-info` it first prints how much of the level-0
 expression code the speech's loudness determines (mouth-opening correlation, plug-in entropies).
+With `--readout` it first measures what the tokens make learnable at all: a softmax regression
+(no LM) from the first input's level-0 and level-1 codes in each output frame's time span, and
+the frame's index, to the output's code of each of its first levels, fitted on 7/8 of the clips
+(300 full-batch Adam steps) and scored on the rest against the codes' marginal and against the
+frame index alone. Its gain over the frame index is about what an LM's NLL gain on that level
+can reach against a shuffled-condition control (which keeps the frame structure).
 
     .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 4096 --out runs/probe-4096
     .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 512 --out runs/probe-512
@@ -27,6 +33,7 @@ import attrs
 import numpy as np
 
 from archon_framework import Clip, TaskSuite, load_registry, parse_task
+from archon_framework.data import slot_window_key
 from archon_framework.eval import derangement, heldout_clips, paired_interval, target_nll
 from archon_framework.infer import load_checkpoint
 from archon_framework.train import CheckpointConfig, DataConfig, ModelSection, OptimConfig, TrainConfig, Trainer
@@ -76,6 +83,73 @@ def code_info(clips: list[Clip], trainer: Trainer, n: int = 800) -> dict:
             "H_code0": entropy(c), "H_code0_given_loudness_octile": float(given)}
 
 
+def _blocks(trainer: Trainer, registry, artifacts: Path, modality: str, ids: np.ndarray) -> tuple[np.ndarray, int]:
+    """Local codes ``[frames, levels]`` of a frame-ordered blocked payload, and its block width."""
+    ranges = np.asarray(registry.tokenizer(modality, artifacts).token_ranges(len(ids)))
+    lo = ranges[:, 0]
+    levels = len(np.unique(lo))
+    local = ids - trainer.layout.range(modality).start - lo
+    return local.reshape(-1, levels), int(ranges[0, 1] - ranges[0, 0])
+
+
+def readout(trainer: Trainer, registry, artifacts: Path, task, n_clips: int, levels: int = 2,
+            steps: int = 300) -> list[dict]:
+    """Held-out NLL of a softmax regression from aligned input codes to each output level's code."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    inp, out = task.inputs[0], task.output
+    rows, frames_of, targets, groups = [], [], [], []
+    for k in range(n_clips):
+        a = trainer.cache.get(k, inp.modality, slot_window_key(task, inp))
+        b = trainer.cache.get(k, out.modality, slot_window_key(task, out))
+        if a is None or b is None:
+            continue
+        src, w_in = _blocks(trainer, registry, artifacts, inp.modality, a)
+        dst, w_out = _blocks(trainer, registry, artifacts, out.modality, b)
+        n_src, n_dst = src.shape[0], dst.shape[0]
+        for f in range(n_dst):
+            lo, hi = f * n_src // n_dst, max((f + 1) * n_src // n_dst, f * n_src // n_dst + 1)
+            hist = np.zeros(2 * w_in, np.float32)
+            np.add.at(hist, src[lo:hi, 0], 1.0)
+            if src.shape[1] > 1:
+                np.add.at(hist, w_in + src[lo:hi, 1], 1.0)
+            rows.append(hist)
+            frames_of.append(f)
+            targets.append(dst[f, :levels])
+            groups.append(k)
+    x_codes, y, g = np.stack(rows), np.stack(targets), np.asarray(groups)
+    frame = np.eye(max(frames_of) + 1, dtype=np.float32)[np.asarray(frames_of)]
+    cut = np.quantile(g, 0.875)
+    train, test = g < cut, g >= cut
+    results = []
+    for level in range(y.shape[1]):
+        t = y[:, level]
+        counts = np.bincount(t[train], minlength=w_out) + 1.0
+        marginal = counts / counts.sum()
+        entry = {"level": level, "marginal_nll": float(-np.log(marginal[t[test]]).mean())}
+        for name, x in (("frame", frame), ("frame_and_codes", np.concatenate([frame, x_codes], axis=1))):
+            params = (jnp.zeros((x.shape[1], w_out)), jnp.log(jnp.asarray(marginal)))
+            opt = optax.adam(0.05)
+            state = opt.init(params)
+
+            def nll(p, xs, ys, l2):
+                logits = xs @ p[0] + p[1]
+                picked = jnp.take_along_axis(logits, ys[:, None], axis=-1)[:, 0]
+                return (jax.nn.logsumexp(logits, axis=-1) - picked).mean() + l2 * jnp.sum(p[0] ** 2)
+
+            grad = jax.jit(jax.grad(nll))
+            xt, yt = jnp.asarray(x[train]), jnp.asarray(t[train])
+            for _ in range(steps):
+                updates, state = opt.update(grad(params, xt, yt, 1e-3), state)
+                params = optax.apply_updates(params, updates)
+            entry[f"{name}_nll"] = float(nll(params, jnp.asarray(x[test]), jnp.asarray(t[test]), 0.0))
+        entry["gain_over_frame"] = entry["frame_nll"] - entry["frame_and_codes_nll"]
+        results.append({k: round(v, 4) if isinstance(v, float) else v for k, v in entry.items()})
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, default=Path("runs/reference"), help="a recipe run (tokenizers/, heldout/)")
@@ -89,6 +163,7 @@ def main() -> None:
     parser.add_argument("--loss", default="level", choices=("range", "level", "full"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--code-info", action="store_true")
+    parser.add_argument("--readout", action="store_true", help="first fit the softmax-regression ceiling (no LM)")
     args = parser.parse_args()
 
     task = parse_task(args.task)
@@ -112,6 +187,9 @@ def main() -> None:
     print(json.dumps({"token_cache_s": round(time.perf_counter() - t0, 1)}), flush=True)
     if args.code_info:
         print(json.dumps({"code_info": code_info(clips, trainer)}), flush=True)
+    if args.readout:
+        for row in readout(trainer, trainer.registry, args.run / "tokenizers", task, args.clips):
+            print(json.dumps({"readout": row}), flush=True)
     held, _ = heldout_clips(registry, n=args.heldout, data=args.run / "heldout")
     perm = derangement(len(held), args.seed)
     done = 0
