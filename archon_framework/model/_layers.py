@@ -154,7 +154,7 @@ class Attention(eqx.Module):
     def __call__(
         self,
         x: Float[Array, "seq embed"],
-        positions: Int[Array, " seq"],
+        positions: Int[Array, " seq"] | Int[Array, "seq 2"],
         mask: Bool[Array, "seq seq"],
     ) -> Float[Array, "seq embed"]:
         q, k, v = self.project(x, positions)
@@ -218,7 +218,7 @@ class Block(eqx.Module):
     def __call__(
         self,
         x: Float[Array, "seq embed"],
-        positions: Int[Array, " seq"],
+        positions: Int[Array, " seq"] | Int[Array, "seq 2"],
         mask: Bool[Array, "seq seq"],
     ) -> Float[Array, "seq embed"]:
         normed = self.norm_attn(x)

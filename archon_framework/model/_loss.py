@@ -41,7 +41,7 @@ def token_losses(
     tokens: Int[Array, "*rows seq"],
     *,
     segment_ids: Int[Array, "*rows seq"],
-    positions: Int[Array, "*rows seq"],
+    positions: Int[Array, "*rows seq"] | Int[Array, "*rows seq 2"],
     prefix_mask: Bool[Array, "*rows seq"],
     loss_mask: Bool[Array, "*rows seq"],
     chunk_size: int | None = None,
@@ -72,7 +72,8 @@ def token_losses(
         tokens: The packed windows' global ids (see ``prefix_lm_mask``), ``[seq]`` or
             ``[rows, seq]``.
         segment_ids: Their segment ids, shaped like ``tokens``.
-        positions: Their positions, shaped like ``tokens``.
+        positions: Their positions, shaped like ``tokens``, or with a last axis of 2 (place,
+            time) for models that rotate by time (``apply_rope``).
         prefix_mask: True on prefix tokens, shaped like ``tokens``.
         loss_mask: True on target tokens.
         chunk_size: If set, the head runs ``chunk_size`` target positions at a time under
@@ -107,7 +108,7 @@ def target_loss(
     tokens: Int[Array, "*rows seq"],
     *,
     segment_ids: Int[Array, "*rows seq"],
-    positions: Int[Array, "*rows seq"],
+    positions: Int[Array, "*rows seq"] | Int[Array, "*rows seq 2"],
     prefix_mask: Bool[Array, "*rows seq"],
     loss_mask: Bool[Array, "*rows seq"],
     chunk_size: int = 256,
