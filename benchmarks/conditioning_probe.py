@@ -162,6 +162,9 @@ def main() -> None:
     parser.add_argument("--config", default="small")
     parser.add_argument("--loss", default="level", choices=("range", "level", "full"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seq-len", type=int, default=2048, help="packed window (examples are ~290 tokens)")
+    parser.add_argument("--batch", type=int, default=2, help="windows a step")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
     parser.add_argument("--code-info", action="store_true")
     parser.add_argument("--readout", action="store_true", help="first fit the softmax-regression ceiling (no LM)")
     args = parser.parse_args()
@@ -178,9 +181,9 @@ def main() -> None:
     print(json.dumps({"clips": args.clips, "perform_s": round(time.perf_counter() - t0, 1)}), flush=True)
     config = TrainConfig(out_dir=str(args.out), steps=args.steps, log_every=10,
                          model=ModelSection(config=args.config, seed=args.seed, loss=args.loss),
-                         optim=OptimConfig(peak_lr=1e-3, end_lr=1e-4, warmup_fraction=0.1),
+                         optim=OptimConfig(peak_lr=args.lr, end_lr=args.lr / 10, warmup_fraction=0.1),
                          data=DataConfig(artifacts=str(args.run / "tokenizers"), suite=suite.name, weights="suite",
-                                         seq_len=2048, batch_size=2, packing_bins=4, seed=args.seed),
+                                         seq_len=args.seq_len, batch_size=args.batch, packing_bins=4, seed=args.seed),
                          checkpoint=CheckpointConfig(every=args.every, keep=2))
     t0 = time.perf_counter()
     trainer = Trainer(config, registry, clips=clips, progress=False)
