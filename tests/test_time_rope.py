@@ -182,3 +182,26 @@ def test_the_training_loss_reads_the_times(model):
     flat = batch_losses(model, batch)
     timed = batch_losses(model, {**batch, "times": jnp.asarray(token_times(P + N, State.CURRENT))[None]})
     assert not np.allclose(np.asarray(flat[0]), np.asarray(timed[0]), atol=1e-5)
+
+
+# ------------------------------------------------------------------ the chain-step decoder and scorer
+def test_chain_step_decoding_and_scoring_use_the_times(model):
+    """`decode_fixed` (bucketed, padded) and `score_target` give what the full forward over the
+    same places and times gives: greedy ids are its range argmaxes, the score its NLL."""
+    from archon_framework._codec import StepRanges
+    from archon_framework.infer._lm_steps import decode_fixed, score_target
+
+    prompt = np.asarray(jax.random.randint(jax.random.key(7), (P,), 0, 97), np.int32)
+    times = np.r_[token_times(P, State.PAST), token_times(N, State.CURRENT)].astype(np.int32)
+    ranges = StepRanges(np.full(N, 40, np.int32), 30)
+    ids = decode_fixed(model, prompt, ranges, jax.random.key(0), Sampling(greedy=True),
+                       times=(times[:P], times[P:], None))
+    tokens = np.r_[prompt, ids].astype(np.int32)
+    logits = np.asarray(model(jnp.asarray(tokens), segment_ids=jnp.ones(P + N, jnp.int32),
+                              positions=_places(jnp.asarray(times)), prefix_mask=jnp.arange(P + N) < P))
+    block = logits[P - 1: P + N - 1, 40:70]
+    np.testing.assert_array_equal(ids, 40 + block.argmax(-1))
+    nll = float(np.sum(jax.nn.logsumexp(block, -1) - block[np.arange(N), ids - 40]))
+    total, count = score_target(model, tokens, P, ranges, times)
+    assert count == N and abs(total - nll) < 1e-3
+    assert abs(score_target(model, tokens, P, ranges, None)[0] - nll) > 1e-3  # the times were read
