@@ -50,7 +50,7 @@ def token_times(n: int, state: State | None) -> np.ndarray:
 
     A window's tokens spread evenly over its ``TIME_STEPS`` instants, token ``i`` at
     ``floor(i * TIME_STEPS / n)``: a frame-ordered tokenizer's frame ``f`` of ``F`` then sits at
-    ``f / F`` of the window whatever its rate (25 speech frames or 7 expression latents a
+    ``f / F`` of the window whatever its rate (25 speech frames or 8 expression latents a
     second), so the tokens of one instant of two modalities share a time. A past window sits
     one window earlier (``-TIME_STEPS``); tokens without a time (text, headers, time-invariant
     and free-length payloads: ``state`` None) are all at time 0. Models with

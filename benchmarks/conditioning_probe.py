@@ -83,9 +83,9 @@ def code_info(clips: list[Clip], trainer: Trainer, n: int = 800) -> dict:
             "H_code0": entropy(c), "H_code0_given_loudness_octile": float(given)}
 
 
-def _blocks(trainer: Trainer, registry, artifacts: Path, modality: str, ids: np.ndarray) -> tuple[np.ndarray, int]:
+def _blocks(trainer: Trainer, tokenizers: dict, modality: str, ids: np.ndarray) -> tuple[np.ndarray, int]:
     """Local codes ``[frames, levels]`` of a frame-ordered blocked payload, and its block width."""
-    ranges = np.asarray(registry.tokenizer(modality, artifacts).token_ranges(len(ids)))
+    ranges = np.asarray(tokenizers[modality].token_ranges(len(ids)))
     lo = ranges[:, 0]
     levels = len(np.unique(lo))
     local = ids - trainer.layout.range(modality).start - lo
@@ -100,14 +100,15 @@ def readout(trainer: Trainer, registry, artifacts: Path, task, n_clips: int, lev
     import optax
 
     inp, out = task.inputs[0], task.output
+    tokenizers = {m: registry.tokenizer(m, artifacts) for m in {inp.modality, out.modality}}
     rows, frames_of, targets, groups = [], [], [], []
     for k in range(n_clips):
         a = trainer.cache.get(k, inp.modality, slot_window_key(task, inp))
         b = trainer.cache.get(k, out.modality, slot_window_key(task, out))
         if a is None or b is None:
             continue
-        src, w_in = _blocks(trainer, registry, artifacts, inp.modality, a)
-        dst, w_out = _blocks(trainer, registry, artifacts, out.modality, b)
+        src, w_in = _blocks(trainer, tokenizers, inp.modality, a)
+        dst, w_out = _blocks(trainer, tokenizers, out.modality, b)
         n_src, n_dst = src.shape[0], dst.shape[0]
         for f in range(n_dst):
             lo, hi = f * n_src // n_dst, max((f + 1) * n_src // n_dst, f * n_src // n_dst + 1)
