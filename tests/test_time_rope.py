@@ -205,3 +205,11 @@ def test_chain_step_decoding_and_scoring_use_the_times(model):
     total, count = score_target(model, tokens, P, ranges, times)
     assert count == N and abs(total - nll) < 1e-3
     assert abs(score_target(model, tokens, P, ranges, None)[0] - nll) > 1e-3  # the times were read
+
+
+def test_short_times_are_refused_not_read_clamped(model):
+    prompt = jnp.arange(P) % 97
+    with pytest.raises(ConfigError, match="target_times must be 1-D with one time per generated position"):
+        generate_tokens(model, prompt, num_tokens=N, key=jax.random.key(0), target_times=jnp.zeros(N - 1, jnp.int32))
+    with pytest.raises(ConfigError, match="prefix_times"):
+        generate_tokens(model, prompt, num_tokens=N, key=jax.random.key(0), prefix_times=jnp.zeros(P - 2, jnp.int32))

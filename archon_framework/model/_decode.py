@@ -245,6 +245,19 @@ def _check(
     return size
 
 
+def _check_times(prefix_tokens, budget: int, prefix_times, target_times, uncond_tokens, uncond_times) -> None:
+    """Each times array has one entry per token it times (a short one would be read clamped)."""
+    for name, times, n, what in (
+        ("prefix_times", prefix_times, prefix_tokens.shape[0], "prompt token"),
+        ("target_times", target_times, budget, "generated position"),
+        ("uncond_times", uncond_times, None if uncond_tokens is None else uncond_tokens.shape[0], "unconditional prompt token"),
+    ):
+        if times is None:
+            continue
+        if jnp.ndim(times) != 1 or (n is not None and jnp.shape(times)[0] < n):
+            raise ConfigError(f"{name} must be 1-D with one time per {what} ({n}), got shape {jnp.shape(times)}")
+
+
 def generate_tokens(
     model: PrefixLM,
     prefix_tokens: Int[Array, " prefix"],
@@ -298,6 +311,7 @@ def generate_tokens(
     """
     p = prefix_tokens.shape[0]
     size = _check(model, p, num_tokens, vocab_start, vocab_size, block_starts, uncond_tokens)
+    _check_times(prefix_tokens, num_tokens, prefix_times, target_times, uncond_tokens, uncond_times)
     prefix_len = p if prefix_len is None else prefix_len
     streams, hidden = _start(model, prefix_tokens, prefix_len, num_tokens, sampling, uncond_tokens, uncond_len,
                              (prefix_times, target_times, uncond_times))
@@ -362,6 +376,7 @@ def generate_tokens_until(
     """
     p = prefix_tokens.shape[0]
     size = _check(model, p, max_tokens, vocab_start, vocab_size, block_starts, uncond_tokens)
+    _check_times(prefix_tokens, max_tokens, prefix_times, target_times, uncond_tokens, uncond_times)
     if block_starts is None and isinstance(vocab_start, Integral) and isinstance(eos_id, Integral) and not (
         vocab_start <= eos_id < vocab_start + size
     ):
@@ -422,6 +437,7 @@ def generate_tokens_uncached(
     exists to test the cache and to measure what the cache saves (``benchmarks/lm_decode.py``).
     """
     size = _check(model, prefix_tokens.shape[0], num_tokens, vocab_start, vocab_size, block_starts, uncond_tokens)
+    _check_times(prefix_tokens, num_tokens, prefix_times, target_times, uncond_tokens, uncond_times)
     prompts = [(prefix_tokens, prefix_times)]
     if sampling.guidance != 0.0:
         if uncond_tokens is None:
