@@ -101,6 +101,9 @@ def readout(trainer: Trainer, registry, artifacts: Path, task, n_clips: int, lev
 
     inp, out = task.inputs[0], task.output
     tokenizers = {m: registry.tokenizer(m, artifacts) for m in {inp.modality, out.modality}}
+    flat = sorted(m for m, t in tokenizers.items() if not hasattr(t, "token_ranges"))
+    if flat:
+        raise SystemExit(f"--readout reads residual levels: {', '.join(flat)} has a tokenizer without token_ranges")
     rows, frames_of, targets, groups = [], [], [], []
     for k in range(n_clips):
         a = trainer.cache.get(k, inp.modality, slot_window_key(task, inp))
@@ -163,7 +166,7 @@ def main() -> None:
     parser.add_argument("--config", default="small")
     parser.add_argument("--loss", default="level", choices=("range", "level", "full"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--seq-len", type=int, default=2048, help="packed window (examples are ~290 tokens)")
+    parser.add_argument("--seq-len", type=int, default=2048, help="packed window (a speech->expression example is 276 tokens)")
     parser.add_argument("--batch", type=int, default=2, help="windows a step")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
     parser.add_argument("--code-info", action="store_true")
