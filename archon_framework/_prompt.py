@@ -248,9 +248,12 @@ class PromptSerializer:
         """The time position of each of a slot's ``n`` tokens (``token_times``): spread over the
         window for a fixed-length payload of a temporal modality, 0 for anything else (text,
         time-invariant slots, an end-of-sequence id)."""
-        mod = self._modality(slot)
-        timed = mod.temporal and mod.num_tokens is not None and not self.is_text(slot.modality)
+        timed = self._modality(slot).temporal and self._fixed_length(slot)
         return token_times(n, slot.state if timed else None)
+
+    def _fixed_length(self, slot: Slot) -> bool:
+        """Whether the slot's payload has an exact token count per window (not free-length text)."""
+        return self._modality(slot).num_tokens is not None and not self.is_text(slot.modality)
 
     def serialize(self, inputs: Sequence[Payload], output: Payload | Slot, *, target_tokens: int | None = None) -> SerializedExample:
         """Inputs plus an output payload (training) or an output slot (generation prompt).
@@ -270,8 +273,7 @@ class PromptSerializer:
             times.append(np.zeros(len(pieces[-1]), np.int32))
             pieces.append(payload.global_ids)
             times.append(self.slot_times(payload.slot, len(payload)))
-        out_mod = self._modality(out_slot)
-        fixed = out_mod.num_tokens is not None and not self.is_text(out_slot.modality)
+        fixed = self._fixed_length(out_slot)
         if isinstance(output, Payload):
             n_out = len(output) if fixed else None
         elif fixed:

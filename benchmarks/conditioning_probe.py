@@ -52,6 +52,24 @@ def performed_clips(n: int, seed: int) -> list[Clip]:
     return clips
 
 
+def one_task_registry(task):
+    """The installed registry with a suite of `task` alone (its name: "probe")."""
+    registry = load_registry()
+    suite = TaskSuite("probe", (task,))
+    return attrs.evolve(registry, suites={**registry.suites, suite.name: suite})
+
+
+def probe_config(out: Path, run: Path, *, steps: int, every: int, config: str = "small", loss: str = "level",
+                 lr: float = 1e-3, seq_len: int = 2048, batch: int = 2, seed: int = 0, log_every: int = 10) -> TrainConfig:
+    """The train config of a one-task run on a recipe run's tokenizers (suite "probe")."""
+    return TrainConfig(out_dir=str(out), steps=steps, log_every=log_every,
+                       model=ModelSection(config=config, seed=seed, loss=loss),
+                       optim=OptimConfig(peak_lr=lr, end_lr=lr / 10, warmup_fraction=0.1),
+                       data=DataConfig(artifacts=str(run / "tokenizers"), suite="probe", weights="suite",
+                                       seq_len=seq_len, batch_size=batch, packing_bins=4, seed=seed),
+                       checkpoint=CheckpointConfig(every=every, keep=2))
+
+
 def code_info(clips: list[Clip], trainer: Trainer, n: int = 800) -> dict:
     """Mouth opening vs loudness, and the level-0 expression code's entropy with and without it."""
     start = trainer.layout.range("expression").start
@@ -177,18 +195,12 @@ def main() -> None:
     missing = sorted({s.modality for s in (*task.inputs, task.output)} - PERFORMED)
     if missing:
         parser.error(f"--task {args.task}: {', '.join(missing)} needs rendering; use {sorted(PERFORMED)}")
-    registry = load_registry()
-    suite = TaskSuite("probe", (task,))
-    registry = attrs.evolve(registry, suites={**registry.suites, suite.name: suite})
+    registry = one_task_registry(task)
     t0 = time.perf_counter()
     clips = performed_clips(args.clips, args.seed)
     print(json.dumps({"clips": args.clips, "perform_s": round(time.perf_counter() - t0, 1)}), flush=True)
-    config = TrainConfig(out_dir=str(args.out), steps=args.steps, log_every=10,
-                         model=ModelSection(config=args.config, seed=args.seed, loss=args.loss),
-                         optim=OptimConfig(peak_lr=args.lr, end_lr=args.lr / 10, warmup_fraction=0.1),
-                         data=DataConfig(artifacts=str(args.run / "tokenizers"), suite=suite.name, weights="suite",
-                                         seq_len=args.seq_len, batch_size=args.batch, packing_bins=4, seed=args.seed),
-                         checkpoint=CheckpointConfig(every=args.every, keep=2))
+    config = probe_config(args.out, args.run, steps=args.steps, every=args.every, config=args.config, loss=args.loss,
+                          lr=args.lr, seq_len=args.seq_len, batch=args.batch, seed=args.seed)
     t0 = time.perf_counter()
     trainer = Trainer(config, registry, clips=clips, progress=False)
     print(json.dumps({"token_cache_s": round(time.perf_counter() - t0, 1)}), flush=True)

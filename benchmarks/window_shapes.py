@@ -18,14 +18,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-import attrs
 import numpy as np
 
-from archon_framework import TaskSuite, load_registry, parse_task
-from archon_framework.train import CheckpointConfig, DataConfig, ModelSection, OptimConfig, TrainConfig, Trainer
+from archon_framework import parse_task
+from archon_framework.train import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conditioning_probe import performed_clips  # noqa: E402
+from conditioning_probe import one_task_registry, performed_clips, probe_config  # noqa: E402
 
 SHAPES = ((2048, 2), (1024, 4), (512, 8))
 
@@ -39,21 +38,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--skip", type=int, default=5, help="steps left out of the median (compilation)")
     args = parser.parse_args()
-    task = parse_task(args.task)
-    registry = load_registry()
-    suite = TaskSuite("shapes", (task,))
-    registry = attrs.evolve(registry, suites={**registry.suites, suite.name: suite})
+    registry = one_task_registry(parse_task(args.task))
     clips = performed_clips(args.clips, 0)
     first = None
     with tempfile.TemporaryDirectory() as tmp:
         for seq, batch in SHAPES:
             out = Path(tmp) / f"{seq}x{batch}"
-            config = TrainConfig(out_dir=str(out), steps=args.steps, log_every=1, tensorboard=False,
-                                 model=ModelSection(config=args.config, seed=0, loss="level"),
-                                 optim=OptimConfig(peak_lr=1e-3, end_lr=1e-4, warmup_fraction=0.1),
-                                 data=DataConfig(artifacts=str(args.run / "tokenizers"), suite=suite.name,
-                                                 weights="suite", seq_len=seq, batch_size=batch, packing_bins=4),
-                                 checkpoint=CheckpointConfig(every=args.steps, keep=1))
+            config = probe_config(out, args.run, steps=args.steps, every=args.steps, config=args.config,
+                                  seq_len=seq, batch=batch, log_every=1)
             trainer = Trainer(config, registry, clips=clips, progress=False)
             trainer.train(steps=args.steps)
             records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][args.skip:]

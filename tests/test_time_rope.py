@@ -23,6 +23,7 @@ from archon_framework.model import (
     generate_tokens,
     generate_tokens_uncached,
     prefill,
+    rope_positions,
 )
 from archon_framework.train._step import batch_losses
 
@@ -103,7 +104,7 @@ def test_time_pairs_out_of_range_is_a_config_error(pairs):
 
 # ------------------------------------------------------------------ the model
 def _places(times):
-    return jnp.stack([jnp.arange(times.shape[0]), times], -1)
+    return rope_positions(jnp.arange(times.shape[0]), times)
 
 
 def test_times_change_a_timed_models_logits(model):

@@ -23,7 +23,7 @@ import numpy as np
 from archon_framework._codec import StepRanges
 from archon_framework._errors import ConfigError
 from archon_framework._vocab import VocabRange
-from archon_framework.model import PrefixLM, Sampling, generate_tokens, generate_tokens_until
+from archon_framework.model import PrefixLM, Sampling, generate_tokens, generate_tokens_until, rope_positions
 
 __all__ = [
     "StepRanges",
@@ -113,12 +113,8 @@ def _uncond(uncond: np.ndarray | None, budget: int, max_seq_len: int, times: np.
 
 
 def _times(times: np.ndarray | None, size: int) -> jnp.ndarray:
-    """Token times padded (with 0) or cut to ``size``; all 0 when None (`SerializedExample.times`)."""
-    buf = np.zeros(size, np.int32)
-    if times is not None:
-        n = min(size, times.shape[0])
-        buf[:n] = times[:n]
-    return jnp.asarray(buf)
+    """Token times padded with 0 to ``size``; all 0 when None (`SerializedExample.times`)."""
+    return _padded(np.zeros(0, np.int32) if times is None else times, size)
 
 
 def _block_starts(ranges: StepRanges, size: int) -> jnp.ndarray:
@@ -198,7 +194,7 @@ def _nll(lm, tokens, times, real_len, prefix_len, starts, width: int):
     size = tokens.shape[0]
     idx = jnp.arange(size)
     hidden = lm.hidden_states(tokens, segment_ids=(idx < real_len).astype(jnp.int32),
-                              positions=jnp.stack([idx, times], axis=-1), prefix_mask=idx < prefix_len)
+                              positions=rope_positions(idx, times), prefix_mask=idx < prefix_len)
     pred = jnp.roll(hidden, 1, axis=0)  # pred[i] = hidden[i - 1] predicts token i
 
     def one(args):

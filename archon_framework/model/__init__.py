@@ -14,7 +14,7 @@ from archon_framework.model._decode import (
     sample_token,
     sample_token_exact,
 )
-from archon_framework.model._layers import Attention, Block, RMSNorm, SwiGLU, apply_rope
+from archon_framework.model._layers import Attention, Block, RMSNorm, SwiGLU, apply_rope, rope_positions
 from archon_framework.model._mask import prefix_lm_mask
 from archon_framework.model._loss import TokenLosses, target_loss, token_losses
 from archon_framework.model._prefix_lm import PrefixLM, grow_vocab, load_prefix_lm, save_prefix_lm
@@ -32,6 +32,7 @@ __all__ = [
     "SwiGLU",
     "TokenLosses",
     "apply_rope",
+    "rope_positions",
     "decode_step",
     "generate_tokens",
     "generate_tokens_uncached",

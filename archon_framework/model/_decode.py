@@ -30,6 +30,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from archon_framework._errors import ConfigError, VocabError
+from archon_framework.model._layers import rope_positions
 from archon_framework.model._prefix_lm import PrefixLM
 from archon_framework.model._sampling import Sampling, sample_factorized, sample_token, sample_token_exact
 
@@ -72,11 +73,6 @@ class Generation(NamedTuple):
     length: Int[Array, ""]
 
 
-def _places(idx, times):
-    """Rotary positions ``[n, 2]``: each token's place and its time (0 when ``times`` is None)."""
-    return jnp.stack([idx, jnp.zeros_like(idx) if times is None else jnp.asarray(times, idx.dtype)], axis=-1)
-
-
 def prefill(
     model: PrefixLM,
     prefix_tokens: Int[Array, " prefix"],
@@ -101,7 +97,7 @@ def prefill(
     valid = idx < prefix_len
     mask = valid[:, None] & valid[None, :]  # [prefix, prefix] bidirectional over the prompt
     x = model.embed(jnp.where(valid, prefix_tokens, 0))  # [prefix, embed]; padding ids unchecked
-    x, (keys, values) = model.run_blocks(x, _places(idx, prefix_times), mask)  # keys: [layers, prefix, kv_heads, head]
+    x, (keys, values) = model.run_blocks(x, rope_positions(idx, prefix_times), mask)  # keys: [layers, prefix, kv_heads, head]
     pad = ((0, 0), (0, cache_len - p), (0, 0), (0, 0))
     cache = KVCache(jnp.pad(keys, pad), jnp.pad(values, pad))  # [layers, cache, kv_heads, head]
     last = jax.lax.dynamic_index_in_dim(x, prefix_len - 1, axis=0, keepdims=False)  # [embed]
@@ -121,7 +117,7 @@ def decode_step(
     dynamic, static = eqx.partition(model.blocks, eqx.is_array)
     cache_len = cache.keys.shape[1]
     mask = (jnp.arange(cache_len) <= index)[None, :]  # [1, cache]
-    positions = jnp.reshape(jnp.stack([jnp.asarray(index, jnp.int32), jnp.asarray(time, jnp.int32)]), (1, 2))
+    positions = rope_positions(jnp.reshape(index, (1,)), jnp.reshape(jnp.asarray(time), (1,)))
 
     def body(h, layer):
         layer_params, k_cache, v_cache = layer
@@ -412,7 +408,7 @@ def _last_hidden(model, buffer, times, n, step):
     """Full forward over ``buffer`` (prompt of ``n`` tokens + ``step`` generated); the state at the end."""
     idx = jnp.arange(buffer.shape[0])
     segment_ids = (idx < n + step).astype(jnp.int32)  # later positions are padding
-    hidden = model.hidden_states(buffer, segment_ids=segment_ids, positions=_places(idx, times), prefix_mask=idx < n)
+    hidden = model.hidden_states(buffer, segment_ids=segment_ids, positions=rope_positions(idx, times), prefix_mask=idx < n)
     return jax.lax.dynamic_index_in_dim(hidden, n + step - 1, axis=0, keepdims=False)
 
 

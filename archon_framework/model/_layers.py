@@ -12,7 +12,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from archon_framework.model._config import PrefixLMConfig
 
-__all__ = ["RMSNorm", "Attention", "SwiGLU", "Block", "apply_rope"]
+__all__ = ["RMSNorm", "Attention", "SwiGLU", "Block", "apply_rope", "rope_positions"]
 
 
 def _fan_in_normal(
@@ -40,6 +40,14 @@ class RMSNorm(eqx.Module):
         inv = jax.lax.rsqrt(jnp.mean(x32 * x32, axis=-1, keepdims=True) + self.eps)
         scale = self.scale.astype(jnp.float32).reshape((1,) * (x.ndim - 1) + self.scale.shape)  # [1.., embed]
         return (x32 * inv * scale).astype(x.dtype)
+
+
+def rope_positions(place: Int[Array, "*seq"], time: Int[Array, "*seq"] | None = None) -> Int[Array, "*seq 2"]:
+    """Rotary positions with a time axis: ``[..., 2]`` of each token's place and time (0 when
+    ``time`` is None); what ``apply_rope`` reads for a model with ``time_pairs > 0``."""
+    place = jnp.asarray(place, jnp.int32)
+    time = jnp.zeros_like(place) if time is None else jnp.asarray(time, jnp.int32)
+    return jnp.stack([place, time], axis=-1)
 
 
 def apply_rope(

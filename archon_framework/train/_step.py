@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from archon_framework.model import PrefixLM, target_loss, token_losses
+from archon_framework.model import PrefixLM, rope_positions, target_loss, token_losses
 from archon_framework.optim import warmup_cosine_schedule
 from archon_framework.train._config import OptimConfig, TrainConfig
 from archon_framework.train._levels import LevelTable, level_index
@@ -107,7 +107,7 @@ def _range_features(batch: dict[str, jax.Array], vocab_ranges: tuple | None,
     of `loss = "level"`)."""
     features = {k: batch[k] for k in ("segment_ids", "positions", "prefix_mask", "loss_mask")}
     if "times" in batch:  # place and time of each token (`apply_rope`; one-axis models read the place)
-        features["positions"] = jnp.stack([batch["positions"], batch["times"]], axis=-1)
+        features["positions"] = rope_positions(batch["positions"], batch["times"])
     if vocab_ranges is not None:
         mod_to_range, distinct = range_arguments(vocab_ranges)
         mods = batch["modality_ids"]
