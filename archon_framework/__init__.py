@@ -27,7 +27,7 @@ from archon_framework._errors import (
     VocabError,
 )
 from archon_framework._frames import FRAME_TOLERANCE_SECONDS, fit_frame_count, moving_ellipses_labels
-from archon_framework._capabilities import BlockedTokenizer, Renderer, TextTokenizer
+from archon_framework._capabilities import BlockedTokenizer, CodeVectorTokenizer, Renderer, TextTokenizer
 from archon_framework._chains import Chain, ChainStep, EditCheck, EditingChain, chain_slots, chain_steps, parse_slot
 from archon_framework._codec import SlotCodec
 from archon_framework._modality import Modality, RawSpec, Tokenizer, TokenizerTrainer
@@ -69,6 +69,7 @@ __all__ = [
     "ArchonError",
     "ArchonWarning",
     "BlockedTokenizer",
+    "CodeVectorTokenizer",
     "CheckpointError",
     "compilation_cache_dir",
     "CompileCounter",

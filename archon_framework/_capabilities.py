@@ -10,6 +10,9 @@ protocols:
 * `BlockedTokenizer` (``token_ranges``): the local id block each position of an encoded
   sequence draws from, e.g. the codebook of each residual level. Generation restricts each
   position to its block; training logs a loss per level (one level per distinct block).
+* `CodeVectorTokenizer` (``code_vectors``): the vector each local id stands for in the
+  tokenizer's latent space (an RVQ code's codebook vector, an LFQ code's signs). A trainer may
+  start the LM's embedding rows of the modality from them (``ModelSection.embed_init``).
 
 A rendered modality (no vocabulary) has a `Renderer` instead of a tokenizer, made by its
 ``Modality.renderer`` factory.
@@ -32,7 +35,7 @@ import numpy as np
 
 from archon_framework._clip import ClipMeta
 
-__all__ = ["TextTokenizer", "BlockedTokenizer", "Renderer", "CAPABILITY_METHODS", "missing_methods"]
+__all__ = ["TextTokenizer", "BlockedTokenizer", "CodeVectorTokenizer", "Renderer", "CAPABILITY_METHODS", "missing_methods"]
 
 
 @runtime_checkable
@@ -70,6 +73,21 @@ class BlockedTokenizer(Protocol):
 
 
 @runtime_checkable
+class CodeVectorTokenizer(Protocol):
+    """A tokenizer whose local ids stand for vectors of its latent space.
+
+    ``code_vectors()`` is a finite float array ``[vocabulary.size, dim]``: row ``i`` is what local
+    id ``i`` decodes from (for residual levels, the code vector of the id's level; ids of one
+    level are comparable with each other). Ids that mean similar things have similar rows, which
+    is what an LM's embedding, started from them, can use before it has learned anything.
+    """
+
+    def code_vectors(self) -> np.ndarray:
+        """float [vocabulary.size, dim]: the latent vector of each local id."""
+        ...
+
+
+@runtime_checkable
 class Renderer(Protocol):
     """Makes a modality that has no tokens (video) from the raw values of others."""
 
@@ -82,6 +100,7 @@ class Renderer(Protocol):
 CAPABILITY_METHODS: dict[str, tuple[type, tuple[str, ...]]] = {
     "text": (TextTokenizer, ("to_text", "from_text")),
     "blocks": (BlockedTokenizer, ("token_ranges",)),
+    "vectors": (CodeVectorTokenizer, ("code_vectors",)),
     "render": (Renderer, ("render",)),
 }
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
-from archon_framework._capabilities import BlockedTokenizer, Renderer, missing_methods
+from archon_framework._capabilities import BlockedTokenizer, CodeVectorTokenizer, Renderer, missing_methods
 from archon_framework._clip import ClipMeta
 from archon_framework._errors import PluginError
 from archon_framework._modality import Modality, Tokenizer
@@ -28,7 +28,8 @@ from archon_framework._vocab import TEXT_VOCABULARY, VocabRange
 if TYPE_CHECKING:
     from archon_framework._prompt import PromptSerializer
 
-__all__ = ["Capabilities", "SlotCodec", "StepRanges", "level_blocks", "tokenizer_capabilities", "validated_ranges"]
+__all__ = ["Capabilities", "SlotCodec", "StepRanges", "level_blocks", "tokenizer_capabilities", "validated_code_vectors",
+           "validated_ranges"]
 
 
 @attrs.frozen
@@ -38,10 +39,12 @@ class Capabilities:
     Attributes:
         text: `TextTokenizer` (``to_text`` / ``from_text``).
         blocks: `BlockedTokenizer` (``token_ranges``).
+        vectors: `CodeVectorTokenizer` (``code_vectors``).
     """
 
     text: bool = False
     blocks: bool = False
+    vectors: bool = False
 
 
 def _who(modality: Modality, plugin: str | None) -> str:
@@ -71,7 +74,7 @@ def tokenizer_capabilities(modality: Modality, tokenizer: Any, *, plugin: str | 
         raise PluginError(f"{who}: its tokenizer factory returned a {type(tokenizer).__name__}, which lacks "
                           "vocabulary/encode/decode (the Tokenizer protocol)")
     found = {}
-    for name in ("text", "blocks"):
+    for name in ("text", "blocks", "vectors"):
         have, missing = missing_methods(tokenizer, name)
         if have and missing:
             raise PluginError(f"{who}: its tokenizer has {'/'.join(have)} but not {'/'.join(missing)}; "
@@ -81,7 +84,28 @@ def tokenizer_capabilities(modality: Modality, tokenizer: Any, *, plugin: str | 
     if found["text"] and vocabulary != TEXT_VOCABULARY:
         raise PluginError(f"{who}: its tokenizer has to_text/from_text, which the core reads only for modalities "
                           f"in the {TEXT_VOCABULARY!r} vocabulary (its vocabulary is {vocabulary!r})")
-    return Capabilities(text=found["text"], blocks=found["blocks"])
+    return Capabilities(text=found["text"], blocks=found["blocks"], vectors=found["vectors"])
+
+
+def validated_code_vectors(modality: str, tokenizer: Any, vocab_size: int) -> np.ndarray | None:
+    """A `CodeVectorTokenizer`'s ``code_vectors()`` as float32 ``[vocab_size, dim]`` (None for a
+    tokenizer without the capability).
+
+    Raises:
+        PluginError: not a 2-D numeric array with one row per local id of the vocabulary, no
+            columns, or a value that is not finite (the message names the modality).
+    """
+    if not isinstance(tokenizer, CodeVectorTokenizer):
+        return None
+    where = f"modality {modality!r}: code_vectors()"
+    table = np.asarray(tokenizer.code_vectors())
+    if table.ndim != 2 or table.shape[0] != vocab_size or table.shape[1] < 1 or not np.issubdtype(table.dtype, np.number):
+        raise PluginError(f"{where} must be a numeric array [vocabulary size, dim] = ({vocab_size}, dim >= 1), "
+                          f"got {table.dtype} {table.shape}")
+    if not np.all(np.isfinite(table)):
+        bad = int(np.flatnonzero(~np.isfinite(table).all(axis=1))[0])
+        raise PluginError(f"{where}: row {bad} (local id {bad}) is not finite")
+    return table.astype(np.float32)
 
 
 def validated_ranges(modality: str, tokenizer: Any, num_tokens: int, vocab_size: int) -> tuple[np.ndarray, int] | None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from archon_framework._clip import ClipMeta
 from archon_framework._capabilities import BlockedTokenizer, Renderer, TextTokenizer
-from archon_framework._codec import tokenizer_capabilities, validated_ranges
+from archon_framework._codec import tokenizer_capabilities, validated_code_vectors, validated_ranges
 from archon_framework._errors import ArchonError, ArchonWarning, PluginError, RawValueError, VocabError
 from archon_framework._modality import Modality, Tokenizer
 from archon_framework._plugins import Registry, load_registry
@@ -117,10 +117,11 @@ def check_tokenizer(
     is deterministic; `decode` gives a raw value the modality accepts for the same window;
     `compare(raw, decoded)`, if given, judges the round trip (exact for lossless tokenizers,
     a tolerance for learned ones); ids outside the vocabulary raise VocabError. Its optional
-    capabilities (`archon_framework.TextTokenizer`, `archon_framework.BlockedTokenizer`) are
-    whole and usable by the modality (`tokenizer_capabilities`); a text tokenizer's
+    capabilities (`archon_framework.TextTokenizer`, `archon_framework.BlockedTokenizer`,
+    `archon_framework.CodeVectorTokenizer`) are whole and usable by the modality (`tokenizer_capabilities`); a text tokenizer's
     ``from_text(to_text(raw))`` is a value the modality accepts whose text is the same; a
-    blocked tokenizer's ``token_ranges`` follow the protocol and hold every encoded id.
+    blocked tokenizer's ``token_ranges`` follow the protocol and hold every encoded id; a
+    code-vector tokenizer's ``code_vectors()`` has one finite row per local id.
     """
     name = modality.name
     if isinstance(tokenizer, Renderer) and modality.rendered:
@@ -166,6 +167,11 @@ def check_tokenizer(
         _check_text_capability(modality, tokenizer, raw, meta)  # type: ignore[arg-type]
     if caps.blocks:
         _check_blocks_capability(modality, tokenizer, ids)  # type: ignore[arg-type]
+    if caps.vectors:
+        try:
+            validated_code_vectors(name, tokenizer, size)
+        except PluginError as err:
+            raise ConformanceError(str(err)) from err
     return ids
 
 

@@ -79,6 +79,9 @@ class DemoConfig:
             spends its steps on the chains it is judged by.
         lm_loss: the LM's training loss (`ModelSection.loss`): "range" (default), "level" (each
             residual level's target over its own codebook block, as decoding draws it) or "full".
+        lm_embed_init: how the LM's embedding rows start (`ModelSection.embed_init`): "normal"
+            (default) or "codebook" (the rows of modalities whose tokenizers have code vectors
+            start from a projection of them).
         lm_min_steps: below this many steps the LM is reported as undertrained (terminal,
             demo.json, page); each tokenizer trainer has its own minimum (its config).
         checkpoint_every: LM checkpoint interval (default: only at the end), so an interrupted
@@ -119,6 +122,7 @@ class DemoConfig:
     samples: int | None = None
     lm_peak_lr: float = 3e-3
     lm_loss: str = "range"
+    lm_embed_init: str = "normal"
     checkpoint_every: int | None = None
     lm_min_steps: int = 200
     extra_tasks: tuple[str, ...] = attrs.field(default=(), converter=tuple)
@@ -144,6 +148,10 @@ class DemoConfig:
         if self.lm_loss not in LOSSES:
             names = ", ".join(map(repr, LOSSES[:-1])) + f" or {LOSSES[-1]!r}"
             raise ConfigError(f"demo: lm_loss must be {names}, got {self.lm_loss!r}")
+        from archon_framework.train._config import EMBED_INITS
+
+        if self.lm_embed_init not in EMBED_INITS:
+            raise ConfigError(f"demo: lm_embed_init must be one of {', '.join(map(repr, EMBED_INITS))}, got {self.lm_embed_init!r}")
         self._check_basics()
 
     def _check_basics(self) -> None:
@@ -425,7 +433,7 @@ class _Demo:
         def trainer_for(steps: int) -> Any:
             train_cfg = TrainConfig(
                 out_dir=str(root), steps=steps, log_every=max(1, steps // 20),
-                model=ModelSection(config=cfg.lm_config, seed=cfg.seed, loss=cfg.lm_loss),
+                model=ModelSection(config=cfg.lm_config, seed=cfg.seed, loss=cfg.lm_loss, embed_init=cfg.lm_embed_init),
                 optim=OptimConfig(peak_lr=cfg.lm_peak_lr, end_lr=cfg.lm_peak_lr / 10, warmup_fraction=0.1),
                 data=DataConfig(dataset=str(self.out / "data"), artifacts=str(self.out / "tokenizers"), suite=suite.name,
                                 weights="suite", seq_len=max(cfg.seq_len, 1), batch_size=cfg.batch_size,
@@ -460,7 +468,7 @@ class _Demo:
         self.stage(self._lm_stage(final, compile_s, train_s))
         atomic_write_text(mark, json.dumps({"steps": final, "seconds": self.timings["lm"], "compile_s": round(compile_s, 2),
                                             "train_s": round(train_s, 2), "suite": [t.name for t in suite.tasks],
-                                            "loss": cfg.lm_loss},
+                                            "loss": cfg.lm_loss, "embed_init": cfg.lm_embed_init},
                                            indent=2) + "\n")
         return registry
 

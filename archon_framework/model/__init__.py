@@ -14,6 +14,7 @@ from archon_framework.model._decode import (
     sample_token,
     sample_token_exact,
 )
+from archon_framework.model._embed_init import CodeVectors, codebook_rows, embed_code_vectors
 from archon_framework.model._layers import Attention, Block, RMSNorm, SwiGLU, apply_rope, rope_positions
 from archon_framework.model._mask import prefix_lm_mask
 from archon_framework.model._loss import TokenLosses, target_loss, token_losses
@@ -22,6 +23,7 @@ from archon_framework.model._prefix_lm import PrefixLM, grow_vocab, load_prefix_
 __all__ = [
     "Attention",
     "Block",
+    "CodeVectors",
     "FactorizedRange",
     "Generation",
     "KVCache",
@@ -32,6 +34,8 @@ __all__ = [
     "SwiGLU",
     "TokenLosses",
     "apply_rope",
+    "codebook_rows",
+    "embed_code_vectors",
     "rope_positions",
     "decode_step",
     "generate_tokens",

@@ -7,7 +7,7 @@ Every layer acts on one example; batch with ``jax.vmap``.
 from ._conv1d import ACTIVATIONS, CausalConv1d, CausalConvTranspose1d, ResidualUnit1d, zero_biases
 from ._conv3d import CausalConv3d, FrameGroupNorm, ResBlock3d
 from ._kmeans import kmeans, nearest_code, squared_distances
-from ._rvq import RVQOutput, RVQState, ResidualVQ, expected_code_counts, level_mask, update_codebooks
+from ._rvq import RVQOutput, RVQState, ResidualVQ, code_vectors, expected_code_counts, level_mask, update_codebooks
 from ._tokens import TokenOrder, codes_to_local_ids, local_ids_to_codes
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "ResidualUnit1d",
     "ResidualVQ",
     "TokenOrder",
+    "code_vectors",
     "codes_to_local_ids",
     "kmeans",
     "expected_code_counts",

@@ -10,7 +10,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from ._kmeans import kmeans, nearest_code
 
-__all__ = ["RVQOutput", "RVQState", "ResidualVQ", "expected_code_counts", "level_mask", "update_codebooks"]
+__all__ = ["RVQOutput", "RVQState", "ResidualVQ", "code_vectors", "expected_code_counts", "level_mask", "update_codebooks"]
 
 
 class RVQState(eqx.Module):
@@ -50,6 +50,16 @@ class RVQOutput(eqx.Module):
     commit_loss: Float[Array, " levels"]
     residuals: Float[Array, "time levels dim"]
     active: Bool[Array, " levels"]
+
+
+def code_vectors(state: RVQState, levels: int) -> np.ndarray:
+    """The code vector of every local id ``level * codebook_size + code`` of the first ``levels``
+    levels (`codes_to_local_ids`' layout): float32 ``[levels * codebook_size, dim]``, for a
+    tokenizer's `archon_framework.CodeVectorTokenizer` capability."""
+    books = np.asarray(state.codebooks, np.float32)
+    if not 1 <= levels <= books.shape[0]:
+        raise ValueError(f"code_vectors: levels must lie in 1..{books.shape[0]}, got {levels}")
+    return books[:levels].reshape(-1, books.shape[-1])
 
 
 def level_mask(num_active: Int[Array, "*batch"], num_levels: int) -> Bool[Array, "*batch levels"]:

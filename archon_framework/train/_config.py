@@ -29,6 +29,15 @@ def _positive(instance, attribute, value) -> None:
 LOSSES = ("range", "level", "full")
 
 
+#: How a fresh LM's embedding rows start (`ModelSection.embed_init`).
+EMBED_INITS = ("normal", "codebook")
+
+
+def _share(instance: object, attribute: attrs.Attribute, value: float) -> None:
+    if not 0.0 < float(value) <= 1.0:
+        raise ConfigError(f"model.{attribute.name} must lie in (0, 1], got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class ModelSection:
     """Which prefix-LM config to train (`tiny`, `small`, `paper_1b` or a TOML file).
@@ -48,12 +57,21 @@ class ModelSection:
             no step is spent learning which level comes next. "full": a softmax over the whole
             unified vocabulary.
         loss_chunk: positions per chunk of the output head (memory: chunk x range size).
+        embed_init: "normal" (default): every embedding row N(0, 1). "codebook": the rows of each
+            modality whose tokenizer has code vectors (`archon_framework.CodeVectorTokenizer`:
+            speech, the FLAME modalities, semantic video, image) start as a mix of a random
+            projection of the code's latent vector and a random row
+            (`archon_framework.model.embed_code_vectors`), so codes the tokenizer finds alike
+            start alike. Only a fresh model is started this way; a resumed one keeps its rows.
+        codebook_share: the projected vectors' share of each such row's variance, in (0, 1].
     """
 
     config: str = "tiny"
     seed: int = 0
     loss: str = attrs.field(default="range", validator=attrs.validators.in_(LOSSES))
     loss_chunk: int = attrs.field(default=256, validator=_positive)
+    embed_init: str = attrs.field(default="normal", validator=attrs.validators.in_(EMBED_INITS))
+    codebook_share: float = attrs.field(default=0.5, validator=_share)
 
 
 @attrs.frozen(kw_only=True)

@@ -20,7 +20,7 @@ import orbax.checkpoint as ocp
 from jax.sharding import NamedSharding, PartitionSpec
 
 from archon_framework._clip import Clip
-from archon_framework._codec import SlotCodec
+from archon_framework._codec import SlotCodec, level_blocks, validated_code_vectors
 from archon_framework._errors import ArchonError, CheckpointError, ConfigError
 from archon_framework._plugins import Registry
 from archon_framework._prompt import PromptSerializer
@@ -29,7 +29,7 @@ from archon_framework._tasks import TaskSuite
 from archon_framework._vocab import VocabLayout
 from archon_framework.config import to_dict
 from archon_framework.data import ClipDataset, TaskSampler, TokenCache, needed_keys, pack_examples, slot_window_key
-from archon_framework.model import PrefixLM, load_model_config
+from archon_framework.model import CodeVectors, PrefixLM, embed_code_vectors, load_model_config
 from archon_framework.train._config import TrainConfig, check_train_config, with_default_suite
 from archon_framework.train._distributed import allgather_json, naming_lost_processes, preflight, primary_first, run_fingerprint
 from archon_framework.train._growth import (
@@ -287,7 +287,35 @@ class Trainer:
         return it
 
     def init_model(self) -> PrefixLM:
-        return shard_tree(PrefixLM(self.model_config, key=jax.random.key(self.config.model.seed)), self.mesh)
+        """A fresh model on the mesh; with ``model.embed_init = "codebook"`` the rows of each run
+        modality whose tokenizer has code vectors start from them (`embed_code_vectors`)."""
+        section = self.config.model
+        model = PrefixLM(self.model_config, key=jax.random.key(section.seed))
+        if section.embed_init == "codebook":
+            model = embed_code_vectors(model, self._code_vectors(), share=section.codebook_share, seed=section.seed)
+        return shard_tree(model, self.mesh)
+
+    def _code_vectors(self) -> list[CodeVectors]:
+        """The code vectors of the run's tokenizers that have them (a factorized range, which has
+        no rows, keeps its random tables), each with its level block width from ``token_ranges``
+        of a length it produced (a cached entry)."""
+        mods = self.registry.modalities
+        lengths: dict[str, int] = {}
+        for m, key in sorted(needed_keys(self.suite, mods)):
+            for clip in self.cache.clips_with([(m, key)])[:1]:
+                lengths[m] = max(lengths.get(m, 0), int(self.cache.get(clip, m, key).shape[0]))  # type: ignore[union-attr]
+        tables = []
+        for name, tokenizer in sorted(self._tokenizers.items()):
+            vocab = mods[name].vocabulary
+            if vocab is None or name not in lengths:
+                continue
+            r = self.layout.range(vocab.name)
+            vectors = validated_code_vectors(name, tokenizer, r.size)
+            if vectors is None or any(f.start == r.start for f in self.model_config.factorized):
+                continue
+            blocks = level_blocks(name, tokenizer, lengths[name], r.size)
+            tables.append(CodeVectors(name, r.start, vectors, None if blocks is None else blocks[1]))
+        return tables
 
     def init_opt_state(self, model: PrefixLM) -> Any:
         """The optimizer state of `model`, placed on the mesh like the parameters it mirrors.

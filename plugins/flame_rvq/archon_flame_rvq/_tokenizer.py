@@ -14,7 +14,7 @@ import numpy as np
 
 from archon_framework import ClipMeta, ConfigError, DataError, RawValueError, VocabError, Vocabulary
 from archon_framework.config import atomic_write_text, to_dict
-from archon_framework.nn import RVQState, codes_to_local_ids, local_ids_to_codes
+from archon_framework.nn import RVQState, code_vectors, codes_to_local_ids, local_ids_to_codes
 
 from ._config import FlameTokenizerConfig, config_from_dict
 from ._model import AnimationRVQVAE
@@ -190,6 +190,11 @@ class FlameTokenizer:
         level = position % levels if self.config.token_order == "frame" else position // max(1, n // levels)
         lo = level * size
         return np.stack([lo, lo + size], axis=1)  # [num_tokens, 2]
+
+    def code_vectors(self) -> np.ndarray:
+        """The codebook vector of every local id ``level * K + code``, float32
+        ``[levels * K, dim]`` (`archon_framework.CodeVectorTokenizer`)."""
+        return code_vectors(self.state, self.config.model.num_levels)
 
     def encode_codes(self, raw: Any, *, meta: ClipMeta) -> np.ndarray:
         """Codes ``int32 [steps, levels]`` of a raw value (steps = 1 for identity)."""

@@ -23,6 +23,7 @@ from archon_framework.config import atomic_write_text
 from archon_semantic_magvit._config import TokenizerConfig, load_tokenizer_config, shipped_config
 from archon_semantic_magvit._data import pad_frames, padded_frames
 from archon_semantic_magvit._labels import NUM_LABELS
+from archon_semantic_magvit._lfq import indices_to_codes
 from archon_semantic_magvit._model import Magvit, init_magvit
 from archon_semantic_magvit._palette import labels_to_unit, palette_logits
 
@@ -127,6 +128,12 @@ class _MagvitTokenizer:
         except Exception as err:  # equinox raises RuntimeError/ValueError on a shape mismatch
             raise CheckpointError(f"{directory / _MODEL_FILE} does not match {directory / _CONFIG_FILE}: {err}") from err
         return cls(model, config)
+
+    def code_vectors(self) -> np.ndarray:
+        """The LFQ code of every local id: its ``embedding_dim`` bits as -1/+1, float32
+        ``[2^embedding_dim, embedding_dim]`` (`archon_framework.CodeVectorTokenizer`)."""
+        k = self.config.model.embedding_dim
+        return np.asarray(indices_to_codes(jnp.arange(self.vocabulary.size, dtype=jnp.int32), k), np.float32)
 
     def _where(self, meta: ClipMeta) -> str:
         return f"clip {meta.clip_id!r}, modality {self.modality!r}"

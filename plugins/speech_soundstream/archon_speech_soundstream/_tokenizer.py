@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from archon_framework import ClipMeta, RawValueError, VocabError, Vocabulary
-from archon_framework.nn import RVQState, codes_to_local_ids, local_ids_to_codes
+from archon_framework.nn import RVQState, code_vectors, codes_to_local_ids, local_ids_to_codes
 
 from ._audio import check_wave
 from ._codec import CONFIG_FILE, SoundStream, init_codec, load_codec, save_codec
@@ -167,6 +167,11 @@ class SoundStreamTokenizer:
             level = position // max(int(num_tokens) // levels, 1)
         lo = level * size
         return np.stack([lo, lo + size], axis=1)  # [num_tokens, 2]
+
+    def code_vectors(self) -> np.ndarray:
+        """The codebook vector of every local id ``level * 1024 + code`` of the token levels,
+        float32 ``[levels * 1024, dim]`` (`archon_framework.CodeVectorTokenizer`)."""
+        return code_vectors(self.state, self.levels)
 
     # ---- codes, for evaluation ----------------------------------------------------------------
 
