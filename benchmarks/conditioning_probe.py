@@ -1,8 +1,8 @@
 """Does the LM learn to use its conditions? One task, N training clips, held-out NLL gain (issue 20).
 
 Trains the prefix LM on one task of the synthetic benchmark alone, on the first `--clips`
-training clips (speech and FLAME motion performed by archon-synthetic-heads, nothing rendered,
-tokenized with a recipe run's tokenizers), and every `--every` steps measures on `--heldout`
+training clips (`archon_synthetic_heads.performed_clip`: speech, script, FLAME parameters and
+description, nothing rendered, tokenized with a recipe run's tokenizers), and every `--every` steps measures on `--heldout`
 stored held-out clips the **NLL gain**: the teacher-forced NLL of each clip's own target given
 another clip's conditions minus given its own (`archon_framework.eval.target_nll`, nats per
 target token, 95% bootstrap interval; positive: the model uses its conditions). Next to the
@@ -15,6 +15,8 @@ the frame's index, to the output's code of each of its first levels, fitted on 7
 (300 full-batch Adam steps) and scored on the rest against the codes' marginal and against the
 frame index alone. Its gain over the frame index is about what an LM's NLL gain on that level
 can reach against a shuffled-condition control (which keeps the frame structure).
+`--embed-init codebook` starts the LM's code rows from the tokenizers' code vectors
+(`ModelSection.embed_init`; docs/training.md "Embedding rows from code vectors").
 
     .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 4096 --out runs/probe-4096
     .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 512 --out runs/probe-512
@@ -37,19 +39,14 @@ from archon_framework.data import slot_window_key
 from archon_framework.eval import derangement, heldout_clips, paired_interval, target_nll
 from archon_framework.infer import load_checkpoint
 from archon_framework.train import CheckpointConfig, DataConfig, ModelSection, OptimConfig, TrainConfig, Trainer
-from archon_synthetic_heads._generate import perform
+from archon_synthetic_heads import performed_clip
 
-PERFORMED = {"speech", "expression", "pose", "script"}  # what `perform` gives without rendering
+PERFORMED = {"speech", "expression", "pose", "script", "identity", "description"}  # `performed_clip`: nothing rendered
 
 
 def performed_clips(n: int, seed: int) -> list[Clip]:
-    clips = []
-    for i in range(n):
-        p = perform(i, seed=seed, seconds=1.0, split="train")
-        clips.append(Clip(p.meta, {"speech": p.speech, "expression": p.motion.expression, "pose": p.motion.pose,
-                                   "script": " ".join(w.text for w in p.synth.words
-                                                      if w.start + p.offset < 1.0 and w.end + p.offset > 0.0)}))
-    return clips
+    """The first `n` 1-s training clips of the synthetic stream, unrendered."""
+    return [performed_clip(i, seed=seed, seconds=1.0, split="train") for i in range(n)]
 
 
 def one_task_registry(task):
@@ -60,13 +57,16 @@ def one_task_registry(task):
 
 
 def probe_config(out: Path, run: Path, *, steps: int, every: int, config: str = "small", loss: str = "level",
-                 lr: float = 1e-3, seq_len: int = 2048, batch: int = 2, seed: int = 0, log_every: int = 10) -> TrainConfig:
+                 lr: float = 1e-3, seq_len: int = 2048, batch: int = 2, seed: int = 0, log_every: int = 10,
+                 embed_init: str = "normal", codebook_share: float = 0.5, condition_dropout: float = 0.0) -> TrainConfig:
     """The train config of a one-task run on a recipe run's tokenizers (suite "probe")."""
     return TrainConfig(out_dir=str(out), steps=steps, log_every=log_every,
-                       model=ModelSection(config=config, seed=seed, loss=loss),
+                       model=ModelSection(config=config, seed=seed, loss=loss, embed_init=embed_init,
+                                          codebook_share=codebook_share),
                        optim=OptimConfig(peak_lr=lr, end_lr=lr / 10, warmup_fraction=0.1),
                        data=DataConfig(artifacts=str(run / "tokenizers"), suite="probe", weights="suite",
-                                       seq_len=seq_len, batch_size=batch, packing_bins=4, seed=seed),
+                                       seq_len=seq_len, batch_size=batch, packing_bins=4, seed=seed,
+                                       condition_dropout=condition_dropout),
                        checkpoint=CheckpointConfig(every=every, keep=2))
 
 
@@ -187,6 +187,11 @@ def main() -> None:
     parser.add_argument("--seq-len", type=int, default=2048, help="packed window (a speech->expression example is 276 tokens)")
     parser.add_argument("--batch", type=int, default=2, help="windows a step")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
+    parser.add_argument("--embed-init", default="normal", choices=("normal", "codebook"),
+                        help="start the code rows from the tokenizers' code vectors (ModelSection.embed_init)")
+    parser.add_argument("--codebook-share", type=float, default=0.5, help="their variance share in each row")
+    parser.add_argument("--condition-dropout", type=float, default=0.0,
+                        help="drop the conditions of this share of examples (for classifier-free guidance)")
     parser.add_argument("--code-info", action="store_true")
     parser.add_argument("--readout", action="store_true", help="first fit the softmax-regression ceiling (no LM)")
     args = parser.parse_args()
@@ -200,7 +205,9 @@ def main() -> None:
     clips = performed_clips(args.clips, args.seed)
     print(json.dumps({"clips": args.clips, "perform_s": round(time.perf_counter() - t0, 1)}), flush=True)
     config = probe_config(args.out, args.run, steps=args.steps, every=args.every, config=args.config, loss=args.loss,
-                          lr=args.lr, seq_len=args.seq_len, batch=args.batch, seed=args.seed)
+                          lr=args.lr, seq_len=args.seq_len, batch=args.batch, seed=args.seed,
+                          embed_init=args.embed_init, codebook_share=args.codebook_share,
+                          condition_dropout=args.condition_dropout)
     t0 = time.perf_counter()
     trainer = Trainer(config, registry, clips=clips, progress=False)
     print(json.dumps({"token_cache_s": round(time.perf_counter() - t0, 1)}), flush=True)

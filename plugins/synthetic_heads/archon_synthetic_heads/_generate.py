@@ -23,7 +23,7 @@ from archon_synthetic_heads._contracts import SAMPLE_RATE, FlameDims
 from archon_synthetic_heads._motion import Motion, Style, animate, sample_style
 from archon_synthetic_heads._render import render_clip
 
-__all__ = ["SOURCE", "FRAME_RATE", "SPLIT_CODES", "SynthConfig", "generate_clip", "clip_id", "default_config_path"]
+__all__ = ["SOURCE", "FRAME_RATE", "SPLIT_CODES", "SynthConfig", "generate_clip", "performed_clip", "clip_id", "default_config_path"]
 
 SOURCE = "synthetic_heads"
 FRAME_RATE = 30.0
@@ -209,20 +209,39 @@ def generate_clip(index: int, *, seed: int, seconds: float | None = None, split:
     """
     cfg = config or SynthConfig()
     p = perform(index, seed=seed, seconds=seconds, split=split, config=cfg)
-    seconds = p.meta.duration
-    script = " ".join(w.text for w in p.synth.words if w.start + p.offset < seconds and w.end + p.offset > 0.0)
-    app, motion, speech = p.appearance, p.motion, p.speech
-    semantic, video = render_clip(app, motion.expression, motion.pose, with_video=cfg.with_video)
-    values = {
-        "speech": speech,  # float32 [samples]
-        "script": script,
-        "identity": app.identity.astype(np.float32),  # [shape]
-        "expression": motion.expression,  # [frames, expression]
-        "pose": motion.pose,  # [frames, 6]
-        "semantic": semantic,  # uint8 [frames, 128, 128]
-        "image": video[0].copy(),  # uint8 [256, 256, 3]
-        "description": describe(app, p.style, motion, seconds=seconds),
-    }
+    performed = _performed_values(p)
+    semantic, video = render_clip(p.appearance, p.motion.expression, p.motion.pose, with_video=cfg.with_video)
+    values = {k: performed[k] for k in ("speech", "script", "identity", "expression", "pose")}
+    values.update(semantic=semantic, image=video[0].copy(), description=performed["description"])  # as before
     if cfg.with_video:
         values["video"] = video  # uint8 [frames, 256, 256, 3]
     return Clip(p.meta, values)
+
+
+def performed_clip(index: int, *, seed: int, seconds: float | None = None, split: str = "train",
+                   config: SynthConfig | None = None) -> Clip:
+    """Clip `index` of a synthetic dataset without its rendered modalities: ``speech``,
+    ``script``, ``identity``, ``expression``, ``pose`` and ``description``, equal to those of
+    `generate_clip` with the same arguments, at a fraction of the cost (no semantic video, image
+    or video is drawn). For tasks among these modalities, many more clips than a rendered
+    dataset can hold in the same time (a training stream mixes both: a task samples the clips
+    that hold its modalities).
+
+    Raises:
+        DataError: a bad index, seed, split or length.
+    """
+    p = perform(index, seed=seed, seconds=seconds, split=split, config=config or SynthConfig())
+    return Clip(p.meta, _performed_values(p))
+
+
+def _performed_values(p: Performance) -> dict:
+    seconds = p.meta.duration
+    script = " ".join(w.text for w in p.synth.words if w.start + p.offset < seconds and w.end + p.offset > 0.0)
+    return {
+        "speech": p.speech,  # float32 [samples]
+        "script": script,
+        "identity": p.appearance.identity.astype(np.float32),  # [shape]
+        "expression": p.motion.expression,  # [frames, expression]
+        "pose": p.motion.pose,  # [frames, 6]
+        "description": describe(p.appearance, p.style, p.motion, seconds=seconds),
+    }

@@ -128,3 +128,18 @@ def test_shipped_config_loads_and_bad_keys_are_refused(tmp_path):
         SynthConfig.load(bad)
     with pytest.raises(ConfigError, match="p_glasses"):
         SynthConfig(p_glasses=1.5)
+
+
+def test_a_performed_clip_is_the_generated_clip_without_its_rendered_modalities():
+    from archon_synthetic_heads import SynthConfig, generate_clip, performed_clip
+
+    cfg = SynthConfig(with_video=False)
+    full = generate_clip(3, seed=5, seconds=0.5, config=cfg)
+    performed = performed_clip(3, seed=5, seconds=0.5, config=cfg)
+    assert performed.meta == full.meta
+    assert set(performed.values) == {"speech", "script", "identity", "expression", "pose", "description"}
+    for name, value in performed.values.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(value, full[name])
+        else:
+            assert value == full[name], name
