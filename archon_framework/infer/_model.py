@@ -178,7 +178,7 @@ def load_checkpoint(
     """
     import orbax.checkpoint as ocp
 
-    from archon_framework.train import TrainConfig
+    from archon_framework.train import MODEL_CONFIG_FILE, TrainConfig
 
     run = model_folder(run_dir)
     if is_exported(run):
@@ -205,12 +205,14 @@ def load_checkpoint(
         layout = registry.layout(saved)
     except LayoutMismatchError as err:
         raise LayoutMismatchError(f"checkpoint {where}: {err}") from err
+    recorded = run / MODEL_CONFIG_FILE
     name = config.model.config
     if Path(name).suffix in (".toml", ".json"):  # a file, possibly relative to where training ran
         name = str(_resolve(name, run))
-    try:
-        model_cfg = load_model_config(name)
-    except ArchonError as err:
+    try:  # the config the run recorded when it started; runs from before that rebuild it by name
+        model_cfg = (from_dict(PrefixLMConfig, json.loads(recorded.read_text()), source=str(recorded))
+                     if recorded.is_file() else load_model_config(name))
+    except (ArchonError, ValueError) as err:
         raise CheckpointError(f"{where}: cannot rebuild its model config {config.model.config!r} ({err})") from err
     model_cfg = model_cfg.for_layout(saved).replace(max_seq_len=max(model_cfg.max_seq_len, config.data.seq_len))
     params, static = eqx.partition(PrefixLM(model_cfg, key=jax.random.key(0)), eqx.is_array)

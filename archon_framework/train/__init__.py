@@ -31,6 +31,7 @@ from archon_framework.train._logging import MetricsLog
 from archon_framework.train._mesh import DataParallel
 from archon_framework.train._step import make_optimizer, make_schedule, make_train_step
 from archon_framework.train._trainer import (
+    MODEL_CONFIG_FILE,
     Trainer,
     TrainingError,
     make_mesh,
@@ -51,6 +52,7 @@ __all__ = [
     "LaunchError",
     "LevelTable",
     "LocalLaunch",
+    "MODEL_CONFIG_FILE",
     "MeshConfig",
     "MetricsLog",
     "ModelSection",

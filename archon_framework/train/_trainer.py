@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -27,9 +28,9 @@ from archon_framework._prompt import PromptSerializer
 from archon_framework._suites import output_balanced_weights, perplexity_weights, uniform_weights
 from archon_framework._tasks import TaskSuite
 from archon_framework._vocab import VocabLayout
-from archon_framework.config import to_dict
+from archon_framework.config import atomic_write_text, from_dict, to_dict
 from archon_framework.data import ClipDataset, TaskSampler, TokenCache, needed_keys, pack_examples, slot_window_key
-from archon_framework.model import CodeVectors, PrefixLM, embed_code_vectors, load_model_config
+from archon_framework.model import CodeVectors, PrefixLM, PrefixLMConfig, embed_code_vectors, load_model_config
 from archon_framework.train._config import TrainConfig, check_train_config, with_default_suite
 from archon_framework.train._distributed import allgather_json, naming_lost_processes, preflight, primary_first, run_fingerprint
 from archon_framework.train._growth import (
@@ -47,7 +48,11 @@ from archon_framework.train._mesh import make_mesh, param_sharding, shard_tree
 from archon_framework.train._step import batch_losses, make_optimizer, make_schedule, make_train_step
 from archon_framework.train._streams import BatchStreams, local_rows, merge_stream_states, stream_count
 
-__all__ = ["Trainer", "TrainingError", "make_mesh", "read_run_suite", "save_run_suite", "weighted_suite"]
+#: The model config a run was trained with (`load_model_config` of its `model.config`, before its
+#: vocabulary layout sizes it), written beside its checkpoints by the first run.
+MODEL_CONFIG_FILE = "model_config.json"
+
+__all__ = ["MODEL_CONFIG_FILE", "Trainer", "TrainingError", "make_mesh", "read_run_suite", "save_run_suite", "weighted_suite"]
 
 
 class TrainingError(ArchonError):
@@ -126,7 +131,7 @@ class Trainer:
             write()
 
     def _init_model_parts(self, config: TrainConfig) -> None:
-        model_cfg = load_model_config(config.model.config)
+        model_cfg = self._base_model_config(config)
         model_cfg = model_cfg.for_layout(self.layout).replace(max_seq_len=max(model_cfg.max_seq_len, config.data.seq_len))
         self.model_config = model_cfg
         self.schedule = make_schedule(config)
@@ -142,6 +147,23 @@ class Trainer:
             options=ocp.CheckpointManagerOptions(max_to_keep=config.checkpoint.keep, create=True,
                                                  cleanup_tmp_directories=True),
         )
+
+    def _base_model_config(self, config: TrainConfig) -> PrefixLMConfig:
+        """The model config `model.config` names, recorded in `MODEL_CONFIG_FILE` by the first
+        run (so the checkpoint loads with the config it was trained with, wherever the named
+        file has gone); a resumed run whose named config now differs is refused."""
+        model_cfg = load_model_config(config.model.config)
+        path = self.out / MODEL_CONFIG_FILE
+        if path.is_file():
+            saved = from_dict(PrefixLMConfig, json.loads(path.read_text()), source=str(path))
+            if saved != model_cfg:
+                fields = [f.name for f in attrs.fields(PrefixLMConfig) if getattr(saved, f.name) != getattr(model_cfg, f.name)]
+                raise ConfigError(f"{path}: this run was trained with another model config than model.config = "
+                                  f"{config.model.config!r} gives now (differs in {', '.join(fields)}); restore that "
+                                  "config, or train into a new out_dir")
+        elif self._primary:
+            atomic_write_text(path, json.dumps(to_dict(model_cfg), indent=2) + "\n")
+        return model_cfg
 
     # ------------------------------------------------------------------ setup
     def _layout(self) -> VocabLayout:
