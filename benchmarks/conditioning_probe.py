@@ -34,10 +34,11 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from archon_framework import Clip, TaskSuite, load_registry, parse_task
+from archon_framework import Chain, ChainStep, Clip, TaskSuite, load_registry, parse_task
 from archon_framework.data import slot_window_key
-from archon_framework.eval import derangement, heldout_clips, paired_interval, target_nll
+from archon_framework.eval import derangement, heldout_clips, paired_interval, step_controls, target_nll
 from archon_framework.infer import load_checkpoint
+from archon_framework.model import Sampling
 from archon_framework.train import CheckpointConfig, DataConfig, ModelSection, OptimConfig, TrainConfig, Trainer
 from archon_synthetic_heads import performed_clip
 
@@ -194,6 +195,12 @@ def main() -> None:
                         help="drop the conditions of this share of examples (for classifier-free guidance)")
     parser.add_argument("--code-info", action="store_true")
     parser.add_argument("--readout", action="store_true", help="first fit the softmax-regression ceiling (no LM)")
+    parser.add_argument("--sampled-control", type=int, default=0, metavar="N",
+                        help="after training, generate the output for N held-out clips from their own and from another "
+                             "clip's conditions and compare them by the output's main metric (archon eval's control)")
+    parser.add_argument("--guidance", type=float, action="append", default=[],
+                        help="classifier-free guidance weight of the sampled control (repeat; default 0)")
+    parser.add_argument("--sampling-seeds", type=int, default=1, help="sampling seeds of the sampled control")
     args = parser.parse_args()
 
     task = parse_task(args.task)
@@ -233,6 +240,30 @@ def main() -> None:
         print(json.dumps({"step": done, "train_s": round(time.perf_counter() - t0, 1), "train_ce": round(train_ce, 4),
                           "heldout_nll": round(float(np.mean(real)), 4), "control_nll": round(float(np.mean(control)), 4),
                           "gain": round(gain[0], 4), "ci95": [round(gain[1], 4), round(gain[2], 4)]}), flush=True)
+    if args.sampled_control:
+        for row in sampled_control(args.out, registry, task, args.run / "heldout", n=args.sampled_control,
+                                   guidance=args.guidance or [0.0], seeds=args.sampling_seeds):
+            print(json.dumps({"sampled_control": row}), flush=True)
+
+
+def sampled_control(out: Path, registry, task, heldout: Path, *, n: int, guidance: list[float], seeds: int) -> list[dict]:
+    """The step's sampled outputs (temperature 1, top-p 0.9) from each held-out clip's own conditions
+    against another's, judged by the output's main metric (`archon_framework.eval.step_controls`
+    on the one-step chain of `task`), at each guidance weight and sampling seed."""
+    model = load_checkpoint(out, registry)
+    held, _ = heldout_clips(registry, n=n, data=heldout)
+    chain = Chain("probe", tuple(task.inputs), (ChainStep(task.output, tuple(task.inputs)),))
+    preferred = {m: k for m, k in registry.eval_default().main_metrics.items() if k.split(".")[0] in registry.metrics}
+    rows = []
+    for w in guidance:
+        for seed in range(seeds):
+            for c in step_controls(model, held, chain, registry.metrics, preferred=preferred,
+                                   sampling=Sampling(temperature=1.0, top_p=0.9, guidance=w), seed=seed):
+                rows.append({"guidance": w, "seed": seed, "clips": len(c.real), "metric": c.metric,
+                             "real": round(float(np.nanmean(c.real)), 4), "control": round(float(np.nanmean(c.control)), 4),
+                             "baseline": round(float(np.nanmean(c.baseline)), 4), "difference": round(c.difference, 4),
+                             "ci95": [round(c.low, 4), round(c.high, 4)]})
+    return rows
 
 
 if __name__ == "__main__":
