@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import attrs
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import equinox as eqx
 
 from archon_framework._errors import ConfigError
 from archon_framework.model._prefix_lm import PrefixLM

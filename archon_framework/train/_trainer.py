@@ -272,6 +272,15 @@ class Trainer:
                 f"{', '.join(short)}; raise seq_len to at least the largest of these"
             )
 
+    def _entry_lengths(self) -> dict[str, int]:
+        """Per modality of the suite, the longest token sequence among the first cached entry of
+        each of its (modality, window) keys: a length its tokenizer really produced."""
+        lengths: dict[str, int] = {}
+        for m, key in sorted(needed_keys(self.suite, self.registry.modalities)):
+            for clip in self.cache.clips_with([(m, key)])[:1]:
+                lengths[m] = max(lengths.get(m, 0), int(self.cache.get(clip, m, key).shape[0]))  # type: ignore[union-attr]
+        return lengths
+
     def _levels(self, artifacts: Path | None) -> LevelTable:
         """Level blocks of the target modalities whose tokenizers have `token_ranges`.
 
@@ -280,12 +289,7 @@ class Trainer:
         """
         mods = self.registry.modalities
         outputs = sorted({t.output.modality for t in self.suite.tasks if not self.serializer.is_text(t.output.modality)})
-        keys = needed_keys(self.suite, mods)
-        lengths: dict[str, int] = {}
-        for m, key in sorted(keys):
-            if m in outputs:
-                for clip in self.cache.clips_with([(m, key)])[:1]:
-                    lengths[m] = max(lengths.get(m, 0), int(self.cache.get(clip, m, key).shape[0]))  # type: ignore[union-attr]
+        lengths = self._entry_lengths()
         codecs = {m: SlotCodec(mods[m], self._tokenizer(m, artifacts), self.serializer) for m in outputs if m in lengths}
         return LevelTable.from_codecs(self.sampler.modality_names, codecs, lengths)
 
@@ -322,10 +326,7 @@ class Trainer:
         no rows, keeps its random tables), each with its level block width from ``token_ranges``
         of a length it produced (a cached entry)."""
         mods = self.registry.modalities
-        lengths: dict[str, int] = {}
-        for m, key in sorted(needed_keys(self.suite, mods)):
-            for clip in self.cache.clips_with([(m, key)])[:1]:
-                lengths[m] = max(lengths.get(m, 0), int(self.cache.get(clip, m, key).shape[0]))  # type: ignore[union-attr]
+        lengths = self._entry_lengths()
         tables = []
         for name, tokenizer in sorted(self._tokenizers.items()):
             vocab = mods[name].vocabulary
