@@ -36,7 +36,8 @@ import numpy as np
 
 from archon_framework import Chain, ChainStep, Clip, TaskSuite, load_registry, parse_task
 from archon_framework.data import slot_window_key
-from archon_framework.eval import derangement, heldout_clips, paired_interval, step_controls, target_nll
+from archon_framework.eval import (derangement, heldout_clips, installed_main_metrics, paired_interval, step_controls,
+                                   target_nll)
 from archon_framework.infer import load_checkpoint
 from archon_framework.model import Sampling
 from archon_framework.train import CheckpointConfig, DataConfig, ModelSection, OptimConfig, TrainConfig, Trainer
@@ -253,7 +254,7 @@ def sampled_control(out: Path, registry, task, heldout: Path, *, n: int, guidanc
     model = load_checkpoint(out, registry)
     held, _ = heldout_clips(registry, n=n, data=heldout)
     chain = Chain("probe", tuple(task.inputs), (ChainStep(task.output, tuple(task.inputs)),))
-    preferred = {m: k for m, k in registry.eval_default().main_metrics.items() if k.split(".")[0] in registry.metrics}
+    preferred = installed_main_metrics(registry)
     rows = []
     for w in guidance:
         for seed in range(seeds):

@@ -127,3 +127,17 @@ def test_each_lm_step_reports_the_likelihood_of_the_clips_own_output_under_both_
     assert target_nll(model, clips[0], conds, task.output) == pytest.approx(semantic.nll_real[0], rel=1e-5)
     lines = _controls_md([semantic, video])
     assert "NLL gain" in lines[4] and lines[-2].endswith("| - |")
+
+
+def test_installed_main_metrics_leave_out_what_is_not_installed():
+    import attrs
+
+    from archon_framework import load_registry
+    from archon_framework.eval import installed_main_metrics
+
+    registry = load_registry()
+    full = installed_main_metrics(registry)
+    assert full == {m: k for m, k in registry.eval_default().main_metrics.items()}  # all installed here
+    gone = next(iter(full.values())).split(".")[0]
+    fewer = attrs.evolve(registry, metrics={k: v for k, v in registry.metrics.items() if k != gone})
+    assert {m: k for m, k in full.items() if k.split(".")[0] != gone} == installed_main_metrics(fewer)

@@ -289,7 +289,7 @@ def _controls(model: LoadedModel, clips: Sequence[Clip], chains: Sequence[str], 
               sampling: Sampling, seed: int, max_text_tokens: int | None, skip: Sequence[str],
               console: Console) -> tuple[list[Any], list[str]]:
     """Every step of `chains` against its shuffled-condition control; what cannot run is a note."""
-    from archon_framework.eval._controls import step_controls
+    from archon_framework.eval._controls import installed_main_metrics, step_controls
 
     found: list[Any] = []
     notes: list[str] = []
@@ -297,7 +297,7 @@ def _controls(model: LoadedModel, clips: Sequence[Clip], chains: Sequence[str], 
     for name in chains:
         try:
             chain, _ = registry.chain(name).restricted_to(installed)
-            preferred = {m: k for m, k in registry.eval_default().main_metrics.items() if k.split(".")[0] in registry.metrics}
+            preferred = installed_main_metrics(registry)
             rows = step_controls(model, clips, chain, registry.metrics, preferred=preferred, sampling=sampling,
                                  seed=seed, max_text_tokens=max_text_tokens,
                                  on_step=lambda label: console.print(f"[bold]control[/] {label}"))

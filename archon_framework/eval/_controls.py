@@ -33,6 +33,7 @@ import numpy as np
 
 from archon_framework._clip import Clip
 from archon_framework._errors import TaskError
+from archon_framework._plugins import Registry
 from archon_framework._registry import Metric
 from archon_framework._tasks import Slot
 from archon_framework.eval._score import is_set_level
@@ -42,7 +43,7 @@ from archon_framework.infer._generate import board_nll, generate
 from archon_framework.infer._model import LoadedModel
 from archon_framework.model import Sampling
 
-__all__ = ["StepControl", "baseline_value", "derangement", "main_metric", "paired_interval", "step_controls",
+__all__ = ["StepControl", "baseline_value", "derangement", "installed_main_metrics", "main_metric", "paired_interval", "step_controls",
            "target_nll"]
 
 
@@ -158,6 +159,12 @@ def paired_interval(differences: Sequence[float], *, seed: int = 0, resamples: i
     means = d[rng.integers(0, d.size, size=(resamples, d.size))].mean(axis=1)
     alpha = (1 - level) / 2
     return float(d.mean()), float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
+
+
+def installed_main_metrics(registry: Registry) -> dict[str, str]:
+    """The evaluation defaults' main metric per modality (``"name"`` or ``"name.key"``), for those
+    whose metric is installed: the ``preferred`` of `main_metric` and `step_controls`."""
+    return {m: k for m, k in registry.eval_default().main_metrics.items() if k.split(".")[0] in registry.metrics}
 
 
 def main_metric(modality: str, metrics: Mapping[str, Metric], preferred: Mapping[str, str] | None = None) -> Metric | None:

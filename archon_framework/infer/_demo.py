@@ -533,9 +533,9 @@ class _Demo:
     def _scored(self, column: Any, result: Any, clip: Any, registry: Registry) -> Any:
         """The column with each output's distance from the ground truth, by its modality's main
         metric (the one `archon eval`'s controls use), appended to the cell's status line."""
-        from archon_framework.eval._controls import _score, main_metric
+        from archon_framework.eval._controls import _score, installed_main_metrics, main_metric
 
-        preferred = {m: k for m, k in registry.eval_default().main_metrics.items() if k.split(".")[0] in registry.metrics}
+        preferred = installed_main_metrics(registry)
         for step in result.steps:
             name = step.output.modality
             if step.kind == "given" or step.value is None or name not in clip.values or name not in column.cells:

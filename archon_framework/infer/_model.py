@@ -206,12 +206,14 @@ def load_checkpoint(
     except LayoutMismatchError as err:
         raise LayoutMismatchError(f"checkpoint {where}: {err}") from err
     recorded = run / MODEL_CONFIG_FILE
-    name = config.model.config
-    if Path(name).suffix in (".toml", ".json"):  # a file, possibly relative to where training ran
-        name = str(_resolve(name, run))
     try:  # the config the run recorded when it started; runs from before that rebuild it by name
-        model_cfg = (from_dict(PrefixLMConfig, json.loads(recorded.read_text()), source=str(recorded))
-                     if recorded.is_file() else load_model_config(name))
+        if recorded.is_file():
+            model_cfg = from_dict(PrefixLMConfig, json.loads(recorded.read_text()), source=str(recorded))
+        else:
+            name = config.model.config
+            if Path(name).suffix in (".toml", ".json"):  # a file, possibly relative to where training ran
+                name = str(_resolve(name, run))
+            model_cfg = load_model_config(name)
     except (ArchonError, ValueError) as err:
         raise CheckpointError(f"{where}: cannot rebuild its model config {config.model.config!r} ({err})") from err
     model_cfg = model_cfg.for_layout(saved).replace(max_seq_len=max(model_cfg.max_seq_len, config.data.seq_len))
