@@ -135,9 +135,9 @@ def test_installed_main_metrics_leave_out_what_is_not_installed():
     from archon_framework import load_registry
     from archon_framework.eval import installed_main_metrics
 
-    registry = load_registry()
-    full = installed_main_metrics(registry)
-    assert full == {m: k for m, k in registry.eval_default().main_metrics.items()}  # all installed here
+    installed = load_registry()
+    full = installed_main_metrics(installed)
+    assert full == {m: k for m, k in installed.eval_default().main_metrics.items()}  # all installed here
     gone = next(iter(full.values())).split(".")[0]
-    fewer = attrs.evolve(registry, metrics={k: v for k, v in registry.metrics.items() if k != gone})
+    fewer = attrs.evolve(installed, metrics={k: v for k, v in installed.metrics.items() if k != gone})
     assert {m: k for m, k in full.items() if k.split(".")[0] != gone} == installed_main_metrics(fewer)
