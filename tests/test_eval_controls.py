@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archon_framework import Metric, TaskError
-from archon_framework.eval._controls import baseline_value, derangement, main_metric, paired_interval, step_controls
+from archon_framework import Clip, ClipMeta, Metric, TaskError
+from archon_framework.eval import (baseline_value, derangement, main_metric, metric_key, metric_score, paired_interval,
+                                   step_controls)
 from archon_framework.infer import load_checkpoint
 from archon_paper import SPEECH_TO_VIDEO
 from test_eval import registry, run  # noqa: F401  (module fixtures: a briefly trained toy checkpoint)
@@ -54,6 +55,23 @@ def test_the_main_metric_is_the_modalitys_own_per_clip_metric():
     assert main_metric("video", metrics) is None  # only a set-level metric
     with pytest.raises(TaskError, match="not installed"):
         main_metric("semantic", metrics, {"semantic": "nope"})
+
+
+def test_a_score_is_nan_where_the_metric_cannot_judge_and_reads_a_named_value():
+    def two_values(prediction, reference, meta):
+        if prediction.shape != reference.shape:
+            raise ValueError("shapes differ")
+        return {"error": float(np.abs(prediction - reference).mean()), "peak": float(np.abs(prediction).max())}
+
+    metric = Metric(name="two", modalities=("semantic",), fn=two_values, higher_is_better=False)
+    clip = Clip(ClipMeta(clip_id="c", duration=1.0, frame_rate=25.0, sample_rate=16000), {})
+    ref = np.zeros((2, 2), np.float32)
+    assert metric_key("two.peak") == "peak" and metric_key("two") is None and metric_key(None) is None
+    assert metric_score(metric, "peak", np.full((2, 2), 3.0), ref, clip) == 3.0
+    assert metric_score(metric, None, np.full((2, 2), 3.0), ref, clip) == 3.0  # the first value: error
+    assert math.isnan(metric_score(metric, "error", None, ref, clip))  # nothing generated
+    assert math.isnan(metric_score(metric, "error", np.zeros(3), ref, clip))  # an output it cannot take
+    assert math.isnan(metric_score(metric, "missing", np.zeros((2, 2)), ref, clip))
 
 
 def _toy(run, registry, n):  # noqa: F811

@@ -21,7 +21,8 @@ definition, and a report says where its definitions differ from the previous one
 
 from archon_framework.eval._cli import command_line, heldout_clips, read_run, run_eval, run_registry
 from archon_framework.eval._controls import (StepControl, baseline_value, derangement, installed_main_metrics,
-                                             paired_interval, step_controls, target_nll)
+                                             main_metric, metric_key, metric_score, paired_interval, step_controls,
+                                             target_nll)
 from archon_framework.eval._evaluate import EvalResult, RowResult, TableResult, check_metrics, evaluate
 from archon_framework.eval._report import (
     PLOT_EXTRA,
@@ -50,6 +51,9 @@ __all__ = [
     "baseline_value",
     "derangement",
     "installed_main_metrics",
+    "main_metric",
+    "metric_key",
+    "metric_score",
     "paired_interval",
     "step_controls",
     "target_nll",

@@ -182,7 +182,15 @@ def main_metric(modality: str, metrics: Mapping[str, Metric], preferred: Mapping
     return None
 
 
-def _score(metric: Metric, key: str | None, prediction: Any, reference: Any, clip: Clip) -> float:
+def metric_key(preferred: str | None) -> str | None:
+    """The value's key of a main metric named ``"name.key"`` (None for ``"name"`` or no name)."""
+    return preferred.split(".", 1)[1] if preferred and "." in preferred else None
+
+
+def metric_score(metric: Metric, key: str | None, prediction: Any, reference: Any, clip: Clip) -> float:
+    """One clip's score of `prediction` against `reference` by `metric` (its value `key` for a
+    metric that returns several): NaN for a missing prediction or one the metric cannot take,
+    which the controls count as missing rather than fail on."""
     if prediction is None:
         return math.nan
     try:
@@ -223,7 +231,7 @@ def step_controls(
         metric = main_metric(slot.modality, metrics, preferred)
         if metric is None:
             continue
-        key = preferred_name.split(".", 1)[1] if preferred_name and "." in preferred_name else None
+        key = metric_key(preferred_name)
         usable = [i for i, c in enumerate(clips)
                   if slot.modality in c.values and all(s.modality in c.values for s in planned.inputs)]
         if len(usable) < 2:
@@ -286,7 +294,7 @@ def _scored(metric: Metric, key: str | None, modality: str,
     real, control, base = [], [], []
     for clip, got_real, got_control, trivial in outputs:
         reference = clip[modality]
-        real.append(_score(metric, key, got_real, reference, clip))
-        control.append(_score(metric, key, got_control, reference, clip))
-        base.append(_score(metric, key, trivial, reference, clip))
+        real.append(metric_score(metric, key, got_real, reference, clip))
+        control.append(metric_score(metric, key, got_control, reference, clip))
+        base.append(metric_score(metric, key, trivial, reference, clip))
     return real, control, base

@@ -533,7 +533,7 @@ class _Demo:
     def _scored(self, column: Any, result: Any, clip: Any, registry: Registry) -> Any:
         """The column with each output's distance from the ground truth, by its modality's main
         metric (the one `archon eval`'s controls use), appended to the cell's status line."""
-        from archon_framework.eval._controls import _score, installed_main_metrics, main_metric
+        from archon_framework.eval import installed_main_metrics, main_metric, metric_key, metric_score
 
         preferred = installed_main_metrics(registry)
         for step in result.steps:
@@ -543,8 +543,7 @@ class _Demo:
             metric = main_metric(name, registry.metrics, preferred)
             if metric is None:
                 continue
-            key = preferred[name].split(".", 1)[1] if "." in preferred.get(name, "") else None
-            value = _score(metric, key, step.value, clip.values[name], clip)
+            value = metric_score(metric, metric_key(preferred.get(name)), step.value, clip.values[name], clip)
             files, status = column.cells[name]
             column.cells[name] = (files, f"{status}; vs ground truth: {metric.name} {value:.3f}")
             self.scores.setdefault(f"{column.title}: {name} ({metric.name})", []).append(value)
