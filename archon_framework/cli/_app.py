@@ -556,6 +556,7 @@ def pretrain(
     evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Evaluate the trained model on the held-out clips.")] = True,
     list_: Annotated[bool, typer.Option("--list", help="List the shipped recipes and exit.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
+    tokenizers_from: Annotated[Optional[str], typer.Option(help="Start from this model's tokenizers (a shipped model's name, archon list-models, or an exported model folder), verified and copied into OUT/tokenizers: only the LM and what that model lacks are trained (the recipe's tokenizers_from).")] = None,
 ) -> None:
     """Train every tokenizer, the video decoder and the LM from scratch by a deterministic recipe.
 
@@ -563,6 +564,8 @@ def pretrain(
     an interrupted run resumes where it stopped. Writes the demo's page, curves.png (loss per
     modality against step), eval/ and recipe.json (commit, command, compile/train split per stage).
     """
+    import attrs
+
     from archon_framework.infer._recipe import load_recipe, run_recipe
 
     registry = load_registry_or_exit()
@@ -579,6 +582,8 @@ def pretrain(
                                 f"({', '.join(registry.recipes) or 'none'}; archon pretrain --list)")
             recipe = next(iter(registry.recipes))
         recipe_ = load_recipe(recipe, registry)
+        if tokenizers_from is not None:
+            recipe_ = attrs.evolve(recipe_, demo={**recipe_.demo, "tokenizers_from": tokenizers_from})
         path = run_recipe(recipe_, registry, out_dir, progress=progress, evaluate=evaluate,
                           command=" ".join(["archon", *sys.argv[1:]]), console=err)
     out.print(f"recipe written: {path}")

@@ -99,6 +99,11 @@ class DemoConfig:
         model: a shipped model's name (`archon_framework.infer.shipped_models`) or an exported
             model's folder: nothing is trained; the held-out clips are synthesized and the chains
             run on that model (``archon demo`` without ``--train``).
+        tokenizers_from: a shipped model's name or an exported model's folder whose tokenizers
+            the run starts from (verified against their manifests, copied into
+            ``out/tokenizers``), so only the tokenizers it lacks, or that `tokenizer_options`
+            asks to change, are trained: the LM of a recipe trained again on the tokenizers of
+            a model, recorded in the run and the exported model.
     """
 
     out: str = "runs/demo"
@@ -130,6 +135,7 @@ class DemoConfig:
     chain_weights: Mapping[str, float] = attrs.field(factory=dict, converter=dict)
     model: str | None = None
     demo: str | None = None
+    tokenizers_from: str | None = None
 
     def __attrs_post_init__(self) -> None:
         for name, n in self.tokenizer_steps.items():
@@ -290,16 +296,56 @@ class _Demo:
             self.console.print(f"[bold red]UNDERTRAINED: {record['stage']} took {record.get('steps')} steps, "
                                f"below its minimum of {record.get('min_steps')}[/]")
 
-    def tokenizer_stages(self, name: str, report: Mapping[str, Any]) -> None:
-        """The stages of a tokenizer trainer's report (`archon_framework.train.training_record`)."""
+    def tokenizer_stages(self, name: str, report: Mapping[str, Any], origin: str | None = None) -> None:
+        """The stages of a tokenizer trainer's report (`archon_framework.train.training_record`);
+        `origin` names the model a tokenizer was copied from (`tokenizers_from`)."""
         training = report.get("training")
+        note = {"note": f"trained by {origin}, not in this run"} if origin else {}
         if not training:
             self.stage({"stage": f"tokenizer {name}", "steps": report.get("steps"), "min_steps": None,
                         "compile_s": None, "train_s": None, "below_min": False,
-                        "note": "the trainer reports no compile/train split or minimum"})
+                        "note": "the trainer reports no compile/train split or minimum", **note})
             return
         for st in training:
-            self.stage({**st, "stage": f"{name}: {st.get('stage', name)}"})
+            self.stage({**st, "stage": f"{name}: {st.get('stage', name)}", **note})
+
+    def seed_tokenizers(self, root: Path, names: Sequence[str]) -> None:
+        """Copy `tokenizers_from`'s tokenizers of `names` into `root` with their "done" marks
+        (once: a stored mark is kept), each verified against its manifest first; a modality with
+        `tokenizer_options` or absent from that model is left to its trainer, and said."""
+        from archon_framework._weights import verify_weights
+        from archon_framework.infer._shipped import resolve_model
+
+        origin = str(self.cfg.tokenizers_from)
+        source = resolve_model(origin)
+        folder = source / "tokenizers"
+        if not folder.is_dir():
+            raise ConfigError(f"tokenizers_from: {source} has no tokenizers/ folder (name a shipped model, "
+                              "archon list-models, or an exported model's folder)")
+        about = source / "model.json"
+        commit = json.loads(about.read_text()).get("commit") if about.is_file() else None
+        root.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            mark, src = root / f"{name}.json", folder / name
+            if mark.exists():
+                continue
+            if self.cfg.tokenizer_options.get(name):
+                self.skip(f"tokenizer {name}: tokenizer_options given, so trained here rather than taken from {origin}")
+                continue
+            if not src.is_dir():
+                self.skip(f"tokenizer {name}: {origin} has none, trained here")
+                continue
+            verify_weights(src)  # CheckpointError naming the file that does not match its manifest
+            staging, target = root / f".{name}.copying", root / name
+            for stale in (staging, target):
+                if stale.exists():
+                    shutil.rmtree(stale)
+            shutil.copytree(src.resolve(), staging)
+            staging.rename(target)
+            report = json.loads((target / "report.json").read_text()) if (target / "report.json").is_file() else {}
+            atomic_write_text(mark, json.dumps({"modality": name, "seconds": 0.0, "options": {}, "report": report,
+                                                "from": {"model": origin, "commit": commit}}, indent=2) + "\n")
+            self.say(f"tokenizer {name}: copied from {origin} ({src.resolve()})")
 
     def say(self, text: str) -> None:
         self.console.print(text)
@@ -363,13 +409,15 @@ class _Demo:
         budgets, _ = split_budget(self.cfg.minutes, trainable, shares)
         clips = None
         trained = False
+        if self.cfg.tokenizers_from:
+            self.seed_tokenizers(root, trainable)
         for name in trainable:
             mark = root / f"{name}.json"
             options = dict(self.cfg.tokenizer_options.get(name) or {})
             stored_mark = json.loads(mark.read_text()) if mark.exists() else None
             if stored_mark is not None and (stored_mark.get("options") or {}) == options:
                 self.skip(f"tokenizer {name}: found {root / name}, skipped")
-                self.tokenizer_stages(name, stored_mark.get("report") or {})
+                self.tokenizer_stages(name, stored_mark.get("report") or {}, (stored_mark.get("from") or {}).get("model"))
                 continue
             if options and not _takes_options(self.registry.modalities[name].trainer):
                 raise ConfigError(f"tokenizer_options.{name}: the tokenizer trainer of modality {name!r} "

@@ -198,11 +198,18 @@ def export_recipe_model(recipe: Recipe, registry: Registry, out: Path, *, comman
     cfg = recipe.demo_config(out)
     cfg = cfg.resolved(registry.demo(cfg.demo))
     dtype = str(dict(recipe.export).get("dtype", "bfloat16"))
+    extra: dict[str, Any] = {"clip_seconds": cfg.seconds, "heldout_dataset": cfg.heldout_dataset,
+                             "lm_config": cfg.lm_config}
+    copied = {}
+    for mark in sorted((out / "tokenizers").glob("*.json")):
+        origin = json.loads(mark.read_text()).get("from")
+        if origin:
+            copied[mark.stem] = origin
+    if copied:  # tokenizers this run did not train (tokenizers_from): where they came from
+        extra["tokenizers_from"] = copied
     return export_model(out / "lm", out / "model", registry, tokenizers=out / "tokenizers", name=recipe.name,
                         recipe=recipe.name, command=command or f"archon pretrain --recipe {recipe.name}",
-                        commit=_commit(), dtype=dtype,
-                        extra={"clip_seconds": cfg.seconds, "heldout_dataset": cfg.heldout_dataset,
-                               "lm_config": cfg.lm_config})
+                        commit=_commit(), dtype=dtype, extra=extra)
 
 
 def _evaluate(recipe: Recipe, registry: Registry, out: Path, *, progress: bool, console: Console) -> dict[str, str]:
