@@ -11,7 +11,7 @@ import attrs
 import pytest
 from rich.console import Console
 
-from archon_framework import ConfigError, hookimpl
+from archon_framework import Clip, ClipMeta, ConfigError, hookimpl
 from archon_framework.infer._demo import DemoConfig, _Demo
 from archon_framework.testing import byte_text_modalities, make_registry
 
@@ -22,8 +22,9 @@ class _Clips:
     def __len__(self) -> int:
         return 2
 
-    def __getitem__(self, i: int) -> str:
-        return f"clip {i}"
+    def __getitem__(self, i: int) -> Clip:
+        return Clip(ClipMeta(clip_id=f"clip {i}", duration=1.0, frame_rate=25.0, sample_rate=16000),
+                    {"script": f"clip {i}"})
 
 
 def _registry(calls: list, *, takes_options: bool = True):
@@ -79,3 +80,45 @@ def test_options_for_a_trainer_that_takes_none_are_refused_by_modality(tmp_path)
     assert calls == [] and not (tmp_path / "tokenizers" / "script.json").exists()
     _run(tmp_path, _registry(calls, takes_options=False))  # without options it trains as before
     assert calls == [None]
+
+
+class _Mixed(_Clips):
+    """Three clips, the middle one without a script (a mixed dataset's clip)."""
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, i: int) -> Clip:
+        clip = super().__getitem__(i)
+        return Clip(clip.meta, {} if i == 1 else clip.values)
+
+
+def test_a_trainer_gets_only_the_clips_that_hold_its_modality(tmp_path):
+    seen: list = []
+
+    def trainer(source, *, out_dir, steps=None, seconds=None, seed=0, progress=True):
+        Path(out_dir).mkdir(parents=True)
+        seen.append([c.meta.clip_id for c in source])
+        return {"steps": steps}
+
+    (script,) = byte_text_modalities()
+
+    class Plugin:
+        @hookimpl
+        def archon_modalities(self):
+            return [attrs.evolve(script, trainer=trainer)]
+
+    cfg = DemoConfig(out=str(tmp_path), progress=False, tokenizer_steps={"script": 3})
+    demo = _Demo(cfg, None, make_registry(("toy", Plugin())), Console(file=io.StringIO()))  # type: ignore[arg-type]
+    demo.tokenizers(_Mixed())
+    assert seen == [["clip 0", "clip 2"]]
+    assert any("trained on the 2 of 3 clips that hold script" in n for n in demo.notes)
+
+    class Empty(_Mixed):
+        def __getitem__(self, i: int) -> Clip:
+            return Clip(super().__getitem__(i).meta, {})
+
+    demo = _Demo(attrs.evolve(cfg, out=str(tmp_path / "empty")), None, make_registry(("toy", Plugin())),
+                 Console(file=io.StringIO()))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="tokenizer script: no training clip holds script"):
+        demo.tokenizers(Empty())

@@ -427,6 +427,14 @@ class _Demo:
                           f"{stored_mark.get('options') or {}}, the run asks for {options}: trained again")
             if clips is None:
                 clips = [train[i] for i in range(len(train))]
+            mod = self.registry.modalities[name]
+            needs = ({name} & stored) | set(mod.derived_from)  # a mixed dataset's clips may lack some
+            own = [c for c in clips if all(m in c.values for m in needs)]
+            if not own:
+                raise ConfigError(f"tokenizer {name}: no training clip holds {', '.join(sorted(needs))}")
+            if len(own) < len(clips):
+                self.skip(f"tokenizer {name}: trained on the {len(own)} of {len(clips)} clips that hold "
+                          f"{', '.join(sorted(needs))}")
             target = root / name
             if target.exists():
                 shutil.rmtree(target)  # an interrupted run's partial artifacts
@@ -436,10 +444,9 @@ class _Demo:
             start = time.perf_counter()
             try:
                 extra = {"options": options} if options else {}
-                report = self.registry.modalities[name].trainer(clips, out_dir=target, steps=steps,  # type: ignore[misc]
-                                                                seconds=None if steps else budgets[name],
-                                                                seed=self.cfg.seed, progress=self.cfg.progress,
-                                                                **extra)
+                report = mod.trainer(own, out_dir=target, steps=steps,  # type: ignore[misc]
+                                     seconds=None if steps else budgets[name], seed=self.cfg.seed,
+                                     progress=self.cfg.progress, **extra)
             except ArchonError:
                 raise
             except Exception as err:

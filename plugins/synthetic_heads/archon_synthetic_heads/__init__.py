@@ -7,7 +7,8 @@ from archon_synthetic_heads._appearance import IDENTITY_COMPONENTS
 from archon_synthetic_heads._corpus import SPLITS, load_corpus, split_sentences
 from archon_synthetic_heads._espeak import EspeakError, Voice, synthesize
 from archon_synthetic_heads._flame_preview import preview_flame_params, render_flame_preview, save_label_preview
-from archon_synthetic_heads._generate import FRAME_RATE, SOURCE, SPLIT_CODES, SynthConfig, clip_id, generate_clip, performed_clip
+from archon_synthetic_heads._generate import (FRAME_RATE, SOURCE, SPLIT_CODES, SynthConfig, clip_id, generate_clip,
+                                              mixed_clip, performed_clip)
 from archon_synthetic_heads._motion import EXPRESSION_COMPONENTS, loudness_envelope
 from archon_synthetic_heads._preview import (
     Appearance,
@@ -38,6 +39,7 @@ __all__ = [
     "generate_parameters",
     "load_corpus",
     "loudness_envelope",
+    "mixed_clip",
     "neutral_appearance",
     "performed_clip",
     "preview_flame_params",

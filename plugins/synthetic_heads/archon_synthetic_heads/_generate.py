@@ -234,6 +234,23 @@ def performed_clip(index: int, *, seed: int, seconds: float | None = None, split
     return Clip(p.meta, _performed_values(p))
 
 
+def mixed_clip(index: int, *, seed: int, seconds: float | None = None, split: str = "train",
+               rendered_every: int = 4, config: SynthConfig | None = None) -> Clip:
+    """Clip `index` rendered (`generate_clip`) when ``index % rendered_every == 0``, else its
+    unrendered modalities only (`performed_clip`): a training stream with many clips for the
+    tasks among speech, script, FLAME and description and every `rendered_every`-th clip for
+    the tasks that need pixels, at about a third of a rendered dataset's cost a clip. Each clip
+    equals the rendered dataset's clip `index` in what it holds.
+
+    Raises:
+        DataError: a bad index, seed, split or length, or `rendered_every` < 1.
+    """
+    if rendered_every < 1:
+        raise DataError(f"synthetic_heads: rendered_every must be >= 1, got {rendered_every}")
+    make = generate_clip if index % rendered_every == 0 else performed_clip
+    return make(index, seed=seed, seconds=seconds, split=split, config=config)
+
+
 def _performed_values(p: Performance) -> dict:
     seconds = p.meta.duration
     script = " ".join(w.text for w in p.synth.words if w.start + p.offset < seconds and w.end + p.offset > 0.0)

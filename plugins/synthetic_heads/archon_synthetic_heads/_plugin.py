@@ -8,7 +8,7 @@ from typing import Any
 
 from archon_framework import DatasetSpec, Metric, hookimpl
 from archon_synthetic_heads._cli import make_app
-from archon_synthetic_heads._generate import SOURCE, generate_clip
+from archon_synthetic_heads._generate import SOURCE, generate_clip, mixed_clip
 from archon_synthetic_heads._metrics import synthetic_heads_metrics
 
 __all__ = ["MODALITIES", "dataset_specs", "archon_datasets", "archon_commands", "archon_metrics"]
@@ -20,7 +20,9 @@ MODALITIES: tuple[str, ...] = (
 
 
 def dataset_specs() -> list[DatasetSpec]:
-    """``synthetic_heads`` (training split) and ``synthetic_heads_validation`` / ``_test``.
+    """``synthetic_heads`` (training split) and ``synthetic_heads_validation`` / ``_test``, and
+    ``synthetic_heads_mixed``: the training split with every 4th clip rendered and the others
+    unrendered (`mixed_clip`), for a recipe that needs many clips for its motion and speech tasks.
 
     The held-out datasets draw from disjoint random streams and speak sentences that the
     training split never uses.
@@ -35,6 +37,14 @@ def dataset_specs() -> list[DatasetSpec]:
             description=f"synthetic talking heads ({split} split): espeak-ng speech, script, FLAME-like "
                         "animation, semantic video, RGB, description",
         ))
+    out.append(DatasetSpec(
+        name=SOURCE + "_mixed",
+        generate=functools.partial(mixed_clip, split="train", rendered_every=4),
+        modalities=MODALITIES,
+        default_seconds=2.0,
+        description="synthetic talking heads (train split), every 4th clip rendered; the others speech, "
+                    "script, FLAME animation and description only (about 3x cheaper a clip)",
+    ))
     return out
 
 

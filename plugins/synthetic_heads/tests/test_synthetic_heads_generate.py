@@ -143,3 +143,21 @@ def test_a_performed_clip_is_the_generated_clip_without_its_rendered_modalities(
             np.testing.assert_array_equal(value, full[name])
         else:
             assert value == full[name], name
+
+
+def test_the_mixed_dataset_renders_every_fourth_clip_and_holds_the_same_values():
+    from archon_synthetic_heads import mixed_clip, performed_clip
+    from archon_synthetic_heads._plugin import dataset_specs
+
+    cfg = SynthConfig(with_video=False)
+    rendered, performed = (mixed_clip(i, seed=2, seconds=0.5, config=cfg) for i in (4, 5))
+    assert {"semantic", "image"} <= set(rendered.values) and "image" not in performed.values
+    full = generate_clip(4, seed=2, seconds=0.5, config=cfg)
+    np.testing.assert_array_equal(rendered["semantic"], full["semantic"])
+    assert performed.meta == performed_clip(5, seed=2, seconds=0.5, config=cfg).meta
+    np.testing.assert_array_equal(performed["expression"], performed_clip(5, seed=2, seconds=0.5)["expression"])
+    spec = {s.name: s for s in dataset_specs()}["synthetic_heads_mixed"]
+    assert "image" in spec.generate(0, seed=0, seconds=0.5).values
+    assert "image" not in spec.generate(1, seed=0, seconds=0.5).values
+    with pytest.raises(DataError, match="rendered_every must be >= 1"):
+        mixed_clip(0, seed=0, rendered_every=0)
