@@ -106,6 +106,13 @@ def test_chain_weights_multiply_the_weights_of_their_steps_tasks():
     assert coarse.name == "cpu-reference-coarse" and set(coarse_cfg.chains) == _PAPER_CHAINS
     assert set(coarse_cfg.chain_weights) == {"text-to-all", "speech-to-video"}
     assert coarse_cfg.tokenizer_options["expression"] == {"codebook_size": 256}
+    # the code-vector experiment: a mixed dataset the registry provides, options the LM config takes
+    codevec = load_recipe(str(Path(__file__).parents[1] / "docs" / "eval" / "cpu-reference-codevec.toml"), REGISTRY)
+    cfg = codevec.demo_config("runs/x")
+    from archon_synthetic_heads._plugin import dataset_specs
+
+    assert cfg.dataset in {s.name for s in dataset_specs()} and set(cfg.chains) == _PAPER_CHAINS
+    assert (cfg.lm_config, cfg.lm_embed_init, cfg.lm_loss) == ("small_timed", "codebook", "level")
 
 
 @pytest.mark.parametrize(("field", "value", "match"), [
