@@ -43,7 +43,7 @@ def dataset_specs() -> list[DatasetSpec]:
         modalities=MODALITIES,
         default_seconds=2.0,
         description="synthetic talking heads (train split), every 4th clip rendered; the others speech, "
-                    "script, FLAME animation and description only (about 3x cheaper a clip)",
+                    "script, FLAME animation and description only (2.3x cheaper a clip than the rendered split)",
     ))
     return out
 
