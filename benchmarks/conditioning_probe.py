@@ -34,7 +34,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from archon_framework import Chain, ChainStep, Clip, TaskSuite, load_registry, parse_task
+from archon_framework import ArchonError, Chain, ChainStep, Clip, TaskSuite, load_registry, parse_task
 from archon_framework.data import slot_window_key
 from archon_framework.eval import (derangement, heldout_clips, installed_main_metrics, paired_interval, step_controls,
                                    target_nll)
@@ -174,9 +174,33 @@ def readout(trainer: Trainer, registry, artifacts: Path, task, n_clips: int, lev
     return results
 
 
+def shipped_run(name: str, folder: Path, *, heldout: int) -> Path:
+    """A run folder for a shipped model: ``tokenizers`` linked to its tokenizers and ``heldout``
+    synthesized (the recipe's held-out split: 1-s clips, seed 0) unless already there."""
+    from archon_framework.data import ClipDataset, synthesize
+    from archon_framework.infer import resolve_model, shipped_models
+
+    if name not in shipped_models():
+        raise SystemExit(f"--run {name}: neither a run folder nor a shipped model ({', '.join(shipped_models())})")
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "tokenizers"
+    if not link.exists():
+        link.symlink_to(resolve_model(name).resolve() / "tokenizers", target_is_directory=True)
+    try:
+        have = len(ClipDataset(folder / "heldout"))
+    except ArchonError:
+        have = 0
+    if have < heldout:
+        synthesize(load_registry(), folder / "heldout", dataset="synthetic_heads_test", clips=heldout, seconds=1.0,
+                   seed=0, resume=have > 0)
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, default=Path("runs/reference"), help="a recipe run (tokenizers/, heldout/)")
+    parser.add_argument("--run", type=Path, default=Path("runs/reference"),
+                        help="a recipe run (tokenizers/, heldout/), or a shipped model's name (cpu-reference): its "
+                             "tokenizers, with held-out clips synthesized into OUT/source/heldout")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--task", default="speech(c)->expression(c)", help=f"inputs and output among {sorted(PERFORMED)}")
     parser.add_argument("--clips", type=int, default=4096)
@@ -209,6 +233,8 @@ def main() -> None:
     if missing:
         parser.error(f"--task {args.task}: {', '.join(missing)} needs rendering; use {sorted(PERFORMED)}")
     registry = one_task_registry(task)
+    if not args.run.is_dir():
+        args.run = shipped_run(str(args.run), args.out / "source", heldout=max(args.heldout, args.sampled_control))
     t0 = time.perf_counter()
     clips = performed_clips(args.clips, args.seed)
     print(json.dumps({"clips": args.clips, "perform_s": round(time.perf_counter() - t0, 1)}), flush=True)
