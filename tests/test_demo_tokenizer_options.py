@@ -49,9 +49,10 @@ def _registry(calls: list, *, takes_options: bool = True):
     return make_registry(("toy", Plugin()))
 
 
-def _run(tmp_path, registry, **options) -> _Demo:
+def _run(tmp_path, registry, *, tokenizers_from=None, **options) -> _Demo:
     cfg = DemoConfig(out=str(tmp_path), progress=False, tokenizer_steps={"script": 3},
-                     tokenizer_options={"script": options} if options else {})
+                     tokenizer_options={"script": options} if options else {},
+                     tokenizers_from=None if tokenizers_from is None else str(tokenizers_from))
     demo = _Demo(cfg, None, registry, Console(file=io.StringIO()))  # type: ignore[arg-type]
     demo.tokenizers(_Clips())
     return demo

@@ -4,16 +4,13 @@ what that model lacks, or what tokenizer_options changes, is trained; a changed 
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
-from rich.console import Console
 
 from archon_framework import CheckpointError, ConfigError
 from archon_framework._weights import write_weights_manifest
-from archon_framework.infer._demo import DemoConfig, _Demo
-from test_demo_tokenizer_options import _Clips, _registry
+from test_demo_tokenizer_options import _registry, _run
 
 
 def _model(root):
@@ -28,18 +25,10 @@ def _model(root):
     return root
 
 
-def _run(out, registry, source, **options):
-    cfg = DemoConfig(out=str(out), progress=False, tokenizer_steps={"script": 3}, tokenizers_from=str(source),
-                     tokenizer_options={"script": options} if options else {})
-    demo = _Demo(cfg, None, registry, Console(file=io.StringIO()))  # type: ignore[arg-type]
-    demo.tokenizers(_Clips())
-    return demo
-
-
 def test_the_models_tokenizers_are_copied_with_their_origin_and_not_trained(tmp_path):
     calls: list = []
     source = _model(tmp_path / "model")
-    demo = _run(tmp_path / "run", _registry(calls), source)
+    demo = _run(tmp_path / "run", _registry(calls), tokenizers_from=source)
     assert calls == []
     copied = tmp_path / "run" / "tokenizers" / "script"
     assert (copied / "model.bin").read_bytes() == b"trained weights" and not copied.is_symlink()
@@ -47,18 +36,18 @@ def test_the_models_tokenizers_are_copied_with_their_origin_and_not_trained(tmp_
     assert mark["from"] == {"model": str(source), "commit": "abc123"} and mark["options"] == {}
     (row,) = [s for s in demo.stages if s["stage"].startswith("script")]
     assert row["steps"] == 7 and f"trained by {source}" in row["note"]
-    _run(tmp_path / "run", _registry(calls), source)  # resumed: the mark is kept, nothing copied or trained
+    _run(tmp_path / "run", _registry(calls), tokenizers_from=source)  # resumed: the mark is kept, nothing copied or trained
     assert calls == []
 
 
 def test_what_the_options_change_or_the_model_lacks_is_trained(tmp_path):
     calls: list = []
-    demo = _run(tmp_path / "run", _registry(calls), _model(tmp_path / "model"), codebook_size=8)
+    demo = _run(tmp_path / "run", _registry(calls), tokenizers_from=_model(tmp_path / "model"), codebook_size=8)
     assert calls == [{"codebook_size": 8}]
     assert any("tokenizer_options given" in n for n in demo.notes)
     lacking = tmp_path / "empty"
     (lacking / "tokenizers").mkdir(parents=True)
-    demo = _run(tmp_path / "run2", _registry(calls), lacking)
+    demo = _run(tmp_path / "run2", _registry(calls), tokenizers_from=lacking)
     assert calls[-1] == {} and any("has none, trained here" in n for n in demo.notes)
 
 
@@ -67,7 +56,7 @@ def test_a_changed_file_or_a_folder_without_tokenizers_is_refused(tmp_path):
     (source / "tokenizers" / "script" / "model.bin").write_bytes(b"tampered weights")
     calls: list = []
     with pytest.raises(CheckpointError, match="model.bin"):
-        _run(tmp_path / "run", _registry(calls), source)
+        _run(tmp_path / "run", _registry(calls), tokenizers_from=source)
     assert calls == [] and not (tmp_path / "run" / "tokenizers" / "script").exists()
     with pytest.raises(ConfigError, match="has no tokenizers/ folder"):
-        _run(tmp_path / "run", _registry(calls), tmp_path / "nowhere")
+        _run(tmp_path / "run", _registry(calls), tokenizers_from=tmp_path / "nowhere")
