@@ -419,7 +419,8 @@ class _Demo:
                 self.skip(f"tokenizer {name}: found {root / name}, skipped")
                 self.tokenizer_stages(name, stored_mark.get("report") or {}, (stored_mark.get("from") or {}).get("model"))
                 continue
-            if options and not _takes_options(self.registry.modalities[name].trainer):
+            mod = self.registry.modalities[name]
+            if options and not _takes_options(mod.trainer):
                 raise ConfigError(f"tokenizer_options.{name}: the tokenizer trainer of modality {name!r} "
                                   f"({self.registry.providers[name].label}) takes no options")
             if stored_mark is not None:
@@ -427,7 +428,6 @@ class _Demo:
                           f"{stored_mark.get('options') or {}}, the run asks for {options}: trained again")
             if clips is None:
                 clips = [train[i] for i in range(len(train))]
-            mod = self.registry.modalities[name]
             needs = ({name} & stored) | set(mod.derived_from)  # a mixed dataset's clips may lack some
             own = [c for c in clips if all(m in c.values for m in needs)]
             if not own:
