@@ -17,6 +17,9 @@ frame index alone. Its gain over the frame index is about what an LM's NLL gain 
 can reach against a shuffled-condition control (which keeps the frame structure).
 `--embed-init codebook` starts the LM's code rows from the tokenizers' code vectors
 (`ModelSection.embed_init`; docs/training.md "Embedding rows from code vectors").
+`--sampled-control N` then generates the output for N held-out clips from their own and from
+another clip's conditions (archon eval's control), at each `--temperature` (0: greedy) and
+guidance weight; `--control-only` does only that, for a probe already trained in `--out`.
 
     .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 4096 --out runs/probe-4096
     .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 512 --out runs/probe-512
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
@@ -226,6 +230,10 @@ def main() -> None:
     parser.add_argument("--guidance", type=float, action="append", default=[],
                         help="classifier-free guidance weight of the sampled control (repeat; default 0)")
     parser.add_argument("--sampling-seeds", type=int, default=1, help="sampling seeds of the sampled control")
+    parser.add_argument("--temperature", type=float, action="append", default=[],
+                        help="sampling temperature of the sampled control, top-p 0.9 (repeat; 0 is greedy; default 1)")
+    parser.add_argument("--control-only", action="store_true",
+                        help="no training: only the sampled control of the model already trained in --out")
     args = parser.parse_args()
 
     task = parse_task(args.task)
@@ -235,6 +243,15 @@ def main() -> None:
     registry = one_task_registry(task)
     if not args.run.is_dir():
         args.run = shipped_run(str(args.run), args.out / "source", heldout=max(args.heldout, args.sampled_control))
+    if args.control_only:
+        if not args.sampled_control:
+            parser.error("--control-only needs --sampled-control N")
+        if not (args.out / "checkpoints").is_dir():
+            parser.error(f"--control-only: {args.out} holds no trained probe (no checkpoints/)")
+        args.steps = 0
+    if args.control_only:
+        _print_control(args, registry, task)
+        return
     t0 = time.perf_counter()
     clips = performed_clips(args.clips, args.seed)
     print(json.dumps({"clips": args.clips, "perform_s": round(time.perf_counter() - t0, 1)}), flush=True)
@@ -268,28 +285,38 @@ def main() -> None:
                           "heldout_nll": round(float(np.mean(real)), 4), "control_nll": round(float(np.mean(control)), 4),
                           "gain": round(gain[0], 4), "ci95": [round(gain[1], 4), round(gain[2], 4)]}), flush=True)
     if args.sampled_control:
-        for row in sampled_control(args.out, registry, task, args.run / "heldout", n=args.sampled_control,
-                                   guidance=args.guidance or [0.0], seeds=args.sampling_seeds):
-            print(json.dumps({"sampled_control": row}), flush=True)
+        _print_control(args, registry, task)
 
 
-def sampled_control(out: Path, registry, task, heldout: Path, *, n: int, guidance: list[float], seeds: int) -> list[dict]:
-    """The step's sampled outputs (temperature 1, top-p 0.9) from each held-out clip's own conditions
-    against another's, judged by the output's main metric (`archon_framework.eval.step_controls`
-    on the one-step chain of `task`), at each guidance weight and sampling seed."""
+def _print_control(args: argparse.Namespace, registry, task) -> None:
+    for row in sampled_control(args.out, registry, task, args.run / "heldout", n=args.sampled_control,
+                               guidance=args.guidance or [0.0], seeds=args.sampling_seeds,
+                               temperatures=args.temperature or [1.0]):
+        print(json.dumps({"sampled_control": row}), flush=True)
+
+
+def sampled_control(out: Path, registry, task, heldout: Path, *, n: int, guidance: list[float], seeds: int,
+                    temperatures: Sequence[float] = (1.0,)) -> list[dict]:
+    """The step's sampled outputs (each temperature, top-p 0.9; temperature 0: greedy) from each
+    held-out clip's own conditions against another's, judged by the output's main metric
+    (`archon_framework.eval.step_controls` on the one-step chain of `task`), at each guidance
+    weight and sampling seed."""
     model = load_checkpoint(out, registry)
     held, _ = heldout_clips(registry, n=n, data=heldout)
     chain = Chain("probe", tuple(task.inputs), (ChainStep(task.output, tuple(task.inputs)),))
     preferred = installed_main_metrics(registry)
     rows = []
     for w in guidance:
-        for seed in range(seeds):
-            for c in step_controls(model, held, chain, registry.metrics, preferred=preferred,
-                                   sampling=Sampling(temperature=1.0, top_p=0.9, guidance=w), seed=seed):
-                rows.append({"guidance": w, "seed": seed, "clips": len(c.real), "metric": c.metric,
-                             "real": round(float(np.nanmean(c.real)), 4), "control": round(float(np.nanmean(c.control)), 4),
-                             "baseline": round(float(np.nanmean(c.baseline)), 4), "difference": round(c.difference, 4),
-                             "ci95": [round(c.low, 4), round(c.high, 4)]})
+        for t in temperatures:
+            sampling = (Sampling(greedy=True, guidance=w) if t == 0 else
+                        Sampling(temperature=t, top_p=0.9, guidance=w))
+            for seed in range(seeds):  # the seed also picks the control's derangement
+                for c in step_controls(model, held, chain, registry.metrics, preferred=preferred,
+                                       sampling=sampling, seed=seed):
+                    rows.append({"guidance": w, "temperature": t, "seed": seed, "clips": len(c.real), "metric": c.metric,
+                                 "real": round(float(np.nanmean(c.real)), 4), "control": round(float(np.nanmean(c.control)), 4),
+                                 "baseline": round(float(np.nanmean(c.baseline)), 4), "difference": round(c.difference, 4),
+                                 "ci95": [round(c.low, 4), round(c.high, 4)]})
     return rows
 
 
