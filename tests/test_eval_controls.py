@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from archon_framework import Clip, ClipMeta, Metric, TaskError
 from archon_framework.eval import (baseline_value, derangement, main_metric, metric_key, metric_score, paired_interval,
                                    step_controls)
+from archon_framework.eval._cli import _control_line
 from archon_framework.infer import load_checkpoint
 from archon_paper import SPEECH_TO_VIDEO
 from test_eval import registry, run  # noqa: F401  (module fixtures: a briefly trained toy checkpoint)
@@ -83,8 +84,14 @@ def _toy(run, registry, n):  # noqa: F811
 
 def test_a_renderer_beats_its_control_and_every_step_gets_a_row(run, registry):  # noqa: F811
     model, clips, metrics = _toy(run, registry, 4)
-    rows = {r.step.split("->")[-1]: r for r in step_controls(model, clips, SPEECH_TO_VIDEO, metrics,
-                                                             preferred={"video": "video_error"}, seed=0)}
+    logged: list = []
+    found = step_controls(model, clips, SPEECH_TO_VIDEO, metrics, preferred={"video": "video_error"}, seed=0,
+                          on_result=logged.append)
+    assert logged == found  # each step reported as soon as it is measured, in order
+    rows = {r.step.split("->")[-1]: r for r in found}
+    line = _control_line(rows["video(c)"])  # what `archon eval` logs for it
+    assert line.startswith("video_error (n 4): real 0, control ") and "beats the control" in line
+    assert "NLL gain" not in line and "NLL gain" in _control_line(rows["identity(t)"])  # rendered: no likelihood
     # the toy video is rendered from the clip's own semantic + image: exact with the real conditions
     video = rows["video(c)"]
     assert video.real == (0.0,) * 4 and all(c > 0 for c in video.control)

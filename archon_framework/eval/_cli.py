@@ -300,7 +300,8 @@ def _controls(model: LoadedModel, clips: Sequence[Clip], chains: Sequence[str], 
             preferred = installed_main_metrics(registry)
             rows = step_controls(model, clips, chain, registry.metrics, preferred=preferred, sampling=sampling,
                                  seed=seed, max_text_tokens=max_text_tokens,
-                                 on_step=lambda label: console.print(f"[bold]control[/] {label}"))
+                                 on_step=lambda label: console.print(f"[bold]control[/] {label}"),
+                                 on_result=lambda row: console.print(f"  {_control_line(row)}", markup=False))
         except ArchonError as err:
             notes.append(f"controls: chain {name!r} cannot run here ({err})")
             continue
@@ -310,6 +311,22 @@ def _controls(model: LoadedModel, clips: Sequence[Clip], chains: Sequence[str], 
         if unscored:
             notes.append(f"controls: {name}: no per-clip metric scored {', '.join(unscored)}")
     return found, notes
+
+
+def _control_line(row: Any) -> str:
+    """One measured `StepControl` as a log line: the means, the paired difference with its
+    interval and the likelihood gain."""
+    d = row.to_dict()
+
+    def num(x: Any) -> str:
+        return "-" if x is None else f"{x:.4g}"
+
+    line = (f"{d['metric']} (n {d['n']}): real {num(d['real'])}, control {num(d['control'])}, baseline "
+            f"{num(d['baseline'])}; difference {d['difference']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}]"
+            f"{' beats the control' if d['beats_control'] else ''}")
+    if d["nll_gain"] is not None:
+        line += f"; NLL gain {d['nll_gain']:+.4f} [{d['nll_ci95'][0]:+.4f}, {d['nll_ci95'][1]:+.4f}]"
+    return line
 
 
 def _picked_guidance(result: EvalResult) -> list[str]:

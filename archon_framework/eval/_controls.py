@@ -216,9 +216,13 @@ def step_controls(
     seed: int = 0,
     max_text_tokens: int | None = None,
     on_step: Callable[[str], None] | None = None,
+    on_result: Callable[[StepControl], None] | None = None,
 ) -> list[StepControl]:
     """The shuffled-condition control of every step of `chain` on held-out `clips` (see the
-    module doc). Steps whose output has no installed per-clip metric are skipped, with a note."""
+    module doc). Steps whose output has no installed per-clip metric are skipped, with a note.
+
+    `on_step` is called with a step's label before its clips run, `on_result` with its
+    `StepControl` as soon as it is measured (an evaluation stopped later keeps what it logged)."""
     registry = model.registry
     plan = plan_chain(chain, modalities=registry.modalities, suite=model.suite, given=chain.conditions)
     out: list[StepControl] = []
@@ -275,6 +279,8 @@ def step_controls(
                                baseline=tuple(base), difference=mean, low=low, high=high, notes=notes,
                                nll_real=tuple(nll[0]), nll_control=tuple(nll[1]),
                                nll_gain=gain[0], nll_low=gain[1], nll_high=gain[2]))
+        if on_result is not None:
+            on_result(out[-1])
     return out
 
 
