@@ -243,13 +243,13 @@ def main() -> None:
     registry = one_task_registry(task)
     if not args.run.is_dir():
         args.run = shipped_run(str(args.run), args.out / "source", heldout=max(args.heldout, args.sampled_control))
+    if any(t < 0 for t in args.temperature):
+        parser.error(f"--temperature must be >= 0 (0 is greedy), got {', '.join(map(str, args.temperature))}")
     if args.control_only:
         if not args.sampled_control:
             parser.error("--control-only needs --sampled-control N")
         if not (args.out / "checkpoints").is_dir():
             parser.error(f"--control-only: {args.out} holds no trained probe (no checkpoints/)")
-        args.steps = 0
-    if args.control_only:
         _print_control(args, registry, task)
         return
     t0 = time.perf_counter()
