@@ -21,7 +21,7 @@ from archon_framework._showcase import EvalTable, guidance_table, select_tables
 from archon_framework._tasks import TaskSuite
 from archon_framework.config import to_dict
 from archon_framework.eval._evaluate import EvalResult, check_metrics, evaluate
-from archon_framework.eval._report import write_report
+from archon_framework.eval._report import _fmt, write_report
 from archon_framework.eval._run import ExpertModels, load_experts, prepare_chain
 from archon_framework.infer._model import LoadedModel, load_checkpoint, model_folder, read_run
 from archon_framework.infer._shipped import EXPORTED_MODEL, is_exported
@@ -317,12 +317,8 @@ def _control_line(row: Any) -> str:
     """One measured `StepControl` as a log line: the means, the paired difference with its
     interval and the likelihood gain."""
     d = row.to_dict()
-
-    def num(x: Any) -> str:
-        return "-" if x is None else f"{x:.4g}"
-
-    line = (f"{d['metric']} (n {d['n']}): real {num(d['real'])}, control {num(d['control'])}, baseline "
-            f"{num(d['baseline'])}; difference {d['difference']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}]"
+    line = (f"{d['metric']} (n {d['n']}): real {_fmt(d['real'])}, control {_fmt(d['control'])}, baseline "
+            f"{_fmt(d['baseline'])}; difference {d['difference']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}]"
             f"{' beats the control' if d['beats_control'] else ''}")
     if d["nll_gain"] is not None:
         line += f"; NLL gain {d['nll_gain']:+.4f} [{d['nll_ci95'][0]:+.4f}, {d['nll_ci95'][1]:+.4f}]"
