@@ -234,6 +234,11 @@ class Registry:
         path = None
         if artifacts is not None and (Path(artifacts) / name).exists():
             path = Path(artifacts) / name
+        elif artifacts is not None and (Path(artifacts) / name).is_symlink():
+            # A dangling link is a trained tokenizer that moved, not an untrained one: never fall back.
+            link = Path(artifacts) / name
+            raise PluginError(f"modality {name!r} (plugin {self.providers[name].label}): its {what} in {link} is a link "
+                              f"to {link.readlink()}, which does not exist; link or copy the trained {what} there again")
         try:
             return factory(path), path
         except PluginError:

@@ -188,6 +188,8 @@ def shipped_run(name: str, folder: Path, *, heldout: int) -> Path:
         raise SystemExit(f"--run {name}: neither a run folder nor a shipped model ({', '.join(shipped_models())})")
     folder.mkdir(parents=True, exist_ok=True)
     link = folder / "tokenizers"
+    if link.is_symlink() and not link.exists():  # linked on a checkout that has moved: link again
+        link.unlink()
     if not link.exists():
         link.symlink_to(resolve_model(name).resolve() / "tokenizers", target_is_directory=True)
     try:

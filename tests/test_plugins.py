@@ -7,7 +7,7 @@ import types
 import pytest
 
 from archon_framework import (
-    Modality, RawSpec, Vocabulary, hookimpl, load_registry,
+    Modality, PluginError, RawSpec, Vocabulary, hookimpl, load_registry,
 )
 from archon_framework.testing import make_registry
 
@@ -187,6 +187,14 @@ def test_text_codec_and_tokenizer_lookup(toy_registry, tmp_path):
     assert toy_registry.tokenizer("speech", tmp_path).vocabulary.size == 16
     with pytest.raises(Exception, match="'lidar' is not installed"):
         toy_registry.modality("lidar")
+
+
+def test_a_dangling_tokenizer_link_is_refused_not_replaced_by_an_untrained_tokenizer(toy_registry, tmp_path):
+    """A trained tokenizer linked into a run folder that moved: the link names it, nothing falls back."""
+    (tmp_path / "speech").symlink_to(tmp_path / "moved" / "speech", target_is_directory=True)
+    with pytest.raises(PluginError, match=r"modality 'speech'.*is a link to .*moved.*does not exist"):
+        toy_registry.tokenizer("speech", tmp_path)
+    assert toy_registry.tokenizer("image", tmp_path) is not None  # an absent entry still means "the default"
 
 
 def test_a_hook_returning_a_string_is_one_failure_not_one_per_character():
