@@ -6,6 +6,7 @@ import json
 
 from pathlib import Path
 
+import attrs
 import pytest
 
 from archon_framework import ConfigError, TaskError
@@ -113,6 +114,11 @@ def test_chain_weights_multiply_the_weights_of_their_steps_tasks():
 
     assert cfg.dataset in {s.name for s in dataset_specs()} and set(cfg.chains) == _PAPER_CHAINS
     assert (cfg.lm_config, cfg.lm_embed_init, cfg.lm_loss) == ("small_timed", "codebook", "level")
+    # its successor: one window a step, twice the tokens, the judged chains 6x
+    b1 = load_recipe(str(Path(__file__).parents[1] / "docs" / "eval" / "cpu-reference-b1.toml"), REGISTRY).demo_config("runs/x")
+    assert (b1.batch_size, b1.lm_steps * b1.batch_size) == (1, 2 * cfg.lm_steps * cfg.batch_size)
+    assert attrs.evolve(b1, batch_size=cfg.batch_size, lm_steps=cfg.lm_steps, lm_min_steps=cfg.lm_min_steps,
+                        chain_weights=cfg.chain_weights) == cfg
 
 
 @pytest.mark.parametrize(("field", "value", "match"), [
