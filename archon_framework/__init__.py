@@ -31,7 +31,7 @@ from archon_framework._capabilities import BlockedTokenizer, CodeVectorTokenizer
 from archon_framework._chains import Chain, ChainStep, EditCheck, EditingChain, chain_slots, chain_steps, parse_slot
 from archon_framework._codec import SlotCodec
 from archon_framework._modality import Modality, RawSpec, Tokenizer, TokenizerTrainer
-from archon_framework._plugins import DISABLE_ENV, Registry, load_registry
+from archon_framework._plugins import DISABLE_ENV, Registry, UntrainedDefaultWarning, load_registry
 from archon_framework._prompt import (
     ParsedExample,
     Payload,
@@ -106,6 +106,7 @@ __all__ = [
     "RawSpec",
     "RawValueError",
     "Registry",
+    "UntrainedDefaultWarning",
     "Renderer",
     "SerializedExample",
     "TIME_STEPS",

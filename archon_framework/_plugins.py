@@ -6,6 +6,7 @@ import importlib.metadata
 import os
 import traceback
 import types
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from archon_framework._vocab import TEXT_VOCABULARY, Vocabulary, VocabLayout
 from archon_framework.hookspecs import PROJECT_NAME, ArchonHookSpecs
 from archon_framework.provenance._records import ProvenanceStep
 
-__all__ = ["Registry", "load_registry", "blocked_from_env", "DISABLE_ENV"]
+__all__ = ["Registry", "UntrainedDefaultWarning", "load_registry", "blocked_from_env", "DISABLE_ENV"]
 
 #: Comma-separated entry-point (or distribution) names of plugins not to load.
 DISABLE_ENV = "ARCHON_DISABLE_PLUGINS"
@@ -45,6 +46,15 @@ CORE_PLUGIN = PluginInfo(name="core", distribution="archon-framework", version=_
 def blocked_from_env() -> frozenset[str]:
     raw = os.environ.get(DISABLE_ENV, "")
     return frozenset(x.strip() for x in raw.split(",") if x.strip())
+
+
+class UntrainedDefaultWarning(UserWarning):
+    """An artifacts folder was given, but it lacks a trainable modality's tokenizer or renderer,
+    so the plugin's seeded, untrained default is used (fine for a smoke test, meaningless tokens
+    for a real run)."""
+
+
+_DEFAULTED: set[tuple[str, str]] = set()
 
 
 @attrs.frozen(kw_only=True)
@@ -239,6 +249,13 @@ class Registry:
             link = Path(artifacts) / name
             raise PluginError(f"modality {name!r} (plugin {self.providers[name].label}): its {what} in {link} is a link "
                               f"to {link.readlink()}, which does not exist; link or copy the trained {what} there again")
+        elif artifacts is not None and self.modalities[name].trainer is not None:
+            key = (str(Path(artifacts).resolve()), name)
+            if key not in _DEFAULTED:  # once per folder and modality, however often the tokenizer is made
+                _DEFAULTED.add(key)
+                warnings.warn(f"modality {name!r} (plugin {self.providers[name].label}): {artifacts} holds no trained "
+                              f"{what} ({name}/); using the plugin's untrained default", UntrainedDefaultWarning,
+                              stacklevel=4)
         try:
             return factory(path), path
         except PluginError:

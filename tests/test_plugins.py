@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import types
+import warnings
 
+import attrs
 import pytest
 
 from archon_framework import (
-    Modality, PluginError, RawSpec, Vocabulary, hookimpl, load_registry,
+    Modality, PluginError, RawSpec, UntrainedDefaultWarning, Vocabulary, hookimpl, load_registry,
 )
 from archon_framework.testing import make_registry
 
@@ -195,6 +197,18 @@ def test_a_dangling_tokenizer_link_is_refused_not_replaced_by_an_untrained_token
     with pytest.raises(PluginError, match=r"modality 'speech'.*is a link to .*moved.*does not exist"):
         toy_registry.tokenizer("speech", tmp_path)
     assert toy_registry.tokenizer("image", tmp_path) is not None  # an absent entry still means "the default"
+
+
+def test_an_artifacts_folder_without_a_trainable_tokenizer_says_the_default_is_untrained(tmp_path):
+    """A folder that lacks the tokenizer of a modality with a trainer: the untrained default, said once."""
+    trainable = attrs.evolve(array_modality("speech", 16, phrase="speech audio"), trainer=lambda *a, **k: {})
+    reg = make_registry(("toy", ToyPlugin(trainable)), with_byte_text=True)
+    with pytest.warns(UntrainedDefaultWarning, match=r"modality 'speech' \(plugin toy.*holds no trained tokenizer"):
+        reg.tokenizer("speech", tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg.tokenizer("speech", tmp_path)  # said once per folder
+        reg.tokenizer("speech")  # no folder given: the default is what was asked for
 
 
 def test_a_hook_returning_a_string_is_one_failure_not_one_per_character():
