@@ -255,7 +255,7 @@ class Registry:
                 _DEFAULTED.add(key)
                 warnings.warn(f"modality {name!r} (plugin {self.providers[name].label}): {artifacts} holds no trained "
                               f"{what} ({name}/); using the plugin's untrained default", UntrainedDefaultWarning,
-                              stacklevel=4)
+                              stacklevel=3)
         try:
             return factory(path), path
         except PluginError:
