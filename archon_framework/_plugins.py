@@ -241,16 +241,14 @@ class Registry:
 
     # ------------------------------------------------------------------ tokenizers
     def _make(self, name: str, factory: Callable[[Path | None], Any], artifacts: Path | None, what: str) -> Any:
-        path = None
-        if artifacts is not None and (Path(artifacts) / name).exists():
-            path = Path(artifacts) / name
-        elif artifacts is not None and (Path(artifacts) / name).is_symlink():
+        entry = None if artifacts is None else Path(artifacts) / name
+        path = entry if entry is not None and entry.exists() else None
+        if entry is not None and path is None and entry.is_symlink():
             # A dangling link is a trained tokenizer that moved, not an untrained one: never fall back.
-            link = Path(artifacts) / name
-            raise PluginError(f"modality {name!r} (plugin {self.providers[name].label}): its {what} in {link} is a link "
-                              f"to {link.readlink()}, which does not exist; link or copy the trained {what} there again")
-        elif artifacts is not None and self.modalities[name].trainer is not None:
-            key = (str(Path(artifacts).resolve()), name)
+            raise PluginError(f"modality {name!r} (plugin {self.providers[name].label}): its {what} in {entry} is a link "
+                              f"to {entry.readlink()}, which does not exist; link or copy the trained {what} there again")
+        if entry is not None and path is None and self.modalities[name].trainer is not None:
+            key = (str(entry.parent.resolve()), name)
             if key not in _DEFAULTED:  # once per folder and modality, however often the tokenizer is made
                 _DEFAULTED.add(key)
                 warnings.warn(f"modality {name!r} (plugin {self.providers[name].label}): {artifacts} holds no trained "
