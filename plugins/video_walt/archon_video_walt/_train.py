@@ -3,10 +3,10 @@
 Stage 1 (autoencoder): L1 + MSE reconstruction + a small KL term on random windows of
 ``train.ae_frames`` frames, random crops of ``train.ae_crop`` pixels (the network is fully
 convolutional) and horizontal flips. Stage 2 (denoiser): every clip is cut into windows of
-``chunk_frames`` frames (starts ``train.window_stride`` apart) that are encoded once; latents are
-normalized per channel; each step draws t ~ U(0, 1), noise, the condition dropout of classifier-
-free guidance and the continuation task, and minimizes the MSE between predicted and true v
-(Salimans & Ho) over the latent frames that are not given. AdamW (or Adafactor, the paper's) with
+``chunk_frames`` frames (starts ``train.window_stride`` apart), each encoded the first time a
+batch draws it; latents are normalized per channel; each step draws t ~ U(0, 1), noise, the
+condition dropout of classifier-free guidance and the continuation task, and minimizes the MSE
+between predicted and true v (Salimans & Ho) over the latent frames that are not given. AdamW (or Adafactor, the paper's) with
 linear warm-up then cosine decay (or the paper's constant rate, ``train.schedule``); gradients
 clipped at norm 1.
 
@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -165,44 +164,129 @@ class AutoencoderTrainer:
         return to_unit(self.dp.put_global(np.asarray(batch)))
 
 
-@attrs.frozen(eq=False)
 class LatentWindows:
-    """Encoded training windows: normalized latents [N, C, T, h, w] with their clip and start frame,
-    plus each clip's normalized reference latent [clips, C, h, w]."""
+    """The denoiser's training windows: every clip cut into ``chunk_frames``-frame windows
+    (starts ``train.window_stride`` apart), each encoded by the frozen autoencoder the first time
+    a batch draws it and kept, normalized per channel, for the rest of the stage.
 
-    latents: np.ndarray
-    clip_index: np.ndarray
-    start: np.ndarray
-    ref_latents: np.ndarray
-    stats: LatentStats
+    Encoding is the costly part of the stage's start (a convolution over every frame at full
+    resolution): encoding every window up front made a time-budgeted run spend its budget before
+    the first update, while a run of ``steps`` x ``batch_size`` draws never touches the windows
+    it does not draw. The per-channel statistics come from a fixed sample of ``stats_windows``
+    windows drawn with ``seed`` (every window when there are no more), encoded at construction.
+    :meth:`fill` encodes the rest at once.
+
+    Args:
+        ae: the frozen autoencoder.
+        clips: the training clips.
+        config: the video config (``chunk_frames``, ``train.window_stride``).
+        stats: normalization statistics to use instead of measuring them.
+        batch: windows per encoder call (always full: one compiled encoder). The encoding is
+            compute-bound (0.11 s a window at the tiny config on 2 cores, at 1, 2 or 4 a call),
+            so 1 wastes nothing on padding a step's few new windows to a full call.
+        stats_windows: windows whose latents measure the statistics.
+        seed: draws the statistics' sample.
+    """
+
+    def __init__(self, ae: Autoencoder, clips: Sequence[TrainingClip], config: VideoConfig, *,
+                 stats: LatentStats | None = None, batch: int = 1, stats_windows: int = 64, seed: int = 0):
+        if batch < 1 or stats_windows < 1:
+            raise ConfigError(f"video denoiser: the encoding batch ({batch}) and the statistics' windows "
+                              f"({stats_windows}) must be at least 1")
+        self._ae, self._clips, self._batch = ae, list(clips), batch
+        self._frames = config.chunk_frames
+        index = [(i, s) for i, clip in enumerate(self._clips)
+                 for s in window_starts(clip.video.shape[0], self._frames, config.train.window_stride)]
+        if not index:
+            raise ConfigError(f"video denoiser: no training window of {self._frames} frames in {len(self._clips)} clips")
+        self.clip_index = np.array([i for i, _ in index])
+        self.start = np.array([s for _, s in index])
+        self._latents: np.ndarray | None = None  # [N, C, T', h, w], allocated at the first encoding
+        self._have = np.zeros(len(index), bool)
+        self._refs: np.ndarray | None = None  # [clips, C, h, w]
+        self._have_ref = np.zeros(len(self._clips), bool)
+        self.encode_s = 0.0  # wall seconds spent encoding so far
+        sample, raw = None, None
+        if stats is None:
+            sample = np.arange(len(index))
+            if len(index) > stats_windows:
+                sample = np.sort(np.random.default_rng(seed).choice(len(index), stats_windows, replace=False))
+            raw = self._encode([self._window(k) for k in sample])
+            stats = LatentStats.of(raw)
+        self.stats = stats
+        self._mean, self._std = (np.asarray(a, np.float32) for a in (stats.mean, stats.std))
+        if sample is not None and raw is not None:
+            self._store(sample, raw)
+
+    def __len__(self) -> int:
+        return len(self.clip_index)
+
+    @property
+    def encoded(self) -> int:
+        """How many windows are encoded so far."""
+        return int(self._have.sum())
+
+    @property
+    def encoded_windows(self) -> np.ndarray:
+        """Indices of the windows encoded so far."""
+        return np.flatnonzero(self._have)
+
+    def _window(self, k: int) -> np.ndarray:
+        return frame_window(self._clips[self.clip_index[k]].video, self.start[k], self._frames)
+
+    def _encode(self, videos: list[np.ndarray]) -> np.ndarray:
+        """Raw latents of uint8 windows [T, H, W, 3], in full batches of ``batch``."""
+        from archon_video_walt._renderer import _encode
+
+        t0, out = time.perf_counter(), []
+        for b in range(0, len(videos), self._batch):
+            part = videos[b: b + self._batch]
+            part = part + [part[-1]] * (self._batch - len(part))  # always full batches: one compiled encoder
+            out.append(np.asarray(_encode(self._ae, to_unit(np.stack(part))))[: len(videos) - b])
+        self.encode_s += time.perf_counter() - t0
+        return np.concatenate(out)
+
+    def _store(self, idx: np.ndarray, raw: np.ndarray) -> None:
+        if self._latents is None:
+            self._latents = np.zeros((len(self), *raw.shape[1:]), np.float32)
+        self._latents[idx] = (raw - self._mean[:, None, None, None]) / self._std[:, None, None, None]
+        self._have[idx] = True
+
+    def latents(self, idx: np.ndarray) -> np.ndarray:
+        """Normalized latents [len(idx), C, T', h, w] of windows ``idx``, encoding those not yet encoded."""
+        idx = np.asarray(idx)
+        missing = np.unique(idx[~self._have[idx]])
+        if len(missing):
+            self._store(missing, self._encode([self._window(k) for k in missing]))
+        assert self._latents is not None
+        return self._latents[idx]
+
+    def ref_latents(self, clips: np.ndarray) -> np.ndarray:
+        """Normalized latents [len(clips), C, h, w] of the reference images of clips ``clips`` (each
+        image encoded as a lone frame the first time it is asked for)."""
+        clips = np.asarray(clips)
+        missing = np.unique(clips[~self._have_ref[clips]])
+        if len(missing):
+            raw = self._encode([self._clips[c].image[None] for c in missing])[:, :, 0]
+            if self._refs is None:
+                self._refs = np.zeros((len(self._clips), *raw.shape[1:]), np.float32)
+            self._refs[missing] = (raw - self._mean[:, None, None]) / self._std[:, None, None]
+            self._have_ref[missing] = True
+        assert self._refs is not None
+        return self._refs[clips]
+
+    def fill(self) -> LatentWindows:
+        """Encode every window and reference image not encoded yet (returns self)."""
+        self.latents(np.arange(len(self)))
+        self.ref_latents(np.arange(len(self._clips)))
+        return self
 
 
 def encode_windows(ae: Autoencoder, clips: Sequence[TrainingClip], config: VideoConfig, *,
                    stats: LatentStats | None = None, batch: int = 4) -> LatentWindows:
-    """Encode every training window (and each clip's reference image) once.
-
-    Latents are normalized with ``stats`` (computed from these windows when None).
-    """
-    from archon_video_walt._renderer import _encode
-
-    frames, stride = config.chunk_frames, config.train.window_stride
-    index = [(i, s) for i, clip in enumerate(clips) for s in window_starts(clip.video.shape[0], frames, stride)]
-    def encode_all(videos: list[np.ndarray]) -> np.ndarray:
-        out = []
-        for b in range(0, len(videos), batch):
-            part = videos[b: b + batch]
-            part = part + [part[-1]] * (batch - len(part))  # always full batches: one compiled encoder
-            out.append(np.asarray(_encode(ae, to_unit(np.stack(part))))[: len(videos) - b])
-        return np.concatenate(out)
-
-    latents = encode_all([frame_window(clips[i].video, s, frames) for i, s in index])  # [N, C, T', h, w]
-    refs = encode_all([c.image[None] for c in clips])[:, :, 0]  # [clips, C, h, w]: each image a lone frame
-    stats = stats or LatentStats.of(latents)
-    mean, std = (np.asarray(a, np.float32) for a in (stats.mean, stats.std))
-    latents = (latents - mean[:, None, None, None]) / std[:, None, None, None]
-    refs = (refs - mean[:, None, None]) / std[:, None, None]
-    return LatentWindows(latents.astype(np.float32), np.array([i for i, _ in index]), np.array([s for _, s in index]),
-                         refs.astype(np.float32), stats)
+    """Every training window (and each clip's reference image) encoded now, normalized with
+    ``stats`` (measured on all the windows when None): `LatentWindows` filled."""
+    return LatentWindows(ae, clips, config, stats=stats, batch=batch, stats_windows=2**62).fill()
 
 
 @eqx.filter_jit
@@ -259,11 +343,11 @@ class DenoiserTrainer:
 
     def batch(self, windows: LatentWindows, clips: Sequence[TrainingClip], batch_size: int) -> tuple[np.ndarray, ...]:
         """A random batch: (latents, semantic windows, reference latents, reference masks, text)."""
-        idx = self.rng.integers(0, len(windows.latents), batch_size)
+        idx = self.rng.integers(0, len(windows), batch_size)
         frames = self.config.chunk_frames
         ci = windows.clip_index[idx]
         semantic = np.stack([frame_window(clips[c].semantic, s, frames) for c, s in zip(ci, windows.start[idx])])
-        return (windows.latents[idx], semantic, windows.ref_latents[ci],
+        return (windows.latents(idx), semantic, windows.ref_latents(ci),
                 np.stack([clips[c].semantic[0] for c in ci]), np.stack([clips[c].text for c in ci]))
 
     def step(self, batch: tuple[np.ndarray, ...]) -> dict[str, float]:
@@ -384,10 +468,12 @@ def train_video_decoder(
         dn_seconds = None if seconds is None else max(seconds - (stages[0].train_s if stages else 0.0), 1e-3)
     budget = StepBudget("video denoiser", steps=dn_steps, seconds=dn_seconds, min_steps=tc.min_steps)
     with budget:
-        windows = encode_windows(ae, train_clips, config)
-        encoded = budget.report()  # the encoding's own training seconds come out of the stage's budget
+        # Windows are encoded as batches first draw them; the statistics' sample now. Its
+        # training seconds come out of the stage's budget, as each later encoding does.
+        windows = LatentWindows(ae, train_clips, config, seed=seed)
+        measured = budget.report()
         if dn_seconds is not None:
-            budget.seconds = max(dn_seconds - encoded.train_s, 1e-3)
+            budget.seconds = max(dn_seconds - measured.train_s, 1e-3)
         stats = windows.stats
         trainer = DenoiserTrainer(config, steps=dn_steps or tc.steps, seed=seed)
         history = []
@@ -405,9 +491,10 @@ def train_video_decoder(
         renderer.save(out_dir)
     losses = [h["loss"] for h in history]
     report["denoiser"] = {
-        "steps": trainer.step_count, "seconds": round(time.monotonic() - t0, 1), "windows": int(len(windows.latents)),
+        "steps": trainer.step_count, "seconds": round(time.monotonic() - t0, 1), "windows": len(windows),
+        "encoded_windows": windows.encoded,  # those the batches drew, and the statistics' sample
         "first_loss": float(np.mean(losses[:10])), "final_loss": float(np.mean(losses[-10:])),
-        "encode_s": round(encoded.first_step_s, 1),  # wall seconds of the windows' encoding
+        "encode_s": round(windows.encode_s, 1),  # wall seconds spent encoding them
     }
     report.update(training_record(stages))
     if evaluate:

@@ -14,6 +14,7 @@ from archon_video_walt import (
     AutoencoderTrainer,
     DenoiserTrainer,
     VideoRenderer,
+    LatentWindows,
     encode_windows,
     label_accuracy,
     psnr,
@@ -43,9 +44,10 @@ def test_the_autoencoder_stage_lowers_the_reconstruction_loss(mini, training_cli
 def test_the_denoiser_stage_lowers_the_v_loss(mini, training_clips):
     ae = Autoencoder(mini.autoencoder, key=jax.random.key(0))
     windows = encode_windows(ae, training_clips, mini)
-    assert windows.latents.shape[1:] == (4, 2, 8, 8) and windows.ref_latents.shape == (4, 4, 8, 8)
-    np.testing.assert_allclose(windows.latents.mean(axis=(0, 2, 3, 4)), 0.0, atol=1e-4)  # normalized per channel
-    np.testing.assert_allclose(windows.latents.std(axis=(0, 2, 3, 4)), 1.0, atol=1e-3)
+    latents, refs = windows.latents(np.arange(len(windows))), windows.ref_latents(np.arange(len(training_clips)))
+    assert windows.encoded == len(windows) and latents.shape[1:] == (4, 2, 8, 8) and refs.shape == (4, 4, 8, 8)
+    np.testing.assert_allclose(latents.mean(axis=(0, 2, 3, 4)), 0.0, atol=1e-4)  # normalized per channel
+    np.testing.assert_allclose(latents.std(axis=(0, 2, 3, 4)), 1.0, atol=1e-3)
     trainer = DenoiserTrainer(mini, steps=150, seed=0)
     # A validation loss: fixed windows, and fixed times, noise, dropout and continuation (the key).
     fixed = trainer.batch(windows, training_clips, mini.train.batch_size)
@@ -58,12 +60,41 @@ def test_the_denoiser_stage_lowers_the_v_loss(mini, training_clips):
     assert np.isfinite(after) and after < 0.9 * before, (before, after)
 
 
+def test_windows_are_encoded_when_a_batch_first_draws_them(mini, training_clips):
+    ae = Autoencoder(mini.autoencoder, key=jax.random.key(0))
+    eager = encode_windows(ae, training_clips, mini)
+    assert len(eager) > 3
+    lazy = LatentWindows(ae, training_clips, mini, stats_windows=2, seed=1)
+    sample = set(lazy.encoded_windows.tolist())
+    assert len(sample) == lazy.encoded == 2  # the statistics' sample only
+    # The same sample gives the same statistics; measured on all windows, they differ a little.
+    assert LatentWindows(ae, training_clips, mini, stats_windows=2, seed=1).stats == lazy.stats != eager.stats
+    # Encoded on demand, a window's latent is the one encoding everything at once gives it.
+    full = LatentWindows(ae, training_clips, mini, stats=lazy.stats).fill()
+    trainer = DenoiserTrainer(mini, steps=3, seed=0)
+    drawn: set[int] = set()
+    for _ in range(3):
+        state = trainer.rng.bit_generator.state
+        idx = trainer.rng.integers(0, len(lazy), mini.train.batch_size)  # the draw `batch` makes next
+        trainer.rng.bit_generator.state = state
+        latents, _, refs, *_ = trainer.batch(lazy, training_clips, mini.train.batch_size)
+        drawn |= set(idx.tolist())
+        assert set(lazy.encoded_windows.tolist()) == sample | drawn
+        np.testing.assert_allclose(latents, full.latents(idx), atol=1e-5)
+        np.testing.assert_allclose(refs, full.ref_latents(lazy.clip_index[idx]), atol=1e-5)
+    # Statistics given: nothing is encoded before a batch asks.
+    assert LatentWindows(ae, training_clips, mini, stats=eager.stats).encoded == 0
+
+
 def test_the_trainer_writes_a_renderer_and_a_report(mini, clips, tmp_path):
     mini = attrs.evolve(mini, train=attrs.evolve(mini.train, ae_min_steps=2, min_steps=5))
     with pytest.warns(UndertrainedWarning, match="video denoiser: 4 steps.* BELOW THE MINIMUM of 5 steps"):
         report = VIDEO.trainer(clips, out_dir=tmp_path, steps=6, seed=0, progress=False, config=mini)
     assert report["train_clips"] == 3 and report["eval_clips"] == 1
     assert report["autoencoder"]["steps"] == 2 and report["denoiser"]["steps"] == 4  # ae_fraction 0.3 of 6
+    # 4 steps of 2 windows draw at most 8 of them; the statistics' sample is every window here.
+    assert report["denoiser"]["encoded_windows"] <= report["denoiser"]["windows"]
+    assert report["denoiser"]["encode_s"] > 0
     ae, dn = report["training"]  # one TrainReport per stage: compile and training seconds apart
     assert (ae["stage"], ae["steps"], ae["below_min"]) == ("video autoencoder", 2, False)
     assert (dn["stage"], dn["steps"], dn["below_min"]) == ("video denoiser", 4, True) and report["below_min"]
