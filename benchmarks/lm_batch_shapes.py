@@ -19,6 +19,7 @@ import time
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from archon_framework.model import PrefixLM, load_model_config
 from archon_framework.train import DataConfig, TrainConfig, make_optimizer, make_train_step
@@ -56,7 +57,7 @@ def main() -> None:
             real = int((batch["segment_ids"] > 0).sum())
             device_batch = {k: jnp.asarray(v) for k, v in batch.items()}
             start = time.perf_counter()
-            model, opt_state, loss, _ = run["step"](device_batch, *run["state"])
+            model, opt_state, loss, _ = run["step"](device_batch, *run["state"], np.float32(train_cfg.optim.peak_lr))
             loss.block_until_ready()
             elapsed = time.perf_counter() - start
             run["state"] = [model, opt_state]

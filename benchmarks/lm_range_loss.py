@@ -84,7 +84,7 @@ def main() -> None:
         batch = {k: jnp.asarray(v) for k, v in next(batches).items()}
         for loss in steps:
             start = time.perf_counter()
-            m, o, value, _ = steps[loss](batch, *state[loss])
+            m, o, value, _ = steps[loss](batch, *state[loss], np.float32(1e-3))
             value.block_until_ready()
             state[loss] = [m, o]
             (times[loss].append if i else first.__setitem__)(*((time.perf_counter() - start,) if i else (loss, time.perf_counter() - start)))

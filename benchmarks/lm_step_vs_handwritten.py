@@ -115,9 +115,10 @@ def hand_loss(model: HandLM, cfg: PrefixLMConfig, tokens, loss_mask):
 
 def make_hand_step(cfg: PrefixLMConfig, optimizer: optax.GradientTransformation):
     @eqx.filter_jit(donate="all-except-first")
-    def step(batch, model, opt_state):
+    def step(batch, model, opt_state, lr):
         loss, grads = eqx.filter_value_and_grad(hand_loss)(model, cfg, batch["tokens"], batch["loss_mask"])
         updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_array))
+        updates = jax.tree.map(lambda u: lr * u, updates)  # the optimizer's rate is 1, as ours is
         return eqx.apply_updates(model, updates), opt_state, loss
 
     return step
@@ -215,7 +216,8 @@ def bench_config(name: str, args: argparse.Namespace) -> None:
                                                         single=True).items()}
     m0 = PrefixLM(cfg, key=jax.random.key(0))
     o0 = optimizer.init(eqx.filter(m0, eqx.is_array))
-    _, _, ours_value, _ = ours(check, m0, o0)
+    lr = np.float32(train_cfg.optim.peak_lr)  # every step's rate (its value costs nothing)
+    _, _, ours_value, _ = ours(check, m0, o0, lr)
     hand_value = float(eqx.filter_jit(hand_loss)(hand_from_ours(model), cfg, check["tokens"], check["loss_mask"]))
     if abs(float(ours_value) - hand_value) > 1e-4 * max(1.0, abs(hand_value)):
         raise SystemExit(f"{name}: the hand-written loss {hand_value} differs from ours {float(ours_value)}")
@@ -232,7 +234,7 @@ def bench_config(name: str, args: argparse.Namespace) -> None:
         def call():
             batch = batches[counter[variant] % len(batches)]
             counter[variant] += 1
-            out = fn(batch, *states[variant])
+            out = fn(batch, *states[variant], lr)
             states[variant][:] = out[:2]
             return out[2]
         return call

@@ -98,9 +98,10 @@ def make_naive_step(optimizer):
         return total.sum() / count, ce.sum() / count
 
     @eqx.filter_jit(donate="all-except-first")
-    def step(batch, model, opt_state):
+    def step(batch, model, opt_state, lr):
         (loss, ce), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(model, batch)
         updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_array))
+        updates = jax.tree.map(lambda u: lr * u, updates)  # the optimizer's rate is 1, as the trainer's is
         return eqx.apply_updates(model, updates), opt_state, loss, ce
 
     return step, eqx.filter_jit(loss_fn)
@@ -151,7 +152,7 @@ def bench_config(name: str, args: argparse.Namespace) -> None:
             real = int((batch["segment_ids"] > 0).sum())
             device_batch = {k: jnp.asarray(v) for k, v in batch.items()}
             start = time.perf_counter()
-            model_v, opt_v, loss, _ = fns[variant](device_batch, *states[variant])
+            model_v, opt_v, loss, _ = fns[variant](device_batch, *states[variant], np.float32(train_cfg.optim.peak_lr))
             loss.block_until_ready()
             elapsed = time.perf_counter() - start
             states[variant] = [model_v, opt_v]

@@ -134,7 +134,7 @@ def main() -> None:
         for v in order if i % 2 == 0 else order[::-1]:
             batch = batches[v][i % len(plain)]
             start = time.perf_counter()
-            model, opt, loss, _ = steps[v](batch, *states[v])
+            model, opt, loss, _ = steps[v](batch, *states[v], np.float32(train_cfg.optim.peak_lr))
             loss.block_until_ready()
             elapsed = time.perf_counter() - start
             states[v] = [model, opt]

@@ -167,7 +167,7 @@ def test_training_loss_and_gradient_equal_the_dense_reference(model, reference):
 def test_train_step_reports_the_image_modality_cross_entropy(model, reference):
     """The trainer's step on a factorized model: its per-modality CE (image included) is the
     dense reference's, and the step updates the factor tables."""
-    from archon_framework.train import DataConfig, TrainConfig, make_optimizer, make_train_step
+    from archon_framework.train import DataConfig, TrainConfig, make_optimizer, make_schedule, make_train_step
 
     tokens, range_ids, feats, _, ref_ce, _ = reference
     config = TrainConfig(out_dir="", steps=10, data=DataConfig(seq_len=SEQ, batch_size=ROWS))
@@ -175,12 +175,13 @@ def test_train_step_reports_the_image_modality_cross_entropy(model, reference):
     batch = {"tokens": tokens, "modality_ids": range_ids, "task_ids": jnp.zeros_like(tokens), **feats}
     optimizer = make_optimizer(config)
     opt_state = optimizer.init(eqx.filter(model, eqx.is_array))
-    new, opt_state, _, stats = step(batch, jax.tree.map(jnp.copy, model), opt_state)
+    schedule = make_schedule(config)
+    new, opt_state, _, stats = step(batch, jax.tree.map(jnp.copy, model), opt_state, schedule(0))
     for m in range(len(RANGES)):
         is_m = range_ids[:, 1:] == m
         np.testing.assert_allclose(stats["mod_ce"][m], jnp.sum(jnp.where(is_m, ref_ce, 0.0)), rtol=1e-4)
         assert int(stats["mod_n"][m]) == int(jnp.sum(is_m & (ref_ce != 0)))
-    new, *_ = step(batch, new, opt_state)  # the warm-up's first learning rate is 0; the second is not
+    new, *_ = step(batch, new, opt_state, schedule(1))  # the warm-up's first learning rate is 0; the second is not
     assert not np.allclose(new.factor_embeddings[0][0], model.factor_embeddings[0][0])
 
 

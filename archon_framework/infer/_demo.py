@@ -508,7 +508,9 @@ class _Demo:
             # the learning-rate schedule ends where training does.
             probe = lm_probe_steps(done)
             measured, compile_s = self._probe(trainer_for, probe) if probe else (done["seconds"] / done["steps"], 0.0)  # type: ignore[index]
-            left = lm_seconds - (time.perf_counter() - start) - compile_s  # the final trainer compiles again
+            # The budget counts training seconds (it starts after the first, compiling step), and the
+            # final trainer reuses the probe's compiled step: its step count is not a constant of it.
+            left = lm_seconds - max(0.0, time.perf_counter() - start - compile_s)
             final = max(probe, probe + int(left / max(measured, 1e-6)))
             if done is not None:  # continue with a bigger budget, never fewer steps than trained
                 final = max(final, done["steps"] + 1)

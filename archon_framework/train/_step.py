@@ -33,27 +33,43 @@ def _schedule(o: OptimConfig, steps: int) -> optax.Schedule:
 _tree_norm = getattr(getattr(optax, "tree", None), "norm", None) or optax.global_norm  # optax < 0.2.5
 
 
+def _unit_rate(count: jax.Array) -> jax.Array:
+    """The optimizer's own learning rate: 1 (the step scales its updates by the schedule's rate)."""
+    return jnp.ones((), jnp.float32)
+
+
+def _adam_key(o: OptimConfig) -> tuple[float, float, float, float]:
+    """What the compiled step depends on of an `OptimConfig`: not the schedule (an argument)."""
+    return (o.b1, o.b2, o.weight_decay, o.clip_norm)
+
+
 @functools.lru_cache(maxsize=16)
-def _optimizer(o: OptimConfig, steps: int) -> optax.GradientTransformation:
-    """AdamW after global-norm clipping (one object per config, so compiled steps are shared)."""
-    return optax.chain(
-        optax.clip_by_global_norm(o.clip_norm),
-        optax.adamw(_schedule(o, steps), b1=o.b1, b2=o.b2, weight_decay=o.weight_decay),
-    )
+def _optimizer(key: tuple[float, float, float, float]) -> optax.GradientTransformation:
+    """AdamW after global-norm clipping at a unit learning rate (one object per key, so compiled
+    steps are shared). The rate is a schedule so that the state keeps optax's step count."""
+    b1, b2, weight_decay, clip_norm = key
+    return optax.chain(optax.clip_by_global_norm(clip_norm),
+                       optax.adamw(_unit_rate, b1=b1, b2=b2, weight_decay=weight_decay))
 
 
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
-    """AdamW (the run's schedule, betas, weight decay) after global-norm gradient clipping."""
-    return _optimizer(config.optim, config.steps)
+    """AdamW (the run's betas and weight decay) after global-norm gradient clipping, at a unit
+    learning rate: the train step multiplies its updates by the rate it is given
+    (`make_schedule(config)(k)` for the k-th update), so neither the schedule nor the step count
+    is a constant of the compiled step. Its state is that of `optax.adamw` with a schedule."""
+    return _optimizer(_adam_key(config.optim))
 
 
 def make_train_step(config: TrainConfig, *, n_tasks: int, n_modalities: int,
                     levels: LevelTable | None = None,
                     modality_ranges: tuple[tuple[int, int], ...] | None = None) -> Callable:
-    """The trainer's jitted step: `step(batch, model, opt_state) -> (model, opt_state, loss, stats)`.
+    """The trainer's jitted step: `step(batch, model, opt_state, lr) -> (model, opt_state, loss, stats)`.
 
     `batch` holds the packed features (`archon_framework.data.PACKED_FEATURES`, each
-    `[rows, seq_len]`); `model` and `opt_state` (from `make_optimizer(config).init`) are donated.
+    `[rows, seq_len]`); `model` and `opt_state` (from `make_optimizer(config).init`) are donated;
+    `lr` is this update's learning rate (a float32 scalar: `make_schedule(config)(k)` for the
+    k-th update, counted from 0), an argument so that runs of any length and schedule share one
+    compiled step (and a persistent-cache entry).
     `stats` has the cross-entropy sums and target counts per task (`task_ce`, `task_n`), per
     modality (`mod_ce`, `mod_n`) and, with `levels`, per residual level (`level_ce`,
     `level_n`), plus `ce`, `tokens` and `grad_norm`. Steps with equal arguments share one
@@ -66,7 +82,7 @@ def make_train_step(config: TrainConfig, *, n_tasks: int, n_modalities: int,
     """
     table = levels if levels is not None else LevelTable.none()
     ranges = tuple(modality_ranges) if modality_ranges is not None and config.model.loss != "full" else None
-    return _step_function(config.optim, config.steps, n_tasks, n_modalities, _table_key(table), ranges,
+    return _step_function(_adam_key(config.optim), n_tasks, n_modalities, _table_key(table), ranges,
                           config.model.loss_chunk, config.model.loss == "level")
 
 
@@ -136,12 +152,12 @@ def batch_objective(model: PrefixLM, batch: dict[str, jax.Array], vocab_ranges: 
 
 
 @functools.lru_cache(maxsize=16)
-def _step_function(optim: OptimConfig, steps: int, n_tasks: int, n_mods: int, levels: tuple,
+def _step_function(adam: tuple[float, float, float, float], n_tasks: int, n_mods: int, levels: tuple,
                    vocab_ranges: tuple | None = None, chunk_size: int | None = None,
                    level_loss: bool = False) -> Callable:
     """The jitted train step, shared by every Trainer with the same optimizer and tables.
 
-    `step(batch, model, opt_state) -> (model, opt_state, loss, stats)`; `stats` holds the
+    `step(batch, model, opt_state, lr) -> (model, opt_state, loss, stats)`; `stats` holds the
     cross-entropy sums and target-token counts per task, per modality and per (modality,
     level), and the gradient's global norm. The level tables (host-computed, a few int32
     arrays) are constants of the compiled step.
@@ -149,7 +165,7 @@ def _step_function(optim: OptimConfig, steps: int, n_tasks: int, n_mods: int, le
     n_levels = levels[0]
     parsed = _table_of(levels)
     table = parsed.arrays()
-    optimizer = _optimizer(optim, steps)
+    optimizer = _optimizer(adam)
     loss_levels = parsed if level_loss else None
 
     def loss_fn(model: PrefixLM, batch: dict[str, jax.Array]):
@@ -174,13 +190,14 @@ def _step_function(optim: OptimConfig, steps: int, n_tasks: int, n_mods: int, le
         return loss, stats
 
     @eqx.filter_jit(donate="all-except-first")
-    def step(batch, model, opt_state):
+    def step(batch, model, opt_state, lr):
         (loss, stats), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(model, batch)
         stats["grad_norm"] = _tree_norm(grads)
         # optax's Adam bias correction raises a Python float to the int32 step count, which strict
         # dtype promotion (the core's tests) refuses: optax's own code keeps JAX's standard rule
         with jax.numpy_dtype_promotion("standard"):
             updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_array))
+        updates = jax.tree.map(lambda u: jnp.asarray(lr, u.dtype) * u, updates)
         model = eqx.apply_updates(model, updates)
         return model, opt_state, loss, stats
 

@@ -431,7 +431,7 @@ class Trainer:
             for step in range(start + 1, total + 1):
                 with naming_lost_processes(step, self._kept):  # a failed collective: which process died
                     batch = self._put_batch(next(it))
-                    model, opt_state, loss, stats = self._step_fn(batch, model, opt_state)
+                    model, opt_state, loss, stats = self._step_fn(batch, model, opt_state, self._rate(step))
                     loss = float(loss)
                 self._check_finite(step, loss, stats, task_names)
                 now = time.perf_counter()
@@ -502,12 +502,17 @@ class Trainer:
             raise TrainingError(f"no target token of task(s) {', '.join(missing)} in {batches} batches; measure more batches")
         return {t.name: float(np.exp(c / k)) for t, c, k in zip(self.suite.tasks, ce, n)}
 
+    def _rate(self, step: int) -> np.float32:
+        """The learning rate of update `step` (counted from 1): the schedule's value, given to the
+        compiled step as an argument so that it is not one of its constants."""
+        return np.float32(self.schedule(step - 1))
+
     def _record(self, step: int, loss: float, stats: dict, seconds: float, task_names: list[str]) -> dict:
         """One metrics record: losses, perplexities and target-token counts per task, per modality
         and per (modality, residual level) that had target tokens in this step's batch."""
         tokens = self.config.data.batch_size * self.config.data.seq_len
         record: dict[str, Any] = {
-            "step": step, "loss": loss, "ce": float(stats["ce"]), "lr": float(self.schedule(step - 1)),
+            "step": step, "loss": loss, "ce": float(stats["ce"]), "lr": float(self._rate(step)),
             "grad_norm": float(stats["grad_norm"]),
             "target_tokens": int(stats["tokens"]), "tokens_per_s": tokens / max(seconds, 1e-9),
         }
