@@ -15,9 +15,12 @@ from test_examples import clips
 
 def test_the_step_compiles_once_over_five_steps(tmp_path, registry):  # noqa: F811
     trainer = Trainer(config(tmp_path, steps=5), registry, clips=clips(4), progress=False)
+    after: list[int] = []  # compilations of the step once each step has run
     with CompileCounter() as compiles:
-        trainer.train()
-    assert compiles.count("step") == 1, compiles.by_function
+        trainer.train(on_step=lambda step, record: after.append(compiles.count("step")))
+    # None after the first step; at most one in it (the step is shared by every run of these
+    # shapes, whatever its length, so test_train.py may have compiled it in this process already)
+    assert len(after) == 5 and after[-1] == after[0] <= 1, compiles.by_function
     # and a resumed run compiles it once more only (a new process would; here the same shapes
     # and shardings reuse the executable)
     resumed = Trainer(config(tmp_path, steps=8), registry, clips=clips(4), progress=False)
