@@ -6,9 +6,9 @@ convolutional) and horizontal flips. Stage 2 (denoiser): every clip is cut into 
 ``chunk_frames`` frames (starts ``train.window_stride`` apart), each encoded the first time a
 batch draws it; latents are normalized per channel; each step draws t ~ U(0, 1), noise, the
 condition dropout of classifier-free guidance and the continuation task, and minimizes the MSE
-between predicted and true v (Salimans & Ho) over the latent frames that are not given. AdamW (or Adafactor, the paper's) with
-linear warm-up then cosine decay (or the paper's constant rate, ``train.schedule``); gradients
-clipped at norm 1.
+between predicted and true v (Salimans & Ho) over the latent frames that are not given. AdamW
+(or Adafactor, the paper's) with linear warm-up then cosine decay (or the paper's constant rate,
+``train.schedule``); gradients clipped at norm 1.
 
 Both stages are data-parallel over every device of the run (`archon_framework.train.DataParallel`,
 several processes too once they joined a cluster): the state is replicated and each batch's rows
