@@ -431,11 +431,12 @@ class Trainer:
             for step in range(start + 1, total + 1):
                 with naming_lost_processes(step, self._kept):  # a failed collective: which process died
                     batch = self._put_batch(next(it))
-                    model, opt_state, loss, stats = self._step_fn(batch, model, opt_state, self._rate(step))
+                    lr = self._rate(step)
+                    model, opt_state, loss, stats = self._step_fn(batch, model, opt_state, lr)
                     loss = float(loss)
                 self._check_finite(step, loss, stats, task_names)
                 now = time.perf_counter()
-                record = self._record(step, loss, stats, now - last, task_names)
+                record = self._record(step, loss, stats, now - last, task_names, lr)
                 last = now
                 bar.update(step, record)
                 if step % self.config.log_every == 0 or step == total:
@@ -507,12 +508,13 @@ class Trainer:
         compiled step as an argument so that it is not one of its constants."""
         return np.float32(self.schedule(step - 1))
 
-    def _record(self, step: int, loss: float, stats: dict, seconds: float, task_names: list[str]) -> dict:
+    def _record(self, step: int, loss: float, stats: dict, seconds: float, task_names: list[str],
+                lr: np.float32) -> dict:
         """One metrics record: losses, perplexities and target-token counts per task, per modality
         and per (modality, residual level) that had target tokens in this step's batch."""
         tokens = self.config.data.batch_size * self.config.data.seq_len
         record: dict[str, Any] = {
-            "step": step, "loss": loss, "ce": float(stats["ce"]), "lr": float(self._rate(step)),
+            "step": step, "loss": loss, "ce": float(stats["ce"]), "lr": float(lr),
             "grad_norm": float(stats["grad_norm"]),
             "target_tokens": int(stats["tokens"]), "tokens_per_s": tokens / max(seconds, 1e-9),
         }
