@@ -1,5 +1,6 @@
-"""The demo's tokenizer stage: a recipe's trainer options reach the trainer, are recorded with
-the stored tokenizer, and a stored tokenizer trained with other options is trained again."""
+"""The demo's tokenizer stage: a recipe's trainer options and the training seed reach the
+trainer, are recorded with the stored tokenizer, and a stored tokenizer trained with other
+options or another seed is trained again."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from archon_framework import Clip, ClipMeta, ConfigError, hookimpl
-from archon_framework.infer._demo import DemoConfig, _Demo
+from archon_framework.infer._demo import DemoConfig, _Demo, seed_change
 from archon_framework.testing import byte_text_modalities, make_registry
 
 
@@ -27,10 +28,13 @@ class _Clips:
                     {"script": f"clip {i}"})
 
 
-def _registry(calls: list, *, takes_options: bool = True):
+def _registry(calls: list, *, takes_options: bool = True, seeds: list | None = None):
+    seeds = [] if seeds is None else seeds
+
     def with_options(source, *, out_dir, steps=None, seconds=None, seed=0, progress=True, options=None):
         Path(out_dir).mkdir(parents=True)
         calls.append(dict(options or {}))
+        seeds.append(seed)
         return {"steps": steps}
 
     def without(source, *, out_dir, steps=None, seconds=None, seed=0, progress=True):
@@ -49,8 +53,8 @@ def _registry(calls: list, *, takes_options: bool = True):
     return make_registry(("toy", Plugin()))
 
 
-def _run(tmp_path, registry, *, tokenizers_from=None, **options) -> _Demo:
-    cfg = DemoConfig(out=str(tmp_path), progress=False, tokenizer_steps={"script": 3},
+def _run(tmp_path, registry, *, tokenizers_from=None, seed=0, train_seed=None, **options) -> _Demo:
+    cfg = DemoConfig(out=str(tmp_path), progress=False, tokenizer_steps={"script": 3}, seed=seed, train_seed=train_seed,
                      tokenizer_options={"script": options} if options else {},
                      tokenizers_from=None if tokenizers_from is None else str(tokenizers_from))
     demo = _Demo(cfg, None, registry, Console(file=io.StringIO()))  # type: ignore[arg-type]
@@ -72,6 +76,51 @@ def test_options_reach_the_trainer_are_recorded_and_a_change_retrains(tmp_path):
     assert any("trained with options {'codebook_size': 8}" in n for n in demo.notes)
     _run(tmp_path, registry)  # no options at all differs from {"codebook_size": 16} too
     assert calls[-1] == {}
+
+
+def test_the_training_seed_reaches_the_trainer_and_another_one_retrains(tmp_path):
+    calls: list = []
+    seeds: list = []
+    registry = _registry(calls, seeds=seeds)
+    _run(tmp_path, registry, seed=5)  # no train_seed: the run's seed
+    assert seeds == [5]
+    assert json.loads((tmp_path / "tokenizers" / "script.json").read_text())["train_seed"] == 5
+    _run(tmp_path, registry, seed=5, train_seed=5)  # the same seed, said either way: kept
+    assert seeds == [5]
+    demo = _run(tmp_path, registry, seed=5, train_seed=7)
+    assert seeds == [5, 7]
+    assert any("trained with seed 5, the run asks for 7: trained again" in n for n in demo.notes)
+    assert json.loads((tmp_path / "tokenizers" / "script.json").read_text())["train_seed"] == 7
+
+
+def test_a_mark_without_a_seed_was_trained_with_the_runs_seed(tmp_path):
+    calls: list = []
+    seeds: list = []
+    registry = _registry(calls, seeds=seeds)
+    _run(tmp_path, registry, seed=3)
+    mark = tmp_path / "tokenizers" / "script.json"
+    mark.write_text(json.dumps({k: v for k, v in json.loads(mark.read_text()).items() if k != "train_seed"}))
+    _run(tmp_path, registry, seed=3)  # a mark written before train_seed existed: kept
+    assert seeds == [3]
+    _run(tmp_path, registry, seed=3, train_seed=4)
+    assert seeds == [3, 4]
+
+
+def test_config_training_seed():
+    assert DemoConfig().training_seed == 0
+    assert DemoConfig(seed=2).training_seed == 2
+    assert DemoConfig(seed=2, train_seed=9).training_seed == 9
+    assert DemoConfig(seed=2, train_seed=9).data_key["seed"] == 2  # the data does not depend on it
+
+
+def test_seed_change_of_a_stored_lm_or_tokenizer():
+    cfg = DemoConfig(seed=2, train_seed=9)
+    assert seed_change(None, cfg) is None  # nothing stored
+    assert seed_change({"steps": 4, "train_seed": 9}, cfg) is None
+    assert seed_change({"steps": 4, "train_seed": 1}, cfg) == 1  # trained again, and said
+    assert seed_change({"steps": 4}, cfg) == 2  # written before train_seed: the run's seed
+    assert seed_change({"steps": 4}, DemoConfig(seed=2)) is None
+    assert seed_change({"from": {"model": "m"}, "train_seed": 1}, cfg) is None  # copied: its model's seed
 
 
 def test_options_for_a_trainer_that_takes_none_are_refused_by_modality(tmp_path):

@@ -38,6 +38,9 @@ def test_the_models_tokenizers_are_copied_with_their_origin_and_not_trained(tmp_
     assert row["steps"] == 7 and f"trained by {source}" in row["note"]
     _run(tmp_path / "run", _registry(calls), tokenizers_from=source)  # resumed: the mark is kept, nothing copied or trained
     assert calls == []
+    # another training seed trains the LM again, not a copied tokenizer: its seed is its model's
+    _run(tmp_path / "run", _registry(calls), tokenizers_from=source, train_seed=4)
+    assert calls == []
 
 
 def test_what_the_options_change_or_the_model_lacks_is_trained(tmp_path):

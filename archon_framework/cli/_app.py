@@ -514,6 +514,7 @@ def demo(
     heldout: Annotated[int, typer.Option(help="Held-out clips to generate from.")] = 2,
     seconds: Annotated[float, typer.Option(help="Clip length in seconds.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of data, training and sampling.")] = 0,
+    train_seed: Annotated[Optional[int], typer.Option(help="Seed of training alone (default: --seed): runs that differ only in it give the spread that training adds.")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
     train: Annotated[bool, typer.Option("--train", help="Train every tokenizer and the LM from scratch within --minutes instead of using the shipped model.")] = False,
     model: Annotated[Optional[str], typer.Option(help="The shipped model (archon list-models) or an exported model's folder to run (default: the installed demo's, archon-paper's cpu-reference).")] = None,
@@ -543,7 +544,7 @@ def demo(
             use = None
     with errors_exit():
         cfg = DemoConfig(out=str(out_dir), minutes=minutes, lm_steps=steps, clips=clips, heldout=heldout,
-                         seconds=seconds, seed=seed, progress=progress, model=use)
+                         seconds=seconds, seed=seed, train_seed=train_seed, progress=progress, model=use)
         page = run_demo(cfg, registry, console=err)
     out.print(f"demo written: open {page}")
 

@@ -88,7 +88,11 @@ class DemoConfig:
             long run resumes.
         clips, heldout: training and held-out clips.
         seconds: clip length.
-        seed: seed of data, training and sampling.
+        seed: seed of data, training and sampling (held-out clip i is sampled with seed + i).
+        train_seed: seed of tokenizer and LM training alone (parameter init and data order;
+            None: `seed`), so runs that differ only in it measure the spread training adds on
+            the same data and sampling. Stored with each tokenizer and the LM: a stored one
+            trained with another seed is trained again, and said.
         progress: progress bars.
         dataset, heldout_dataset: the dataset plugins' names (None: the demo spec's).
         demo: the `DemoSpec` to run (``archon_demos()``; None: the first installed).
@@ -113,6 +117,7 @@ class DemoConfig:
     heldout: int = 2
     seconds: float = 1.0
     seed: int = 0
+    train_seed: int | None = None
     progress: bool = True
     dataset: str | None = None
     heldout_dataset: str | None = None
@@ -170,6 +175,11 @@ class DemoConfig:
         if not self.seconds > 0:
             raise ConfigError(f"demo: --seconds must be > 0, got {self.seconds}")
 
+    @property
+    def training_seed(self) -> int:
+        """The seed of tokenizer and LM training (`train_seed`, else `seed`)."""
+        return self.seed if self.train_seed is None else self.train_seed
+
     def sampling(self) -> Sampling:
         """How the demo's chains (and a recipe's evaluation) draw their tokens."""
         return Sampling(temperature=self.temperature, top_p=self.top_p, greedy_for=self.greedy_for or ())
@@ -202,6 +212,17 @@ class DemoConfig:
         """The settings the stored data depends on (a later run must match them)."""
         return {"clips": self.clips, "heldout": self.heldout, "seconds": self.seconds, "seed": self.seed,
                 "dataset": self.dataset, "heldout_dataset": self.heldout_dataset}
+
+
+def seed_change(mark: Mapping[str, Any] | None, cfg: DemoConfig) -> int | None:
+    """The seed a stored stage (its mark: a tokenizer's or the LM's) was trained with, where it
+    is not the run's `DemoConfig.training_seed`; None where it is, where nothing is stored, or
+    where the stage was copied from another model (``from``: its seed is that model's). A mark
+    written before `train_seed` existed was trained with the run's ``seed``."""
+    if mark is None or mark.get("from"):
+        return None
+    seed = mark.get("train_seed", cfg.seed)
+    return None if seed == cfg.training_seed else int(seed)
 
 
 def demo_suite(installed: Sequence[str], chains: Sequence[Chain], *, table: TaskSuite, name: str = "demo",
@@ -415,7 +436,11 @@ class _Demo:
             mark = root / f"{name}.json"
             options = dict(self.cfg.tokenizer_options.get(name) or {})
             stored_mark = json.loads(mark.read_text()) if mark.exists() else None
-            if stored_mark is not None and (stored_mark.get("options") or {}) == options:
+            other_seed = seed_change(stored_mark, self.cfg)
+            if other_seed is not None:
+                self.skip(f"tokenizer {name}: {root / name} was trained with seed {other_seed}, the run asks for "
+                          f"{self.cfg.training_seed}: trained again")
+            elif stored_mark is not None and (stored_mark.get("options") or {}) == options:
                 self.skip(f"tokenizer {name}: found {root / name}, skipped")
                 self.tokenizer_stages(name, stored_mark.get("report") or {}, (stored_mark.get("from") or {}).get("model"))
                 continue
@@ -423,7 +448,7 @@ class _Demo:
             if options and not _takes_options(mod.trainer):
                 raise ConfigError(f"tokenizer_options.{name}: the tokenizer trainer of modality {name!r} "
                                   f"({self.registry.providers[name].label}) takes no options")
-            if stored_mark is not None:
+            if stored_mark is not None and other_seed is None:
                 self.skip(f"tokenizer {name}: {root / name} was trained with options "
                           f"{stored_mark.get('options') or {}}, the run asks for {options}: trained again")
             if clips is None:
@@ -445,7 +470,7 @@ class _Demo:
             try:
                 extra = {"options": options} if options else {}
                 report = mod.trainer(own, out_dir=target, steps=steps,  # type: ignore[misc]
-                                     seconds=None if steps else budgets[name], seed=self.cfg.seed,
+                                     seconds=None if steps else budgets[name], seed=self.cfg.training_seed,
                                      progress=self.cfg.progress, **extra)
             except ArchonError:
                 raise
@@ -457,7 +482,8 @@ class _Demo:
             self.timings[f"tokenizer {name}"] = time.perf_counter() - start
             self.tokenizer_stages(name, report or {})
             atomic_write_text(mark, json.dumps({"modality": name, "seconds": self.timings[f"tokenizer {name}"],
-                                                "options": options, "report": report}, indent=2, default=str) + "\n")
+                                                "options": options, "train_seed": self.cfg.training_seed, "report": report},
+                                               indent=2, default=str) + "\n")
             trained = True
         return trained
 
@@ -477,6 +503,14 @@ class _Demo:
             self.skip("LM: tokenizers were retrained, so the LM is trained again from scratch")
             shutil.rmtree(root)
         done = json.loads(mark.read_text()) if mark.exists() else None
+        # an interrupted run (checkpoint_every) has no mark yet, but says which seed it trains with
+        started = root / "demo-lm-seed.json"
+        other_seed = seed_change(done if done is not None or not started.exists() else json.loads(started.read_text()), cfg)
+        if other_seed is not None:
+            self.skip(f"LM: {root} was trained with seed {other_seed}, the run asks for {cfg.training_seed}: "
+                      "trained again from scratch")
+            shutil.rmtree(root)
+            done = None
         if done is not None and (cfg.lm_steps is None or done["steps"] >= cfg.lm_steps):
             self.skip(f"LM: found a checkpoint of step {done['steps']} in {root}, skipped")
             self.stage(self._lm_stage(done["steps"], done.get("compile_s"), done.get("train_s")))
@@ -488,17 +522,19 @@ class _Demo:
         def trainer_for(steps: int) -> Any:
             train_cfg = TrainConfig(
                 out_dir=str(root), steps=steps, log_every=max(1, steps // 20),
-                model=ModelSection(config=cfg.lm_config, seed=cfg.seed, loss=cfg.lm_loss, embed_init=cfg.lm_embed_init),
+                model=ModelSection(config=cfg.lm_config, seed=cfg.training_seed, loss=cfg.lm_loss, embed_init=cfg.lm_embed_init),
                 optim=OptimConfig(peak_lr=cfg.lm_peak_lr, end_lr=cfg.lm_peak_lr / 10, warmup_fraction=0.1),
                 data=DataConfig(dataset=str(self.out / "data"), artifacts=str(self.out / "tokenizers"), suite=suite.name,
                                 weights="suite", seq_len=max(cfg.seq_len, 1), batch_size=cfg.batch_size,
-                                packing_bins=4, seed=cfg.seed),
+                                packing_bins=4, seed=cfg.training_seed),
                 checkpoint=CheckpointConfig(every=cfg.checkpoint_every or 10**9, keep=1),
             )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return Trainer(train_cfg, registry, progress=cfg.progress)
 
+        root.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(started, json.dumps({"train_seed": cfg.training_seed}) + "\n")
         start = time.perf_counter()
         compile_s = None
         if cfg.lm_steps is not None:
@@ -525,7 +561,8 @@ class _Demo:
         self.stage(self._lm_stage(final, compile_s, train_s))
         atomic_write_text(mark, json.dumps({"steps": final, "seconds": self.timings["lm"], "compile_s": round(compile_s, 2),
                                             "train_s": round(train_s, 2), "suite": [t.name for t in suite.tasks],
-                                            "loss": cfg.lm_loss, "embed_init": cfg.lm_embed_init},
+                                            "loss": cfg.lm_loss, "embed_init": cfg.lm_embed_init,
+                                            "train_seed": cfg.training_seed},
                                            indent=2) + "\n")
         return registry
 
