@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -184,13 +184,13 @@ class LatentWindows:
         batch: windows per encoder call (always full: one compiled encoder). The encoding is
             compute-bound (0.11 s a window at the tiny config on 2 cores, at 1, 2 or 4 a call),
             so 1 wastes nothing on padding a step's few new windows to a full call.
-        stats_windows: windows whose latents measure the statistics.
+        stats_windows: windows whose latents measure the statistics (None: every window).
         seed: draws the statistics' sample.
     """
 
     def __init__(self, ae: Autoencoder, clips: Sequence[TrainingClip], config: VideoConfig, *,
-                 stats: LatentStats | None = None, batch: int = 1, stats_windows: int = 64, seed: int = 0):
-        if batch < 1 or stats_windows < 1:
+                 stats: LatentStats | None = None, batch: int = 1, stats_windows: int | None = 64, seed: int = 0):
+        if batch < 1 or (stats_windows is not None and stats_windows < 1):
             raise ConfigError(f"video denoiser: the encoding batch ({batch}) and the statistics' windows "
                               f"({stats_windows}) must be at least 1")
         self._ae, self._clips, self._batch = ae, list(clips), batch
@@ -201,22 +201,22 @@ class LatentWindows:
             raise ConfigError(f"video denoiser: no training window of {self._frames} frames in {len(self._clips)} clips")
         self.clip_index = np.array([i for i, _ in index])
         self.start = np.array([s for _, s in index])
-        self._latents: np.ndarray | None = None  # [N, C, T', h, w], allocated at the first encoding
-        self._have = np.zeros(len(index), bool)
-        self._refs: np.ndarray | None = None  # [clips, C, h, w]
-        self._have_ref = np.zeros(len(self._clips), bool)
         self.encode_s = 0.0  # wall seconds spent encoding so far
+        # [N, C, T', h, w] window latents and [clips, C, h, w] reference-image latents (each image a lone frame)
+        self._windows = _Lazy(len(index), lambda idx: self._normalize(self._encode([self._window(k) for k in idx])))
+        self._refs = _Lazy(len(self._clips),
+                           lambda idx: self._normalize(self._encode([self._clips[c].image[None] for c in idx])[:, :, 0]))
         sample, raw = None, None
         if stats is None:
             sample = np.arange(len(index))
-            if len(index) > stats_windows:
+            if stats_windows is not None and len(index) > stats_windows:
                 sample = np.sort(np.random.default_rng(seed).choice(len(index), stats_windows, replace=False))
             raw = self._encode([self._window(k) for k in sample])
             stats = LatentStats.of(raw)
         self.stats = stats
         self._mean, self._std = (np.asarray(a, np.float32) for a in (stats.mean, stats.std))
         if sample is not None and raw is not None:
-            self._store(sample, raw)
+            self._windows.put(sample, self._normalize(raw))
 
     def __len__(self) -> int:
         return len(self.clip_index)
@@ -224,14 +224,14 @@ class LatentWindows:
     @property
     def encoded(self) -> int:
         """How many windows are encoded so far."""
-        return int(self._have.sum())
+        return int(self._windows.have.sum())
 
     @property
     def encoded_windows(self) -> np.ndarray:
         """Indices of the windows encoded so far."""
-        return np.flatnonzero(self._have)
+        return np.flatnonzero(self._windows.have)
 
-    def _window(self, k: int) -> np.ndarray:
+    def _window(self, k: int | np.integer) -> np.ndarray:
         return frame_window(self._clips[self.clip_index[k]].video, self.start[k], self._frames)
 
     def _encode(self, videos: list[np.ndarray]) -> np.ndarray:
@@ -246,33 +246,18 @@ class LatentWindows:
         self.encode_s += time.perf_counter() - t0
         return np.concatenate(out)
 
-    def _store(self, idx: np.ndarray, raw: np.ndarray) -> None:
-        if self._latents is None:
-            self._latents = np.zeros((len(self), *raw.shape[1:]), np.float32)
-        self._latents[idx] = (raw - self._mean[:, None, None, None]) / self._std[:, None, None, None]
-        self._have[idx] = True
+    def _normalize(self, raw: np.ndarray) -> np.ndarray:
+        """Per-channel normalization of latents [n, C, ...]."""
+        shape = (-1,) + (1,) * (raw.ndim - 2)
+        return (raw - self._mean.reshape(shape)) / self._std.reshape(shape)
 
     def latents(self, idx: np.ndarray) -> np.ndarray:
         """Normalized latents [len(idx), C, T', h, w] of windows ``idx``, encoding those not yet encoded."""
-        idx = np.asarray(idx)
-        missing = np.unique(idx[~self._have[idx]])
-        if len(missing):
-            self._store(missing, self._encode([self._window(k) for k in missing]))
-        assert self._latents is not None
-        return self._latents[idx]
+        return self._windows[idx]
 
     def ref_latents(self, clips: np.ndarray) -> np.ndarray:
         """Normalized latents [len(clips), C, h, w] of the reference images of clips ``clips`` (each
         image encoded as a lone frame the first time it is asked for)."""
-        clips = np.asarray(clips)
-        missing = np.unique(clips[~self._have_ref[clips]])
-        if len(missing):
-            raw = self._encode([self._clips[c].image[None] for c in missing])[:, :, 0]
-            if self._refs is None:
-                self._refs = np.zeros((len(self._clips), *raw.shape[1:]), np.float32)
-            self._refs[missing] = (raw - self._mean[:, None, None]) / self._std[:, None, None]
-            self._have_ref[missing] = True
-        assert self._refs is not None
         return self._refs[clips]
 
     def fill(self) -> LatentWindows:
@@ -282,11 +267,34 @@ class LatentWindows:
         return self
 
 
+class _Lazy:
+    """``n`` arrays computed by ``make(indices)`` the first time they are indexed, then kept."""
+
+    def __init__(self, n: int, make: Callable[[np.ndarray], np.ndarray]):
+        self._make = make
+        self._values: np.ndarray | None = None
+        self.have = np.zeros(n, bool)
+
+    def put(self, idx: np.ndarray, values: np.ndarray) -> None:
+        if self._values is None:
+            self._values = np.zeros((len(self.have), *values.shape[1:]), np.float32)
+        self._values[idx] = values
+        self.have[idx] = True
+
+    def __getitem__(self, idx: np.ndarray) -> np.ndarray:
+        idx = np.asarray(idx)
+        missing = np.unique(idx[~self.have[idx]])
+        if len(missing):
+            self.put(missing, self._make(missing))
+        assert self._values is not None
+        return self._values[idx]
+
+
 def encode_windows(ae: Autoencoder, clips: Sequence[TrainingClip], config: VideoConfig, *,
                    stats: LatentStats | None = None, batch: int = 4) -> LatentWindows:
     """Every training window (and each clip's reference image) encoded now, normalized with
     ``stats`` (measured on all the windows when None): `LatentWindows` filled."""
-    return LatentWindows(ae, clips, config, stats=stats, batch=batch, stats_windows=2**62).fill()
+    return LatentWindows(ae, clips, config, stats=stats, batch=batch, stats_windows=None).fill()
 
 
 @eqx.filter_jit
