@@ -119,6 +119,14 @@ def test_chain_weights_multiply_the_weights_of_their_steps_tasks():
     assert (b1.batch_size, b1.lm_steps * b1.batch_size) == (1, 2 * cfg.lm_steps * cfg.batch_size)
     assert attrs.evolve(b1, batch_size=cfg.batch_size, lm_steps=cfg.lm_steps, lm_min_steps=cfg.lm_min_steps,
                         chain_weights=cfg.chain_weights) == cfg
+    # the 90-minute cut: the shipped recipe's clips and stages at fewer steps, the LM as b1 trains it
+    cut = load_recipe(str(Path(__file__).parents[1] / "docs" / "eval" / "cpu-reference-90min.toml"), REGISTRY)
+    cut_cfg, ref = cut.demo_config("runs/x"), load_recipe("cpu-reference", REGISTRY).demo_config("runs/x")
+    assert cut_cfg.clips == ref.clips and set(cut_cfg.chains) == _PAPER_CHAINS
+    assert set(cut_cfg.tokenizer_steps) == set(ref.tokenizer_steps)
+    assert all(cut_cfg.tokenizer_steps[m] < ref.tokenizer_steps[m] for m in ref.tokenizer_steps)
+    assert (cut_cfg.lm_config, cut_cfg.lm_embed_init, cut_cfg.lm_loss, cut_cfg.batch_size) == (b1.lm_config, b1.lm_embed_init,
+                                                                                                b1.lm_loss, b1.batch_size)
 
 
 @pytest.mark.parametrize(("field", "value", "match"), [
