@@ -81,7 +81,8 @@ def test_every_command_has_help():
 @pytest.mark.parametrize(
     ("args", "message"),
     [(["--minutes", "0"], "--minutes must be > 0"), (["--steps", "0"], "--steps must be >= 1"),
-     (["--clips", "1"], "at least 2 training clips"), (["--seconds", "-1"], "--seconds must be > 0")],
+     (["--clips", "1"], "at least 2 training clips"), (["--seconds", "-1"], "--seconds must be > 0"),
+     (["--train-seed", "1"], "--train-seed seeds training, and a run of the model 'cpu-reference' trains nothing")],
 )
 def test_demo_refuses_bad_settings_before_any_work(args, message, tmp_path):
     result = runner.invoke(cli.app, ["demo", "--out", str(tmp_path / "demo"), *args])

@@ -513,7 +513,7 @@ def demo(
     clips: Annotated[int, typer.Option(help="Training clips to synthesize.")] = 24,
     heldout: Annotated[int, typer.Option(help="Held-out clips to generate from.")] = 2,
     seconds: Annotated[float, typer.Option(help="Clip length in seconds.")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Seed of data, training and sampling.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of data, training (unless --train-seed) and sampling.")] = 0,
     train_seed: Annotated[Optional[int], typer.Option(help="Seed of training alone (default: --seed): runs that differ only in it give the spread that training adds.")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
     train: Annotated[bool, typer.Option("--train", help="Train every tokenizer and the LM from scratch within --minutes instead of using the shipped model.")] = False,

@@ -174,6 +174,9 @@ class DemoConfig:
             raise ConfigError(f"demo: needs at least 2 training clips and 1 held-out clip (got {self.clips}, {self.heldout})")
         if not self.seconds > 0:
             raise ConfigError(f"demo: --seconds must be > 0, got {self.seconds}")
+        if self.model is not None and self.train_seed is not None:
+            raise ConfigError(f"demo: --train-seed seeds training, and a run of the model {self.model!r} trains nothing "
+                              "(add --train to train one from scratch)")
 
     @property
     def training_seed(self) -> int:
