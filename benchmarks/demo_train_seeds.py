@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import subprocess
 import sys
 import time
@@ -47,9 +48,8 @@ def spread(values: list[float | None]) -> dict[str, Any]:
     xs = [v for v in values if v is not None and math.isfinite(v)]
     if not xs:
         return {"n": 0, "mean": None, "sd": None, "min": None, "max": None}
-    mean = sum(xs) / len(xs)
-    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else None
-    return {"n": len(xs), "mean": mean, "sd": sd, "min": min(xs), "max": max(xs)}
+    return {"n": len(xs), "mean": statistics.fmean(xs), "sd": statistics.stdev(xs) if len(xs) > 1 else None,
+            "min": min(xs), "max": max(xs)}
 
 
 def table(runs: dict[int, dict[str, Any]]) -> dict[str, Any]:

@@ -440,10 +440,7 @@ class _Demo:
             options = dict(self.cfg.tokenizer_options.get(name) or {})
             stored_mark = json.loads(mark.read_text()) if mark.exists() else None
             other_seed = seed_change(stored_mark, self.cfg)
-            if other_seed is not None:
-                self.skip(f"tokenizer {name}: {root / name} was trained with seed {other_seed}, the run asks for "
-                          f"{self.cfg.training_seed}: trained again")
-            elif stored_mark is not None and (stored_mark.get("options") or {}) == options:
+            if stored_mark is not None and other_seed is None and (stored_mark.get("options") or {}) == options:
                 self.skip(f"tokenizer {name}: found {root / name}, skipped")
                 self.tokenizer_stages(name, stored_mark.get("report") or {}, (stored_mark.get("from") or {}).get("model"))
                 continue
@@ -451,7 +448,10 @@ class _Demo:
             if options and not _takes_options(mod.trainer):
                 raise ConfigError(f"tokenizer_options.{name}: the tokenizer trainer of modality {name!r} "
                                   f"({self.registry.providers[name].label}) takes no options")
-            if stored_mark is not None and other_seed is None:
+            if other_seed is not None:
+                self.skip(f"tokenizer {name}: {root / name} was trained with seed {other_seed}, the run asks for "
+                          f"{self.cfg.training_seed}: trained again")
+            elif stored_mark is not None:
                 self.skip(f"tokenizer {name}: {root / name} was trained with options "
                           f"{stored_mark.get('options') or {}}, the run asks for {options}: trained again")
             if clips is None:
@@ -506,9 +506,9 @@ class _Demo:
             self.skip("LM: tokenizers were retrained, so the LM is trained again from scratch")
             shutil.rmtree(root)
         done = json.loads(mark.read_text()) if mark.exists() else None
-        # an interrupted run (checkpoint_every) has no mark yet, but says which seed it trains with
+        # written before the first step, so an interrupted run (checkpoint_every) says its seed too
         started = root / "demo-lm-seed.json"
-        other_seed = seed_change(done if done is not None or not started.exists() else json.loads(started.read_text()), cfg)
+        other_seed = seed_change(json.loads(started.read_text()) if started.exists() else done, cfg)
         if other_seed is not None:
             self.skip(f"LM: {root} was trained with seed {other_seed}, the run asks for {cfg.training_seed}: "
                       "trained again from scratch")
@@ -564,8 +564,7 @@ class _Demo:
         self.stage(self._lm_stage(final, compile_s, train_s))
         atomic_write_text(mark, json.dumps({"steps": final, "seconds": self.timings["lm"], "compile_s": round(compile_s, 2),
                                             "train_s": round(train_s, 2), "suite": [t.name for t in suite.tasks],
-                                            "loss": cfg.lm_loss, "embed_init": cfg.lm_embed_init,
-                                            "train_seed": cfg.training_seed},
+                                            "loss": cfg.lm_loss, "embed_init": cfg.lm_embed_init},
                                            indent=2) + "\n")
         return registry
 
