@@ -150,3 +150,22 @@ def test_only_trainers_that_take_options_are_given_them():
 
     assert not _takes_options(plain) and _takes_options(with_options)
     assert _takes_options(lambda source, **kw: {})
+
+
+_DOCS_EVAL = Path(__file__).parents[1] / "docs" / "eval"
+
+
+@pytest.mark.parametrize("source", ["cpu-reference", *sorted(p.name for p in _DOCS_EVAL.glob("*.toml"))])
+def test_a_recipes_video_steps_give_both_video_stages_their_minimum(source):
+    # the 90-minute cut's first measured run gave the video autoencoder 90 of `video = 300` steps
+    # (its 30% share), below its minimum of 100: this checks every recipe's counts before a run is spent on them
+    from archon_video_walt._config import TrainConfig
+    from archon_video_walt._train import _budget
+
+    recipe = load_recipe(str(_DOCS_EVAL / source) if source.endswith(".toml") else source, REGISTRY)
+    steps = recipe.demo_config("runs/x").tokenizer_steps.get("video")
+    if steps is None:
+        pytest.skip("the recipe trains no video decoder")
+    tc = TrainConfig()
+    ae_steps, _ = _budget(steps, None, tc.ae_fraction, tc.ae_steps)
+    assert ae_steps is not None and ae_steps >= tc.ae_min_steps and steps - ae_steps >= tc.min_steps, (source, steps)
