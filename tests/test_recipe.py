@@ -169,3 +169,23 @@ def test_a_recipes_video_steps_give_both_video_stages_their_minimum(source):
     tc = TrainConfig()
     ae_steps, _ = _budget(steps, None, tc.ae_fraction, tc.ae_steps)
     assert ae_steps is not None and ae_steps >= tc.ae_min_steps and steps - ae_steps >= tc.min_steps, (source, steps)
+
+
+def test_a_recipes_evaluation_report_names_the_command_that_ran_it(tmp_path, monkeypatch):
+    # a recipe given as a .toml path: its report must not say `--recipe NAME`, which is not installed
+    import archon_framework.eval as eval_module
+    from archon_framework.infer._recipe import _evaluate
+
+    seen: dict = {}
+
+    def fake_run_eval(**kwargs):
+        seen.update(kwargs)
+        return {"md": tmp_path / "r.md"}, None
+
+    monkeypatch.setattr(eval_module, "run_eval", fake_run_eval)
+    recipe = load_recipe(str(_DOCS_EVAL / "cpu-reference-90min.toml"), REGISTRY)
+    command = f"archon pretrain --recipe {_DOCS_EVAL / 'cpu-reference-90min.toml'} --out {tmp_path}"
+    assert _evaluate(recipe, REGISTRY, tmp_path, progress=False, console=None, command=command) == {"md": str(tmp_path / "r.md")}
+    assert seen["command"] == command and seen["heldout"] == 12 and seen["checkpoint"] == tmp_path / "model"
+    _evaluate(recipe, REGISTRY, tmp_path, progress=False, console=None)  # called without one: the recipe's name
+    assert seen["command"] == f"archon pretrain --recipe cpu-reference-90min --out {tmp_path}"

@@ -172,7 +172,7 @@ def run_recipe(recipe: Recipe, registry: Registry, out: str | Path, *, progress:
     console.print(f"exported the trained model to {model.parent} (archon ship-model {model.parent} ships it)")
     report = None
     if evaluate and recipe.eval:
-        report = _evaluate(recipe, registry, out, progress=progress, console=console)
+        report = _evaluate(recipe, registry, out, progress=progress, console=console, command=command)
         timings["eval"] = round(time.perf_counter() - t0 - timings["stages"], 1)
     demo = json.loads((out / "demo.json").read_text())
     timings["total"] = round(time.perf_counter() - t0, 1)
@@ -212,7 +212,8 @@ def export_recipe_model(recipe: Recipe, registry: Registry, out: Path, *, comman
                         commit=_commit(), dtype=dtype, extra=extra)
 
 
-def _evaluate(recipe: Recipe, registry: Registry, out: Path, *, progress: bool, console: Console) -> dict[str, str]:
+def _evaluate(recipe: Recipe, registry: Registry, out: Path, *, progress: bool, console: Console,
+              command: str = "") -> dict[str, str]:
     from archon_framework.eval import run_eval
 
     e = dict(recipe.eval)
@@ -225,7 +226,7 @@ def _evaluate(recipe: Recipe, registry: Registry, out: Path, *, progress: bool, 
         train_experts_=bool(e.get("train_experts", False)), expert_steps=e.get("expert_steps"),
         seed=int(e.get("seed", cfg.seed)), sampling=cfg.sampling(),
         max_text_tokens=e.get("max_text_tokens"), skip=tuple(e.get("skip", ())), artifacts=None, step=None,
-        plot=True, progress=progress, command=f"archon pretrain --recipe {recipe.name} --out {out}", console=console,
+        plot=True, progress=progress, command=command or f"archon pretrain --recipe {recipe.name} --out {out}", console=console,
         controls=tuple(e.get("control_chains", registry.eval_default().control_chains)),
     )
     return {k: str(v) for k, v in paths.items()}
