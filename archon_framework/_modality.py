@@ -173,6 +173,10 @@ class Modality:
         window: optional `(value, meta, start_s, duration_s) -> value` for temporal values
             that are not arrays with a time axis (e.g. timed scripts).
         trainer: optional `TokenizerTrainer`.
+        trainer_stages: optional `(steps, options) -> {stage: (steps, minimum)}`: how the
+            trainer splits a `steps` budget among its stages (e.g. a video decoder's autoencoder
+            and denoiser) and each stage's minimum step count, so that a recipe whose count
+            leaves a stage below its minimum is refused when it loads, before any work.
         load: optional file loader `(path, meta) -> value` used by manifest ingestion (wav,
             PNG folders, npz, JSON, captions...); it normalizes what it documents (rates,
             channels) and raises RawValueError naming the file otherwise.
@@ -199,6 +203,7 @@ class Modality:
     validate: Callable[[Any, ClipMeta], Any] | None = None
     window: Callable[[Any, ClipMeta, float, float], Any] | None = None
     trainer: Callable[..., Mapping[str, Any]] | None = None
+    trainer_stages: Callable[[int, Mapping[str, Any] | None], Mapping[str, tuple[int, int]]] | None = None
     load: Callable[[Path, ClipMeta], Any] | None = None
     derived_from: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     description: str = ""

@@ -155,18 +155,37 @@ def test_only_trainers_that_take_options_are_given_them():
 _DOCS_EVAL = Path(__file__).parents[1] / "docs" / "eval"
 
 
+def _with_video():
+    from archon_video_walt import _plugin as video
+
+    return make_registry(("paper", paper), ("video_walt", video))
+
+
 @pytest.mark.parametrize("source", ["cpu-reference", *sorted(p.name for p in _DOCS_EVAL.glob("*.toml"))])
 def test_a_recipes_video_steps_give_both_video_stages_their_minimum(source):
     # the 90-minute cut's first measured run gave the video autoencoder 90 of `video = 300` steps
-    # (its 30% share), below its minimum of 100: this checks every recipe's counts before a run is spent on them
-    from archon_video_walt._config import TrainConfig
-    from archon_video_walt._train import _budget
-
-    recipe = load_recipe(str(_DOCS_EVAL / source) if source.endswith(".toml") else source, REGISTRY)
+    # (its 30% share), below its minimum of 100: every recipe's counts hold before a run is spent on them
+    registry = _with_video()
+    recipe = load_recipe(str(_DOCS_EVAL / source) if source.endswith(".toml") else source, registry)
     steps = recipe.demo_config("runs/x").tokenizer_steps["video"]  # every recipe trains the video decoder (issue 20)
-    tc = TrainConfig()
-    ae_steps, _ = _budget(steps, None, tc.ae_fraction, tc.ae_steps)
-    assert ae_steps is not None and ae_steps >= tc.ae_min_steps and steps - ae_steps >= tc.min_steps, (source, steps)
+    stages = registry.modalities["video"].trainer_stages(steps, None)
+    assert set(stages) == {"video autoencoder", "video denoiser"}
+    assert sum(k for k, _ in stages.values()) == steps
+    assert all(k >= least for k, least in stages.values()), (source, stages)
+
+
+def test_a_recipe_leaving_a_trainer_stage_below_its_minimum_is_refused_when_it_loads(tmp_path):
+    text = (_DOCS_EVAL / "cpu-reference-90min.toml").read_text()
+    assert "video = 340" in text
+    bad = tmp_path / "cut.toml"
+    bad.write_text(text.replace("video = 340", "video = 300"))  # what the cut's measured run had
+    with pytest.raises(ConfigError, match=r"cut\.toml: \[demo\.tokenizer_steps\]: video = 300 gives the video autoencoder "
+                                          r"stage 90 steps, below its minimum of 100; give at least 332"):
+        load_recipe(bad, _with_video())
+    load_recipe(bad, REGISTRY)  # without the plugin that trains video there is nothing to check
+    bad.write_text(text + '\n[demo.tokenizer_options.video]\nae_fraction = 0.5\n')
+    with pytest.raises(ConfigError, match=r"cut\.toml: \[demo\.tokenizer_steps\]: video: .*takes no options, got ae_fraction"):
+        load_recipe(bad, _with_video())
 
 
 def test_a_recipes_evaluation_report_names_the_command_that_ran_it(tmp_path, monkeypatch):
@@ -185,5 +204,30 @@ def test_a_recipes_evaluation_report_names_the_command_that_ran_it(tmp_path, mon
     command = f"archon pretrain --recipe {_DOCS_EVAL / 'cpu-reference-90min.toml'} --out {tmp_path}"
     assert _evaluate(recipe, REGISTRY, tmp_path, progress=False, console=None, command=command) == {"md": str(tmp_path / "r.md")}
     assert seen["command"] == command and seen["heldout"] == 12 and seen["checkpoint"] == tmp_path / "model"
-    _evaluate(recipe, REGISTRY, tmp_path, progress=False, console=None)  # called without one: the recipe's name
-    assert seen["command"] == f"archon pretrain --recipe cpu-reference-90min --out {tmp_path}"
+
+
+def test_a_recipe_run_without_a_command_names_one_for_its_model_report_and_record(tmp_path, monkeypatch):
+    import archon_framework.eval as eval_module
+    from archon_framework.infer import _recipe
+
+    seen: dict = {}
+
+    def fake_demo(cfg, registry, console):
+        (tmp_path / "demo.json").write_text(json.dumps({"stages": [], "timings_s": {}}))
+
+    def fake_export(recipe, registry, out, *, command):
+        seen["export"] = command
+        return out / "model" / "model.json"
+
+    def fake_run_eval(**kwargs):
+        seen["eval"] = kwargs["command"]
+        return {"md": tmp_path / "r.md"}, None
+
+    monkeypatch.setattr(_recipe, "run_demo", fake_demo)
+    monkeypatch.setattr(_recipe, "export_recipe_model", fake_export)
+    monkeypatch.setattr(_recipe, "plot_learning_curves", lambda metrics, png: None)
+    monkeypatch.setattr(eval_module, "run_eval", fake_run_eval)
+    recipe = load_recipe(str(_DOCS_EVAL / "cpu-reference-90min.toml"), REGISTRY)
+    record = json.loads(_recipe.run_recipe(recipe, REGISTRY, tmp_path, progress=False).read_text())
+    named = f"archon pretrain --recipe cpu-reference-90min --out {tmp_path}"
+    assert seen == {"export": named, "eval": named} and record["command"] == named

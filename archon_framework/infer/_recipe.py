@@ -75,6 +75,33 @@ def list_recipes(registry: Registry | None = None) -> list[str]:
     return sorted((registry or load_registry()).recipes)
 
 
+def _stages_short(stages_of: Any, count: int, options: Mapping[str, Any] | None) -> list[str]:
+    """The stages that a `count` leaves below their minimum, in words."""
+    return [f"the {stage} stage {k} steps, below its minimum of {least}"
+            for stage, (k, least) in stages_of(count, options).items() if k < least]
+
+
+def _check_stage_steps(steps: Mapping[str, int], options: Mapping[str, Mapping[str, Any]], registry: Registry, *,
+                       where: str) -> None:
+    """Refuse a tokenizer step count that leaves a stage of its trainer below that stage's
+    minimum (`Modality.trainer_stages`), naming the modality, the stage and the least count that
+    gives every stage its minimum."""
+    for name, n in steps.items():
+        modality = registry.modalities.get(name)
+        stages_of = modality.trainer_stages if modality is not None else None
+        if stages_of is None:
+            continue
+        try:
+            found = _stages_short(stages_of, n, options.get(name))
+        except ConfigError as err:  # e.g. options that trainer does not take
+            raise ConfigError(f"{where}: {name}: {err}") from err
+        if found:
+            enough = next((m for m in range(n + 1, 100 * n + 10_000) if not _stages_short(stages_of, m, options.get(name))),
+                          None)
+            hint = f"; give at least {enough}" if enough is not None else ""
+            raise ConfigError(f"{where}: {name} = {n} gives {' and '.join(found)}{hint}")
+
+
 def load_recipe(name_or_path: str | Path, registry: Registry | None = None) -> Recipe:
     """An installed recipe by name (``archon_recipes()``), or a recipe TOML file; ConfigError
     names what is wrong. With a `registry` (default: the installed plugins') its
@@ -103,6 +130,7 @@ def load_recipe(name_or_path: str | Path, registry: Registry | None = None) -> R
     recipe = Recipe(name=data["name"], description=str(data.get("description", "")), demo=data.get("demo", {}),
                     eval=data.get("eval", {}), export=export, source=source)
     cfg = recipe.demo_config("check")  # every field checked before any work
+    _check_stage_steps(cfg.tokenizer_steps, cfg.tokenizer_options, registry, where=f"{source}: [demo.tokenizer_steps]")
     if (cfg.extra_tasks or cfg.chain_weights) and registry.demos:
         try:
             spec = registry.demo(cfg.demo)
@@ -163,6 +191,7 @@ def run_recipe(recipe: Recipe, registry: Registry, out: str | Path, *, progress:
     path of ``recipe.json``."""
     console = console or Console(stderr=True)
     out = Path(out)
+    command = command or _default_command(recipe, out)  # what the model, the report and recipe.json name
     cfg = recipe.demo_config(out, progress=progress)
     t0 = time.perf_counter()
     run_demo(cfg, registry, console=console)
@@ -189,6 +218,11 @@ def run_recipe(recipe: Recipe, registry: Registry, out: str | Path, *, progress:
     return path
 
 
+def _default_command(recipe: Recipe, out: Path) -> str:
+    """The command that runs `recipe` into `out`, for a caller that did not give its own."""
+    return f"archon pretrain --recipe {recipe.name} --out {out}"
+
+
 def export_recipe_model(recipe: Recipe, registry: Registry, out: Path, *, command: str = "") -> Path:
     """Export the recipe's LM and tokenizers into ``out/model`` (`export_model`, parameters in the
     recipe's ``[export] dtype``, bfloat16 by default); returns its ``model.json``. The registry
@@ -208,12 +242,12 @@ def export_recipe_model(recipe: Recipe, registry: Registry, out: Path, *, comman
     if copied:  # tokenizers this run did not train (tokenizers_from): where they came from
         extra["tokenizers_from"] = copied
     return export_model(out / "lm", out / "model", registry, tokenizers=out / "tokenizers", name=recipe.name,
-                        recipe=recipe.name, command=command or f"archon pretrain --recipe {recipe.name}",
+                        recipe=recipe.name, command=command or _default_command(recipe, out),
                         commit=_commit(), dtype=dtype, extra=extra)
 
 
 def _evaluate(recipe: Recipe, registry: Registry, out: Path, *, progress: bool, console: Console,
-              command: str = "") -> dict[str, str]:
+              command: str) -> dict[str, str]:
     from archon_framework.eval import run_eval
 
     e = dict(recipe.eval)
@@ -226,7 +260,7 @@ def _evaluate(recipe: Recipe, registry: Registry, out: Path, *, progress: bool, 
         train_experts_=bool(e.get("train_experts", False)), expert_steps=e.get("expert_steps"),
         seed=int(e.get("seed", cfg.seed)), sampling=cfg.sampling(),
         max_text_tokens=e.get("max_text_tokens"), skip=tuple(e.get("skip", ())), artifacts=None, step=None,
-        plot=True, progress=progress, command=command or f"archon pretrain --recipe {recipe.name} --out {out}", console=console,
+        plot=True, progress=progress, command=command, console=console,
         controls=tuple(e.get("control_chains", registry.eval_default().control_chains)),
     )
     return {k: str(v) for k, v in paths.items()}

@@ -26,7 +26,8 @@ from archon_video_walt._renderer import LatentStats, VideoRenderer
 from archon_video_walt._sample import ddim_sample, guided_velocity, sample_chunk
 from archon_video_walt._schedule import alpha_sigma, ddim_step, eps_from_v, guided, log_snr, time_grid, v_target, x_from_v
 from archon_video_walt._text import canonical_json, description_bytes
-from archon_video_walt._train import AutoencoderTrainer, DenoiserTrainer, LatentWindows, encode_windows, lr_schedule, train_video_decoder
+from archon_video_walt._train import (AutoencoderTrainer, DenoiserTrainer, LatentWindows, encode_windows, lr_schedule, stage_steps,
+                                      train_video_decoder)
 
 __all__ = [
     "alpha_sigma",
@@ -66,6 +67,7 @@ __all__ = [
     "psnr",
     "sample_chunk",
     "SemanticEncoder",
+    "stage_steps",
     "shipped_config",
     "SHIPPED_CONFIGS",
     "side_by_side",

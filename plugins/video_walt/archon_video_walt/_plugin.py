@@ -9,7 +9,7 @@ import numpy as np
 from archon_framework import ClipMeta, Modality, RawSpec, RawValueError, hookimpl
 from archon_video_walt._io import load_video
 from archon_video_walt._renderer import VideoRenderer
-from archon_video_walt._train import train_video_decoder
+from archon_video_walt._train import stage_steps, train_video_decoder
 
 __all__ = ["VIDEO", "make_renderer", "archon_modalities"]
 
@@ -37,6 +37,7 @@ VIDEO = Modality(
     num_tokens=lambda meta: 0,  # rendered: the language model never emits video tokens
     renderer=make_renderer,
     trainer=train_video_decoder,
+    trainer_stages=stage_steps,
     validate=_validate,
     load=load_video,
     derived_from=("semantic", "image", "description"),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ from archon_video_walt._denoiser import Conditions, Denoiser
 from archon_video_walt._renderer import AE_FILE, CONFIG_FILE, LatentStats, VideoRenderer, load_module, read_config, save_module, to_unit
 from archon_video_walt._schedule import alpha_sigma, v_target
 
-__all__ = ["AutoencoderTrainer", "DenoiserTrainer", "LatentWindows", "encode_windows", "lr_schedule", "train_video_decoder"]
+__all__ = ["AutoencoderTrainer", "DenoiserTrainer", "LatentWindows", "encode_windows", "lr_schedule", "stage_steps", "train_video_decoder"]
 
 
 def lr_schedule(lr: float, warmup: int, steps: int, decay: str = "cosine") -> optax.Schedule:
@@ -393,6 +393,30 @@ def _budget(total: int | None, seconds: float | None, fraction: float, default: 
         return default, None
     return (None if total is None else max(1, round(total * fraction)),
             None if seconds is None else seconds * fraction)
+
+
+def stage_steps(steps: int, options: Mapping[str, Any] | None = None, *,
+                config: VideoConfig | None = None) -> dict[str, tuple[int, int]]:
+    """How `train_video_decoder` splits a `steps` budget: ``{"video autoencoder": (steps,
+    minimum), "video denoiser": (steps, minimum)}`` (`Modality.trainer_stages`; a recipe whose
+    count leaves a stage below its minimum is refused when it loads).
+
+    Args:
+        steps: the whole run's step count (both stages).
+        options: a recipe's trainer options; the video trainer takes none.
+        config: the config trained (default: the one `train_video_decoder` uses, ``tiny``).
+
+    Raises:
+        ConfigError: `options` given (the trainer takes none), or `steps` below 1.
+    """
+    if options:
+        raise ConfigError(f"the video decoder's trainer takes no options, got {', '.join(sorted(options))}")
+    if steps < 1:
+        raise ConfigError(f"video decoder steps must be at least 1, got {steps}")
+    tc = (config or shipped_config("tiny")).train
+    ae, _ = _budget(steps, None, tc.ae_fraction, tc.ae_steps)
+    assert ae is not None  # a step count gives a step count
+    return {"video autoencoder": (ae, tc.ae_min_steps), "video denoiser": (max(1, steps - ae), tc.min_steps)}
 
 
 def train_video_decoder(

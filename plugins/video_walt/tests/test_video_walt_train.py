@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from archon_framework import CompileCounter, DataError
+from archon_framework import CompileCounter, ConfigError, DataError
 from archon_framework.train import UndertrainedWarning
 from archon_video_walt import (
     VIDEO,
@@ -18,6 +18,7 @@ from archon_video_walt import (
     encode_windows,
     label_accuracy,
     psnr,
+    stage_steps,
 )
 from archon_video_walt._data import prepare_clips, sample_video_batch
 
@@ -98,6 +99,8 @@ def test_the_trainer_writes_a_renderer_and_a_report(mini, clips, tmp_path):
     ae, dn = report["training"]  # one TrainReport per stage: compile and training seconds apart
     assert (ae["stage"], ae["steps"], ae["below_min"]) == ("video autoencoder", 2, False)
     assert (dn["stage"], dn["steps"], dn["below_min"]) == ("video denoiser", 4, True) and report["below_min"]
+    # what a recipe is checked against when it loads is the split the trainer ran
+    assert stage_steps(6, config=mini) == {"video autoencoder": (2, 2), "video denoiser": (4, 5)}
     # (compile_s may be 0: the tests above compiled the same steps in this process)
     assert all(s["compile_s"] >= 0 and s["train_s"] > 0 and s["first_step_s"] > 0 for s in (ae, dn))
     assert report["compile_s"] == pytest.approx(ae["compile_s"] + dn["compile_s"], abs=0.02)
@@ -136,3 +139,12 @@ def test_psnr():
     a = np.zeros((2, 4, 4, 3), np.uint8)
     assert psnr(a, a) == float("inf")
     assert psnr(a, a + 1) == pytest.approx(20 * np.log10(255.0))
+
+
+def test_the_split_of_a_step_count_refuses_options_and_counts_below_one():
+    assert VIDEO.trainer_stages is stage_steps
+    assert stage_steps(340) == {"video autoencoder": (102, 100), "video denoiser": (238, 200)}
+    with pytest.raises(ConfigError, match="takes no options, got ae_fraction"):
+        stage_steps(340, {"ae_fraction": 0.5})
+    with pytest.raises(ConfigError, match="at least 1, got 0"):
+        stage_steps(0)
