@@ -46,7 +46,7 @@ from archon_framework._registry import DatasetSpec, Metric, PluginFailure, Plugi
 from archon_framework._showcase import DemoSpec, EvalDefaults, EvalRow, EvalTable, RecipeFile
 from archon_framework._suites import output_balanced_weights, perplexity_weights, uniform_weights
 from archon_framework._tasks import Slot, State, Task, TaskSuite, parse_task
-from archon_framework._windows import WINDOW_ALIGN_SECONDS, clip_windows, slot_value, task_windows, words_window
+from archon_framework._windows import WINDOW_ALIGN_SECONDS, clip_windows, cut_clip, slot_value, task_windows, words_window
 from archon_framework._vocab import TEXT_VOCABULARY, LayoutDiff, Vocabulary, VocabLayout, VocabRange
 from archon_framework.hookspecs import hookimpl
 
@@ -66,6 +66,7 @@ __all__ = [
     "chain_steps",
     "parse_slot",
     "clip_windows",
+    "cut_clip",
     "ArchonError",
     "ArchonWarning",
     "BlockedTokenizer",

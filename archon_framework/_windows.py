@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ from archon_framework._errors import TaskError
 from archon_framework._modality import Modality
 from archon_framework._tasks import State, Task
 
-__all__ = ["clip_windows", "task_windows", "slot_value", "words_window", "WINDOW_ALIGN_SECONDS"]
+__all__ = ["clip_windows", "cut_clip", "task_windows", "slot_value", "words_window", "WINDOW_ALIGN_SECONDS"]
 
 #: Window boundaries fall on multiples of 0.2 s: 6 video frames at 30 fps and 5 speech token
 #: frames (3,200 samples at 16 kHz), so no frame or token straddles a boundary. (Tokenizers
@@ -82,6 +83,24 @@ def slot_value(clip: Clip, modality: Modality, state: State, windows: dict[State
         f"modality {modality.name!r} cannot be cut into past/current windows: its raw value has no time "
         "axis and the plugin declares no Modality.window"
     )
+
+
+def cut_clip(clip: Clip, state: State, modalities: Mapping[str, Modality], *, past_fraction: float = 0.5) -> Clip:
+    """`clip` cut to the past or current window of its past/current split (`clip_windows`), as
+    a clip of its own: each temporal value cut by `slot_value`, time-invariant values kept.
+    Values of modalities not in `modalities`, and rendered ones, are left out (what a training
+    window reads). For checking a model whose training windows were a split clip's halves on
+    clips of that length."""
+    if state is State.STATIC:
+        raise TaskError("cut_clip: a clip is cut to its past or current window, not to one frame")
+    windows = clip_windows(clip.meta, has_past=True, past_fraction=past_fraction)
+    values: dict[str, Any] = {}
+    for name, value in clip.values.items():
+        mod = modalities.get(name)
+        if mod is None or mod.rendered:
+            continue
+        values[name] = slot_value(clip, mod, state, windows)[0] if mod.temporal else value
+    return Clip(windows[state], values)
 
 
 def words_window(value: str, meta: ClipMeta, start: float, duration: float) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from archon_framework import (
     Clip, ClipMeta, ConfigError, Modality, PluginError, RawSpec, RawValueError, Slot, Task, TaskError,
-    slot_value, task_windows,
+    State, cut_clip, slot_value, task_windows,
 )
 from archon_framework.config import from_dict, load_config, save_config
 
@@ -92,6 +92,21 @@ def test_slot_value_cuts_arrays_on_their_time_axis():
     assert np.array_equal(frame, values[30:31]) and wf.frames == 1
     with pytest.raises(KeyError, match="has no 'speech' value"):
         clip["speech"]
+
+
+def test_a_clip_cut_to_a_window_is_a_clip_of_that_window():
+    mods = {"expression": array_modality("expression", 8), "identity": array_modality("identity", 8, temporal=False)}
+    values = np.linspace(0, 0.99, 60 * 2, dtype=np.float32).reshape(60, 2)
+    ident = np.full((1, 2), 0.5, np.float32)
+    clip = Clip(META, {"expression": values, "identity": ident, "not_installed": 3})
+    past, cur = cut_clip(clip, State.PAST, mods), cut_clip(clip, State.CURRENT, mods)
+    assert (past.meta.start, past.meta.duration, cur.meta.start, cur.meta.duration) == (0.0, 1.0, 1.0, 1.0)
+    assert set(past) == set(cur) == {"expression", "identity"}  # what no installed modality reads is left out
+    assert np.array_equal(np.concatenate([past["expression"], cur["expression"]]), values)
+    assert cur["identity"] is ident and cur.meta.frames == cur["expression"].shape[0] == 30
+    assert cut_clip(clip, State.CURRENT, mods, past_fraction=0.4).meta.duration == pytest.approx(1.2)
+    with pytest.raises(TaskError, match="not to one frame"):
+        cut_clip(clip, State.STATIC, mods)
 
 
 @attrs.frozen

@@ -12,7 +12,7 @@ import functools
 import json
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from archon_framework import DataError
+from archon_framework import ConfigError, DataError
 from archon_framework.config import atomic_write_text
 from archon_framework.nn import RVQState, level_mask
 from archon_framework.nn import expected_code_counts as rvq_code_counts
@@ -347,6 +347,31 @@ class SoundStreamTrainer:
         return out_dir
 
 
+#: What a recipe's ``[demo.tokenizer_options.speech]`` may set: a shipped config by name.
+TRAINER_OPTIONS = ("config",)
+
+
+def with_options(config: SoundStreamConfig, options: Mapping[str, Any] | None) -> SoundStreamConfig:
+    """``config``, or the shipped config an ``options`` table names (``{"config": "small"}``);
+    anything else is a ConfigError naming the speech tokenizer and the key."""
+    from ._config import SHIPPED_CONFIGS, shipped_config
+
+    if not options:
+        return config
+    unknown = sorted(set(options) - set(TRAINER_OPTIONS))
+    if unknown:
+        raise ConfigError(f"speech tokenizer: unknown trainer option(s) {', '.join(unknown)} "
+                          f"(it takes: {', '.join(TRAINER_OPTIONS)})")
+    name = options["config"]
+    if name not in SHIPPED_CONFIGS:
+        raise ConfigError(f"speech tokenizer: option config must be one of {', '.join(SHIPPED_CONFIGS)}, got {name!r}")
+    chosen = shipped_config(name)
+    if (chosen.codec.codebook_size, chosen.tokens.levels) != (config.codec.codebook_size, config.tokens.levels):
+        raise ConfigError(f"speech tokenizer: config {name!r} has {chosen.tokens.levels} x {chosen.codec.codebook_size} "
+                          f"tokens, the modality's vocabulary {config.tokens.levels} x {config.codec.codebook_size}")
+    return chosen
+
+
 def train_tokenizer(
     source: Sequence[Any],
     *,
@@ -356,6 +381,7 @@ def train_tokenizer(
     seed: int = 0,
     progress: bool = True,
     config: SoundStreamConfig | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The speech modality's `TokenizerTrainer`: train a codec on ``clip["speech"]`` of ``source``.
 
@@ -371,6 +397,9 @@ def train_tokenizer(
         seed: PRNG seed.
         progress: show a rich progress bar.
         config: the codec config (default: the shipped tiny config).
+        options: a recipe's trainer options (`TRAINER_OPTIONS`): ``{"config": "small"}`` trains
+            a shipped config by name instead of `config` (the vocabulary, 4 levels x 1024 codes,
+            is the same in all of them).
 
     Returns:
         ``{"steps", "seconds", "training", "compile_s", "train_s", "below_min", "final_losses",
@@ -383,7 +412,7 @@ def train_tokenizer(
     from ._evaluate import evaluate_levels
     from ._tokenizer import SoundStreamTokenizer
 
-    cfg = shipped_config("tiny") if config is None else config
+    cfg = with_options(shipped_config("tiny") if config is None else config, options)
     waves = collect_speech(source)
     held_out = len(waves) >= 2
     train_waves = waves[:-1] if held_out else waves

@@ -41,3 +41,20 @@ def test_one_compilation_over_a_run_in_which_the_discriminator_joins():
     assert report.steps == 1 and report.below_min and report.min_steps == 50
     assert report.compiles == 0 and report.compile_s == 0.0  # already compiled: nothing to take off
     assert trainer.step == 6 and trainer.disc is not disc_before  # the discriminator kept learning
+
+
+def test_a_recipe_chooses_a_shipped_config_by_name_and_nothing_else():
+    from archon_framework import ConfigError
+    from archon_speech_soundstream._trainer import with_options
+
+    tiny = shipped_config("tiny")
+    assert with_options(tiny, None) is tiny and with_options(tiny, {}) is tiny
+    small = with_options(tiny, {"config": "small"})
+    assert small == shipped_config("small") and small.codec.channels == 4 * tiny.codec.channels
+    with pytest.raises(ConfigError, match=r"speech tokenizer: unknown trainer option\(s\) channels \(it takes: config\)"):
+        with_options(tiny, {"config": "small", "channels": 8})
+    with pytest.raises(ConfigError, match="option config must be one of tiny, small, paper, got 'huge'"):
+        with_options(tiny, {"config": "huge"})
+    narrow = attrs.evolve(tiny, tokens=attrs.evolve(tiny.tokens, levels=2))  # a vocabulary the shipped ones lack
+    with pytest.raises(ConfigError, match=r"config 'small' has 4 x 1024 tokens, the modality's vocabulary 2 x 1024"):
+        with_options(narrow, {"config": "small"})
