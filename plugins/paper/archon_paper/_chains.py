@@ -124,6 +124,8 @@ SCRIPT_CHECKS = (
               "word error rate of the recognized new speech against the clip's own script (high: the words changed)"),
     EditCheck("voice_similarity_to_original", "voice_speaker_similarity", "clip",
               "cosine of the speaker embeddings of the new speech and the clip's own speech (high: the voice is kept)"),
+    EditCheck("pitch_error_to_original", "voice_pitch_error_semitones", "clip",
+              "semitones between the median F0 of the new speech and of the clip's own speech (low: the pitch is kept)"),
 )
 
 #: Fig. 5(a): the edited script spoken in the clip's voice; lips, pose and video follow.
