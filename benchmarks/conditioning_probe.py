@@ -38,11 +38,11 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from archon_framework import ArchonError, Chain, ChainStep, Clip, TaskSuite, load_registry, parse_task
+from archon_framework import ArchonError, Chain, ChainStep, Clip, State, TaskSuite, cut_clip, load_registry, parse_task
 from archon_framework.data import slot_window_key
 from archon_framework.eval import (derangement, heldout_clips, installed_main_metrics, paired_interval, step_controls,
                                    target_nll)
-from archon_framework.infer import load_checkpoint
+from archon_framework.infer import Ids, load_checkpoint
 from archon_framework.model import Sampling
 from archon_framework.train import CheckpointConfig, DataConfig, ModelSection, OptimConfig, TrainConfig, Trainer
 from archon_synthetic_heads import performed_clip
@@ -247,6 +247,9 @@ def main() -> None:
         args.run = shipped_run(str(args.run), args.out / "source", heldout=max(args.heldout, args.sampled_control))
     if any(t < 0 for t in args.temperature):
         parser.error(f"--temperature must be >= 0 (0 is greedy), got {', '.join(map(str, args.temperature))}")
+    if args.sampled_control and task.has_past:
+        parser.error(f"--sampled-control: {args.task} reads a past window; score its samples with "
+                     "benchmarks/edit_check.py (an editing chain's voice condition is the clip's past)")
     if args.control_only:
         if not args.sampled_control:
             parser.error("--control-only needs --sampled-control N")
@@ -277,9 +280,8 @@ def main() -> None:
         t0 = time.perf_counter()
         trainer.train(steps=done)
         model = load_checkpoint(args.out, registry)
-        real = [target_nll(model, c, {s: c[s.modality] for s in task.inputs}, task.output) for c in held]
-        control = [target_nll(model, c, {s: held[perm[k]][s.modality] for s in task.inputs}, task.output)
-                   for k, c in enumerate(held)]
+        real = [target_nll(model, *scored(model, task, c, c)) for c in held]
+        control = [target_nll(model, *scored(model, task, c, held[perm[k]])) for k, c in enumerate(held)]
         gain = paired_interval([b - a for a, b in zip(real, control)], seed=args.seed)
         records = [json.loads(line) for line in (args.out / "metrics.jsonl").read_text().splitlines()]
         train_ce = float(np.mean([r["ce"] for r in records if done - args.every < r["step"] <= done]))
@@ -288,6 +290,20 @@ def main() -> None:
                           "gain": round(gain[0], 4), "ci95": [round(gain[1], 4), round(gain[2], 4)]}), flush=True)
     if args.sampled_control:
         _print_control(args, registry, task)
+
+
+def scored(model, task, clip: Clip, source: Clip) -> tuple[Clip, dict, object]:
+    """What `target_nll` scores: `clip`'s own output given `source`'s conditions. For a task with
+    a past input (``speech(p)``), the output is the current window of the clip's past/current
+    split (`cut_clip`), its current inputs are `source`'s current window and its past inputs
+    the token ids of `source`'s past window."""
+    if not task.has_past:
+        return clip, {s: source[s.modality] for s in task.inputs}, task.output
+    mods = model.registry.modalities
+    past, current = cut_clip(source, State.PAST, mods), cut_clip(source, State.CURRENT, mods)
+    conditions = {s: (Ids(model.codec(s.modality).encode(past[s.modality], past.meta), local=False)
+                      if s.state is State.PAST else current[s.modality]) for s in task.inputs}
+    return cut_clip(clip, State.CURRENT, mods), conditions, task.output
 
 
 def _print_control(args: argparse.Namespace, registry, task) -> None:
