@@ -5,7 +5,8 @@ training clips (`archon_synthetic_heads.performed_clip`: speech, script, FLAME p
 description, nothing rendered, tokenized with a recipe run's tokenizers), and every `--every` steps measures on `--heldout`
 stored held-out clips the **NLL gain**: the teacher-forced NLL of each clip's own target given
 another clip's conditions minus given its own (`archon_framework.eval.target_nll`, nats per
-target token, 95% bootstrap interval; positive: the model uses its conditions). Next to the
+target token, 95% bootstrap interval; positive: the model uses its conditions; for a task with
+several inputs also ``gain_by_input``, each input alone taken from the other clip). Next to the
 training cross-entropy it tells generalization from recall: with few clips the training CE
 falls far below the held-out NLL. With `--code-info` it first prints how much of the level-0
 expression code the speech's loudness determines (mouth-opening correlation, plug-in entropies).
@@ -283,26 +284,40 @@ def main() -> None:
         real = [target_nll(model, *scored(model, task, c, c)) for c in held]
         control = [target_nll(model, *scored(model, task, c, held[perm[k]])) for k, c in enumerate(held)]
         gain = paired_interval([b - a for a, b in zip(real, control)], seed=args.seed)
+        by_input = {}  # with several inputs: the gain when only that input is another clip's
+        for name in (sorted({s.modality for s in task.inputs}) if len(task.inputs) > 1 else []):
+            alone = [target_nll(model, *scored(model, task, c, held[perm[k]], only=name)) for k, c in enumerate(held)]
+            g = paired_interval([b - a for a, b in zip(real, alone)], seed=args.seed)
+            by_input[name] = {"gain": round(g[0], 4), "ci95": [round(g[1], 4), round(g[2], 4)]}
         records = [json.loads(line) for line in (args.out / "metrics.jsonl").read_text().splitlines()]
         train_ce = float(np.mean([r["ce"] for r in records if done - args.every < r["step"] <= done]))
         print(json.dumps({"step": done, "train_s": round(time.perf_counter() - t0, 1), "train_ce": round(train_ce, 4),
                           "heldout_nll": round(float(np.mean(real)), 4), "control_nll": round(float(np.mean(control)), 4),
-                          "gain": round(gain[0], 4), "ci95": [round(gain[1], 4), round(gain[2], 4)]}), flush=True)
+                          "gain": round(gain[0], 4), "ci95": [round(gain[1], 4), round(gain[2], 4)],
+                          **({"gain_by_input": by_input} if by_input else {})}), flush=True)
     if args.sampled_control:
         _print_control(args, registry, task)
 
 
-def scored(model, task, clip: Clip, source: Clip) -> tuple[Clip, dict, object]:
-    """What `target_nll` scores: `clip`'s own output given `source`'s conditions. For a task with
-    a past input (``speech(p)``), the output is the current window of the clip's past/current
-    split (`cut_clip`), its current inputs are `source`'s current window and its past inputs
-    the token ids of `source`'s past window."""
+def scored(model, task, clip: Clip, source: Clip, *, only: str | None = None) -> tuple[Clip, dict, object]:
+    """What `target_nll` scores: `clip`'s own output given `source`'s conditions (with `only`, the
+    inputs of that modality from `source` and the others from `clip`). For a task with a past
+    input (``speech(p)``), the output is the current window of the clip's past/current split
+    (`cut_clip`), its current inputs come from a current window and its past inputs are the token
+    ids of a past window."""
+    def origin(slot) -> Clip:
+        return source if only is None or slot.modality == only else clip
+
     if not task.has_past:
-        return clip, {s: source[s.modality] for s in task.inputs}, task.output
+        return clip, {s: origin(s)[s.modality] for s in task.inputs}, task.output
     mods = model.registry.modalities
-    past, current = cut_clip(source, State.PAST, mods), cut_clip(source, State.CURRENT, mods)
-    conditions = {s: (Ids(model.codec(s.modality).encode(past[s.modality], past.meta), local=False)
-                      if s.state is State.PAST else current[s.modality]) for s in task.inputs}
+    conditions = {}
+    for s in task.inputs:
+        if s.state is State.PAST:
+            past = cut_clip(origin(s), State.PAST, mods)
+            conditions[s] = Ids(model.codec(s.modality).encode(past[s.modality], past.meta), local=False)
+        else:
+            conditions[s] = cut_clip(origin(s), State.CURRENT, mods)[s.modality]
     return cut_clip(clip, State.CURRENT, mods), conditions, task.output
 
 
