@@ -3,7 +3,8 @@
 An edit that keeps the clip's voice (``edit-script``: new words, the same speaker) can keep no
 more of it than the speech tokenizer does: its new speech is decoded from tokens. This scores,
 on held-out clips and by each installed voice proxy (archon-eval-metrics: GE2E speaker
-similarity, cepstral cosine, median-F0 error in semitones), the speech of a window compared
+similarity, cepstral cosine, median-F0 error in semitones; and MCD-DTW, for the tokens' overall
+fidelity on the same clips), the speech of a window compared
 with the clip's own speech and with another clip's (the same figure with the next held-out
 clip in its place), as a paired difference with a 95% bootstrap interval:
 
@@ -32,7 +33,7 @@ import numpy as np
 from archon_framework import State, cut_clip, load_registry
 from archon_framework.eval import heldout_clips, paired_interval
 
-PROXIES = ("voice_speaker_similarity", "voice_cepstral_cosine", "voice_pitch_error_semitones")
+PROXIES = ("voice_speaker_similarity", "voice_cepstral_cosine", "voice_pitch_error_semitones", "speech_mcd_dtw")
 
 
 def speech_tokenizer(name: str, registry):
