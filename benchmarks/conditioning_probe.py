@@ -117,6 +117,19 @@ def _blocks(trainer: Trainer, tokenizers: dict, modality: str, ids: np.ndarray) 
     return local.reshape(-1, levels), int(ranges[0, 1] - ranges[0, 0])
 
 
+def span_histogram(codes: np.ndarray, frame: int, frames: int, width: int) -> np.ndarray:
+    """Counts of the level-0 and level-1 codes (``codes``: ``[steps, levels]`` local codes of one
+    input, `width` a level) in the time span of output frame `frame` of `frames`: ``[2 x width]``."""
+    n = codes.shape[0]
+    lo = frame * n // frames
+    hi = max((frame + 1) * n // frames, lo + 1)
+    hist = np.zeros(2 * width, np.float32)
+    np.add.at(hist, codes[lo:hi, 0], 1.0)
+    if codes.shape[1] > 1:
+        np.add.at(hist, width + codes[lo:hi, 1], 1.0)
+    return hist
+
+
 def readout(trainer: Trainer, registry, artifacts: Path, task, n_clips: int, levels: int = 2,
             steps: int = 300) -> list[dict]:
     """Held-out NLL of a softmax regression from aligned input codes to each output level's code."""
@@ -137,14 +150,9 @@ def readout(trainer: Trainer, registry, artifacts: Path, task, n_clips: int, lev
             continue
         src, w_in = _blocks(trainer, tokenizers, inp.modality, a)
         dst, w_out = _blocks(trainer, tokenizers, out.modality, b)
-        n_src, n_dst = src.shape[0], dst.shape[0]
+        n_dst = dst.shape[0]
         for f in range(n_dst):
-            lo, hi = f * n_src // n_dst, max((f + 1) * n_src // n_dst, f * n_src // n_dst + 1)
-            hist = np.zeros(2 * w_in, np.float32)
-            np.add.at(hist, src[lo:hi, 0], 1.0)
-            if src.shape[1] > 1:
-                np.add.at(hist, w_in + src[lo:hi, 1], 1.0)
-            rows.append(hist)
+            rows.append(span_histogram(src, f, n_dst, w_in))
             frames_of.append(f)
             targets.append(dst[f, :levels])
             groups.append(k)

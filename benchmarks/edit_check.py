@@ -39,8 +39,8 @@ from archon_framework.model import Sampling
 
 
 def first_steps(echain: EditingChain, k: int | None) -> EditingChain:
-    """The editing chain with its first `k` steps (all when None); its checks are those whose
-    metric's modalities it still regenerates or reads."""
+    """The editing chain with its first `k` steps (all when None) and all its checks (a check
+    whose output is no longer regenerated is recorded by `check_edits` as not measured)."""
     if k is None or k >= len(echain.chain.steps):
         return echain
     if k < 1:

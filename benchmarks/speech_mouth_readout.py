@@ -14,12 +14,17 @@ what an LM's expression step needs; it is no measure of what the LM learns.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from archon_framework import load_registry
-from archon_synthetic_heads import performed_clip
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conditioning_probe import performed_clips, span_histogram  # noqa: E402
+from speech_voice_kept import speech_tokenizer  # noqa: E402
 
 
 def frame_rows(tok, clips) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -31,16 +36,10 @@ def frame_rows(tok, clips) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
         levels, width = len(np.unique(ranges[:, 0])), int(ranges[0, 1] - ranges[0, 0])
         codes = (ids - ranges[:, 0]).reshape(-1, levels)
         jaw, wave = clip["expression"][:, 0], clip["speech"]
-        n_frames, n_codes = jaw.shape[0], codes.shape[0]
+        n_frames = jaw.shape[0]
         for f in range(n_frames):
-            lo = f * n_codes // n_frames
-            hi = max((f + 1) * n_codes // n_frames, lo + 1)
-            h = np.zeros(2 * width + 1, np.float32)
-            h[-1] = 1.0
-            np.add.at(h, codes[lo:hi, 0], 1.0)
-            np.add.at(h, width + codes[lo:hi, 1], 1.0)
             a, b = f * wave.size // n_frames, (f + 1) * wave.size // n_frames
-            rows.append(h)
+            rows.append(np.append(span_histogram(codes, f, n_frames, width), np.float32(1.0)))  # with a bias
             mouth.append(jaw[f])
             groups.append(k)
             loud.append(float(np.sqrt(np.mean(wave[a:b] ** 2))))
@@ -58,10 +57,8 @@ def main() -> None:
     if not 0 < args.test < args.clips:
         parser.error(f"--test must lie in 1..{args.clips - 1}, got {args.test}")
 
-    from speech_voice_kept import speech_tokenizer  # benchmarks/: the folder or the shipped model's
-
     registry = load_registry()
-    clips = [performed_clip(i, seed=0, seconds=1.0, split="train") for i in range(args.clips)]
+    clips = performed_clips(args.clips, seed=0)
     print(f"{args.clips} clips: {args.clips - args.test} for the fit, the last {args.test} held out")
     for name in args.tokenizer:
         t0 = time.perf_counter()

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from archon_framework import State, cut_clip, load_registry
+from archon_framework import ArchonError, State, cut_clip, load_registry
 from archon_framework.eval import heldout_clips, paired_interval
 
 PROXIES = ("voice_speaker_similarity", "voice_cepstral_cosine", "voice_pitch_error_semitones", "speech_mcd_dtw")
@@ -70,7 +70,7 @@ def main() -> None:
         def score(a, b, meta, _fn=metric.fn) -> float:
             try:
                 return float(_fn(a, b, meta=meta))
-            except Exception:  # a proxy that finds no voice (silence): not scored
+            except ArchonError:  # a proxy that finds no voice (silence): not scored
                 return math.nan
 
         for label, first in (("ground truth (past half)", [p["speech"] for p in past]), ("tokens (decoded)", decoded)):
