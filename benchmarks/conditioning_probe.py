@@ -191,7 +191,7 @@ def shipped_run(name: str, folder: Path, *, heldout: int) -> Path:
     """A run folder for a shipped model: ``tokenizers`` linked to its tokenizers and ``heldout``
     synthesized (the recipe's held-out split: 1-s clips, seed 0) unless already there."""
     from archon_framework.data import ClipDataset, synthesize
-    from archon_framework.infer import resolve_model, shipped_models
+    from archon_framework.infer import shipped_models, tokenizers_folder
 
     if name not in shipped_models():
         raise SystemExit(f"--run {name}: neither a run folder nor a shipped model ({', '.join(shipped_models())})")
@@ -200,7 +200,7 @@ def shipped_run(name: str, folder: Path, *, heldout: int) -> Path:
     if link.is_symlink() and not link.exists():  # linked on a checkout that has moved: link again
         link.unlink()
     if not link.exists():
-        link.symlink_to(resolve_model(name).resolve() / "tokenizers", target_is_directory=True)
+        link.symlink_to(tokenizers_folder(name), target_is_directory=True)
     try:
         have = len(ClipDataset(folder / "heldout"))
     except ArchonError:

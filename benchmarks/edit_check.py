@@ -33,7 +33,7 @@ import attrs
 import numpy as np
 
 from archon_framework import Chain, EditingChain, State, cut_clip, load_registry
-from archon_framework.eval import heldout_clips, paired_interval
+from archon_framework.eval import heldout_clips
 from archon_framework.infer import check_edits, load_checkpoint
 from archon_framework.model import Sampling
 
@@ -50,20 +50,18 @@ def first_steps(echain: EditingChain, k: int | None) -> EditingChain:
     return attrs.evolve(echain, name=f"{echain.name}[:{k}]", chain=chain)
 
 
-def summarize(reports: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
-    """Per sampling seed and check: own, control and the paired difference with its interval."""
+def summarize(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per sampling seed and check: own, control and the paired difference with its interval
+    (as `check_edits` reports them)."""
     rows = []
     for s, report in enumerate(reports):
         for name, check in report["checks"].items():
             row: dict[str, Any] = {"seed": s, "check": name, "metric": check["metric"], "against": check["against"],
                                    "mean": check.get("mean"), "count": check.get("count")}
             if check["against"] == "clip":
-                own = [r["checks"][name].get("value") for r in report["per_clip"]]
-                ctrl = [r["controls"].get(name) for r in report["per_clip"]]
-                diffs = [a - b for a, b in zip(own, ctrl) if isinstance(a, float) and isinstance(b, float)
-                         and math.isfinite(a) and math.isfinite(b)]
-                mean, lo, hi = paired_interval(diffs, seed=seed)
-                row.update(control=check["control"].get("mean"), difference=mean, ci=[lo, hi], pairs=len(diffs))
+                diff = check["difference"]
+                row.update(control=check["control"].get("mean"), difference=diff.get("mean"), ci=diff.get("ci95"),
+                           pairs=diff.get("count"))
             rows.append(row)
     return rows
 
@@ -97,7 +95,7 @@ def main() -> None:
     for s in range(args.seeds):
         reports.append(check_edits(model, clips, echain, sampling=sampling, seed=1000 * s))
         print(f"seed {s}: {len(clips)} clips edited", flush=True)
-    rows = summarize(reports, seed=0)
+    rows = summarize(reports)
     print(f"\n{echain.name} on {len(clips)} held-out clips ({args.window} window), model {args.checkpoint}")
     print("| seed | check | metric | mean | control | difference [95% CI] | pairs |")
     print("|--:|---|---|--:|--:|---|--:|")

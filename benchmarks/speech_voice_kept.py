@@ -32,17 +32,16 @@ import numpy as np
 
 from archon_framework import ArchonError, State, cut_clip, load_registry
 from archon_framework.eval import heldout_clips, paired_interval
+from archon_framework.infer import tokenizers_folder
 
 PROXIES = ("voice_speaker_similarity", "voice_cepstral_cosine", "voice_pitch_error_semitones", "speech_mcd_dtw")
 
 
 def speech_tokenizer(name: str, registry):
-    """A speech tokenizer: a folder the plugin's factory loads, or a shipped model's."""
+    """A speech tokenizer: a folder the plugin's factory loads, or a model's (shipped, exported or a recipe run)."""
     path = Path(name)
-    if not path.is_dir():
-        from archon_framework.infer import resolve_model
-
-        path = resolve_model(name).resolve() / "tokenizers" / "speech"
+    if not (path.is_dir() and not (path / "tokenizers").is_dir()):
+        path = tokenizers_folder(name) / "speech"
     return registry.modalities["speech"].tokenizer(path), path
 
 

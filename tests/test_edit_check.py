@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from archon_framework import DataError, Metric
+from archon_framework.eval import paired_interval
 from archon_framework.infer import EditCheck, check_edits
 from test_edit_measures import CHECKED, TOY_METRICS, model  # noqa: F401 (the fixture)
 from test_infer_kit import toy_clip
@@ -38,13 +39,16 @@ def test_check_edits_averages_each_figure_beside_its_control(model):  # noqa: F8
     checks = report["checks"]
     assert checks["script_is_edit"]["mean"] == 1.0 and "control" not in checks["script_is_edit"]
     assert checks["script_is_clip"]["mean"] == 0.0 and checks["script_is_clip"]["control"]["mean"] == 1.0
-    assert checks["script_is_clip"]["difference"] == {"mean": -1.0, "stderr": 0.0, "count": 3}
+    assert checks["script_is_clip"]["difference"] == {"mean": -1.0, "stderr": 0.0, "count": 3, "ci95": [-1.0, -1.0]}
     # The voice figure: each clip's value is the cosine of its new speech with its own speech.
     for (i, _), row in zip(seen, report["per_clip"]):
         assert row["clip"] == clips[i].clip_id and row["control_clip"] == clips[(i + 1) % 3].clip_id
     per = [r["checks"]["voice"]["value"] for r in report["per_clip"]]
     assert checks["voice"]["mean"] == pytest.approx(np.mean(per)) and checks["voice"]["count"] == 3
-    assert checks["voice"]["difference"]["count"] == 3
+    voice = checks["voice"]["difference"]
+    assert voice["count"] == 3 and voice["ci95"][0] <= voice["mean"] <= voice["ci95"][1]
+    own = [r["checks"]["voice"]["value"] - r["controls"]["voice"] for r in report["per_clip"]]
+    assert voice["ci95"] == list(paired_interval(own)[1:])  # the interval `archon eval`'s controls use
     assert checks["broken"] == {**checks["broken"], "mean": None, "count": 0}  # failed everywhere: no mean, said per clip
     assert report["per_clip"][0]["checks"]["broken"]["error"] == "ValueError: no model file"
     assert set(report["tokens_changed"]) == {"speech", "expression"}

@@ -17,7 +17,8 @@ import archon_framework.cli as cli
 import archon_framework.infer._export as export_mod
 import archon_framework.infer._shipped as shipped_mod
 from archon_framework import CheckpointError
-from archon_framework.infer import export_model, generate, load_checkpoint, resolve_model, ship_model, shipped_models
+from archon_framework.infer import (export_model, generate, load_checkpoint, resolve_model, ship_model, shipped_models,
+                                   tokenizers_folder)
 from archon_framework.eval._cli import heldout_clips
 from archon_framework.infer import Chain, ChainStep, parse_slot
 from archon_framework.model import Sampling
@@ -96,6 +97,12 @@ def test_shipped_by_name_for_load_generate_and_the_cli(registry, run, tmp_path, 
     folder = resolve_model("toy-ref")
     assert (folder / "lm").is_dir() and (folder / "tokenizers" / "speech" / "codebook.npy").is_file()
     assert resolve_model(tmp_path / "m") == tmp_path / "m"  # a path stays a path
+    # The tokenizers of a shipped model (into its plugin's package) and of an exported folder.
+    assert tokenizers_folder("toy-ref") == (folder / "tokenizers").resolve()
+    assert (tokenizers_folder("toy-ref") / "speech").resolve() == written[1].resolve()
+    assert tokenizers_folder(tmp_path / "m") == (tmp_path / "m" / "tokenizers").resolve()
+    with pytest.raises(CheckpointError, match=f"{tmp_path / 'gen'}: no tokenizers folder"):
+        tokenizers_folder(tmp_path / "gen")
     model = load_checkpoint("toy-ref", registry)
     assert model.step == 2 and _tokens(model) == _tokens(load_checkpoint(run / "run", registry))
 

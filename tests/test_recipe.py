@@ -188,6 +188,16 @@ def test_a_recipe_leaving_a_trainer_stage_below_its_minimum_is_refused_when_it_l
         load_recipe(bad, _with_video())
 
 
+def test_archon_demo_train_refuses_tokenizer_steps_below_a_stage_minimum_before_any_work(tmp_path):
+    from archon_framework.infer._demo import run_demo
+
+    cfg = DemoConfig(out=str(tmp_path / "demo"), tokenizer_steps={"video": 300}, progress=False)
+    with pytest.raises(ConfigError, match=r"^demo: tokenizer_steps: video = 300 gives the video autoencoder stage 90 "
+                                          r"steps, below its minimum of 100; give at least 332$"):
+        run_demo(cfg, _with_video())
+    assert not (tmp_path / "demo").exists()  # refused before the data stage
+
+
 def test_a_recipes_evaluation_report_names_the_command_that_ran_it(tmp_path, monkeypatch):
     # a recipe given as a .toml path: its report must not say `--recipe NAME`, which is not installed
     import archon_framework.eval as eval_module

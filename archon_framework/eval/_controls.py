@@ -35,6 +35,7 @@ from archon_framework._clip import Clip
 from archon_framework._errors import TaskError
 from archon_framework._plugins import Registry
 from archon_framework._registry import Metric
+from archon_framework._stats import paired_interval
 from archon_framework._tasks import Slot
 from archon_framework.eval._score import is_set_level
 from archon_framework._chains import Chain, ChainStep, plan_chain
@@ -145,20 +146,6 @@ def baseline_value(values: Sequence[Any]) -> Any:
         if key == top:
             return v
     return values[0]
-
-
-def paired_interval(differences: Sequence[float], *, seed: int = 0, resamples: int = 10_000,
-                    level: float = 0.95) -> tuple[float, float, float]:
-    """Mean of the finite differences and its percentile bootstrap interval."""
-    d = np.asarray([x for x in differences if math.isfinite(x)], np.float64)
-    if d.size == 0:
-        return math.nan, math.nan, math.nan
-    if d.size == 1:
-        return float(d[0]), math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, d.size, size=(resamples, d.size))].mean(axis=1)
-    alpha = (1 - level) / 2
-    return float(d.mean()), float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
 
 
 def installed_main_metrics(registry: Registry) -> dict[str, str]:

@@ -50,7 +50,7 @@ from archon_framework.infer._generate import (
 from archon_framework.infer._export import export_model
 from archon_framework.infer._model import LoadedModel, load_checkpoint, trained_suite
 from archon_framework.infer._outputs import write_outputs
-from archon_framework.infer._shipped import resolve_model, ship_model, shipped_models
+from archon_framework.infer._shipped import resolve_model, ship_model, shipped_models, tokenizers_folder
 from archon_framework.infer._recipe import Recipe, list_recipes, load_recipe, run_recipe
 from archon_framework.model import Sampling
 
@@ -94,6 +94,7 @@ __all__ = [
     "ship_model",
     "shipped_models",
     "step_ranges",
+    "tokenizers_folder",
     "trained_suite",
     "write_outputs",
 ]

@@ -210,11 +210,38 @@ class DemoConfig:
                               " "
                               f"(archon list-tasks --suite {suite.name})")
 
+    def check_stage_steps(self, registry: Registry, where: str = "demo: tokenizer_steps") -> None:
+        """ConfigError where a `tokenizer_steps` count leaves a stage of that modality's trainer
+        below the stage's minimum (`Modality.trainer_stages`), naming the modality, the stage
+        and the least count that gives every stage its minimum (or an option the trainer does
+        not take)."""
+        for name, n in self.tokenizer_steps.items():
+            modality = registry.modalities.get(name)
+            stages_of = modality.trainer_stages if modality is not None else None
+            if stages_of is None:
+                continue
+            options = self.tokenizer_options.get(name)
+            try:
+                found = _stages_short(stages_of, n, options)
+            except ConfigError as err:  # e.g. options that trainer does not take
+                raise ConfigError(f"{where}: {name}: {err}") from err
+            if found:
+                enough = next((m for m in range(n + 1, 100 * n + 10_000) if not _stages_short(stages_of, m, options)),
+                              None)
+                hint = f"; give at least {enough}" if enough is not None else ""
+                raise ConfigError(f"{where}: {name} = {n} gives {' and '.join(found)}{hint}")
+
     @property
     def data_key(self) -> dict[str, Any]:
         """The settings the stored data depends on (a later run must match them)."""
         return {"clips": self.clips, "heldout": self.heldout, "seconds": self.seconds, "seed": self.seed,
                 "dataset": self.dataset, "heldout_dataset": self.heldout_dataset}
+
+
+def _stages_short(stages_of: Any, count: int, options: Mapping[str, Any] | None) -> list[str]:
+    """The stages that a `count` leaves below their minimum, in words."""
+    return [f"the {stage} stage {k} steps, below its minimum of {least}"
+            for stage, (k, least) in stages_of(count, options).items() if k < least]
 
 
 def seed_change(mark: Mapping[str, Any] | None, cfg: DemoConfig) -> int | None:
@@ -662,6 +689,8 @@ def run_demo(cfg: DemoConfig, registry: Registry, *, console: Console | None = N
     if cfg.extra_tasks:
         cfg.check_tasks(registry.suite(spec.suite))
     cfg.check_chain_weights(spec)
+    if not cfg.model:
+        cfg.check_stage_steps(registry)
     demo = _Demo(cfg, spec, registry, console)
     demo.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -16,10 +16,9 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from archon_framework._clip import Clip
 from archon_framework._errors import DataError
+from archon_framework._stats import mean_stderr, paired_interval
 from archon_framework.infer._editing import (
     EditingChain,
     EditResult,
@@ -34,13 +33,15 @@ from archon_framework.model import Sampling
 __all__ = ["check_edits"]
 
 
-def _mean(values: Sequence[float]) -> dict[str, Any]:
-    finite = [v for v in values if isinstance(v, float) and math.isfinite(v)]
-    if not finite:
-        return {"mean": None, "count": 0}
-    arr = np.asarray(finite)
-    stderr = float(arr.std(ddof=1) / math.sqrt(arr.size)) if arr.size > 1 else None
-    return {"mean": float(arr.mean()), "stderr": stderr, "count": int(arr.size)}
+def _difference(own: Sequence[Any], control: Sequence[Any]) -> dict[str, Any]:
+    """The paired difference (own - control) over the clips where both are finite floats: its
+    mean, standard error, count and 95% bootstrap interval (``ci95``, None below two pairs)."""
+    pairs = [a - b for a, b in zip(own, control)
+             if isinstance(a, float) and isinstance(b, float) and math.isfinite(a) and math.isfinite(b)]
+    entry = mean_stderr(pairs)
+    _, low, high = paired_interval(pairs)
+    entry["ci95"] = [low, high] if math.isfinite(low) else None
+    return entry
 
 
 def check_edits(
@@ -71,7 +72,8 @@ def check_edits(
         "control": {...}, "difference": {...}}}, "tokens_changed": {modality: {...}},
         "per_clip": [...]}``. For a check against the clip, ``control`` is the same figure
         with another held-out clip (the next one) in the clip's place, and ``difference`` the
-        paired difference (figure minus control) over the clips where both are finite.
+        paired difference (figure minus control) over the clips where both are finite, with
+        its 95% bootstrap interval (``ci95``: `archon_framework.eval.paired_interval`).
 
     Raises:
         DataError: fewer than two clips, or no default edit for the chain.
@@ -107,16 +109,15 @@ def check_edits(
     checks: dict[str, Any] = {}
     for check in echain.checks:
         own = values(check.name)
-        entry = {"metric": check.metric, "against": check.against, "description": check.description, **_mean(own)}
+        entry = {"metric": check.metric, "against": check.against, "description": check.description, **mean_stderr(own)}
         if check.against == "clip":
             ctrl = values(check.name, "controls")
-            entry["control"] = _mean(ctrl)
-            entry["difference"] = _mean([a - b for a, b in zip(own, ctrl)
-                                         if isinstance(a, float) and isinstance(b, float)])
+            entry["control"] = mean_stderr(ctrl)
+            entry["difference"] = _difference(own, ctrl)
         checks[check.name] = entry
     changed: dict[str, Any] = {}
     for r in per_clip:
         for name, t in r["tokens_changed"].items():
             changed.setdefault(name, []).append(t.get("changed"))
     return {"chain": echain.name, "clips": len(clips), "checks": checks,
-            "tokens_changed": {k: _mean(v) for k, v in changed.items()}, "per_clip": per_clip}
+            "tokens_changed": {k: mean_stderr(v) for k, v in changed.items()}, "per_clip": per_clip}

@@ -75,33 +75,6 @@ def list_recipes(registry: Registry | None = None) -> list[str]:
     return sorted((registry or load_registry()).recipes)
 
 
-def _stages_short(stages_of: Any, count: int, options: Mapping[str, Any] | None) -> list[str]:
-    """The stages that a `count` leaves below their minimum, in words."""
-    return [f"the {stage} stage {k} steps, below its minimum of {least}"
-            for stage, (k, least) in stages_of(count, options).items() if k < least]
-
-
-def _check_stage_steps(steps: Mapping[str, int], options: Mapping[str, Mapping[str, Any]], registry: Registry, *,
-                       where: str) -> None:
-    """Refuse a tokenizer step count that leaves a stage of its trainer below that stage's
-    minimum (`Modality.trainer_stages`), naming the modality, the stage and the least count that
-    gives every stage its minimum."""
-    for name, n in steps.items():
-        modality = registry.modalities.get(name)
-        stages_of = modality.trainer_stages if modality is not None else None
-        if stages_of is None:
-            continue
-        try:
-            found = _stages_short(stages_of, n, options.get(name))
-        except ConfigError as err:  # e.g. options that trainer does not take
-            raise ConfigError(f"{where}: {name}: {err}") from err
-        if found:
-            enough = next((m for m in range(n + 1, 100 * n + 10_000) if not _stages_short(stages_of, m, options.get(name))),
-                          None)
-            hint = f"; give at least {enough}" if enough is not None else ""
-            raise ConfigError(f"{where}: {name} = {n} gives {' and '.join(found)}{hint}")
-
-
 def load_recipe(name_or_path: str | Path, registry: Registry | None = None) -> Recipe:
     """An installed recipe by name (``archon_recipes()``), or a recipe TOML file; ConfigError
     names what is wrong. With a `registry` (default: the installed plugins') its
@@ -130,7 +103,7 @@ def load_recipe(name_or_path: str | Path, registry: Registry | None = None) -> R
     recipe = Recipe(name=data["name"], description=str(data.get("description", "")), demo=data.get("demo", {}),
                     eval=data.get("eval", {}), export=export, source=source)
     cfg = recipe.demo_config("check")  # every field checked before any work
-    _check_stage_steps(cfg.tokenizer_steps, cfg.tokenizer_options, registry, where=f"{source}: [demo.tokenizer_steps]")
+    cfg.check_stage_steps(registry, where=f"{source}: [demo.tokenizer_steps]")
     if (cfg.extra_tasks or cfg.chain_weights) and registry.demos:
         try:
             spec = registry.demo(cfg.demo)

@@ -37,7 +37,7 @@ from archon_framework._weights import verify_weights
 from archon_framework.config import atomic_write_text
 
 __all__ = ["EXPORTED_MODEL", "PARAMS_FILE", "is_exported", "load_exported_params", "read_exported", "resolve_model",
-           "ship_model", "shipped_models"]
+           "ship_model", "shipped_models", "tokenizers_folder"]
 
 #: The file that marks an exported LM folder (beside its params.eqx).
 EXPORTED_MODEL = "model.json"
@@ -193,3 +193,19 @@ def resolve_model(name_or_path: str | Path) -> Path:
         p.unlink() if p.is_symlink() else shutil.rmtree(p)
     atomic_write_text(out / "model.json", json.dumps(top, indent=2) + "\n")
     return out
+
+
+def tokenizers_folder(name_or_path: str | Path) -> Path:
+    """The folder of a model's tokenizers (one sub-folder per modality, what
+    ``registry.tokenizer(modality, folder)`` loads): a shipped model's (by name, verified as
+    `resolve_model` does), an exported model's or a recipe run's (each keeps them in
+    ``tokenizers/``), with links resolved.
+
+    Raises:
+        CheckpointError: the folder has no ``tokenizers/`` (named), or what `resolve_model` raises.
+    """
+    folder = (resolve_model(name_or_path) / "tokenizers").resolve()
+    if not folder.is_dir():
+        raise CheckpointError(f"{name_or_path}: no tokenizers folder at {folder} (give a shipped model's name, "
+                              f"archon list-models, an exported model folder or a recipe run folder)")
+    return folder
