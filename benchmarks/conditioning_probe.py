@@ -21,6 +21,8 @@ can reach against a shuffled-condition control (which keeps the frame structure)
 `--sampled-control N` then generates the output for N held-out clips from their own and from
 another clip's conditions (archon eval's control), at each `--temperature` (0: greedy) and
 guidance weight; `--control-only` does only that, for a probe already trained in `--out`.
+`--train-data DIR` trains on the first `--clips` clips of a stored dataset instead (rendered
+clips: tasks with an image or a semantic video).
 
     .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 4096 --out runs/probe-4096
     .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 512 --out runs/probe-512
@@ -217,7 +219,10 @@ def main() -> None:
                         help="a recipe run (tokenizers/, heldout/), or a shipped model's name (cpu-reference): its "
                              "tokenizers, with held-out clips synthesized into OUT/source/heldout")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--task", default="speech(c)->expression(c)", help=f"inputs and output among {sorted(PERFORMED)}")
+    parser.add_argument("--task", default="speech(c)->expression(c)",
+                        help=f"inputs and output among {sorted(PERFORMED)} (any stored modality with --train-data)")
+    parser.add_argument("--train-data", type=Path, default=None,
+                        help="train on the first --clips clips of this stored dataset instead of unrendered synthetic clips")
     parser.add_argument("--clips", type=int, default=4096)
     parser.add_argument("--heldout", type=int, default=32)
     parser.add_argument("--steps", type=int, default=300)
@@ -248,7 +253,7 @@ def main() -> None:
     args = parser.parse_args()
 
     task = parse_task(args.task)
-    missing = sorted({s.modality for s in (*task.inputs, task.output)} - PERFORMED)
+    missing = sorted({s.modality for s in (*task.inputs, task.output)} - PERFORMED) if args.train_data is None else []
     if missing:
         parser.error(f"--task {args.task}: {', '.join(missing)} needs rendering; use {sorted(PERFORMED)}")
     registry = one_task_registry(task)
@@ -267,8 +272,17 @@ def main() -> None:
         _print_control(args, registry, task)
         return
     t0 = time.perf_counter()
-    clips = performed_clips(args.clips, args.seed)
-    print(json.dumps({"clips": args.clips, "perform_s": round(time.perf_counter() - t0, 1)}), flush=True)
+    if args.train_data is not None:
+        from archon_framework.data import ClipDataset
+
+        stored = ClipDataset(args.train_data)
+        clips = [stored[i] for i in range(min(args.clips, len(stored)))]
+        lacking = sorted({s.modality for s in (*task.inputs, task.output)} - set(clips[0].values))
+        if lacking:
+            parser.error(f"--train-data {args.train_data}: its clips lack {', '.join(lacking)}")
+    else:
+        clips = performed_clips(args.clips, args.seed)
+    print(json.dumps({"clips": len(clips), "perform_s": round(time.perf_counter() - t0, 1)}), flush=True)
     config = probe_config(args.out, args.run, steps=args.steps, every=args.every, config=args.config, loss=args.loss,
                           lr=args.lr, seq_len=args.seq_len, batch=args.batch, seed=args.seed,
                           embed_init=args.embed_init, codebook_share=args.codebook_share,
