@@ -133,6 +133,37 @@ def fit_readout(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None,
     return _Ridge(x, y)(best), best
 
 
+def paired_summary(real: list[float], control: list[float], *, lower_is_better: bool, seed: int = 0) -> dict[str, Any]:
+    """Means of a figure for the own and the control conditions, and their paired difference
+    oriented so that positive is better than the control, with its 95% bootstrap interval."""
+    sign = -1.0 if lower_is_better else 1.0
+    diff, lo, hi = paired_interval([sign * (r - c) for r, c in zip(real, control)], seed=seed)
+    return {"real": float(np.mean(real)), "control": float(np.mean(control)), "difference": diff, "ci95": [lo, hi]}
+
+
+def stored_split(parser: argparse.ArgumentParser, data: Path, clips: int | None, test: int,
+                 needs: tuple[str, ...]) -> tuple[list, int]:
+    """The first `clips` (all: None) clips of a stored dataset and how many are fitted (the
+    last `test` are held out); a parser error for a bad `test`, an exit naming what they lack."""
+    stored = ClipDataset(data)
+    n = min(clips or len(stored), len(stored))
+    if not 0 < test < n - 10:
+        parser.error(f"--test must lie in 1..{n - 11} for {n} clips, got {test}")
+    loaded = [stored[i] for i in range(n)]
+    missing = [m for m in needs if m not in loaded[0].values]
+    if missing:
+        raise SystemExit(f"{data}: its clips lack {', '.join(missing)} (give rendered clips)")
+    return loaded, n - test
+
+
+def write_json(path: Path | None, report: dict[str, Any]) -> None:
+    """The JSON report, if a path was given."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {path}")
+
+
 def nrmse(prediction: np.ndarray, reference: np.ndarray, used: np.ndarray) -> float:
     """`identity_param_nrmse` (archon-eval-metrics' `normalized_rmse`) of a prediction of the
     `used` dimensions of the whole `reference` vector (the others as the reference has them)."""
@@ -152,15 +183,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="JSON report")
     args = parser.parse_args()
 
-    data = ClipDataset(args.data)
-    n = min(args.clips or len(data), len(data))
-    if not 0 < args.test < n - 10:
-        parser.error(f"--test must lie in 1..{n - 11} for {n} clips, got {args.test}")
-    clips = [data[i] for i in range(n)]
-    missing = [m for m in ("image", "identity", "description") if m not in clips[0].values]
-    if missing:
-        raise SystemExit(f"{args.data}: its clips lack {', '.join(missing)} (give rendered clips)")
-    fit = n - args.test
+    clips, fit = stored_split(parser, args.data, args.clips, args.test, ("image", "identity", "description"))
+    n = len(clips)
     full = np.stack([np.asarray(c["identity"], np.float64) for c in clips])
     used = np.flatnonzero(full[:fit].std(0) > 0)
     y = full[:, used]
@@ -185,7 +209,6 @@ def main() -> None:
     print("| condition | features | penalty | held-out R² | sampled: real | control | control - real [95% CI] | "
           "mean: real | control | control - real [95% CI] |")
     print("|---|--:|--:|--:|--:|--:|---|--:|--:|---|")
-    rows: list[str] = []
     for name, x in features.items():
         readout, penalty = fit_readout(x[:fit], y[:fit])
         pred = readout(x)
@@ -195,23 +218,15 @@ def main() -> None:
         mean_err = [nrmse(pred[i], full[i], used) for i in test]
         real = [nrmse(pred[i] + e, full[i], used) for i, e in zip(test, noise)]
         ctrl = [nrmse(pred[j] + e, full[i], used) for i, j, e in zip(test, other, noise)]
-        diff, lo, hi = paired_interval([c - r for r, c in zip(real, ctrl)], seed=args.seed)
         mean_ctrl = [nrmse(pred[j], full[i], used) for i, j in zip(test, other)]
-        mdiff, mlo, mhi = paired_interval([c - r for r, c in zip(mean_err, mean_ctrl)], seed=args.seed)
-        rows.append(f"| {name} | {x.shape[1]} | {penalty:g} | {r2:.3f} | {np.mean(real):.3f} | {np.mean(ctrl):.3f} | "
-                    f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}] | {np.mean(mean_err):.3f} | {np.mean(mean_ctrl):.3f} | "
-                    f"{mdiff:+.3f} [{mlo:+.3f}, {mhi:+.3f}] |")
-        print(rows[-1], flush=True)
-        report["conditions"][name] = {
-            "features": int(x.shape[1]), "penalty": penalty, "r2": float(r2),
-            "sampled": {"real": float(np.mean(real)), "control": float(np.mean(ctrl)), "difference": diff, "ci95": [lo, hi]},
-            "mean": {"real": float(np.mean(mean_err)), "control": float(np.mean(mean_ctrl)), "difference": mdiff,
-                     "ci95": [mlo, mhi]},
-        }
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.out}")
+        sampled = paired_summary(real, ctrl, lower_is_better=True, seed=args.seed)
+        mean = paired_summary(mean_err, mean_ctrl, lower_is_better=True, seed=args.seed)
+        cells = [f"{row['real']:.3f} | {row['control']:.3f} | {row['difference']:+.3f} [{row['ci95'][0]:+.3f}, "
+                 f"{row['ci95'][1]:+.3f}]" for row in (sampled, mean)]
+        print(f"| {name} | {x.shape[1]} | {penalty:g} | {r2:.3f} | {cells[0]} | {cells[1]} |", flush=True)
+        report["conditions"][name] = {"features": int(x.shape[1]), "penalty": penalty, "r2": float(r2),
+                                      "sampled": sampled, "mean": mean}
+    write_json(args.out, report)
 
 
 if __name__ == "__main__":

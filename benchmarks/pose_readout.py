@@ -26,7 +26,6 @@ control - real with its 95% bootstrap interval.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -36,12 +35,11 @@ import numpy as np
 
 from archon_eval_metrics import normalized_rmse
 from archon_framework import load_registry
-from archon_framework.data import ClipDataset
-from archon_framework.eval import paired_interval
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conditioning_probe import performed_clips, span_histogram  # noqa: E402
-from identity_readout import fit_readout, image_tokenizer, token_features  # noqa: E402
+from identity_readout import (fit_readout, image_tokenizer, paired_summary, stored_split, token_features,
+                              write_json)  # noqa: E402
 from speech_voice_kept import speech_tokenizer  # noqa: E402
 
 
@@ -93,14 +91,13 @@ def main() -> None:
     registry = load_registry()
     tok, path = speech_tokenizer(args.tokenizer, registry)
     if args.data is not None:
-        data = ClipDataset(args.data)
-        clips = [data[i] for i in range(min(args.clips, len(data)))]
+        clips, fit = stored_split(parser, args.data, args.clips, args.test, ("speech", "expression", "identity", "pose",
+                                                                            "description"))
     else:
-        clips = performed_clips(args.clips, seed=0)
+        if not 0 < args.test < args.clips - 10:
+            parser.error(f"--test must lie in 1..{args.clips - 11} for {args.clips} clips, got {args.test}")
+        clips, fit = performed_clips(args.clips, seed=0), args.clips - args.test
     n = len(clips)
-    if not 0 < args.test < n - 10:
-        parser.error(f"--test must lie in 1..{n - 11} for {n} clips, got {args.test}")
-    fit = n - args.test
     per_clip = [clip_rows(tok, c) for c in clips]
     lengths = {p.shape[0] for _, p in per_clip}
     if len(lengths) != 1:
@@ -140,15 +137,11 @@ def main() -> None:
         for kind, add in (("sampled", noise), ("mean", [0.0] * len(test))):
             real = [normalized_rmse(pred[i] + e, pose[i], modality="pose") for i, e in zip(test, add)]
             ctrl = [normalized_rmse(pred[j] + e, pose[i], modality="pose") for i, j, e in zip(test, other, add)]
-            diff, lo, hi = paired_interval([c - r for r, c in zip(real, ctrl)], seed=args.seed)
-            entry[kind] = {"real": float(np.mean(real)), "control": float(np.mean(ctrl)), "difference": diff, "ci95": [lo, hi]}
-            print(f"| {name} | {penalty:g} | {r2:.3f} | {kind} | {np.mean(real):.3f} | {np.mean(ctrl):.3f} | "
-                  f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}] |", flush=True)
+            row = entry[kind] = paired_summary(real, ctrl, lower_is_better=True, seed=args.seed)
+            print(f"| {name} | {penalty:g} | {r2:.3f} | {kind} | {row['real']:.3f} | {row['control']:.3f} | "
+                  f"{row['difference']:+.3f} [{row['ci95'][0]:+.3f}, {row['ci95'][1]:+.3f}] |", flush=True)
         report["features"][name] = entry
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.out}")
+    write_json(args.out, report)
 
 
 if __name__ == "__main__":

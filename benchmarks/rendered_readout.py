@@ -19,7 +19,6 @@ clip's, with the paired difference (real - control, positive: better than the co
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,19 +26,17 @@ from typing import Any
 import numpy as np
 
 from archon_framework import load_registry
-from archon_framework.data import ClipDataset
-from archon_framework.eval import baseline_value, paired_interval
+from archon_framework.eval import baseline_value
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from identity_readout import description_features, fit_readout  # noqa: E402
+from identity_readout import description_features, fit_readout, paired_summary, stored_split, write_json  # noqa: E402
 
 
 def _row(name: str, real: list[float], ctrl: list[float], base: list[float], seed: int) -> dict[str, Any]:
-    diff, lo, hi = paired_interval([r - c for r, c in zip(real, ctrl)], seed=seed)
-    print(f"| {name} | {np.mean(real):.3f} | {np.mean(ctrl):.3f} | {np.mean(base):.3f} | "
-          f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}] |", flush=True)
-    return {"real": float(np.mean(real)), "control": float(np.mean(ctrl)), "baseline": float(np.mean(base)),
-            "difference": diff, "ci95": [lo, hi]}
+    row = paired_summary(real, ctrl, lower_is_better=False, seed=seed)
+    print(f"| {name} | {row['real']:.3f} | {row['control']:.3f} | {np.mean(base):.3f} | "
+          f"{row['difference']:+.3f} [{row['ci95'][0]:+.3f}, {row['ci95'][1]:+.3f}] |", flush=True)
+    return {**row, "baseline": float(np.mean(base))}
 
 
 def main() -> None:
@@ -50,15 +47,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="JSON report")
     args = parser.parse_args()
 
-    data = ClipDataset(args.data)
-    clips = [data[i] for i in range(len(data))]
+    clips, fit = stored_split(parser, args.data, None, args.test, ("image", "semantic", "description"))
     n = len(clips)
-    if not 0 < args.test < n - 10:
-        parser.error(f"--test must lie in 1..{n - 11} for {n} clips, got {args.test}")
-    missing = [m for m in ("image", "semantic", "description") if m not in clips[0].values]
-    if missing:
-        raise SystemExit(f"{args.data}: its clips lack {', '.join(missing)} (give rendered clips)")
-    fit = n - args.test
     test = list(range(fit, n))
     other = test[1:] + test[:1]
     metrics = load_registry().metrics
@@ -98,10 +88,7 @@ def main() -> None:
         [accuracy(first_map(i), clips[i]["semantic"], meta=clips[i].meta) for i in test],
         [accuracy(first_map(j), clips[i]["semantic"], meta=clips[i].meta) for i, j in zip(test, other)],
         [accuracy(majority, clips[i]["semantic"], meta=clips[i].meta) for i in test], args.seed)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.out}")
+    write_json(args.out, report)
 
 
 if __name__ == "__main__":
