@@ -119,6 +119,15 @@ def _blocks(trainer: Trainer, tokenizers: dict, modality: str, ids: np.ndarray) 
     return local.reshape(-1, levels), int(ranges[0, 1] - ranges[0, 0])
 
 
+def level_codes(tok, value, meta) -> tuple[np.ndarray, int]:
+    """A residual tokenizer's codes of one value, ``[steps, levels]`` local to each level, and
+    the width (codes) of a level."""
+    ids = np.asarray(tok.encode(value, meta=meta))
+    ranges = np.asarray(tok.token_ranges(len(ids)))
+    levels, width = len(np.unique(ranges[:, 0])), int(ranges[0, 1] - ranges[0, 0])
+    return (ids - ranges[:, 0]).reshape(-1, levels), width
+
+
 def span_histogram(codes: np.ndarray, frame: int, frames: int, width: int) -> np.ndarray:
     """Counts of the level-0 and level-1 codes (``codes``: ``[steps, levels]`` local codes of one
     input, `width` a level) in the time span of output frame `frame` of `frames`: ``[2 x width]``."""

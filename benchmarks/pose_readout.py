@@ -37,7 +37,7 @@ from archon_eval_metrics import normalized_rmse
 from archon_framework import load_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conditioning_probe import performed_clips, span_histogram  # noqa: E402
+from conditioning_probe import level_codes, performed_clips, span_histogram  # noqa: E402
 from identity_readout import (fit_readout, image_tokenizer, paired_summary, stored_split, token_features,
                               write_json)  # noqa: E402
 from speech_voice_kept import speech_tokenizer  # noqa: E402
@@ -45,10 +45,7 @@ from speech_voice_kept import speech_tokenizer  # noqa: E402
 
 def clip_rows(tok: Any, clip: Any) -> tuple[np.ndarray, np.ndarray]:
     """(features of the step's speech, expression and identity; pose) of every video frame of one clip."""
-    ids = np.asarray(tok.encode(clip["speech"], meta=clip.meta))
-    ranges = np.asarray(tok.token_ranges(len(ids)))
-    levels, width = len(np.unique(ranges[:, 0])), int(ranges[0, 1] - ranges[0, 0])
-    codes = (ids - ranges[:, 0]).reshape(-1, levels)
+    codes, width = level_codes(tok, clip["speech"], clip.meta)
     pose = np.asarray(clip["pose"], np.float64)
     frames = pose.shape[0]
     own = np.stack([span_histogram(codes, f, frames, width) for f in range(frames)])

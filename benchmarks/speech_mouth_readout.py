@@ -23,7 +23,7 @@ import numpy as np
 from archon_framework import load_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conditioning_probe import performed_clips, span_histogram  # noqa: E402
+from conditioning_probe import level_codes, performed_clips, span_histogram  # noqa: E402
 from speech_voice_kept import speech_tokenizer  # noqa: E402
 
 
@@ -31,10 +31,7 @@ def frame_rows(tok, clips) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     """(features, mouth, clip index, loudness) per video frame."""
     rows, mouth, groups, loud = [], [], [], []
     for k, clip in enumerate(clips):
-        ids = np.asarray(tok.encode(clip["speech"], meta=clip.meta))
-        ranges = np.asarray(tok.token_ranges(len(ids)))
-        levels, width = len(np.unique(ranges[:, 0])), int(ranges[0, 1] - ranges[0, 0])
-        codes = (ids - ranges[:, 0]).reshape(-1, levels)
+        codes, width = level_codes(tok, clip["speech"], clip.meta)
         jaw, wave = clip["expression"][:, 0], clip["speech"]
         n_frames = jaw.shape[0]
         for f in range(n_frames):

@@ -19,9 +19,10 @@ definition, and a report says where its definitions differ from the previous one
 `archon_framework.train.train_experts`. The plot needs matplotlib (the ``plot`` extra).
 """
 
+from archon_framework._stats import paired_interval
 from archon_framework.eval._cli import command_line, heldout_clips, read_run, run_eval, run_registry
 from archon_framework.eval._controls import (StepControl, baseline_value, derangement, installed_main_metrics,
-                                             main_metric, metric_key, metric_score, paired_interval, step_controls,
+                                             main_metric, metric_key, metric_score, step_controls,
                                              target_nll)
 from archon_framework.eval._evaluate import EvalResult, RowResult, TableResult, check_metrics, evaluate
 from archon_framework.eval._report import (

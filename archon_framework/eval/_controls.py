@@ -44,7 +44,7 @@ from archon_framework.infer._generate import board_nll, generate
 from archon_framework.infer._model import LoadedModel
 from archon_framework.model import Sampling
 
-__all__ = ["StepControl", "baseline_value", "derangement", "installed_main_metrics", "main_metric", "paired_interval", "step_controls",
+__all__ = ["StepControl", "baseline_value", "derangement", "installed_main_metrics", "main_metric", "step_controls",
            "target_nll"]
 
 
