@@ -67,6 +67,8 @@ class EvalTable:
             produce follows); also what the missing-metrics check looks for.
         install: the distributions that provide ``columns``, for error messages.
         proxies: the columns that are hand-made proxies (secondary; the others are main).
+        compare_to: the label of the row every other model row is compared with clip by clip
+            (paired differences with 95% intervals; Table 3's "full model"), or None.
     """
 
     name: str
@@ -76,6 +78,13 @@ class EvalTable:
     columns: tuple[str, ...] = attrs.field(converter=_to_strs)
     install: str = ""
     proxies: tuple[str, ...] = attrs.field(default=(), converter=_to_strs)
+    compare_to: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        labels = [r.label for r in self.rows]
+        if self.compare_to is not None and self.compare_to not in labels:
+            raise ConfigError(f"eval table {self.name!r}: compare_to {self.compare_to!r} is not one of its rows "
+                              f"({', '.join(map(repr, labels))})")
 
 
 @attrs.frozen(kw_only=True)

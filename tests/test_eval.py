@@ -12,12 +12,16 @@ import jax
 import equinox as eqx
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import archon_framework.cli as cli
 from archon_framework import Clip, ConfigError
 from archon_framework.data import write_dataset
+from archon_framework._showcase import EvalTable
 from archon_framework.eval import Prediction, score_predictions, select_tables
+from archon_framework.eval._score import MetricScores, combine_seeds
 from archon_framework.model import PrefixLM, load_model_config
 from archon_framework.train import (
     CheckpointConfig,
@@ -109,6 +113,57 @@ def test_means_counts_set_level_and_failures():
     assert "video_set_distance" not in scores.per_clip[0]
     assert list(scores.errors.values()) == [2] and "expression_broken: ValueError" in next(iter(scores.errors))
     assert math.isfinite(scores.values()["semantic_error"])
+
+
+def _scores(per_clip, set_level=None, errors=None):
+    clips = [{k: v for k, v in c.items() if v is not None} for c in per_clip]
+    return MetricScores(mean={}, stderr={}, count={}, set_level=set_level or {}, set_count={k: len(clips) for k in set_level or {}},
+                        per_clip=tuple(clips), errors=errors or {})
+
+
+_VALUE = st.one_of(st.none(), st.just(math.nan), st.floats(-1e3, 1e3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4).flatmap(lambda seeds: st.lists(st.lists(_VALUE, min_size=seeds, max_size=seeds),
+                                                          min_size=1, max_size=6)))
+def test_a_clip_scores_its_mean_over_the_seeds(values):
+    """values[clip][seed]: a clip's combined score is the mean of its finite seed scores, and the
+    row's mean, stderr and count are those of the clips (the unit of every interval)."""
+    seeds = len(values[0])
+    runs = [_scores([{"m": clip[k]} for clip in values]) for k in range(seeds)]
+    combined = combine_seeds(runs)
+    assert len(combined.per_clip) == len(values)
+    per_clip = []
+    for clip, got in zip(values, combined.per_clip):
+        finite = [v for v in clip if v is not None and math.isfinite(v)]
+        if any(v is not None for v in clip):
+            expect = sum(finite) / len(finite) if finite else math.nan
+            assert got["m"] == pytest.approx(expect, nan_ok=True)
+            per_clip.append(expect)
+        else:
+            assert "m" not in got
+    finite = [v for v in per_clip if math.isfinite(v)]
+    if seeds > 1 and any(v is not None for clip in values for v in clip):
+        assert combined.count["m"] == len(finite)
+        assert combined.mean["m"] == pytest.approx(sum(finite) / len(finite) if finite else math.nan, nan_ok=True)
+    if seeds == 1:
+        assert combined is runs[0]  # one run is returned as it is
+
+
+def test_combined_seeds_average_set_level_values_and_add_errors():
+    a = _scores([{"m": 1.0}], set_level={"fd": 2.0}, errors={"x: ValueError": 1})
+    b = _scores([{"m": 3.0}], set_level={"fd": 4.0}, errors={"x: ValueError": 2, "y: KeyError": 1})
+    combined = combine_seeds([a, b])
+    assert combined.set_level == {"fd": 3.0} and combined.per_clip == ({"m": 2.0},)
+    assert combined.errors == {"x: ValueError": 3, "y: KeyError": 1}
+    with pytest.raises(ValueError, match=r"runs over different clips \(1, 2\)"):
+        combine_seeds([a, _scores([{"m": 1.0}, {"m": 2.0}])])
+
+
+def test_a_table_compares_with_one_of_its_own_rows():
+    with pytest.raises(ConfigError, match="eval table 'tab': compare_to 'everything' is not one of its rows"):
+        EvalTable(name="tab", title="t", paper="p", rows=TABLES[2].rows, columns=(), compare_to="everything")
 
 
 def test_select_tables():
@@ -248,6 +303,36 @@ def test_table3_experts_thinking_and_direct(report, run):
     assert sorted(plan.trained) == ["description", "expression", "identity", "semantic"]  # what the chain needs
     assert len(plan.experts) == 5 and plan.total_params <= plan.unified_params  # all 5 outputs counted
     assert data["experts"]["total_params"] == plan.total_params and {e.steps for e in plan.experts} == {2}
+
+
+def test_table3_over_sampling_seeds_compares_the_full_model_clip_by_clip(report, invoke, run, tmp_path):
+    """--seeds 2: each model row runs twice, its first run is the one-seed run, a clip scores
+    its mean, and the full model is compared with each ablation on the same clips."""
+    _, single, _ = report
+    result = invoke("eval", "--checkpoint", run / "run", "--suite", "table3", "--seeds", "2", "--out", tmp_path,
+                    "--no-controls", *CLIP)
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "eval.json").read_text())
+    assert data["seeds"] == 2
+    rows, before = _rows(data, "table3"), _rows(single, "table3")
+    full = rows["full model"]
+    assert full["seeds"] == 2 and len(full["per_seed"]) == 2
+    assert full["per_seed"][0] == before["full model"]["metrics"]  # run 0 samples as a one-seed run does
+    assert full["valid_outputs"] == {m: 4 for m in ("identity", "expression", "semantic", "description", "video")}
+    comparisons = {(c["row"], c["metric"]): c for t in data["tables"] for c in t.get("comparisons", [])}
+    assert {row for row, _ in comparisons} == {"w/o thinking (direct chain)", "w/o unified model (experts, full chain)"}
+    c = comparisons[("w/o thinking (direct chain)", "semantic_error")]
+    diffs = [b["semantic_error"] - a["semantic_error"]  # lower is better: positive favours the full model
+             for a, b in zip(full["per_clip"], rows["w/o thinking (direct chain)"]["per_clip"])]
+    assert c["against"] == "full model" and c["n"] == 2 and c["difference"] == pytest.approx(np.mean(diffs))
+    assert c["ci95"][0] <= c["difference"] <= c["ci95"][1]
+    md = (tmp_path / "eval.md").read_text()
+    assert "### full model against each other row, clip by clip" in md and "x 2 sampling seeds" in md
+
+
+def test_seeds_below_one_are_refused(invoke, run, tmp_path):
+    result = invoke("eval", "--checkpoint", run / "run", "--suite", "table3", "--seeds", "0", "--out", tmp_path, *CLIP)
+    assert result.exit_code == 2 and "--seeds must be >= 1, got 0" in result.output
 
 
 def test_experts_generate_with_their_own_weights(report, run, registry):

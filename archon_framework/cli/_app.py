@@ -400,6 +400,7 @@ def evaluate(
     train_experts: Annotated[bool, typer.Option("--train-experts", help="Train the experts Table 3 needs first (same data and budget).")] = False,
     expert_steps: Annotated[Optional[int], typer.Option("--expert-steps", help="Steps per expert instead of the matched budget.")] = None,
     seed: Annotated[int, typer.Option(help="Sampling seed (clip i uses seed + i).")] = 0,
+    seeds: Annotated[int, typer.Option(help="Sampling seeds per clip: each model row runs this many times (run k: clip i with seed + k x clips + i) and a clip's score is its mean over them; the paper's Table 3 uses 3.")] = 1,
     temperature: TemperatureOption = 1.0,
     top_k: TopKOption = None,
     top_p: TopPOption = 0.9,
@@ -433,7 +434,7 @@ def evaluate(
         paths, _ = run_eval(
             registry=registry, checkpoint=checkpoint, suite=suite, out_dir=out_dir, name=name, heldout=heldout,
             data=data, dataset=dataset, seconds=seconds, data_seed=data_seed, experts=experts,
-            train_experts_=train_experts, expert_steps=expert_steps, seed=seed, sampling=sampling,
+            train_experts_=train_experts, expert_steps=expert_steps, seed=seed, seeds=seeds, sampling=sampling,
             max_text_tokens=max_text_tokens, skip=skip, artifacts=artifacts, step=step, plot=plot, progress=progress,
             command=command_line(ctx), console=err,
             controls=(tuple(control_chain) or registry.eval_default().control_chains) if controls else (),

@@ -162,7 +162,7 @@ def _sampling(s: Sampling) -> str:
 
 
 def _setup(model: LoadedModel, suite: TaskSuite, about: dict[str, Any], sampling: Sampling, seed: int,
-           experts: ExpertModels | None, folder: Path, skip: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
+           experts: ExpertModels | None, folder: Path, skip: Sequence[str], seeds: int = 1) -> tuple[list[str], dict[str, Any]]:
     cfg = model.lm.config
     params = param_count(cfg)
     lines = [
@@ -173,12 +173,14 @@ def _setup(model: LoadedModel, suite: TaskSuite, about: dict[str, Any], sampling
         + (f" (seed {about['seed']}, {about['seconds']:g} s each; its seeds are disjoint from the training split)"
            if "seed" in about else ""),
         f"sampling: {_sampling(sampling)}"
-        f"; clip i samples with seed {seed} + i in every row",
+        + (f"; clip i samples with seed {seed} + i in every row" if seeds == 1 else
+           f"; {seeds} sampling seeds: on run k < {seeds} of a row clip i samples with seed {seed} + k x "
+           f"{about['clips']} + i, and a clip's score is its mean over the {seeds} runs"),
     ]
     info: dict[str, Any] = {
         "checkpoint": model.source, "step": model.step, "model": to_dict(cfg), "params": params,
         "suite": {"name": suite.name, "tasks": [t.name for t in suite.tasks]}, "heldout": about,
-        "sampling": to_dict(sampling), "seed": seed, "skipped_modalities": list(skip),
+        "sampling": to_dict(sampling), "seed": seed, "seeds": seeds, "skipped_modalities": list(skip),
     }
     if experts is not None:
         plan = experts.plan
@@ -219,7 +221,7 @@ def command_line(ctx: Any) -> str:
 
 def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path, name: str, heldout: int,
              data: Path | None, dataset: str | None, seconds: float | None, data_seed: int, experts: Path | None,
-             train_experts_: bool, expert_steps: int | None, seed: int, sampling: Sampling,
+             train_experts_: bool, expert_steps: int | None, seed: int, sampling: Sampling, seeds: int = 1,
              max_text_tokens: int | None, skip: Sequence[str], artifacts: Path | None, step: int | None,
              plot: bool, progress: bool, command: str, console: Console,
              controls: Sequence[str] = (), guidance_scales: Sequence[float] = ()) -> tuple[dict[str, Path], EvalResult]:
@@ -242,6 +244,8 @@ def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path,
         tables = (*tables, guidance_table(guidance_scales, registry.chain(defaults.guidance_chain), like))
     if expert_steps is not None and expert_steps < 1:
         raise ConfigError(f"--expert-steps must be >= 1, got {expert_steps}")
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
     unknown = sorted(set(skip) - set(registry.modalities))
     if unknown:
         raise ConfigError(f"--skip {', '.join(unknown)}: not an installed modality ({', '.join(sorted(registry.modalities))})")
@@ -262,7 +266,7 @@ def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path,
     expert_models = _experts(model, config, registry, trained, tables, checkpoint=checkpoint, folder=folder,
                              train=train_experts_, expert_steps=expert_steps, skip=skip, progress=progress,
                              console=console)
-    setup, info = _setup(model, trained, about, sampling, seed, expert_models, folder, skip)
+    setup, info = _setup(model, trained, about, sampling, seed, expert_models, folder, skip, seeds)
 
     def on_row(table: EvalTable, row: Any) -> None:
         console.print(f"[bold]{table.name}[/]: {row.label} ({row.chain.name}, {row.models})")
@@ -270,7 +274,7 @@ def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path,
     def on_clip(i: int, n: int, secs: float) -> None:
         console.print(f"  clip {i + 1}/{n}: {secs:.1f} s")
 
-    result = evaluate(model, clips, tables, experts=expert_models, sampling=sampling, seed=seed,
+    result = evaluate(model, clips, tables, experts=expert_models, sampling=sampling, seed=seed, seeds=seeds,
                       max_text_tokens=max_text_tokens, skip=skip, info=info, on_row=on_row,
                       on_clip=on_clip if progress else None)
     control_notes = _picked_guidance(result)

@@ -60,7 +60,10 @@ def _row_json(r: RowResult) -> dict[str, Any]:
         "set_level": sorted(r.scores.set_level),
         "per_clip": [{k: _num(v) for k, v in s.items()} for s in r.scores.per_clip],
         "notes": [{"clip": c, "where": w, "text": t} for c, w, t in r.notes],
+        "seeds": r.seeds,
     })
+    if r.per_seed:
+        out["per_seed"] = [{k: _num(v) for k, v in s.items()} for s in r.per_seed]
     return out
 
 
@@ -72,7 +75,9 @@ def report_json(result: EvalResult, *, command: str = "") -> dict[str, Any]:
         "command": command,
         **{k: v for k, v in result.info.items()},
         "tables": [{"name": t.table.name, "title": t.table.title, "paper": t.table.paper, "columns": t.keys(),
-                    "rows": [_row_json(r) for r in t.rows]} for t in result.tables],
+                    "rows": [_row_json(r) for r in t.rows],
+                    **({"comparisons": [_finite(c.to_dict()) for c in t.comparisons]} if t.comparisons else {})}
+                   for t in result.tables],
         "controls": [_finite(c.to_dict()) for c in result.controls],
         "metrics": {name: {"modalities": list(result.metrics[name].modalities),
                            "higher_is_better": result.metrics[name].higher_is_better,
@@ -148,12 +153,44 @@ def _table_md(result: EvalResult, t: TableResult) -> list[str]:
             lines.append(f"  - skipped: {r.reason}")
             continue
         if r.row.models != "ground-truth":
-            valid = ", ".join(f"{m} {n}/{r.clips}" for m, n in r.valid.items())
+            runs = r.clips * r.seeds
+            valid = ", ".join(f"{m} {n}/{runs}" for m, n in r.valid.items())
+            each = f" x {r.seeds} sampling seeds" if r.seeds > 1 else ""
             lines.append(f"  - steps: {'; '.join(r.steps)}")
-            lines.append(f"  - valid outputs: {valid}; generation {r.seconds:.0f} s for {r.clips} clips")
+            lines.append(f"  - valid outputs: {valid}; generation {r.seconds:.0f} s for {r.clips} clips{each}")
+            lines += _per_seed_lines(t, r, keys)
         lines += _note_lines(r)
     lines.append("")
+    if t.comparisons:
+        lines += _comparisons_md(t)
     return lines
+
+
+def _per_seed_lines(t: TableResult, r: RowResult, keys: Sequence[str]) -> list[str]:
+    """Each sampling seed's mean over the clips, for the table's main (non-proxy) columns."""
+    main = [k for k in keys if k in t.table.columns and k not in t.table.proxies]
+    if not r.per_seed or not main:
+        return []
+    cells = "; ".join(f"`{k}` " + " / ".join(_fmt(s.get(k)) for s in r.per_seed) for k in main)
+    return [f"  - per sampling seed (mean over clips; a clip's score in the table is its mean over the seeds): {cells}"]
+
+
+def _comparisons_md(t: TableResult) -> list[str]:
+    """The table's reference row against each other row, clip by clip, with 95% intervals."""
+    against = t.comparisons[0].against
+    seeds = max((r.seeds for r in t.rows if r.row.label == against), default=1)
+    lines = [f"### {against} against each other row, clip by clip", "",
+             f"The difference is {against} minus the other row (each clip's score"
+             + (f" averaged over its {seeds} sampling seeds" if seeds > 1 else "")
+             + f"), signed so that positive favours {against}; the interval is a 95% bootstrap over the clips "
+             "where both rows have a score.", "",
+             "| metric | | against | n | difference [95% CI] | favours |", "|---|:-:|---|--:|---|---|"]
+    for c in t.comparisons:
+        proxy = " (proxy)" if c.metric in t.table.proxies else ""
+        arrow = "↑" if c.higher_is_better else "↓"
+        lines.append(f"| `{c.metric}`{proxy} | {arrow} | {_md(c.row)} | {c.n} | {_fmt(c.difference)} "
+                     f"[{_fmt(c.ci95[0])}, {_fmt(c.ci95[1])}] | {_md(c.favours or 'neither (the interval includes 0)')} |")
+    return lines + [""]
 
 
 def report_markdown(result: EvalResult, *, command: str = "", title: str = "archon eval",

@@ -38,7 +38,7 @@ import attrs
 from archon_framework._clip import Clip
 from archon_framework._registry import Metric
 
-__all__ = ["Prediction", "MetricScores", "definition_id", "is_set_level", "metric_applies", "metric_definition",
+__all__ = ["Prediction", "MetricScores", "combine_seeds", "definition_id", "is_set_level", "metric_applies", "metric_definition",
            "score_predictions"]
 
 
@@ -145,6 +145,57 @@ class MetricScores:
         return dict(sorted({**self.count, **self.set_count}.items()))
 
 
+def _summarize(per_clip: Sequence[Mapping[str, float]]) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
+    """Per key: the mean over the clips where it is finite, its standard error, and that count."""
+    mean, stderr, count = {}, {}, {}
+    for key in sorted({k for s in per_clip for k in s}):
+        finite = [s[key] for s in per_clip if key in s and math.isfinite(s[key])]
+        n = count[key] = len(finite)
+        mean[key] = sum(finite) / n if finite else math.nan
+        var = sum((x - mean[key]) ** 2 for x in finite) / (n - 1) if n > 1 else math.nan
+        stderr[key] = math.sqrt(var / n) if n > 1 else math.nan
+    return mean, stderr, count
+
+
+def combine_seeds(runs: Sequence[MetricScores]) -> MetricScores:
+    """One row's scores over several sampling seeds (each a `score_predictions` of the same clips).
+
+    A clip's score is the mean of its finite scores over the seeds (so the clips stay the unit
+    of the row's mean, standard error and paired intervals, and a seed that failed on a clip
+    does not drop the clip); a set-level value is the mean of the seeds' values; errors add up.
+    One run is returned as it is.
+    """
+    if not runs:
+        raise ValueError("combine_seeds: no runs")
+    if len(runs) == 1:
+        return runs[0]
+    n = len(runs[0].per_clip)
+    if any(len(r.per_clip) != n for r in runs):
+        raise ValueError(f"combine_seeds: runs over different clips ({', '.join(str(len(r.per_clip)) for r in runs)})")
+    per_clip = []
+    for i in range(n):
+        values: dict[str, list[float]] = {}
+        for r in runs:
+            for k, v in r.per_clip[i].items():
+                if math.isfinite(v):
+                    values.setdefault(k, []).append(v)
+        keys = sorted({k for r in runs for k in r.per_clip[i]})
+        per_clip.append({k: sum(values[k]) / len(values[k]) if k in values else math.nan for k in keys})
+    mean, stderr, count = _summarize(per_clip)
+    set_values: dict[str, float] = {}
+    set_count: dict[str, int] = {}
+    for key in sorted({k for r in runs for k in r.set_level}):
+        finite = [r.set_level[key] for r in runs if key in r.set_level and math.isfinite(r.set_level[key])]
+        set_values[key] = sum(finite) / len(finite) if finite else math.nan
+        set_count[key] = max(r.set_count.get(key, 0) for r in runs)
+    errors: dict[str, int] = {}
+    for r in runs:
+        for k, v in r.errors.items():
+            errors[k] = errors.get(k, 0) + v
+    return MetricScores(mean=mean, stderr=stderr, count=count, set_level=set_values, set_count=set_count,
+                        per_clip=tuple(per_clip), errors=errors)
+
+
 def _call(metric: Metric, pred: Any, ref: Any, meta: Any, errors: dict[str, int]) -> dict[str, float] | None:
     try:
         return _flatten(metric, metric.fn(pred, ref, meta=meta))
@@ -179,14 +230,7 @@ def score_predictions(
                 out = _call(metric, _inputs(metric, pred.value), _inputs(metric, ref.__getitem__), ref.meta, errors)
                 scores.update(out or {})
         per_clip.append(dict(sorted(scores.items())))
-    keys = sorted({k for s in per_clip for k in s})
-    mean, stderr, count = {}, {}, {}
-    for key in keys:
-        finite = [s[key] for s in per_clip if key in s and math.isfinite(s[key])]
-        n = count[key] = len(finite)
-        mean[key] = sum(finite) / n if finite else math.nan
-        var = sum((x - mean[key]) ** 2 for x in finite) / (n - 1) if n > 1 else math.nan
-        stderr[key] = math.sqrt(var / n) if n > 1 else math.nan
+    mean, stderr, count = _summarize(per_clip)
     set_values: dict[str, float] = {}
     set_count: dict[str, int] = {}
     for metric in items:
