@@ -138,7 +138,7 @@ def paired_summary(real: list[float], control: list[float], *, lower_is_better: 
     oriented so that positive is better than the control, with its 95% bootstrap interval."""
     sign = -1.0 if lower_is_better else 1.0
     diff, lo, hi = paired_interval([sign * (r - c) for r, c in zip(real, control)], seed=seed)
-    return {"real": float(np.mean(real)), "control": float(np.mean(control)), "difference": diff, "ci95": [lo, hi]}
+    return {"real": float(np.nanmean(real)), "control": float(np.nanmean(control)), "difference": diff, "ci95": [lo, hi]}
 
 
 def stored_split(parser: argparse.ArgumentParser, data: Path, clips: int | None, test: int,

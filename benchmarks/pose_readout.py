@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from archon_eval_metrics import normalized_rmse
+from archon_synthetic_heads._metrics import head_pitch_correlation
 from archon_framework import load_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -119,7 +120,7 @@ def main() -> None:
     pool = np.concatenate(pose[:fit])
     baseline = [normalized_rmse(np.broadcast_to(pool.mean(0), pose[i].shape), pose[i], modality="pose") for i in test]
     print(f"trivial baseline (the training mean): nrmse {np.mean(baseline):.3f}")
-    print("| features | penalty | held-out R² | decoding | nrmse, own conditions | another clip's | control - real [95% CI] |")
+    print("| features | penalty | held-out R² | decoding, metric | own conditions | another clip's | real - control, signed to favour real [95% CI] |")
     print("|---|--:|--:|---|--:|--:|---|")
     report: dict[str, Any] = {"tokenizer": str(path), "data": str(args.data), "clips": n, "test": args.test,
                               "baseline_nrmse": float(np.mean(baseline)), "features": {}}
@@ -132,11 +133,13 @@ def main() -> None:
         noise = [resid[k] for k in rng.integers(0, fit, size=len(test))]  # a random training clip's residual
         entry: dict[str, Any] = {"penalty": penalty, "r2": float(r2)}
         for kind, add in (("sampled", noise), ("mean", [0.0] * len(test))):
-            real = [normalized_rmse(pred[i] + e, pose[i], modality="pose") for i, e in zip(test, add)]
-            ctrl = [normalized_rmse(pred[j] + e, pose[i], modality="pose") for i, j, e in zip(test, other, add)]
-            row = entry[kind] = paired_summary(real, ctrl, lower_is_better=True, seed=args.seed)
-            print(f"| {name} | {penalty:g} | {r2:.3f} | {kind} | {row['real']:.3f} | {row['control']:.3f} | "
-                  f"{row['difference']:+.3f} [{row['ci95'][0]:+.3f}, {row['ci95'][1]:+.3f}] |", flush=True)
+            for metric, score, lower in (("nrmse", lambda a, b: normalized_rmse(a, b, modality="pose"), True),
+                                         ("pitch r", head_pitch_correlation, False)):
+                real = [score(pred[i] + e, pose[i]) for i, e in zip(test, add)]
+                ctrl = [score(pred[j] + e, pose[i]) for i, j, e in zip(test, other, add)]
+                row = entry.setdefault(kind, {})[metric] = paired_summary(real, ctrl, lower_is_better=lower, seed=args.seed)
+                print(f"| {name} | {penalty:g} | {r2:.3f} | {kind}, {metric} | {row['real']:.3f} | {row['control']:.3f} | "
+                      f"{row['difference']:+.3f} [{row['ci95'][0]:+.3f}, {row['ci95'][1]:+.3f}] |", flush=True)
         report["features"][name] = entry
     write_json(args.out, report)
 

@@ -62,5 +62,5 @@ def archon_commands() -> list[Any]:
 
 @hookimpl
 def archon_metrics() -> list[Metric]:
-    """``mouth_opening_correlation`` (expression, this dataset's layout)."""
+    """``mouth_opening_correlation`` (expression, this dataset's layout) and ``head_pitch_correlation`` (pose)."""
     return synthetic_heads_metrics()
