@@ -330,6 +330,30 @@ def test_table3_over_sampling_seeds_compares_the_full_model_clip_by_clip(report,
     assert "### full model against each other row, clip by clip" in md and "x 2 sampling seeds" in md
 
 
+def test_rows_of_an_earlier_report_are_reused_not_run_again(report, invoke, run, tmp_path):
+    """--reuse: the rows an earlier report of the same setup scored are read back, as they were,
+    and compared like rows run now; a report of another setup is refused, naming what differs."""
+    out, before, _ = report
+    result = invoke("eval", "--checkpoint", run / "run", "--suite", "table3", "--reuse", out / "toy.json", "--out", tmp_path,
+                    "--no-controls", *CLIP)
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "eval.json").read_text())
+    rows, earlier = _rows(data, "table3"), _rows(before, "table3")
+    for label, row in rows.items():
+        assert row["metrics"] == earlier[label]["metrics"] and row["per_clip"] == earlier[label]["per_clip"], label
+        assert row["seconds"] == earlier[label]["seconds"]
+        assert any(n["where"] == "reused" and str(out / "toy.json") in n["text"] for n in row["notes"]), row["notes"]
+    assert {c["row"] for t in data["tables"] for c in t.get("comparisons", [])} == {
+        "w/o thinking (direct chain)", "w/o unified model (experts, full chain)"}
+    other = invoke("eval", "--checkpoint", run / "run", "--suite", "table3", "--reuse", out / "toy.json", "--seed", "5",
+                   "--out", tmp_path / "o", "--no-controls", *CLIP)
+    assert other.exit_code == 2 and "its seed is 0, this run's is 5: its rows are not this run's" in " ".join(other.output.split())
+    (tmp_path / "bad.json").write_text("{not json")
+    bad = invoke("eval", "--checkpoint", run / "run", "--suite", "table3", "--reuse", tmp_path / "bad.json",
+                 "--out", tmp_path / "o", "--no-controls", *CLIP)
+    assert bad.exit_code == 2 and "not a readable archon eval report" in " ".join(bad.output.split())
+
+
 def test_seeds_below_one_are_refused(invoke, run, tmp_path):
     result = invoke("eval", "--checkpoint", run / "run", "--suite", "table3", "--seeds", "0", "--out", tmp_path, *CLIP)
     assert result.exit_code == 2 and "--seeds must be >= 1, got 0" in result.output

@@ -415,6 +415,7 @@ def evaluate(
     controls: Annotated[bool, typer.Option("--controls/--no-controls", help="Compare every step of the control chains with its shuffled-condition control.")] = True,
     control_chain: Annotated[list[str], typer.Option("--control-chain", help="A chain to control step by step (repeat; default: the installed evaluation defaults', the paper's text-to-all and speech-to-video).")] = [],  # noqa: B006
     guidance_scale: Annotated[list[float], typer.Option("--guidance-scale", help="Also run the evaluation defaults' guidance chain (the paper's speech-to-video) with classifier-free guidance at this scale (repeat; 0 is unguided).")] = [],  # noqa: B006
+    reuse: Annotated[Optional[Path], typer.Option(help="An earlier report (NAME.json) of the same checkpoint, clips, sampling and seeds: its scored rows are read from it, not run again (e.g. to add Table 3's experts).")] = None,
 ) -> None:
     """Evaluate a trained model as the paper's Tables 1-3 do, on held-out clips; write a report.
 
@@ -438,7 +439,7 @@ def evaluate(
             max_text_tokens=max_text_tokens, skip=skip, artifacts=artifacts, step=step, plot=plot, progress=progress,
             command=command_line(ctx), console=err,
             controls=(tuple(control_chain) or registry.eval_default().control_chains) if controls else (),
-            guidance_scales=tuple(guidance_scale),
+            guidance_scales=tuple(guidance_scale), reuse=reuse,
         )
     out.print("wrote " + ", ".join(str(p) for p in paths.values()))
 

@@ -21,7 +21,7 @@ from archon_framework._showcase import EvalTable, guidance_table, select_tables
 from archon_framework._tasks import TaskSuite
 from archon_framework.config import to_dict
 from archon_framework.eval._evaluate import EvalResult, check_metrics, evaluate
-from archon_framework.eval._report import _fmt, write_report
+from archon_framework.eval._report import _fmt, rows_from_report, write_report
 from archon_framework.eval._run import ExpertModels, load_experts, prepare_chain
 from archon_framework.infer._model import LoadedModel, load_checkpoint, model_folder, read_run
 from archon_framework.infer._shipped import EXPORTED_MODEL, is_exported
@@ -224,7 +224,8 @@ def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path,
              train_experts_: bool, expert_steps: int | None, seed: int, sampling: Sampling, seeds: int = 1,
              max_text_tokens: int | None, skip: Sequence[str], artifacts: Path | None, step: int | None,
              plot: bool, progress: bool, command: str, console: Console,
-             controls: Sequence[str] = (), guidance_scales: Sequence[float] = ()) -> tuple[dict[str, Path], EvalResult]:
+             controls: Sequence[str] = (), guidance_scales: Sequence[float] = (),
+             reuse: Path | None = None) -> tuple[dict[str, Path], EvalResult]:
     """Everything `archon eval` does (see the command's help); bad input raises first.
 
     `controls`: chains whose every step is compared with its shuffled-condition control
@@ -232,6 +233,8 @@ def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path,
     `guidance_scales`: also run the evaluation defaults' ``guidance_chain`` (the paper's:
     speech-to-video) with its LM steps guided at each scale (a "guidance" table) and say which
     scale scores best.
+    `reuse`: an earlier report of the same checkpoint, clips, sampling and seeds, whose scored rows
+    are taken from it instead of run again (`rows_from_report`).
     """
     tables = select_tables(suite, tuple(registry.eval_tables.values()))
     if guidance_scales:
@@ -267,6 +270,9 @@ def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path,
                              train=train_experts_, expert_steps=expert_steps, skip=skip, progress=progress,
                              console=console)
     setup, info = _setup(model, trained, about, sampling, seed, expert_models, folder, skip, seeds)
+    reused = rows_from_report(reuse, tables, info, dict(registry.metrics)) if reuse is not None else {}
+    if reused:
+        console.print(f"reused from {reuse}: " + ", ".join(f"{c} ({m})" for c, m in reused))
 
     def on_row(table: EvalTable, row: Any) -> None:
         console.print(f"[bold]{table.name}[/]: {row.label} ({row.chain.name}, {row.models})")
@@ -276,7 +282,7 @@ def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path,
 
     result = evaluate(model, clips, tables, experts=expert_models, sampling=sampling, seed=seed, seeds=seeds,
                       max_text_tokens=max_text_tokens, skip=skip, info=info, on_row=on_row,
-                      on_clip=on_clip if progress else None)
+                      on_clip=on_clip if progress else None, reuse=reused)
     control_notes = _picked_guidance(result)
     found, more = _controls(model, clips, controls, registry, sampling=sampling, seed=seed,
                                      max_text_tokens=max_text_tokens, skip=skip, console=console)

@@ -206,6 +206,7 @@ def evaluate(
     info: Mapping[str, Any] | None = None,
     on_row: Callable[[EvalTable, EvalRow], None] | None = None,
     on_clip: Callable[[int, int, float], None] | None = None,
+    reuse: Mapping[tuple[str, str], RowResult] | None = None,
 ) -> EvalResult:
     """Run every row of `tables` on `clips` and score it.
 
@@ -226,6 +227,7 @@ def evaluate(
         skip: modalities to leave out of every chain (e.g. ``video`` to skip rendering).
         metrics: the metrics (default: the registry's).
         info: settings recorded in the report.
+        reuse: rows already measured, by key (`rows_from_report`): taken as they are, not run.
 
     Raises:
         PluginError: no metric is installed for a table (`check_metrics`).
@@ -235,7 +237,7 @@ def evaluate(
         raise ConfigError(f"evaluate: seeds must be >= 1, got {seeds}")
     metrics = dict(model.registry.metrics if metrics is None else metrics)
     notes = check_metrics(tables, metrics)
-    done: dict[tuple[str, str], RowResult] = {}
+    done: dict[tuple[str, str], RowResult] = dict(reuse or {})
     out = []
     for table in tables:
         rows = []

@@ -11,12 +11,15 @@ from typing import Any
 
 import attrs
 
+from archon_framework._errors import ConfigError
+from archon_framework._registry import Metric
+from archon_framework._showcase import EvalTable
 from archon_framework.config import atomic_write_text
 from archon_framework.eval._evaluate import EvalResult, RowResult, TableResult
-from archon_framework.eval._score import definition_id, metric_definition
+from archon_framework.eval._score import MetricScores, definition_id, metric_definition
 
-__all__ = ["PLOT_EXTRA", "chain_label", "compare_reports", "plot_metrics", "report_json", "report_markdown",
-           "write_report"]
+__all__ = ["PLOT_EXTRA", "REUSED_SETTINGS", "chain_label", "compare_reports", "plot_metrics", "report_json",
+           "report_markdown", "rows_from_report", "write_report"]
 
 _CAVEAT = (
     "The main columns are scored by real pretrained models that ship inside PyPI wheels (MediaPipe "
@@ -249,6 +252,76 @@ def _controls_md(controls: Sequence[Any]) -> list[str]:
                         if d.get("nll_ci95") else "- |"))
     notes = [f"- {c.chain} `{c.step}`: {n}" for c in controls for n in c.notes]
     return lines + [""] + (notes + [""] if notes else [])
+
+
+#: The settings of a report a row can be reused from only when they are this run's (`rows_from_report`).
+REUSED_SETTINGS = ("checkpoint", "step", "heldout", "sampling", "seed", "seeds", "skipped_modalities")
+
+
+def _nan(x: Any) -> float:
+    return math.nan if x is None else float(x)
+
+
+def rows_from_report(path: str | Path, tables: Sequence[EvalTable], info: dict[str, Any],
+                     metrics: dict[str, Metric]) -> dict[tuple[str, str], RowResult]:
+    """The scored rows of an earlier report (`NAME.json`) that this run would run again, by their
+    key (chain, models), so that a row added later (Table 3's experts) is compared with rows
+    already measured instead of running them again.
+
+    Raises:
+        ConfigError: the file is not a readable report, a setting of `REUSED_SETTINGS` differs
+            from this run's (named, with both values), or a metric it scored has another
+            definition than the installed one (its scores would not compare).
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        earlier = {k: data.get(k, 1 if k == "seeds" else None) for k in REUSED_SETTINGS if k in info}  # seeds: 1 before --seeds
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"--reuse {path}: not a readable archon eval report ({type(err).__name__}: {err})") from err
+    for key, value in earlier.items():
+        now = json.loads(json.dumps(info[key], default=str))
+        if value != now:
+            raise ConfigError(f"--reuse {path}: its {key} is {json.dumps(value)[:200]}, this run's is "
+                              f"{json.dumps(now)[:200]}: its rows are not this run's")
+    for name, entry in data.get("metrics", {}).items():
+        if "definition_id" in entry and name in metrics:
+            now = definition_id(metric_definition(metrics[name]))
+            if now != entry["definition_id"]:
+                raise ConfigError(f"--reuse {path}: metric {name} was scored under definition {entry['definition_id']}, "
+                                  f"the installed one is {now}: its scores do not compare")
+    wanted = {r.key: r for t in tables for r in t.rows}
+    out: dict[tuple[str, str], RowResult] = {}
+    for table in data.get("tables", []):
+        for r in table.get("rows", []):
+            row_key = (str(r.get("chain")), str(r.get("models")))
+            if row_key not in wanted or row_key in out or r.get("status") != "ok":
+                continue
+            try:
+                values = {k: _nan(v) for k, v in r["metrics"].items()}
+                set_keys = set(r["set_level"])
+                counts = {k: int(v) for k, v in r["counts"].items()}
+                scores = MetricScores(
+                    mean={k: v for k, v in values.items() if k not in set_keys},
+                    stderr={k: _nan(v) for k, v in r["stderr"].items()},
+                    count={k: v for k, v in counts.items() if k not in set_keys},
+                    set_level={k: v for k, v in values.items() if k in set_keys},
+                    set_count={k: v for k, v in counts.items() if k in set_keys},
+                    per_clip=tuple({k: _nan(v) for k, v in c.items()} for c in r["per_clip"]),
+                    errors={},
+                )
+                out[row_key] = RowResult(
+                    row=wanted[row_key], status="ok", signature=r["signature"], steps=tuple(r["steps"]), scores=scores,
+                    clips=int(r["clips"]), valid={k: int(v) for k, v in r["valid_outputs"].items()},
+                    seconds=float(r["seconds"]),
+                    notes=tuple((n["clip"], n["where"], n["text"]) for n in r["notes"]) + (("", "reused", f"read from {path}"),),
+                    seeds=int(r.get("seeds", 1)),
+                    per_seed=tuple({k: _nan(v) for k, v in s.items()} for s in r.get("per_seed", ())),
+                )
+            except (KeyError, TypeError, ValueError) as err:
+                raise ConfigError(f"--reuse {path}: row {r.get('label')!r} is not readable "
+                                  f"({type(err).__name__}: {err})") from err
+    return out
 
 
 def _finite(value: Any) -> Any:
