@@ -1,8 +1,8 @@
 """How much of a clip's head pose do the pose step's conditions carry? A ridge readout (issue 20).
 
 Text-to-all's pose step is ``speech(c)+identity(t)+expression(c)+image(t)->pose(c)`` (the
-paper's Table G task 40), judged by `pose_param_nrmse` of a sampled output against the same
-step given another clip's conditions. This bounds what any model of the step can show, before
+paper's Table G task 40), judged by `head_pitch_correlation` (since stop 44; `pose_param_nrmse`
+before) of a sampled output against the same step given another clip's conditions. This bounds what any model of the step can show, before
 an LM is trained. Each video frame's pose (6 numbers) is read out by ridge regression (penalty
 by 5-fold cross-validation over clips) from
 
@@ -15,7 +15,7 @@ by 5-fold cross-validation over clips) from
 fitted on all but the last `--test` clips; and again with the description's head action added
 (not an input of the step; it says which motion a clip makes, not its phase, so it changes a
 frame's spread more than its mean).
-On the held-out clips, per clip: the NRMSE of the readout's mean trajectory and of a
+On the held-out clips, per clip: the NRMSE and the head-pitch correlation of the readout's mean trajectory and of a
 **sampled** one (the mean plus a random training clip's residual trajectory), given the clip's
 own conditions and, as the control, the next held-out clip's; the paired difference
 control - real with its 95% bootstrap interval.
