@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from archon_eval_metrics import normalized_rmse
-from archon_synthetic_heads._metrics import head_pitch_correlation
+from archon_synthetic_heads import head_pitch_correlation
 from archon_framework import load_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

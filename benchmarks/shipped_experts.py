@@ -25,11 +25,10 @@ from pathlib import Path
 
 import attrs
 
-from archon_framework import load_registry
-from archon_framework._vocab import VocabLayout
-from archon_framework.eval._cli import run_registry
+from archon_framework import VocabLayout, load_registry
+from archon_framework.eval import read_run, run_registry
 from archon_framework.infer import load_checkpoint, tokenizers_folder
-from archon_framework.infer._model import model_folder, read_run
+from archon_framework.infer._model import model_folder  # a shipped name -> its lm/ folder (not yet public)
 from archon_framework.train import read_expert_plan, train_experts
 
 

@@ -7,6 +7,7 @@ from archon_synthetic_heads._appearance import IDENTITY_COMPONENTS
 from archon_synthetic_heads._corpus import SPLITS, load_corpus, split_sentences
 from archon_synthetic_heads._espeak import EspeakError, Voice, synthesize
 from archon_synthetic_heads._flame_preview import preview_flame_params, render_flame_preview, save_label_preview
+from archon_synthetic_heads._metrics import head_pitch, head_pitch_correlation, mouth_opening_correlation
 from archon_synthetic_heads._generate import (FRAME_RATE, SOURCE, SPLIT_CODES, SynthConfig, clip_id, generate_clip,
                                               mixed_clip, performed_clip)
 from archon_synthetic_heads._motion import EXPRESSION_COMPONENTS, loudness_envelope
@@ -37,9 +38,12 @@ __all__ = [
     "clip_id",
     "generate_clip",
     "generate_parameters",
+    "head_pitch",
+    "head_pitch_correlation",
     "load_corpus",
     "loudness_envelope",
     "mixed_clip",
+    "mouth_opening_correlation",
     "neutral_appearance",
     "performed_clip",
     "preview_flame_params",
