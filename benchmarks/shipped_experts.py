@@ -27,8 +27,7 @@ import attrs
 
 from archon_framework import VocabLayout, load_registry
 from archon_framework.eval import read_run, run_registry
-from archon_framework.infer import load_checkpoint, tokenizers_folder
-from archon_framework.infer._model import model_folder  # a shipped name -> its lm/ folder (not yet public)
+from archon_framework.infer import load_checkpoint, model_folder, tokenizers_folder
 from archon_framework.train import read_expert_plan, train_experts
 
 

@@ -8,6 +8,7 @@ import json
 import math
 import sys
 
+import attrs
 import jax
 import equinox as eqx
 import numpy as np
@@ -20,7 +21,7 @@ import archon_framework.cli as cli
 from archon_framework import Clip, ConfigError
 from archon_framework.data import write_dataset
 from archon_framework._showcase import EvalTable
-from archon_framework.eval import Prediction, score_predictions, select_tables
+from archon_framework.eval import Prediction, heldout_digest, score_predictions, select_tables
 from archon_framework.eval._score import MetricScores, combine_seeds
 from archon_framework.model import PrefixLM, load_model_config
 from archon_framework.train import (
@@ -352,6 +353,40 @@ def test_rows_of_an_earlier_report_are_reused_not_run_again(report, invoke, run,
     bad = invoke("eval", "--checkpoint", run / "run", "--suite", "table3", "--reuse", tmp_path / "bad.json",
                  "--out", tmp_path / "o", "--no-controls", *CLIP)
     assert bad.exit_code == 2 and "not a readable archon eval report" in " ".join(bad.output.split())
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 3), st.sampled_from(["speech", "identity", "script", "description"]), st.integers(0, 5))
+def test_heldout_digest_changes_with_any_clip_value(i, modality, seed):
+    """The digest is a function of the clips in order: one changed value, another clip id or
+    another order changes it; the same clips made again do not."""
+    clips = [toy_clip(k, split="test") for k in range(4)]
+    digest = heldout_digest(clips)
+    assert heldout_digest([toy_clip(k, split="test") for k in range(4)]) == digest
+    value = clips[i][modality]
+    other = value + " " if isinstance(value, str) else np.asarray(value) + np.float32(1 + seed)
+    changed = list(clips)
+    changed[i] = Clip(clips[i].meta, {**clips[i].values, modality: other})
+    assert heldout_digest(changed) != digest
+    assert heldout_digest(clips[::-1]) != digest
+    renamed = list(clips)
+    renamed[i] = Clip(attrs.evolve(clips[i].meta, clip_id=f"x{seed}"), clips[i].values)
+    assert heldout_digest(renamed) != digest
+
+
+def test_a_report_of_other_clips_is_not_reused(report, invoke, run, tmp_path):
+    """--reuse refuses a report whose held-out clips are not this run's, though every setting it
+    names is equal (a dataset written again at the same path), and one with no digest to check."""
+    out, before, _ = report
+    assert len(before["heldout"]["digest"]) == 64
+    for name, heldout, expected in [
+        ("other.json", {**before["heldout"], "digest": "0" * 64}, "its held-out clips differ from this run's"),
+        ("old.json", {k: v for k, v in before["heldout"].items() if k != "digest"}, "its held-out record has no digest"),
+    ]:
+        (tmp_path / name).write_text(json.dumps({**before, "heldout": heldout}))
+        result = invoke("eval", "--checkpoint", run / "run", "--suite", "table3", "--reuse", tmp_path / name,
+                        "--out", tmp_path / "o", "--no-controls", *CLIP)
+        assert result.exit_code == 2 and expected in " ".join(result.output.split()), result.output
 
 
 def test_seeds_below_one_are_refused(invoke, run, tmp_path):

@@ -20,7 +20,7 @@ definition, and a report says where its definitions differ from the previous one
 """
 
 from archon_framework._stats import paired_interval
-from archon_framework.eval._cli import command_line, heldout_clips, read_run, run_eval, run_registry
+from archon_framework.eval._cli import command_line, heldout_clips, heldout_digest, read_run, run_eval, run_registry
 from archon_framework.eval._controls import (StepControl, baseline_value, derangement, installed_main_metrics,
                                              main_metric, metric_key, metric_score, step_controls,
                                              target_nll)
@@ -77,6 +77,7 @@ __all__ = [
     "evaluate",
     "ground_truth_run",
     "heldout_clips",
+    "heldout_digest",
     "is_set_level",
     "load_experts",
     "metric_applies",

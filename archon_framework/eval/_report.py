@@ -281,6 +281,15 @@ def rows_from_report(path: str | Path, tables: Sequence[EvalTable], info: dict[s
         raise ConfigError(f"--reuse {path}: not a readable archon eval report ({type(err).__name__}: {err})") from err
     for key, value in earlier.items():
         now = json.loads(json.dumps(info[key], default=str))
+        if key == "heldout" and isinstance(value, dict) and isinstance(now, dict) and "digest" in now:
+            if "digest" not in value:
+                raise ConfigError(f"--reuse {path}: its held-out record has no digest of its clips (written before "
+                                  "archon eval recorded one), so they cannot be checked against this run's: "
+                                  "score its rows again")
+            if value["digest"] != now["digest"]:
+                raise ConfigError(f"--reuse {path}: its held-out clips differ from this run's (digest "
+                                  f"{value['digest'][:12]} against {now['digest'][:12]}; {now.get('source')} may have "
+                                  "been written again): its rows are not this run's")
         if value != now:
             raise ConfigError(f"--reuse {path}: its {key} is {json.dumps(value)[:200]}, this run's is "
                               f"{json.dumps(now)[:200]}: its rows are not this run's")

@@ -48,7 +48,7 @@ from archon_framework.infer._generate import (
     resolve_chain,
 )
 from archon_framework.infer._export import export_model
-from archon_framework.infer._model import LoadedModel, load_checkpoint, trained_suite
+from archon_framework.infer._model import LoadedModel, load_checkpoint, model_folder, trained_suite
 from archon_framework.infer._outputs import write_outputs
 from archon_framework.infer._shipped import resolve_model, ship_model, shipped_models, tokenizers_folder
 from archon_framework.infer._recipe import Recipe, list_recipes, load_recipe, run_recipe
@@ -84,6 +84,7 @@ __all__ = [
     "load_checkpoint",
     "load_recipe",
     "match_length",
+    "model_folder",
     "measure_edit",
     "parse_chain",
     "parse_slot",
