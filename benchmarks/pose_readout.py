@@ -39,7 +39,7 @@ from archon_framework import load_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conditioning_probe import level_codes, performed_clips, span_histogram  # noqa: E402
-from identity_readout import (fit_readout, image_tokenizer, paired_summary, stored_split, token_features,
+from _readout import (fit_readout, image_tokenizer, paired_summary, stored_split, token_features,
                               write_json)  # noqa: E402
 from speech_voice_kept import speech_tokenizer  # noqa: E402
 

@@ -29,7 +29,7 @@ from archon_framework import load_registry
 from archon_framework.eval import baseline_value
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from identity_readout import description_features, fit_readout, paired_summary, stored_split, write_json  # noqa: E402
+from _readout import description_features, fit_readout, paired_summary, stored_split, write_json  # noqa: E402
 
 
 def _row(name: str, real: list[float], ctrl: list[float], base: list[float], seed: int) -> dict[str, Any]:
