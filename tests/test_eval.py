@@ -389,6 +389,37 @@ def test_a_report_of_other_clips_is_not_reused(report, invoke, run, tmp_path):
         assert result.exit_code == 2 and expected in " ".join(result.output.split()), result.output
 
 
+def test_an_exported_models_experts_train_on_its_recipes_data_made_again(run, registry, invoke, tmp_path):
+    """An exported (or shipped) model keeps no training data: --experts-data RUN trains Table 3's
+    experts on a recipe run's data and token cache (here the toy run's own, laid out as a recipe
+    run: RUN/data, RUN/lm), matched to the model; without it, or with a run that lacks the data or
+    the model's layout, eval stops first and says what to pass."""
+    from archon_framework.infer import export_model
+
+    export_model(run / "run", tmp_path / "model", registry, name="toy")
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "lm").symlink_to(run / "run", target_is_directory=True)
+    (again / "data").symlink_to(run / "data", target_is_directory=True)
+    args = ("eval", "--checkpoint", tmp_path / "model", "--suite", "table3", "--train-experts", "--expert-steps", "1",
+            "--out", tmp_path / "out", "--no-controls", *CLIP)
+    result = invoke(*args, "--experts-data", again)
+    assert result.exit_code == 0, result.output
+    plan = read_expert_plan(tmp_path / "again-experts")
+    assert plan.trained and plan.unified_steps == 4
+    rows = _rows(json.loads((tmp_path / "out" / "eval.json").read_text()), "table3")
+    assert rows["w/o unified model (experts, full chain)"]["status"] == "ok"
+
+    no_data = invoke(*args)
+    assert no_data.exit_code == 2 and "keeps no training data" in " ".join(no_data.output.split())
+    empty = tmp_path / "empty"
+    (empty / "lm").mkdir(parents=True)
+    lacking = invoke(*args, "--experts-data", empty)
+    assert lacking.exit_code == 2 and "token-cache.json" in " ".join(lacking.output.split())
+    alone = invoke("eval", "--checkpoint", tmp_path / "model", "--experts-data", again, "--out", tmp_path / "o", *CLIP)
+    assert alone.exit_code == 2 and "pass it with --train-experts" in " ".join(alone.output.split())
+
+
 def test_seeds_below_one_are_refused(invoke, run, tmp_path):
     result = invoke("eval", "--checkpoint", run / "run", "--suite", "table3", "--seeds", "0", "--out", tmp_path, *CLIP)
     assert result.exit_code == 2 and "--seeds must be >= 1, got 0" in result.output

@@ -399,6 +399,7 @@ def evaluate(
     experts: Annotated[Optional[Path], typer.Option(help="Per-modality experts for Table 3 (default: CHECKPOINT-experts).")] = None,
     train_experts: Annotated[bool, typer.Option("--train-experts", help="Train the experts Table 3 needs first (same data and budget).")] = False,
     expert_steps: Annotated[Optional[int], typer.Option("--expert-steps", help="Steps per expert instead of the matched budget.")] = None,
+    experts_data: Annotated[Optional[Path], typer.Option("--experts-data", help="Train the experts on this recipe run's data (its data/ and lm/token-cache) instead of the checkpoint's own: how a shipped or exported model, which keeps no training data, gets its experts (make the run with `archon pretrain --recipe NAME --tokenizers-from MODEL --out RUN`). Default experts folder: RUN-experts.")] = None,
     seed: Annotated[int, typer.Option(help="Sampling seed (clip i uses seed + i).")] = 0,
     seeds: Annotated[int, typer.Option(help="Sampling seeds per clip: each model row runs this many times (run k: clip i with seed + k x clips + i) and a clip's score is its mean over them; the paper's Table 3 uses 3.")] = 1,
     temperature: TemperatureOption = 1.0,
@@ -435,7 +436,7 @@ def evaluate(
         paths, _ = run_eval(
             registry=registry, checkpoint=checkpoint, suite=suite, out_dir=out_dir, name=name, heldout=heldout,
             data=data, dataset=dataset, seconds=seconds, data_seed=data_seed, experts=experts,
-            train_experts_=train_experts, expert_steps=expert_steps, seed=seed, seeds=seeds, sampling=sampling,
+            train_experts_=train_experts, expert_steps=expert_steps, experts_data=experts_data, seed=seed, seeds=seeds, sampling=sampling,
             max_text_tokens=max_text_tokens, skip=skip, artifacts=artifacts, step=step, plot=plot, progress=progress,
             command=command_line(ctx), console=err,
             controls=(tuple(control_chain) or registry.eval_default().control_chains) if controls else (),

@@ -19,6 +19,7 @@ from rich.console import Console
 from archon_framework._clip import Clip
 from archon_framework._errors import ArchonError, ConfigError, DataError, TaskError
 from archon_framework._plugins import Registry
+from archon_framework._vocab import VocabLayout
 from archon_framework._showcase import EvalTable, guidance_table, select_tables
 from archon_framework._tasks import TaskSuite
 from archon_framework.config import to_dict
@@ -150,6 +151,42 @@ def _check_heldout(clips: Sequence[Clip], tables: Sequence[EvalTable], where: st
     return notes
 
 
+def experts_source(model: LoadedModel, config: TrainConfig, checkpoint: Path,
+                   data_run: Path | None) -> tuple[TrainConfig, Path]:
+    """The training config and run folder Table 3's experts train from: the checkpoint's own when
+    it is a training run; for a shipped or exported model, which keeps no training data, a
+    recipe run made again (``archon pretrain --recipe NAME --tokenizers-from MODEL --out RUN``:
+    its ``data/`` and, once its LM stage has started, ``lm/token-cache``), whose clips are
+    deterministic. That run's vocabulary layout must be the model's; the model's config is kept
+    but for where the data and tokenizers live.
+
+    Raises:
+        ConfigError: an exported model without `data_run`, or a `data_run` that lacks the data,
+            the token cache or the model's layout (each named).
+    """
+    if data_run is None:
+        if is_exported(checkpoint):
+            raise ConfigError(
+                f"{checkpoint}: an exported or shipped model keeps no training data, so its experts train on its recipe's "
+                "data made again: `archon pretrain --recipe NAME --tokenizers-from MODEL --out RUN` (stop it once its LM "
+                "stage has tokenized the clips), then pass --experts-data RUN")
+        return config, checkpoint
+    lm, data = data_run / "lm", data_run / "data"
+    cache = lm / "token-cache" / "token-cache.json"
+    if not data.is_dir() or not cache.is_file():
+        raise ConfigError(f"--experts-data {data_run}: needs {data} and {cache} (run `archon pretrain --recipe NAME "
+                          f"--tokenizers-from MODEL --out {data_run}` until its LM stage has started)")
+    layout_file = lm / "layout.json"
+    if not layout_file.is_file():
+        raise ConfigError(f"--experts-data {data_run}: no {layout_file}; its LM stage has not started")
+    if VocabLayout.load(layout_file) != model.layout:
+        raise ConfigError(f"--experts-data {data_run}: {layout_file} is another vocabulary layout than the model's "
+                          f"({model.source}): not the data of its recipe")
+    data_section = attrs.evolve(config.data, dataset=str(data.absolute()),
+                                artifacts=str(Path(model.artifacts).absolute()) if model.artifacts else config.data.artifacts)
+    return attrs.evolve(config, data=data_section), lm
+
+
 def _experts(model: LoadedModel, config: TrainConfig, registry: Registry, suite: TaskSuite, tables: Sequence[EvalTable],
              *, checkpoint: Path, folder: Path, train: bool, expert_steps: int | None, skip: Sequence[str],
              progress: bool, console: Console) -> ExpertModels | None:
@@ -243,7 +280,7 @@ def command_line(ctx: Any) -> str:
 
 def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path, name: str, heldout: int,
              data: Path | None, dataset: str | None, seconds: float | None, data_seed: int, experts: Path | None,
-             train_experts_: bool, expert_steps: int | None, seed: int, sampling: Sampling, seeds: int = 1,
+             train_experts_: bool, expert_steps: int | None, seed: int, experts_data: Path | None = None, sampling: Sampling, seeds: int = 1,
              max_text_tokens: int | None, skip: Sequence[str], artifacts: Path | None, step: int | None,
              plot: bool, progress: bool, command: str, console: Console,
              controls: Sequence[str] = (), guidance_scales: Sequence[float] = (),
@@ -257,6 +294,8 @@ def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path,
     scale scores best.
     `reuse`: an earlier report of the same checkpoint, clips, sampling and seeds, whose scored rows
     are taken from it instead of run again (`rows_from_report`).
+    `experts_data`: with `train_experts_`, a recipe run whose data and token cache the experts train
+    on instead of the checkpoint's own (`experts_source`).
     """
     tables = select_tables(suite, tuple(registry.eval_tables.values()))
     if guidance_scales:
@@ -271,6 +310,8 @@ def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path,
         raise ConfigError(f"--expert-steps must be >= 1, got {expert_steps}")
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    if experts_data is not None and not train_experts_:
+        raise ConfigError("--experts-data names the data to train experts on: pass it with --train-experts")
     unknown = sorted(set(skip) - set(registry.modalities))
     if unknown:
         raise ConfigError(f"--skip {', '.join(unknown)}: not an installed modality ({', '.join(sorted(registry.modalities))})")
@@ -287,8 +328,11 @@ def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path,
     console.print(f"held-out clips: {heldout} from {data or dataset}")
     clips, about = heldout_clips(registry, n=heldout, data=data, dataset=dataset, seconds=seconds, seed=data_seed)
     notes += _check_heldout(clips, tables, str(data or dataset))
-    folder = experts or Path(str(checkpoint).rstrip("/") + "-experts")
-    expert_models = _experts(model, config, registry, trained, tables, checkpoint=checkpoint, folder=folder,
+    folder = experts or Path(str(experts_data or checkpoint).rstrip("/") + "-experts")
+    expert_config, expert_run = config, checkpoint
+    if train_experts_ and any(r.models == "experts" for t in tables for r in t.rows):
+        expert_config, expert_run = experts_source(model, config, checkpoint, experts_data)
+    expert_models = _experts(model, expert_config, registry, trained, tables, checkpoint=expert_run, folder=folder,
                              train=train_experts_, expert_steps=expert_steps, skip=skip, progress=progress,
                              console=console)
     setup, info = _setup(model, trained, about, sampling, seed, expert_models, folder, skip, seeds)
