@@ -372,6 +372,12 @@ def test_heldout_digest_changes_with_any_clip_value(i, modality, seed):
     renamed = list(clips)
     renamed[i] = Clip(attrs.evolve(clips[i].meta, clip_id=f"x{seed}"), clips[i].values)
     assert heldout_digest(renamed) != digest
+    # an array inside a structured value counts by its bytes, not by its (summarized) printed form
+    big = np.zeros(5000, np.float32)
+    nested = [Clip(clips[0].meta, {"description": {"a": big}})]
+    changed_big = big.copy()
+    changed_big[2500] = 1
+    assert heldout_digest(nested) != heldout_digest([Clip(clips[0].meta, {"description": {"a": changed_big}})])
 
 
 def test_a_report_of_other_clips_is_not_reused(report, invoke, run, tmp_path):
@@ -418,6 +424,9 @@ def test_an_exported_models_experts_train_on_its_recipes_data_made_again(run, re
     assert lacking.exit_code == 2 and "token-cache.json" in " ".join(lacking.output.split())
     alone = invoke("eval", "--checkpoint", tmp_path / "model", "--experts-data", again, "--out", tmp_path / "o", *CLIP)
     assert alone.exit_code == 2 and "pass it with --train-experts" in " ".join(alone.output.split())
+    no_row = invoke("eval", "--checkpoint", tmp_path / "model", "--suite", "table2", "--train-experts", "--experts-data",
+                    again, "--out", tmp_path / "o", *CLIP)
+    assert no_row.exit_code == 2 and "no selected table has an experts row" in " ".join(no_row.output.split())
 
 
 def test_seeds_below_one_are_refused(invoke, run, tmp_path):

@@ -88,12 +88,21 @@ def heldout_digest(clips: Sequence[Clip]) -> str:
         for name in sorted(clip.values):
             value = clip.values[name]
             h.update(name.encode() + b"\0")
-            if isinstance(value, str) or not hasattr(value, "shape"):
-                h.update(b"json\0" + json.dumps(value, sort_keys=True, default=str).encode())
-            else:
-                arr = np.ascontiguousarray(np.asarray(value))
-                h.update(f"{arr.dtype.str}{arr.shape}".encode() + b"\0" + arr.tobytes())
+            h.update(json.dumps(_canonical(value), sort_keys=True, default=str).encode() + b"\0")
     return h.hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """A JSON-able form of a clip value in which every array (at any depth) is its dtype, shape
+    and the sha256 of its bytes, so no array is summarized by its printed form."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        arr = np.ascontiguousarray(np.asarray(value))
+        return {"array": arr.dtype.str, "shape": list(arr.shape), "sha256": hashlib.sha256(arr.tobytes()).hexdigest()}
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
 
 
 def heldout_clips(registry: Registry, *, n: int, data: Path | None = None, dataset: str | None = None,
@@ -332,6 +341,9 @@ def run_eval(*, registry: Registry, checkpoint: Path, suite: str, out_dir: Path,
     expert_config, expert_run = config, checkpoint
     if train_experts_ and any(r.models == "experts" for t in tables for r in t.rows):
         expert_config, expert_run = experts_source(model, config, checkpoint, experts_data)
+    elif experts_data is not None:
+        raise ConfigError(f"--experts-data: no selected table has an experts row (--suite {suite}); Table 3's "
+                          "'w/o unified model' row is the one that trains on it")
     expert_models = _experts(model, expert_config, registry, trained, tables, checkpoint=expert_run, folder=folder,
                              train=train_experts_, expert_steps=expert_steps, skip=skip, progress=progress,
                              console=console)
