@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import numpy as np
 from rich.console import Console
 
 from archon_framework._clip import Clip
@@ -29,6 +28,7 @@ from archon_framework.eval._run import ExpertModels, load_experts, prepare_chain
 from archon_framework.infer._model import LoadedModel, load_checkpoint, model_folder, read_run
 from archon_framework.infer._shipped import EXPORTED_MODEL, is_exported
 from archon_framework.model import Sampling
+from archon_framework.provenance import value_sha256
 from archon_framework.train._config import TrainConfig
 from archon_framework.train._experts import EXPERTS_MANIFEST, param_count, read_expert_plan, train_experts
 from archon_framework.train._trainer import read_run_suite, weighted_suite
@@ -78,31 +78,16 @@ def _training_seconds(config: TrainConfig, run: Path) -> float | None:
 
 
 def heldout_digest(clips: Sequence[Clip]) -> str:
-    """A sha256 over the clips in order: each clip's id, timing and every value (an array's dtype,
-    shape and bytes; any other value as canonical JSON). Two held-out sets with one digest hold the
-    same clips, so `--reuse` can tell a dataset regenerated at the same path from the one scored."""
+    """A sha256 over the clips in order: each clip's id and timing and the `value_sha256` of every
+    value (an array by dtype, shape and bytes, at any depth). Two held-out sets with one digest hold
+    the same clips, so `--reuse` can tell a dataset regenerated at the same path from the one scored."""
     h = hashlib.sha256()
     for clip in clips:
         meta = clip.meta
         h.update(json.dumps([meta.clip_id, meta.duration, meta.frame_rate, meta.sample_rate, meta.start]).encode())
         for name in sorted(clip.values):
-            value = clip.values[name]
-            h.update(name.encode() + b"\0")
-            h.update(json.dumps(_canonical(value), sort_keys=True, default=str).encode() + b"\0")
+            h.update(f"{name}\0{value_sha256(clip.values[name])}\0".encode())
     return h.hexdigest()
-
-
-def _canonical(value: Any) -> Any:
-    """A JSON-able form of a clip value in which every array (at any depth) is its dtype, shape
-    and the sha256 of its bytes, so no array is summarized by its printed form."""
-    if hasattr(value, "shape") and hasattr(value, "dtype"):
-        arr = np.ascontiguousarray(np.asarray(value))
-        return {"array": arr.dtype.str, "shape": list(arr.shape), "sha256": hashlib.sha256(arr.tobytes()).hexdigest()}
-    if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_canonical(v) for v in value]
-    return value
 
 
 def heldout_clips(registry: Registry, *, n: int, data: Path | None = None, dataset: str | None = None,

@@ -66,7 +66,7 @@ def value_sha256(value: Any) -> str:
     elif isinstance(value, Mapping):
         import json
 
-        h.update(b"json:" + json.dumps(value, sort_keys=True, default=str).encode("utf-8"))
+        h.update(b"json:" + json.dumps(_canonical(value), sort_keys=True, default=str).encode("utf-8"))
     else:
         arr = np.asarray(value)
         if arr.dtype == object:
@@ -75,6 +75,20 @@ def value_sha256(value: Any) -> str:
             arr = np.ascontiguousarray(arr)
             h.update(f"array:{arr.dtype.str}:{arr.shape}:".encode() + arr.tobytes())
     return h.hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """A JSON-able form of a structured value in which every array (at any depth) is its dtype,
+    shape and the SHA-256 of its bytes, so no array counts by its (summarized) printed form; a
+    value without arrays is returned as it is."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        arr = np.ascontiguousarray(np.asarray(value))
+        return {"array": arr.dtype.str, "shape": list(arr.shape), "sha256": hashlib.sha256(arr.tobytes()).hexdigest()}
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
 
 
 @attrs.frozen(kw_only=True)
