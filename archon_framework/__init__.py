@@ -35,11 +35,13 @@ from archon_framework._plugins import DISABLE_ENV, Registry, UntrainedDefaultWar
 from archon_framework._prompt import (
     ParsedExample,
     Payload,
+    GRID_STEPS,
     PromptSerializer,
     TIME_STEPS,
     SerializedExample,
     TextCodec,
     TextModalityCodec,
+    token_grid,
     token_times,
 )
 from archon_framework._registry import DatasetSpec, Metric, PluginFailure, PluginInfo, PrepareStep
@@ -112,6 +114,8 @@ __all__ = [
     "SerializedExample",
     "TIME_STEPS",
     "token_times",
+    "GRID_STEPS",
+    "token_grid",
     "Slot",
     "slot_value",
     "SlotCodec",

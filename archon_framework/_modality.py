@@ -188,6 +188,12 @@ class Modality:
             (a CPU-sized image tokenizer needs 2^12 codes, the paper's 2^18), so the unified
             vocabulary follows the tokenizers a model is trained with
             (`Registry.for_artifacts`); `vocabulary` is that of `tokenizer(None)`, the default.
+        grid: ``(rows, columns)`` of one frame of codes, for a tokenizer that emits frames as
+            row-major rasters (an image's 16 x 16 codes, a semantic video's 8 x 8 per latent
+            frame): the serializer then gives each code its row and column on a grid common to
+            every modality (``archon_framework.token_grid``), which models with
+            ``PrefixLMConfig.space_pairs > 0`` rotate by, so codes of two rasters that cover one
+            place of the frame meet at one relative offset. None: the codes have no place.
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -208,8 +214,15 @@ class Modality:
     derived_from: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     description: str = ""
     vocabulary_for: Callable[[Path], Vocabulary] | None = None
+    grid: tuple[int, int] | None = attrs.field(default=None, converter=lambda g: tuple(g) if isinstance(g, (list, tuple)) else g)
 
     def __attrs_post_init__(self) -> None:
+        if self.grid is not None and (
+            not isinstance(self.grid, tuple)
+            or len(self.grid) != 2
+            or not all(isinstance(g, (int, np.integer)) and not isinstance(g, bool) and g > 0 for g in self.grid)
+        ):
+            raise PluginError(f"modality {self.name!r}: grid must be (rows, columns), two positive ints, got {self.grid!r}")
         if not self.phrase or not isinstance(self.phrase, str):
             raise PluginError(f"modality {self.name!r}: phrase must be a non-empty string")
         if self.vocabulary is None and not self.derived_from:

@@ -38,7 +38,7 @@ from archon_framework._vocab import TEXT_VOCABULARY, VocabLayout
 
 __all__ = [
     "TextCodec", "TextModalityCodec", "Payload", "SerializedExample", "ParsedExample", "PromptSerializer",
-    "TIME_STEPS", "token_times",
+    "TIME_STEPS", "token_times", "GRID_STEPS", "token_grid",
 ]
 
 TIME_STEPS = 100
@@ -60,6 +60,36 @@ def token_times(n: int, state: State | None) -> np.ndarray:
         return np.zeros(n, np.int32)
     times = (np.arange(n, dtype=np.int64) * TIME_STEPS) // n
     return (times - (TIME_STEPS if state is State.PAST else 0)).astype(np.int32)
+
+
+GRID_STEPS = 32
+"""Rows (and columns) of the grid common to every raster modality: the resolution of a code's
+place in its frame (``token_grid``)."""
+
+
+def token_grid(n: int, grid: tuple[int, int] | None) -> np.ndarray:
+    """The place in its frame of each of the ``n`` codes of a raster payload, int32 ``[n, 2]``.
+
+    A tokenizer with ``Modality.grid = (R, C)`` emits frames of ``R x C`` codes, row-major; code
+    ``i`` sits at row ``r = (i mod RC) // C`` and column ``c = i mod C`` of its frame, given on the
+    common ``GRID_STEPS x GRID_STEPS`` grid at the centre of the cell it covers,
+    ``floor((2r + 1) GRID_STEPS / 2R)``: an image's 16 x 16 code ``(R', C')`` lands at
+    ``(2R' + 1, 2C' + 1)`` and a semantic video's 8 x 8 code ``(r, c)`` at ``(4r + 2, 4c + 2)``,
+    between the four image codes it covers. Codes without a grid (``grid`` None) sit at
+    ``(0, 0)``. Models with ``PrefixLMConfig.space_pairs > 0`` rotate by it (``apply_rope``).
+
+    Raises:
+        PromptError: ``n`` is not a whole number of frames.
+    """
+    if grid is None or n == 0:
+        return np.zeros((n, 2), np.int32)
+    rows, cols = grid
+    per = rows * cols
+    if n % per:
+        raise PromptError(f"a payload of {n} codes is not whole frames of {rows} x {cols} codes")
+    i = np.arange(n, dtype=np.int64) % per
+    r, c = i // cols, i % cols
+    return np.stack([(2 * r + 1) * GRID_STEPS // (2 * rows), (2 * c + 1) * GRID_STEPS // (2 * cols)], axis=1).astype(np.int32)
 
 
 @runtime_checkable
@@ -113,7 +143,9 @@ class SerializedExample:
     tokens: np.ndarray  # int32 [n] global ids
     prefix_len: int
     loss_mask: np.ndarray  # bool [n], True on the target
-    times: np.ndarray | None = None  # int32 [n] each token's time (`token_times`); None: all 0
+    # int32 [n] each token's time (`token_times`), or [n, 3] its time, row and column
+    # (`token_grid`) when a modality of the serializer's has a grid; None: all 0
+    times: np.ndarray | None = None
 
     @property
     def target_len(self) -> int:
@@ -170,6 +202,8 @@ class PromptSerializer:
         # A header is at most this many characters; a byte codec spends up to 4 tokens on one.
         self._max_header_tokens = 4 * (len(_OUTPUT) + longest + len(', "state": "time-invariant", "tokens": , "value":') + 40)
         self.eos_global = int(self._text.to_global(np.array([text_codec.eos_id]))[0])
+        # Whether tokens carry a place (row, column) beside their time: some modality is a raster.
+        self.spatial = any(mod.grid is not None and mod.vocabulary is not None for mod in self.modalities.values())
 
     # ------------------------------------------------------------------ payloads
     def _modality(self, slot: Slot) -> Modality:
@@ -247,9 +281,23 @@ class PromptSerializer:
     def slot_times(self, slot: Slot, n: int) -> np.ndarray:
         """The time position of each of a slot's ``n`` tokens (``token_times``): spread over the
         window for a fixed-length payload of a temporal modality, 0 for anything else (text,
-        time-invariant slots, an end-of-sequence id)."""
-        timed = self._modality(slot).temporal and self._fixed_length(slot)
-        return token_times(n, slot.state if timed else None)
+        time-invariant slots, an end-of-sequence id). When the serializer is ``spatial`` (a
+        modality has a ``grid``), ``[n, 3]``: the time, then the row and column of each code of
+        a raster modality in its frame (``token_grid``; 0, 0 for anything else)."""
+        mod = self._modality(slot)
+        fixed = self._fixed_length(slot)
+        times = token_times(n, slot.state if mod.temporal and fixed else None)
+        if not self.spatial:
+            return times
+        try:
+            place = token_grid(n, mod.grid if fixed else None)
+        except PromptError as err:
+            raise PromptError(f"slot {slot}: {err}") from None
+        return np.concatenate([times[:, None], place], axis=1)
+
+    def _untimed(self, n: int) -> np.ndarray:
+        """The times of ``n`` structure tokens (headers): all 0, in the serializer's shape."""
+        return np.zeros((n, 3) if self.spatial else (n,), np.int32)
 
     def _fixed_length(self, slot: Slot) -> bool:
         """Whether the slot's payload has an exact token count per window (not free-length text)."""
@@ -270,7 +318,7 @@ class PromptSerializer:
         for i, payload in enumerate(inputs):
             self._check_payload(payload)
             pieces.append(self._encode_structure(self._header(payload.slot, len(payload), first=i == 0, output=False)))
-            times.append(np.zeros(len(pieces[-1]), np.int32))
+            times.append(self._untimed(len(pieces[-1])))
             pieces.append(payload.global_ids)
             times.append(self.slot_times(payload.slot, len(payload)))
         fixed = self._fixed_length(out_slot)
@@ -283,7 +331,7 @@ class PromptSerializer:
         else:
             n_out = None
         pieces.append(self._encode_structure(self._header(out_slot, n_out, first=False, output=True)))
-        times.append(np.zeros(len(pieces[-1]), np.int32))
+        times.append(self._untimed(len(pieces[-1])))
         prefix = np.concatenate(pieces).astype(np.int32)
         if isinstance(output, Slot):
             return SerializedExample(prefix, len(prefix), np.zeros(len(prefix), dtype=bool), np.concatenate(times))

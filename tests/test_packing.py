@@ -82,7 +82,8 @@ def test_every_token_appears_once_in_order(examples, seq_len, bins):
     windows = list(pack_examples(source, seq_len=seq_len, num_packing_bins=bins))
     packed = []
     for w in windows:
-        assert all(w[k].shape == (seq_len,) for k in PACKED_FEATURES)
+        assert all(w[k].shape == ((seq_len, 3) if k == "times" else (seq_len,)) for k in PACKED_FEATURES)
+        assert not w["times"][w["segment_ids"] == 0].any()  # padding sits at time, row and column 0
         pad = w["segment_ids"] == 0
         assert np.all(w["tokens"][pad] == 0) and not w["loss_mask"][pad].any()
         assert not w["prefix_mask"][pad].any() and np.all(w["task_ids"][pad] == -1)

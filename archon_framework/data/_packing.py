@@ -41,6 +41,28 @@ def _optional_int_array(value: Any) -> np.ndarray | None:
     return None if value is None else _int_array(value)
 
 
+def _optional_times(value: Any) -> np.ndarray | None:
+    """Token times as given: ``[n]`` (a time) or ``[n, 3]`` (time, row, column)."""
+    if value is None:
+        return None
+    times = np.asarray(value, dtype=np.int32)
+    if times.ndim == 1 or (times.ndim == 2 and times.shape[1] == 3):
+        return times
+    raise DataError(f"times must be [n] (a time) or [n, 3] (time, row, column) per token, got shape {times.shape}")
+
+
+def _coordinates(times: np.ndarray | None, n: int) -> np.ndarray:
+    """``[n, 3]`` time, row and column of each token: a 1-D ``times`` is the time (row and column
+    0), None all 0."""
+    out = np.zeros((n, 3), np.int32)
+    if times is not None:
+        if times.ndim == 2:
+            out[:] = times
+        else:
+            out[:, 0] = times
+    return out
+
+
 @attrs.frozen(kw_only=True, eq=False)
 class LMExample:
     """One prefix-LM example: a serialized prompt (prefix) followed by its target.
@@ -55,14 +77,16 @@ class LMExample:
         modality_ids: Optional ``int32[n]``: per token, the index of the modality it belongs to
             (for per-modality losses); -1 on every token when absent.
         times: Optional ``int32[n]``: per token, its time position (``archon_framework.token_times``;
-            read by models with ``time_pairs > 0``); 0 on every token when absent.
+            read by models with ``time_pairs > 0``), or ``int32[n, 3]``: its time, row and column
+            (``archon_framework.token_grid``; also read by models with ``space_pairs > 0``);
+            0 on every token when absent.
     """
 
     global_ids: np.ndarray = attrs.field(converter=_int_array)
     prefix_len: int = attrs.field(converter=int)
     task_id: int = attrs.field(default=0, converter=int)
     modality_ids: np.ndarray | None = attrs.field(default=None, converter=_optional_int_array)
-    times: np.ndarray | None = attrs.field(default=None, converter=_optional_int_array)
+    times: np.ndarray | None = attrs.field(default=None, converter=_optional_times)
 
     def __attrs_post_init__(self) -> None:
         n = self.global_ids.shape[0]
@@ -156,7 +180,7 @@ class _ToFeatures(grain.transforms.Map):
             "modality_ids": (
                 np.full((n,), _PAD_ID, np.int32) if ex.modality_ids is None else ex.modality_ids
             ),
-            "times": np.zeros((n,), np.int32) if ex.times is None else ex.times,
+            "times": _coordinates(ex.times, n),
         }
 
 
@@ -237,7 +261,9 @@ def pack_examples(
     ``[seq_len]`` arrays (:data:`PACKED_FEATURES`): ``tokens`` int32 (0 on padding),
     ``segment_ids`` int32 (1, 2, ... per example, 0 = padding), ``positions`` int32 (restart at 0
     per example), ``prefix_mask`` and ``loss_mask`` bool (loss on targets only), ``task_ids`` and
-    ``modality_ids`` int32 (-1 on padding), ``times`` int32 (each token's time, 0 on padding).
+    ``modality_ids`` int32 (-1 on padding), ``times`` int32 ``[seq_len, 3]`` (each token's time, row
+    and column in its frame, ``archon_framework.token_times`` and ``token_grid``; 0 on padding and
+    where an example gives none).
     Batch them with ``.batch(n, drop_remainder=True)``.
 
     With ``seq_len=10`` and 2 bins, examples A (5 tokens, prefix 3, task 0), B (3, prefix 1,

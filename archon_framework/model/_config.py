@@ -92,6 +92,11 @@ class PrefixLMConfig:
             (time-aligned multimodal RoPE, see ``apply_rope``): a target frame then finds the
             condition frames of its instant at one relative offset whatever the modalities'
             token rates. 0 (the default, and every checkpoint saved before it existed): one axis.
+        space_pairs: Rotary pairs of each head turned by the token's place in its frame, half by
+            its row, half by its column (M-RoPE's spatial axes, see ``apply_rope`` and
+            ``archon_framework.token_grid``): a semantic code and the image codes of the patch
+            it covers then meet at one offset. Even; 0 (the default, and every checkpoint saved
+            before it existed): none.
         factorized: Vocabulary ranges predicted as two factors (:class:`FactorizedRange`); the
             other ids keep the exact tied head. Empty (the tiny and small configs) leaves the
             model as before.
@@ -109,6 +114,7 @@ class PrefixLMConfig:
     max_seq_len: int = attrs.field(default=8192, validator=_positive)
     dtype: str = "float32"
     time_pairs: int = attrs.field(default=0)
+    space_pairs: int = attrs.field(default=0)
     factorized: tuple[FactorizedRange, ...] = attrs.field(default=(), converter=_to_factorized)
 
     def __attrs_post_init__(self) -> None:
@@ -130,6 +136,14 @@ class PrefixLMConfig:
             raise ConfigError(
                 f"model config field 'time_pairs' must lie in 0..{self.d_model // self.n_heads // 2 - 1} "
                 f"(rotary pairs of a head of {self.d_model // self.n_heads}), got {self.time_pairs}"
+            )
+        if self.space_pairs < 0 or self.space_pairs % 2:
+            raise ConfigError(f"model config field 'space_pairs' must be even and >= 0 (row and column pairs), got {self.space_pairs}")
+        if self.space_pairs and self.time_pairs + self.space_pairs >= self.d_model // self.n_heads // 2:
+            raise ConfigError(
+                f"model config: time_pairs + space_pairs = {self.time_pairs + self.space_pairs} leaves no rotary pair "
+                f"of a head of {self.d_model // self.n_heads} to the token's place (at most "
+                f"{self.d_model // self.n_heads // 2 - 1})"
             )
         if self.dtype not in _DTYPES:
             raise ConfigError(

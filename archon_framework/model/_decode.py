@@ -105,9 +105,11 @@ def prefill(
 
 
 def decode_step(
-    model: PrefixLM, cache: KVCache, token: Int[Array, ""], index: Int[Array, ""], time: Int[Array, ""] | int = 0
+    model: PrefixLM, cache: KVCache, token: Int[Array, ""], index: Int[Array, ""],
+    time: Int[Array, ""] | Int[Array, " 3"] | int = 0,
 ) -> tuple[KVCache, Float[Array, " embed"]]:
-    """Feed one token at position ``index`` (which is also its cache entry) and time ``time``.
+    """Feed one token at position ``index`` (which is also its cache entry) and time ``time``
+    (or its time, row and column, ``[3]``, for a model with ``space_pairs``).
 
     It attends to every cache entry ``<= index``: the whole prompt and the tokens decoded so far.
 
@@ -117,7 +119,7 @@ def decode_step(
     dynamic, static = eqx.partition(model.blocks, eqx.is_array)
     cache_len = cache.keys.shape[1]
     mask = (jnp.arange(cache_len) <= index)[None, :]  # [1, cache]
-    positions = rope_positions(jnp.reshape(index, (1,)), jnp.reshape(jnp.asarray(time), (1,)))
+    positions = rope_positions(jnp.reshape(index, (1,)), jnp.asarray(time, jnp.int32)[None])  # time: [] or [3]
 
     def body(h, layer):
         layer_params, k_cache, v_cache = layer
@@ -250,8 +252,12 @@ def _check_times(prefix_tokens, budget: int, prefix_times, target_times, uncond_
     ):
         if times is None:
             continue
-        if jnp.ndim(times) != 1 or (n is not None and jnp.shape(times)[0] < n):
-            raise ConfigError(f"{name} must be 1-D with one time per {what} ({n}), got shape {jnp.shape(times)}")
+        shape = jnp.shape(times)
+        if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 3)) or (n is not None and shape[0] < n):
+            raise ConfigError(
+                f"{name} must be [n] (a time) or [n, 3] (time, row, column) with one entry per {what} ({n}), "
+                f"got shape {shape}"
+            )
 
 
 def generate_tokens(
@@ -439,10 +445,12 @@ def generate_tokens_uncached(
         if uncond_tokens is None:
             raise ConfigError(f"guidance {sampling.guidance} needs uncond_tokens: the prompt with its conditions removed")
         prompts.append((uncond_tokens, uncond_times))
-    gen_times = jnp.zeros((num_tokens,), jnp.int32) if target_times is None else jnp.asarray(target_times, jnp.int32)
+
+    def clock(c, n):  # [n, 3] time, row and column (what is not given is 0)
+        return rope_positions(jnp.zeros((n,), jnp.int32), None if c is None else jnp.asarray(c, jnp.int32)[:n])[:, 1:]
+
     buffers = tuple(jnp.zeros((t.shape[0] + num_tokens,), jnp.int32).at[: t.shape[0]].set(t) for t, _ in prompts)
-    clocks = tuple(jnp.concatenate([jnp.zeros((t.shape[0],), jnp.int32) if c is None else jnp.asarray(c, jnp.int32),
-                                    gen_times[:num_tokens]]) for t, c in prompts)
+    clocks = tuple(jnp.concatenate([clock(c, t.shape[0]), clock(target_times, num_tokens)]) for t, c in prompts)
 
     def body(buffers, step):
         hidden = tuple(_last_hidden(model, b, c, t.shape[0], step) for b, c, (t, _) in zip(buffers, clocks, prompts))

@@ -42,19 +42,42 @@ class RMSNorm(eqx.Module):
         return (x32 * inv * scale).astype(x.dtype)
 
 
-def rope_positions(place: Int[Array, "*seq"], time: Int[Array, "*seq"] | None = None) -> Int[Array, "*seq 2"]:
-    """Rotary positions with a time axis: ``[..., 2]`` of each token's place and time (0 when
-    ``time`` is None); what ``apply_rope`` reads for a model with ``time_pairs > 0``."""
+def rope_positions(
+    place: Int[Array, "*seq"], time: Int[Array, "*seq"] | Int[Array, "*seq 3"] | None = None
+) -> Int[Array, "*seq 4"]:
+    """Rotary positions of every axis, ``[..., 4]``: each token's place, time, row and column; what
+    ``apply_rope`` reads (each model the axes it rotates by).
+
+    ``time`` is each token's time (``archon_framework.token_times``), or its time, row and column
+    (``[..., 3]``, ``PromptSerializer.slot_times`` of a serializer with a raster modality); what
+    it does not give is 0 (None: all 0)."""
     place = jnp.asarray(place, jnp.int32)
-    time = jnp.zeros_like(place) if time is None else jnp.asarray(time, jnp.int32)
-    return jnp.stack([place, time], axis=-1)
+    if time is None:
+        rest = jnp.zeros((*place.shape, 3), jnp.int32)
+    else:
+        time = jnp.asarray(time, jnp.int32)
+        if time.ndim == place.ndim:
+            time = jnp.stack([time, jnp.zeros_like(time), jnp.zeros_like(time)], axis=-1)
+        rest = time
+    return jnp.concatenate([place[..., None], rest], axis=-1)
+
+
+SPACE_BASE = 32.0
+"""Frequency ladder of the row and column pairs: from 1 radian per grid step down to about
+``1 / SPACE_BASE`` (the grid has ``archon_framework.GRID_STEPS = 32`` rows), so the pairs tell
+neighbouring cells apart and still see across the frame."""
+
+
+def _ladder(base: float, n: int) -> Float[Array, " n"]:
+    return base ** (-jnp.arange(n, dtype=jnp.float32) / n)
 
 
 def apply_rope(
     x: Float[Array, "seq heads head"],
-    positions: Int[Array, " seq"] | Int[Array, "seq 2"],
+    positions: Int[Array, " seq"] | Int[Array, "seq axes"],
     base: float,
     time_pairs: int = 0,
+    space_pairs: int = 0,
 ) -> Float[Array, "seq heads head"]:
     """Rotary position embedding (Su et al. 2021), "rotate_half" (GPT-NeoX) convention.
 
@@ -68,27 +91,35 @@ def apply_rope(
     each axis over its own frequency ladder. A ``[seq, 2]`` array with ``time_pairs == 0`` uses
     column 0 only, so one batch layout serves both kinds of model.
 
+    With ``space_pairs > 0`` (even) ``positions`` is ``[seq, 4]`` (place, time, row, column;
+    ``archon_framework.token_grid``) and the last ``space_pairs`` pairs turn half by the row, half
+    by the column, over the ``SPACE_BASE`` ladder, after the place's and the time's: M-RoPE's
+    spatial axes, so a semantic code and the image codes of the patch it covers meet at one
+    offset wherever each sits in the example. Columns a model does not rotate by are ignored.
+
     Raises:
-        ValueError: the model rotates by time but ``positions`` has no time column.
+        ValueError: the model rotates by time or by place in the frame and ``positions`` lacks
+            that column.
     """
     half = x.shape[-1] // 2
-    if positions.ndim == 2:
-        place, time = positions[:, 0], positions[:, 1]
-    elif time_pairs:
+    width = 1 if positions.ndim == 1 else positions.shape[1]
+    if (time_pairs and width < 2) or (space_pairs and width < 4):
+        need = "[seq, 4] (place, time, row, column)" if space_pairs else "[seq, 2] (place, time)"
         raise ValueError(
-            f"this model rotates {time_pairs} of its {half} rotary pairs by token time: pass "
-            "positions [seq, 2] (place, time), not [seq]"
+            f"this model rotates {time_pairs + space_pairs} of its {half} rotary pairs by token time or place in "
+            f"the frame: pass positions {need}, not shape {tuple(positions.shape)}"
         )
-    else:
-        place, time = positions, None
-    n_place = half - time_pairs
-    freqs = base ** (-jnp.arange(n_place, dtype=jnp.float32) / n_place)  # [half - time_pairs]
-    angles = place.astype(jnp.float32)[:, None] * freqs[None, :]  # [seq, half - time_pairs]
-    if time is not None and time_pairs:
-        tfreqs = base ** (-jnp.arange(time_pairs, dtype=jnp.float32) / time_pairs)
-        angles = jnp.concatenate([angles, time.astype(jnp.float32)[:, None] * tfreqs[None, :]], axis=-1)
-    cos = jnp.cos(angles)[:, None, :]  # [seq, 1, half]
-    sin = jnp.sin(angles)[:, None, :]
+    place = positions if positions.ndim == 1 else positions[:, 0]
+    n_place = half - time_pairs - space_pairs
+    angles = [place.astype(jnp.float32)[:, None] * _ladder(base, n_place)[None, :]]  # [seq, n_place]
+    if time_pairs:
+        angles.append(positions[:, 1].astype(jnp.float32)[:, None] * _ladder(base, time_pairs)[None, :])
+    if space_pairs:
+        ladder = _ladder(SPACE_BASE, space_pairs // 2)[None, :]
+        angles += [positions[:, 2].astype(jnp.float32)[:, None] * ladder, positions[:, 3].astype(jnp.float32)[:, None] * ladder]
+    angle = jnp.concatenate(angles, axis=-1)  # [seq, half]
+    cos = jnp.cos(angle)[:, None, :]  # [seq, 1, half]
+    sin = jnp.sin(angle)[:, None, :]
     x32 = x.astype(jnp.float32)
     x1, x2 = x32[..., :half], x32[..., half:]
     rotated = jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
@@ -112,6 +143,7 @@ class Attention(eqx.Module):
     head_dim: int = eqx.field(static=True)
     rope_base: float = eqx.field(static=True)
     time_pairs: int = eqx.field(static=True)
+    space_pairs: int = eqx.field(static=True)
 
     def __init__(self, config: PrefixLMConfig, *, key: PRNGKeyArray):
         kq, kk, kv, ko = jax.random.split(key, 4)
@@ -124,9 +156,10 @@ class Attention(eqx.Module):
         self.n_heads, self.n_kv_heads, self.head_dim = h, hkv, dh
         self.rope_base = config.rope_base
         self.time_pairs = config.time_pairs
+        self.space_pairs = config.space_pairs
 
     def project(
-        self, x: Float[Array, "seq embed"], positions: Int[Array, " seq"] | Int[Array, "seq 2"]
+        self, x: Float[Array, "seq embed"], positions: Int[Array, " seq"] | Int[Array, "seq axes"]
     ) -> tuple[
         Float[Array, "seq heads head"],
         Float[Array, "seq kv_heads head"],
@@ -137,7 +170,7 @@ class Attention(eqx.Module):
         q = (x @ self.wq).reshape(seq, self.n_heads, self.head_dim)  # [seq, heads, head]
         k = (x @ self.wk).reshape(seq, self.n_kv_heads, self.head_dim)  # [seq, kv_heads, head]
         v = (x @ self.wv).reshape(seq, self.n_kv_heads, self.head_dim)
-        rope = lambda t: apply_rope(t, positions, self.rope_base, self.time_pairs)  # noqa: E731
+        rope = lambda t: apply_rope(t, positions, self.rope_base, self.time_pairs, self.space_pairs)  # noqa: E731
         return rope(q), rope(k), v
 
     def attend(
@@ -162,7 +195,7 @@ class Attention(eqx.Module):
     def __call__(
         self,
         x: Float[Array, "seq embed"],
-        positions: Int[Array, " seq"] | Int[Array, "seq 2"],
+        positions: Int[Array, " seq"] | Int[Array, "seq axes"],
         mask: Bool[Array, "seq seq"],
     ) -> Float[Array, "seq embed"]:
         q, k, v = self.project(x, positions)
@@ -226,7 +259,7 @@ class Block(eqx.Module):
     def __call__(
         self,
         x: Float[Array, "seq embed"],
-        positions: Int[Array, " seq"] | Int[Array, "seq 2"],
+        positions: Int[Array, " seq"] | Int[Array, "seq axes"],
         mask: Bool[Array, "seq seq"],
     ) -> Float[Array, "seq embed"]:
         normed = self.norm_attn(x)

@@ -120,7 +120,7 @@ class PrefixLM(eqx.Module):
     def run_blocks(
         self,
         x: Float[Array, "seq embed"],
-        positions: Int[Array, " seq"] | Int[Array, "seq 2"],
+        positions: Int[Array, " seq"] | Int[Array, "seq axes"],
         mask: Bool[Array, "seq seq"],
     ) -> tuple[Float[Array, "seq embed"], tuple[Float[Array, "layers seq kv_heads head"], ...]]:
         """All blocks over ``x``; also returns each layer's keys and values (for a KV cache)."""
@@ -156,7 +156,7 @@ class PrefixLM(eqx.Module):
         tokens: Int[Array, " seq"],
         *,
         segment_ids: Int[Array, " seq"],
-        positions: Int[Array, " seq"] | Int[Array, "seq 2"],
+        positions: Int[Array, " seq"] | Int[Array, "seq axes"],
         prefix_mask: Bool[Array, " seq"],
     ) -> Float[Array, "seq embed"]:
         """Final-normed hidden states of a packed window."""
@@ -250,7 +250,7 @@ class PrefixLM(eqx.Module):
         tokens: Int[Array, " seq"],
         *,
         segment_ids: Int[Array, " seq"],
-        positions: Int[Array, " seq"] | Int[Array, "seq 2"],
+        positions: Int[Array, " seq"] | Int[Array, "seq axes"],
         prefix_mask: Bool[Array, " seq"],
     ) -> Float[Array, "seq vocab"]:
         """Full-vocabulary logits at every position of a packed window (see ``prefix_lm_mask``)."""

@@ -122,7 +122,7 @@ def _range_features(batch: dict[str, jax.Array], vocab_ranges: tuple | None,
     token with a residual level gets its level's codebook block instead (the per-level softmax
     of `loss = "level"`)."""
     features = {k: batch[k] for k in ("segment_ids", "positions", "prefix_mask", "loss_mask")}
-    if "times" in batch:  # place and time of each token (`apply_rope`; one-axis models read the place)
+    if "times" in batch:  # place, time, row and column of each token (`apply_rope` reads the axes it rotates by)
         features["positions"] = rope_positions(batch["positions"], batch["times"])
     if vocab_ranges is not None:
         mod_to_range, distinct = range_arguments(vocab_ranges)

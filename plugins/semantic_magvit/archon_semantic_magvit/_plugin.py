@@ -39,6 +39,7 @@ SEMANTIC = Modality(
     trainer=train_semantic,
     load=load_semantic,
     vocabulary_for=vocabulary_for,
+    grid=(8, 8),  # each latent frame's codes, row-major (semantic_num_tokens)
     description="label videos (21 labels, Table H) -> MAGVIT-v2 LFQ 2^10, 4x8x8 per 4 frames",
 )
 
@@ -53,6 +54,7 @@ IMAGE = Modality(
     trainer=train_image,
     load=load_reference_image,
     vocabulary_for=vocabulary_for,
+    grid=(16, 16),  # row-major (image_num_tokens)
     description="256x256 RGB -> MAGVIT-v2 LFQ (2^18 codes in the paper config, 2^12 tiny), 16x16 tokens",
 )
 
