@@ -5,7 +5,6 @@ path through packing, the training loss, scoring and cached decoding."""
 from __future__ import annotations
 
 import attrs
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,16 +20,15 @@ from archon_framework.model import (
     PrefixLMConfig,
     Sampling,
     apply_rope,
-    decode_step,
     generate_tokens,
     generate_tokens_uncached,
     load_model_config,
-    prefill,
     rope_positions,
 )
 from archon_framework.testing import ByteTextTokenizer, make_registry
 from archon_framework.train._step import batch_losses
 from core_toys import ToyPlugin, array_modality
+from test_time_rope import _cached_logits  # prefill, then one decode_step per token (same P, N)
 
 SPACE = PrefixLMConfig(vocab_size=97, d_model=64, n_layers=2, n_heads=4, d_ff=64, max_seq_len=64,
                        time_pairs=2, space_pairs=4)
@@ -284,17 +282,6 @@ def test_rope_positions_carry_row_and_column():
     one = rope_positions(jnp.arange(5), t[:, 0])  # a time alone: row and column 0
     np.testing.assert_array_equal(one, np.c_[np.arange(5), t[:, 0], np.zeros((5, 2), np.int32)])
     np.testing.assert_array_equal(rope_positions(jnp.arange(5)), np.c_[np.arange(5), np.zeros((5, 3), np.int32)])
-
-
-@eqx.filter_jit
-def _cached_logits(model, tokens, times):
-    cache, h = prefill(model, tokens[:P], P, P + N, times[:P])
-
-    def step(cache, s):
-        return decode_step(model, cache, tokens[P + s], P + s, times[P + s])
-
-    _, hs = jax.lax.scan(step, cache, jnp.arange(N - 1))
-    return model.logits(jnp.concatenate([h[None], hs]))
 
 
 def _full(model, tokens, times):
