@@ -85,8 +85,9 @@ def prefill(
     Positions ``0 .. prefix_len - 1`` are prefix tokens attending to each other in both
     directions (never prefill a prefix token by token: that would make it causal). Buffer entries
     from ``prefix_len`` on are padding; their cache entries are overwritten by the decoded tokens.
-    ``prefix_times`` gives each prompt token's time (``SerializedExample.times``; None: all 0),
-    which models with ``time_pairs > 0`` rotate by.
+    ``prefix_times`` gives each prompt token's time, ``[prefix]``, or its time, row and column,
+    ``[prefix, 3]`` (``SerializedExample.times``; None: all 0), which models with ``time_pairs``
+    or ``space_pairs`` rotate by.
 
     Returns:
         The cache (``cache_len`` entries) and the final-normed hidden state at ``prefix_len - 1``,
@@ -306,7 +307,8 @@ def generate_tokens(
         uncond_len: Its real length; defaults to its length.
         prefix_times, target_times, uncond_times: The time of each prompt token, of each
             generated position and of each unconditional prompt token (``SerializedExample.times``,
-            ``PromptSerializer.slot_times``), for models that rotate by time; None: all 0.
+            ``PromptSerializer.slot_times``; ``[n]`` times or ``[n, 3]`` time, row and column), for
+            models that rotate by them; None: all 0.
 
     Returns:
         ``int32[num_tokens]`` global ids.
