@@ -420,3 +420,19 @@ def test_mixed_time_shapes_in_uncached_generation_are_read_as_zeros_beyond_them(
     padded = jnp.stack([times, jnp.zeros_like(times), jnp.zeros_like(times)], -1)
     np.testing.assert_array_equal(generate_tokens_uncached(model, prompt, **kw, prefix_times=times),
                                   generate_tokens_uncached(model, prompt, **kw, prefix_times=padded))
+
+
+def test_chain_step_times_of_mixed_shapes_fill_row_and_column_with_zeros(model):
+    """A 1-D prompt time beside [n, 3] target coordinates decodes as the prompt's coordinates with
+    row and column 0 (not the time copied into them)."""
+    from archon_framework._codec import StepRanges
+    from archon_framework.infer._lm_steps import decode_fixed
+
+    prompt = np.asarray(jax.random.randint(jax.random.key(14), (P,), 0, 97), np.int32)
+    target = _coords(N, 15)
+    times = np.arange(1, P + 1, dtype=np.int32)
+    padded = np.stack([times, np.zeros_like(times), np.zeros_like(times)], -1)
+    ranges = StepRanges(np.full(N, 40, np.int32), 30)
+    ids = [decode_fixed(model, prompt, ranges, jax.random.key(1), Sampling(temperature=3.0), times=(t, target, None))
+           for t in (times, padded)]
+    np.testing.assert_array_equal(ids[0], ids[1])

@@ -116,14 +116,18 @@ def _uncond(uncond: np.ndarray | None, budget: int, max_seq_len: int, times: np.
 def _axes(times: tuple) -> tuple[int, ...]:
     """The trailing shape of the given token times: () a time per token, (3,) its time, row and
     column (`PromptSerializer.slot_times`); what an absent one is filled to."""
-    return next((np.shape(t)[1:] for t in times if t is not None), ())
+    return max((np.shape(t)[1:] for t in times if t is not None), key=len, default=())
 
 
 def _times(times: np.ndarray | None, size: int, axes: tuple[int, ...] = ()) -> jnp.ndarray:
     """Token times padded with 0 to ``size``; all 0 when None (`SerializedExample.times`)."""
     buf = np.zeros((size, *axes), np.int32)
     if times is not None:
-        buf[: np.shape(times)[0]] = times
+        times = np.asarray(times, np.int32)
+        if times.ndim == 1 and axes:  # a time alone beside coordinates: row and column 0
+            buf[: times.shape[0], 0] = times
+        else:
+            buf[: times.shape[0]] = times
     return jnp.asarray(buf)
 
 
