@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import equinox as eqx
@@ -193,3 +194,22 @@ def test_shipped_reference_weights_verify_load_and_generate():
                       sampling=Sampling(greedy=True), seed=0)
     ids = np.asarray(result.steps[-1].global_ids)
     assert ids.size and np.all(model.layout.range(registry.modality("script").vocabulary.name).contains(ids))
+
+
+def test_two_installations_keep_their_own_model_folders(registry, run, tmp_path, packages, monkeypatch):
+    """A second installation on the machine (another checkout's packages) resolves the same name
+    to a folder of its own: the first one's links are never turned into the other tree, so a
+    process that resolved the model keeps loading it when the other checkout is deleted."""
+    export_model(run / "run", tmp_path / "m", registry, tokenizers=run / "tokenizers", name="toy-ref")
+    ship_model(tmp_path / "m")
+    first = resolve_model("toy-ref")
+    assert resolve_model("toy-ref") == first  # the same installation: the same folder
+    other = tmp_path / "other-site-packages"
+    shutil.copytree(packages, other)
+    monkeypatch.setattr(shipped_mod, "_package_dir", lambda package: other / (package or "toyplugin"))
+    second = resolve_model("toy-ref")
+    assert second != first and second.parent == first.parent
+    assert (second / "tokenizers" / "speech").resolve().is_relative_to(other)
+    shutil.rmtree(other)  # the other checkout is removed
+    assert (first / "tokenizers" / "speech").resolve().is_relative_to(packages)
+    assert (first / "tokenizers" / "speech" / "codebook.npy").is_file() and (first / "lm").is_dir()

@@ -21,6 +21,7 @@ into one folder in the user's cache.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from importlib import resources
@@ -148,7 +149,9 @@ def resolve_model(name_or_path: str | Path) -> Path:
     value is returned as a path.
 
     For a name, every manifest (the LM's and each tokenizer's, in its plugin) is verified, then
-    the parts are linked into one folder under ``~/.cache/archon/models/<name>``.
+    the parts are linked into one folder under ``~/.cache/archon/models/<name>-<install>``,
+    ``<install>`` a digest of where the parts are: each installation (a second checkout, a CI
+    clone beside it) has its own, so one never relinks another's under a running process.
 
     Raises:
         CheckpointError: a shipped file is missing, changed or unlisted (named); a plugin that
@@ -174,7 +177,8 @@ def resolve_model(name_or_path: str | Path) -> Path:
             raise CheckpointError(f"shipped model {text!r}: {folder} is missing from plugin {owner['package']}")
         verify_weights(folder)
         parts[f"tokenizers/{modality}"] = folder
-    out = _cache_root() / text
+    install = hashlib.sha256("\n".join(f"{rel}={src.resolve()}" for rel, src in sorted(parts.items())).encode())
+    out = _cache_root() / f"{text}-{install.hexdigest()[:12]}"
     (out / "tokenizers").mkdir(parents=True, exist_ok=True)
     for rel, src in parts.items():
         link = out / rel
