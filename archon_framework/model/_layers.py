@@ -63,9 +63,10 @@ def rope_positions(
 
 
 SPACE_BASE = 32.0
-"""Frequency ladder of the row and column pairs: from 1 radian per grid step down to about
-``1 / SPACE_BASE`` (the grid has ``archon_framework.GRID_STEPS = 32`` rows), so the pairs tell
-neighbouring cells apart and still see across the frame."""
+"""Frequency ladder of the row and column pairs, ``SPACE_BASE ** (-j / k)`` for ``k`` pairs an axis:
+from 1 radian per grid step down towards ``1 / SPACE_BASE`` (0.075 with ``small_spatial``'s 4; the
+grid has ``archon_framework.GRID_STEPS = 32`` rows), so the pairs tell neighbouring cells apart and
+still see across the frame."""
 
 
 def _ladder(base: float, n: int) -> Float[Array, " n"]:
