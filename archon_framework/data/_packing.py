@@ -51,15 +51,16 @@ def _optional_times(value: Any) -> np.ndarray | None:
     raise DataError(f"times must be [n] (a time) or [n, 3] (time, row, column) per token, got shape {times.shape}")
 
 
-def _coordinates(times: np.ndarray | None, n: int) -> np.ndarray:
-    """``[n, 3]`` time, row and column of each token: a 1-D ``times`` is the time (row and column
-    0), None all 0."""
+def coordinates(times: Any, n: int) -> np.ndarray:
+    """``[n, 3]`` time, row and column of each of ``n`` tokens from the first ``len(times)``
+    given: a 1-D ``times`` is the time (row and column 0), None and the rest all 0."""
     out = np.zeros((n, 3), np.int32)
     if times is not None:
+        times = np.asarray(times, np.int32)
         if times.ndim == 2:
-            out[:] = times
+            out[: times.shape[0]] = times
         else:
-            out[:, 0] = times
+            out[: times.shape[0], 0] = times
     return out
 
 
@@ -180,7 +181,7 @@ class _ToFeatures(grain.transforms.Map):
             "modality_ids": (
                 np.full((n,), _PAD_ID, np.int32) if ex.modality_ids is None else ex.modality_ids
             ),
-            "times": _coordinates(ex.times, n),
+            "times": coordinates(ex.times, n),
         }
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from archon_framework._codec import StepRanges
 from archon_framework._errors import ConfigError
 from archon_framework._vocab import VocabRange
+from archon_framework.data._packing import coordinates
 from archon_framework.model import PrefixLM, Sampling, generate_tokens, generate_tokens_until, rope_positions
 
 __all__ = [
@@ -103,32 +104,19 @@ def _padded(prompt: np.ndarray, size: int) -> jnp.ndarray:
     return jnp.asarray(buf)
 
 
-def _uncond(uncond: np.ndarray | None, budget: int, max_seq_len: int, times: np.ndarray | None = None,
-            axes: tuple[int, ...] = ()):
+def _uncond(uncond: np.ndarray | None, budget: int, max_seq_len: int, times: np.ndarray | None = None):
     """The padded unconditional prompt, its length and its token times (None, None, None when
     not guided)."""
     if uncond is None:
         return None, None, None
     size = bucket(uncond.shape[0], budget, max_seq_len)
-    return _padded(uncond, size), jnp.int32(uncond.shape[0]), _times(times, size, axes)
+    return _padded(uncond, size), jnp.int32(uncond.shape[0]), _times(times, size)
 
 
-def _axes(times: tuple) -> tuple[int, ...]:
-    """The trailing shape of the given token times: () a time per token, (3,) its time, row and
-    column (`PromptSerializer.slot_times`); what an absent one is filled to."""
-    return max((np.shape(t)[1:] for t in times if t is not None), key=len, default=())
-
-
-def _times(times: np.ndarray | None, size: int, axes: tuple[int, ...] = ()) -> jnp.ndarray:
-    """Token times padded with 0 to ``size``; all 0 when None (`SerializedExample.times`)."""
-    buf = np.zeros((size, *axes), np.int32)
-    if times is not None:
-        times = np.asarray(times, np.int32)
-        if times.ndim == 1 and axes:  # a time alone beside coordinates: row and column 0
-            buf[: times.shape[0], 0] = times
-        else:
-            buf[: times.shape[0]] = times
-    return jnp.asarray(buf)
+def _times(times: np.ndarray | None, size: int) -> jnp.ndarray:
+    """Token times (`SerializedExample.times`: ``[n]`` or ``[n, 3]``; None all 0) as ``[size, 3]``
+    time, row and column, padded with 0 (`coordinates`); each model reads the axes it rotates by."""
+    return jnp.asarray(coordinates(times, size))
 
 
 def _block_starts(ranges: StepRanges, size: int) -> jnp.ndarray:
@@ -179,9 +167,8 @@ def decode_fixed(lm: PrefixLM, prompt: np.ndarray, ranges: StepRanges, key: jax.
     longest = prompt.shape[0] if uncond is None else max(prompt.shape[0], uncond.shape[0])
     buf = target_bucket(n, longest, max_len)
     size = bucket(prompt.shape[0], buf, max_len)
-    axes = _axes(times)
-    u_tokens, u_len, u_times = _uncond(uncond, buf, max_len, times[2], axes)
-    clocks = (_times(times[0], size, axes), _times(times[1], buf, axes), u_times)
+    u_tokens, u_len, u_times = _uncond(uncond, buf, max_len, times[2])
+    clocks = (_times(times[0], size), _times(times[1], buf), u_times)
     out = _fixed(lm, _padded(prompt, size), jnp.int32(prompt.shape[0]), key, _block_starts(ranges, buf),
                  jnp.int32(n), u_tokens, u_len, clocks, buf, ranges.width, sampling)
     return np.asarray(out, dtype=np.int32)[:n]
@@ -194,9 +181,8 @@ def decode_until(lm: PrefixLM, prompt: np.ndarray, ranges: StepRanges, eos: int,
     ``times`` as in `decode_fixed`."""
     n = ranges.starts.shape[0]
     size = bucket(prompt.shape[0], n, lm.config.max_seq_len)
-    axes = _axes(times)
-    u_tokens, u_len, u_times = _uncond(_check_guidance(sampling, uncond), n, lm.config.max_seq_len, times[2], axes)
-    clocks = (_times(times[0], size, axes), _times(times[1], n, axes), u_times)
+    u_tokens, u_len, u_times = _uncond(_check_guidance(sampling, uncond), n, lm.config.max_seq_len, times[2])
+    clocks = (_times(times[0], size), _times(times[1], n), u_times)
     gen = _until(lm, _padded(prompt, size), jnp.int32(prompt.shape[0]), key, jnp.asarray(ranges.starts),
                  jnp.int32(eos), u_tokens, u_len, clocks, n, ranges.width, sampling)
     length = int(gen.length)
@@ -238,6 +224,6 @@ def score_target(lm: PrefixLM, tokens: np.ndarray, prefix_len: int, ranges: Step
     size = min(size, lm.config.max_seq_len)
     starts = np.zeros(size, np.int32)
     starts[prefix_len:n] = ranges.starts[: n - prefix_len]
-    total, count = _nll(lm, _padded(tokens, size), _times(times, size, _axes((times,))), jnp.int32(n), jnp.int32(prefix_len),
+    total, count = _nll(lm, _padded(tokens, size), _times(times, size), jnp.int32(n), jnp.int32(prefix_len),
                         jnp.asarray(starts), ranges.width)
     return float(total), int(count)
