@@ -22,7 +22,9 @@ can reach against a shuffled-condition control (which keeps the frame structure)
 another clip's conditions (archon eval's control), at each `--temperature` (0: greedy) and
 guidance weight; `--control-only` does only that, for a probe already trained in `--out`.
 `--train-data DIR` trains on the first `--clips` clips of a stored dataset instead (rendered
-clips: tasks with an image or a semantic video).
+clips: tasks with an image or a semantic video). `--frames N` cuts every training and held-out
+clip to its first N video frames, keeping only the modalities the task reads (`first_frames`):
+with N = 1 a semantic video is its first latent frame, which the image alone decides.
 
     .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 4096 --out runs/probe-4096
     .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 512 --out runs/probe-512
@@ -41,7 +43,8 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from archon_framework import ArchonError, Chain, ChainStep, Clip, State, TaskSuite, cut_clip, load_registry, parse_task
+from archon_framework import (ArchonError, Chain, ChainStep, Clip, State, TaskSuite, cut_clip, load_registry,
+                              parse_task, slot_value)
 from archon_framework.data import slot_window_key
 from archon_framework.eval import (derangement, heldout_clips, installed_main_metrics, paired_interval, step_controls,
                                    target_nll)
@@ -56,6 +59,19 @@ PERFORMED = {"speech", "expression", "pose", "script", "identity", "description"
 def performed_clips(n: int, seed: int) -> list[Clip]:
     """The first `n` 1-s training clips of the synthetic stream, unrendered."""
     return [performed_clip(i, seed=seed, seconds=1.0, split="train") for i in range(n)]
+
+
+def first_frames(clip: Clip, frames: int, modalities, keep: set[str]) -> Clip:
+    """`clip` cut to its first `frames` video frames, with only the values of `keep` (each
+    temporal one cut by `slot_value`, time-invariant ones kept as they are)."""
+    if frames > clip.meta.frames:
+        raise SystemExit(f"--frames {frames}: clip {clip.clip_id!r} has {clip.meta.frames} frames")
+    meta = clip.meta.window(0.0, frames / clip.meta.frame_rate, suffix=f"first{frames}")
+    windows = {State.CURRENT: meta}
+    values = {name: (slot_value(clip, modalities[name], State.CURRENT, windows)[0] if modalities[name].temporal
+                     else clip[name]) for name in keep}
+    # copies, so that a cut clip does not hold its whole clip's arrays in memory
+    return Clip(meta, {k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in values.items()})
 
 
 def one_task_registry(task):
@@ -233,6 +249,8 @@ def main() -> None:
     parser.add_argument("--train-data", type=Path, default=None,
                         help="train on the first --clips clips of this stored dataset instead of unrendered synthetic clips")
     parser.add_argument("--clips", type=int, default=4096)
+    parser.add_argument("--frames", type=int, default=0,
+                        help="cut every training and held-out clip to its first N video frames (0: whole clips)")
     parser.add_argument("--heldout", type=int, default=32)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--every", type=int, default=50)
@@ -268,6 +286,8 @@ def main() -> None:
     registry = one_task_registry(task)
     if not args.run.is_dir():
         args.run = shipped_run(str(args.run), args.out / "source", heldout=max(args.heldout, args.sampled_control))
+    if args.frames < 0:
+        parser.error(f"--frames must be >= 0 (0: whole clips), got {args.frames}")
     if any(t < 0 for t in args.temperature):
         parser.error(f"--temperature must be >= 0 (0 is greedy), got {', '.join(map(str, args.temperature))}")
     if args.sampled_control and task.has_past:
@@ -285,12 +305,12 @@ def main() -> None:
         from archon_framework.data import ClipDataset
 
         stored = ClipDataset(args.train_data)
-        clips = [stored[i] for i in range(min(args.clips, len(stored)))]
-        lacking = sorted({s.modality for s in (*task.inputs, task.output)} - set(clips[0].values))
+        lacking = sorted(_read(task) - set(stored[0].values)) if len(stored) else []
         if lacking:
             parser.error(f"--train-data {args.train_data}: its clips lack {', '.join(lacking)}")
+        clips = [_cut(stored[i], args.frames, registry, task) for i in range(min(args.clips, len(stored)))]
     else:
-        clips = performed_clips(args.clips, args.seed)
+        clips = [_cut(c, args.frames, registry, task) for c in performed_clips(args.clips, args.seed)]
     print(json.dumps({"clips": len(clips), "perform_s": round(time.perf_counter() - t0, 1)}), flush=True)
     config = probe_config(args.out, args.run, steps=args.steps, every=args.every, config=args.config, loss=args.loss,
                           lr=args.lr, seq_len=args.seq_len, batch=args.batch, seed=args.seed,
@@ -305,6 +325,7 @@ def main() -> None:
         for row in readout(trainer, trainer.registry, args.run / "tokenizers", task, args.clips):
             print(json.dumps({"readout": row}), flush=True)
     held, _ = heldout_clips(registry, n=args.heldout, data=args.run / "heldout")
+    held = [_cut(c, args.frames, registry, task) for c in held]
     perm = derangement(len(held), args.seed)
     done = 0
     while done < args.steps:
@@ -328,6 +349,15 @@ def main() -> None:
                           **({"gain_by_input": by_input} if by_input else {})}), flush=True)
     if args.sampled_control:
         _print_control(args, registry, task)
+
+
+def _read(task) -> set[str]:
+    return {s.modality for s in (*task.inputs, task.output)}
+
+
+def _cut(clip: Clip, frames: int, registry, task) -> Clip:
+    """`clip`, or with `frames` its first frames and the task's modalities alone (`first_frames`)."""
+    return first_frames(clip, frames, registry.modalities, _read(task)) if frames else clip
 
 
 def scored(model, task, clip: Clip, source: Clip, *, only: str | None = None) -> tuple[Clip, dict, object]:
@@ -355,18 +385,19 @@ def scored(model, task, clip: Clip, source: Clip, *, only: str | None = None) ->
 def _print_control(args: argparse.Namespace, registry, task) -> None:
     for row in sampled_control(args.out, registry, task, args.run / "heldout", n=args.sampled_control,
                                guidance=args.guidance or [0.0], seeds=args.sampling_seeds,
-                               temperatures=args.temperature or [1.0]):
+                               temperatures=args.temperature or [1.0], frames=args.frames):
         print(json.dumps({"sampled_control": row}), flush=True)
 
 
 def sampled_control(out: Path, registry, task, heldout: Path, *, n: int, guidance: list[float], seeds: int,
-                    temperatures: Sequence[float] = (1.0,)) -> list[dict]:
+                    temperatures: Sequence[float] = (1.0,), frames: int = 0) -> list[dict]:
     """The step's sampled outputs (each temperature, top-p 0.9; temperature 0: greedy) from each
     held-out clip's own conditions against another's, judged by the output's main metric
     (`archon_framework.eval.step_controls` on the one-step chain of `task`), at each guidance
-    weight and sampling seed."""
+    weight and sampling seed; with `frames`, on each clip's first frames (`first_frames`)."""
     model = load_checkpoint(out, registry)
     held, _ = heldout_clips(registry, n=n, data=heldout)
+    held = [_cut(c, frames, registry, task) for c in held]
     chain = Chain("probe", tuple(task.inputs), (ChainStep(task.output, tuple(task.inputs)),))
     preferred = installed_main_metrics(registry)
     rows = []
