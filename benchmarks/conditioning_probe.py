@@ -24,7 +24,11 @@ guidance weight; `--control-only` does only that, for a probe already trained in
 `--train-data DIR` trains on the first `--clips` clips of a stored dataset instead (rendered
 clips: tasks with an image or a semantic video). `--frames N` cuts every training and held-out
 clip to its first N video frames, keeping only the modalities the task reads (`first_frames`):
-with N = 1 a semantic video is its first latent frame, which the image alone decides.
+with N = 1 a semantic video is its first latent frame, which the image alone decides. `--also
+TASK` trains other tasks beside `--task` (every figure stays `--task`'s): whether what one task
+learns carries to another (the time-invariant `image(t)+expression(t)->semantic(t)` beside the
+chain's `image(t)+expression(c)->semantic(c)`). Conditions and targets read time-invariantly
+from a temporal modality (``semantic(t)``) are scored on their frame (`frame_values`).
 
     .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 4096 --out runs/probe-4096
     .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 512 --out runs/probe-512
@@ -44,7 +48,7 @@ import attrs
 import numpy as np
 
 from archon_framework import (ArchonError, Chain, ChainStep, Clip, State, TaskSuite, cut_clip, load_registry,
-                              parse_task, slot_value)
+                              parse_task, slot_value, task_windows)
 from archon_framework.data import slot_window_key
 from archon_framework.eval import (derangement, heldout_clips, installed_main_metrics, paired_interval, step_controls,
                                    target_nll)
@@ -74,10 +78,11 @@ def first_frames(clip: Clip, frames: int, modalities, keep: set[str]) -> Clip:
     return Clip(meta, {k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in values.items()})
 
 
-def one_task_registry(task):
-    """The installed registry with a suite of `task` alone (its name: "probe")."""
+def one_task_registry(task, also: Sequence = ()):
+    """The installed registry with a suite of `task` alone, or with the tasks `also` beside it at
+    equal weight (its name: "probe")."""
     registry = load_registry()
-    suite = TaskSuite("probe", (task,))
+    suite = TaskSuite("probe", (task, *also))
     return attrs.evolve(registry, suites={**registry.suites, suite.name: suite})
 
 
@@ -254,6 +259,8 @@ def main() -> None:
     parser.add_argument("--heldout", type=int, default=32)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--every", type=int, default=50)
+    parser.add_argument("--also", action="append", default=[], metavar="TASK",
+                        help="train this task too, at --task's weight (repeat); every figure is --task's")
     parser.add_argument("--config", default="small")
     parser.add_argument("--loss", default="level", choices=("range", "level", "full"))
     parser.add_argument("--seed", type=int, default=0)
@@ -280,10 +287,12 @@ def main() -> None:
     args = parser.parse_args()
 
     task = parse_task(args.task)
-    missing = sorted({s.modality for s in (*task.inputs, task.output)} - PERFORMED) if args.train_data is None else []
+    also = [parse_task(t) for t in args.also]
+    read = set().union(*(_read(t) for t in (task, *also)))
+    missing = sorted(read - PERFORMED) if args.train_data is None else []
     if missing:
         parser.error(f"--task {args.task}: {', '.join(missing)} needs rendering; use {sorted(PERFORMED)}")
-    registry = one_task_registry(task)
+    registry = one_task_registry(task, also)
     if not args.run.is_dir():
         args.run = shipped_run(str(args.run), args.out / "source", heldout=max(args.heldout, args.sampled_control))
     if args.frames < 0:
@@ -305,12 +314,12 @@ def main() -> None:
         from archon_framework.data import ClipDataset
 
         stored = ClipDataset(args.train_data)
-        lacking = sorted(_read(task) - set(stored[0].values)) if len(stored) else []
+        lacking = sorted(read - set(stored[0].values)) if len(stored) else []
         if lacking:
             parser.error(f"--train-data {args.train_data}: its clips lack {', '.join(lacking)}")
-        clips = [_cut(stored[i], args.frames, registry, task) for i in range(min(args.clips, len(stored)))]
+        clips = [_cut(stored[i], args.frames, registry, read) for i in range(min(args.clips, len(stored)))]
     else:
-        clips = [_cut(c, args.frames, registry, task) for c in performed_clips(args.clips, args.seed)]
+        clips = [_cut(c, args.frames, registry, read) for c in performed_clips(args.clips, args.seed)]
     print(json.dumps({"clips": len(clips), "perform_s": round(time.perf_counter() - t0, 1)}), flush=True)
     config = probe_config(args.out, args.run, steps=args.steps, every=args.every, config=args.config, loss=args.loss,
                           lr=args.lr, seq_len=args.seq_len, batch=args.batch, seed=args.seed,
@@ -325,7 +334,7 @@ def main() -> None:
         for row in readout(trainer, trainer.registry, args.run / "tokenizers", task, args.clips):
             print(json.dumps({"readout": row}), flush=True)
     held, _ = heldout_clips(registry, n=args.heldout, data=args.run / "heldout")
-    held = [_cut(c, args.frames, registry, task) for c in held]
+    held = [_held(c, args.frames, registry, task) for c in held]
     perm = derangement(len(held), args.seed)
     done = 0
     while done < args.steps:
@@ -355,9 +364,28 @@ def _read(task) -> set[str]:
     return {s.modality for s in (*task.inputs, task.output)}
 
 
-def _cut(clip: Clip, frames: int, registry, task) -> Clip:
-    """`clip`, or with `frames` its first frames and the task's modalities alone (`first_frames`)."""
-    return first_frames(clip, frames, registry.modalities, _read(task)) if frames else clip
+def _cut(clip: Clip, frames: int, registry, keep: set[str]) -> Clip:
+    """`clip`, or with `frames` its first frames and the modalities `keep` alone (`first_frames`)."""
+    return first_frames(clip, frames, registry.modalities, keep) if frames else clip
+
+
+def frame_values(clip: Clip, task, modalities) -> Clip:
+    """`clip` with the value of each temporal modality the task reads time-invariantly (as in
+    ``expression(t)``, ``semantic(t)``) cut to that frame: what such a condition or target is given
+    at inference (`task_windows`' time-invariant window), where training cuts it itself."""
+    static = {s.modality for s in (*task.inputs, task.output) if s.state is State.STATIC and modalities[s.modality].temporal}
+    both = static & {s.modality for s in (*task.inputs, task.output) if s.state is not State.STATIC}
+    if both:
+        raise SystemExit(f"--task {task.name}: {', '.join(sorted(both))} is read both time-invariantly and over time")
+    if not static:
+        return clip
+    windows = task_windows(clip.meta, task)
+    return clip.with_values(**{m: np.array(slot_value(clip, modalities[m], State.STATIC, windows)[0]) for m in static})
+
+
+def _held(clip: Clip, frames: int, registry, task) -> Clip:
+    """A held-out clip as it is scored: `_cut`, then `frame_values`."""
+    return frame_values(_cut(clip, frames, registry, _read(task)), task, registry.modalities)
 
 
 def scored(model, task, clip: Clip, source: Clip, *, only: str | None = None) -> tuple[Clip, dict, object]:
@@ -397,7 +425,7 @@ def sampled_control(out: Path, registry, task, heldout: Path, *, n: int, guidanc
     weight and sampling seed; with `frames`, on each clip's first frames (`first_frames`)."""
     model = load_checkpoint(out, registry)
     held, _ = heldout_clips(registry, n=n, data=heldout)
-    held = [_cut(c, frames, registry, task) for c in held]
+    held = [_held(c, frames, registry, task) for c in held]
     chain = Chain("probe", tuple(task.inputs), (ChainStep(task.output, tuple(task.inputs)),))
     preferred = installed_main_metrics(registry)
     rows = []
