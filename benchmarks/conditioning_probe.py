@@ -286,6 +286,8 @@ def main() -> None:
                         help="no training: only the sampled control of the model already trained in --out")
     args = parser.parse_args()
 
+    if args.frames < 0:
+        parser.error(f"--frames must be >= 0 (0: whole clips), got {args.frames}")
     task = parse_task(args.task)
     also = [parse_task(t) for t in args.also]
     read = set().union(*(_read(t) for t in (task, *also)))
@@ -295,8 +297,6 @@ def main() -> None:
     registry = one_task_registry(task, also)
     if not args.run.is_dir():
         args.run = shipped_run(str(args.run), args.out / "source", heldout=max(args.heldout, args.sampled_control))
-    if args.frames < 0:
-        parser.error(f"--frames must be >= 0 (0: whole clips), got {args.frames}")
     if any(t < 0 for t in args.temperature):
         parser.error(f"--temperature must be >= 0 (0 is greedy), got {', '.join(map(str, args.temperature))}")
     if args.sampled_control and task.has_past:
