@@ -48,7 +48,15 @@ from archon_framework._registry import DatasetSpec, Metric, PluginFailure, Plugi
 from archon_framework._showcase import DemoSpec, EvalDefaults, EvalRow, EvalTable, RecipeFile
 from archon_framework._suites import output_balanced_weights, perplexity_weights, uniform_weights
 from archon_framework._tasks import Slot, State, Task, TaskSuite, parse_task
-from archon_framework._windows import WINDOW_ALIGN_SECONDS, clip_windows, cut_clip, slot_value, task_windows, words_window
+from archon_framework._windows import (
+    WINDOW_ALIGN_SECONDS,
+    clip_windows,
+    cut_clip,
+    slot_value,
+    task_windows,
+    window_clip,
+    words_window,
+)
 from archon_framework._vocab import TEXT_VOCABULARY, LayoutDiff, Vocabulary, VocabLayout, VocabRange
 from archon_framework.hookspecs import hookimpl
 
@@ -131,6 +139,7 @@ __all__ = [
     "Tokenizer",
     "TokenizerTrainer",
     "uniform_weights",
+    "window_clip",
     "words_window",
     "VocabError",
     "VocabLayout",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -12,7 +12,7 @@ from archon_framework._errors import TaskError
 from archon_framework._modality import Modality
 from archon_framework._tasks import State, Task
 
-__all__ = ["clip_windows", "cut_clip", "task_windows", "slot_value", "words_window", "WINDOW_ALIGN_SECONDS"]
+__all__ = ["clip_windows", "cut_clip", "task_windows", "slot_value", "window_clip", "words_window", "WINDOW_ALIGN_SECONDS"]
 
 #: Window boundaries fall on multiples of 0.2 s: 6 video frames at 30 fps and 5 speech token
 #: frames (3,200 samples at 16 kHz), so no frame or token straddles a boundary. (Tokenizers
@@ -85,22 +85,41 @@ def slot_value(clip: Clip, modality: Modality, state: State, windows: dict[State
     )
 
 
+def window_clip(clip: Clip, window: ClipMeta, modalities: Mapping[str, Modality], *,
+                keep: Iterable[str] | None = None) -> Clip:
+    """`clip` cut to `window` (one of its windows: `clip_windows`, `ClipMeta.window`) as a clip of
+    its own: each temporal value cut by `slot_value`, time-invariant values kept. With `keep`, the
+    values of those modalities alone (rendered ones included); otherwise those of every modality in
+    `modalities` that is not rendered (what a training window reads). Cut arrays are copies, so
+    the cut clip does not hold its whole clip's arrays in memory."""
+    if keep is None:
+        names = [n for n in clip.values if n in modalities and not modalities[n].rendered]
+    else:
+        names = list(keep)
+        unknown = sorted(n for n in names if n not in modalities)
+        if unknown:
+            raise TaskError(f"window_clip: clip {clip.clip_id!r}: no modality {', '.join(map(repr, unknown))} is installed")
+    windows = {State.CURRENT: window}
+    values: dict[str, Any] = {}
+    for name in names:
+        mod = modalities[name]
+        if mod.temporal:
+            value = slot_value(clip, mod, State.CURRENT, windows)[0]
+            values[name] = np.array(value) if isinstance(value, np.ndarray) else value
+        else:
+            values[name] = clip[name]
+    return Clip(window, values)
+
+
 def cut_clip(clip: Clip, state: State, modalities: Mapping[str, Modality], *, past_fraction: float = 0.5) -> Clip:
     """`clip` cut to the past or current window of its past/current split (`clip_windows`), as
-    a clip of its own: each temporal value cut by `slot_value`, time-invariant values kept.
-    Values of modalities not in `modalities`, and rendered ones, are left out (what a training
-    window reads). For checking a model whose training windows were a split clip's halves on
-    clips of that length."""
+    a clip of its own (`window_clip`): values of modalities not in `modalities`, and rendered
+    ones, are left out (what a training window reads). For checking a model whose training
+    windows were a split clip's halves on clips of that length."""
     if state is State.STATIC:
         raise TaskError("cut_clip: a clip is cut to its past or current window, not to one frame")
     windows = clip_windows(clip.meta, has_past=True, past_fraction=past_fraction)
-    values: dict[str, Any] = {}
-    for name, value in clip.values.items():
-        mod = modalities.get(name)
-        if mod is None or mod.rendered:
-            continue
-        values[name] = slot_value(clip, mod, state, windows)[0] if mod.temporal else value
-    return Clip(windows[state], values)
+    return window_clip(clip, windows[state], modalities)
 
 
 def words_window(value: str, meta: ClipMeta, start: float, duration: float) -> str:

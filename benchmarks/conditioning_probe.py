@@ -28,7 +28,7 @@ with N = 1 a semantic video is its first latent frame, which the image alone dec
 TASK` trains other tasks beside `--task` (every figure stays `--task`'s): whether what one task
 learns carries to another (the time-invariant `image(t)+expression(t)->semantic(t)` beside the
 chain's `image(t)+expression(c)->semantic(c)`). Conditions and targets read time-invariantly
-from a temporal modality (``semantic(t)``) are scored on their frame (`frame_values`).
+from a temporal modality (``semantic(t)``) are scored on their frame, as `archon eval` scores them.
 
     .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 4096 --out runs/probe-4096
     .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 512 --out runs/probe-512
@@ -48,7 +48,7 @@ import attrs
 import numpy as np
 
 from archon_framework import (ArchonError, Chain, ChainStep, Clip, State, TaskSuite, cut_clip, load_registry,
-                              parse_task, slot_value, task_windows)
+                              parse_task, window_clip)
 from archon_framework.data import slot_window_key
 from archon_framework.eval import (derangement, heldout_clips, installed_main_metrics, paired_interval, step_controls,
                                    target_nll)
@@ -66,16 +66,12 @@ def performed_clips(n: int, seed: int) -> list[Clip]:
 
 
 def first_frames(clip: Clip, frames: int, modalities, keep: set[str]) -> Clip:
-    """`clip` cut to its first `frames` video frames, with only the values of `keep` (each
-    temporal one cut by `slot_value`, time-invariant ones kept as they are)."""
+    """`clip` cut to its first `frames` video frames, with only the values of `keep`
+    (`window_clip`)."""
     if frames > clip.meta.frames:
         raise SystemExit(f"--frames {frames}: clip {clip.clip_id!r} has {clip.meta.frames} frames")
     meta = clip.meta.window(0.0, frames / clip.meta.frame_rate, suffix=f"first{frames}")
-    windows = {State.CURRENT: meta}
-    values = {name: (slot_value(clip, modalities[name], State.CURRENT, windows)[0] if modalities[name].temporal
-                     else clip[name]) for name in keep}
-    # copies, so that a cut clip does not hold its whole clip's arrays in memory
-    return Clip(meta, {k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in values.items()})
+    return window_clip(clip, meta, modalities, keep=keep)
 
 
 def one_task_registry(task, also: Sequence = ()):
@@ -334,7 +330,7 @@ def main() -> None:
         for row in readout(trainer, trainer.registry, args.run / "tokenizers", task, args.clips):
             print(json.dumps({"readout": row}), flush=True)
     held, _ = heldout_clips(registry, n=args.heldout, data=args.run / "heldout")
-    held = [_held(c, args.frames, registry, task) for c in held]
+    held = [_cut(c, args.frames, registry, _read(task)) for c in held]
     perm = derangement(len(held), args.seed)
     done = 0
     while done < args.steps:
@@ -365,27 +361,11 @@ def _read(task) -> set[str]:
 
 
 def _cut(clip: Clip, frames: int, registry, keep: set[str]) -> Clip:
-    """`clip`, or with `frames` its first frames and the modalities `keep` alone (`first_frames`)."""
-    return first_frames(clip, frames, registry.modalities, keep) if frames else clip
-
-
-def frame_values(clip: Clip, task, modalities) -> Clip:
-    """`clip` with the value of each temporal modality the task reads time-invariantly (as in
-    ``expression(t)``, ``semantic(t)``) cut to that frame: what such a condition or target is given
-    at inference (`task_windows`' time-invariant window), where training cuts it itself."""
-    static = {s.modality for s in (*task.inputs, task.output) if s.state is State.STATIC and modalities[s.modality].temporal}
-    both = static & {s.modality for s in (*task.inputs, task.output) if s.state is not State.STATIC}
-    if both:
-        raise SystemExit(f"--task {task.name}: {', '.join(sorted(both))} is read both time-invariantly and over time")
-    if not static:
-        return clip
-    windows = task_windows(clip.meta, task)
-    return clip.with_values(**{m: np.array(slot_value(clip, modalities[m], State.STATIC, windows)[0]) for m in static})
-
-
-def _held(clip: Clip, frames: int, registry, task) -> Clip:
-    """A held-out clip as it is scored: `_cut`, then `frame_values`."""
-    return frame_values(_cut(clip, frames, registry, _read(task)), task, registry.modalities)
+    """`clip` with the modalities `keep` alone, and with `frames` cut to its first frames
+    (`first_frames`): a rendered clip's video, which no probe task here reads, is most of its memory."""
+    if frames:
+        return first_frames(clip, frames, registry.modalities, keep)
+    return Clip(clip.meta, {k: clip[k] for k in keep})
 
 
 def scored(model, task, clip: Clip, source: Clip, *, only: str | None = None) -> tuple[Clip, dict, object]:
@@ -425,7 +405,7 @@ def sampled_control(out: Path, registry, task, heldout: Path, *, n: int, guidanc
     weight and sampling seed; with `frames`, on each clip's first frames (`first_frames`)."""
     model = load_checkpoint(out, registry)
     held, _ = heldout_clips(registry, n=n, data=heldout)
-    held = [_held(c, frames, registry, task) for c in held]
+    held = [_cut(c, frames, registry, _read(task)) for c in held]
     chain = Chain("probe", tuple(task.inputs), (ChainStep(task.output, tuple(task.inputs)),))
     preferred = installed_main_metrics(registry)
     rows = []

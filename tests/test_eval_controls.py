@@ -166,3 +166,31 @@ def test_installed_main_metrics_leave_out_what_is_not_installed():
     gone = next(iter(full.values())).split(".")[0]
     fewer = attrs.evolve(installed, metrics={k: v for k, v in installed.metrics.items() if k != gone})
     assert {m: k for m, k in full.items() if k.split(".")[0] != gone} == installed_main_metrics(fewer)
+
+
+def test_a_time_invariant_slot_of_a_temporal_modality_reads_its_frame_of_the_whole_clips_value(run, registry):  # noqa: F811
+    """`expression(t)` (Table G's image tasks) given the clip's whole expression reads the frame
+    training cuts for it, as if that frame were given; a value of neither length is refused."""
+    from archon_framework import RawValueError, Slot, State, clip_windows, slot_value
+    from archon_framework.eval._controls import _slot_clip, target_nll
+    from archon_framework.infer._board import Board
+
+    model, clips, _ = _toy(run, registry, 2)
+    clip = clips[0]
+    frame = clip_windows(clip.meta, has_past=False)
+    first = {m: slot_value(clip, registry.modality(m), State.STATIC, frame)[0] for m in ("expression", "semantic")}
+    assert first["expression"].shape[0] == 1 < clip["expression"].shape[0]
+    board = Board(model, clip.meta)
+    board.put_condition(Slot("expression", "t"), clip["expression"])
+    np.testing.assert_array_equal(board.raw_value(Slot("expression", "t")), first["expression"])
+    with pytest.raises(RawValueError, match=f"clip '{clip.meta.clip_id}.*'expression'"):
+        board.put_condition(Slot("expression", "t"), clip["expression"][:3])
+    # the likelihood of a time-invariant target: the same from the whole clip's values as from the frames
+    image, expr, sem = Slot("image", "t"), Slot("expression", "t"), Slot("semantic", "t")
+    whole = target_nll(model, clip, {image: clip["image"], expr: clip["expression"]}, sem)
+    cut = Clip(frame[State.STATIC], {"semantic": first["semantic"]})
+    assert whole == pytest.approx(target_nll(model, cut, {image: clip["image"], expr: first["expression"]}, sem))
+    # and such an output is scored against that frame
+    scored = _slot_clip(clip, sem, registry)
+    assert scored.meta == frame[State.STATIC] and np.array_equal(scored["semantic"], first["semantic"])
+    assert _slot_clip(clip, Slot("semantic", "c"), registry) is clip

@@ -5,10 +5,12 @@ from __future__ import annotations
 import attrs
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archon_framework import (
     Clip, ClipMeta, ConfigError, Modality, PluginError, RawSpec, RawValueError, Slot, Task, TaskError,
-    State, cut_clip, slot_value, task_windows,
+    State, cut_clip, slot_value, task_windows, window_clip,
 )
 from archon_framework.config import from_dict, load_config, save_config
 
@@ -107,6 +109,26 @@ def test_a_clip_cut_to_a_window_is_a_clip_of_that_window():
     assert cut_clip(clip, State.CURRENT, mods, past_fraction=0.4).meta.duration == pytest.approx(1.2)
     with pytest.raises(TaskError, match="not to one frame"):
         cut_clip(clip, State.STATIC, mods)
+
+
+@settings(max_examples=40, deadline=None)
+@given(start=st.integers(0, 59), length=st.integers(1, 60))
+def test_a_clip_cut_to_any_window_holds_that_window_and_copies(start, length):
+    mods = {"expression": array_modality("expression", 8), "identity": array_modality("identity", 8, temporal=False)}
+    values = np.arange(60 * 2, dtype=np.float32).reshape(60, 2)
+    ident = np.full((1, 2), 0.5, np.float32)
+    clip = Clip(META, {"expression": values, "identity": ident, "not_installed": 3})
+    length = min(length, 60 - start)
+    window = META.window(start / 30, length / 30, suffix="w")
+    cut = window_clip(clip, window, mods)
+    assert cut.meta == window and set(cut) == {"expression", "identity"}
+    assert np.array_equal(cut["expression"], values[start:start + length])
+    assert not np.shares_memory(cut["expression"], values)  # a cut clip does not hold the whole clip's array
+    assert cut["identity"] is ident
+    only = window_clip(clip, window, mods, keep={"identity"})
+    assert set(only) == {"identity"}
+    with pytest.raises(TaskError, match="clip7.*'speech'"):
+        window_clip(clip, window, mods, keep={"speech"})
 
 
 @attrs.frozen

@@ -15,7 +15,7 @@ from archon_framework.data._prepare import (
     prepare_video,
     prepare_videos,
 )
-from archon_framework.data._packing import DEFAULT_SEQ_LEN, PACKED_FEATURES, LMExample, pack_examples
+from archon_framework.data._packing import DEFAULT_SEQ_LEN, PACKED_FEATURES, LMExample, coordinates, pack_examples
 from archon_framework.data._store import FORMAT, INDEX_FILE, ClipDataset, dataset_info, write_dataset
 from archon_framework.data._synthesize import synthesize
 
@@ -27,6 +27,7 @@ __all__ = [
     "PrepareError",
     "VideoJob",
     "clips_of",
+    "coordinates",
     "find_videos",
     "plan_steps",
     "prepare_video",

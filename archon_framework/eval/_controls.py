@@ -36,7 +36,8 @@ from archon_framework._errors import TaskError
 from archon_framework._plugins import Registry
 from archon_framework._registry import Metric
 from archon_framework._stats import paired_interval
-from archon_framework._tasks import Slot
+from archon_framework._tasks import Slot, State
+from archon_framework._windows import clip_windows, window_clip
 from archon_framework.eval._score import is_set_level
 from archon_framework._chains import Chain, ChainStep, plan_chain
 from archon_framework.infer._board import Board
@@ -235,6 +236,7 @@ def step_controls(
         outputs = []  # per clip: (clip, real output, control output, trivial baseline)
         nll: tuple[list[float], list[float]] = ([], [])  # per clip: real, control
         scored = planned.kind == "generate" and not registry.modality(slot.modality).rendered
+        truth = {i: _slot_clip(clips[i], slot, registry) for i in usable}  # what the output is scored against
         for n, i in enumerate(usable):
             clip, other = clips[i], clips[usable[perm[n]]]
             got = []
@@ -245,8 +247,8 @@ def step_controls(
                 result = generate(model, conds, one, meta=clip.meta, sampling=sampling, seed=seed + i,
                                   max_text_tokens=max_text_tokens)
                 got.append(result.value(slot))
-            trivial = baseline_value([clips[j][slot.modality] for j in usable if j != i])
-            outputs.append((clip, got[0], got[1], trivial))
+            trivial = baseline_value([truth[j][slot.modality] for j in usable if j != i])
+            outputs.append((truth[i], got[0], got[1], trivial))
         real, control, base = _scored(metric, key, slot.modality, outputs)
         notes: tuple[str, ...] = ()
         others = {n: m for n, m in metrics.items() if n != metric.name}  # whatever the plugins' load order
@@ -269,6 +271,16 @@ def step_controls(
         if on_result is not None:
             on_result(out[-1])
     return out
+
+
+def _slot_clip(clip: Clip, slot: Slot, registry: Registry) -> Clip:
+    """`clip` as a slot's output is scored: a time-invariant slot of a temporal modality
+    (``semantic(t)``) on the one frame it reads (`clip_windows`), any other on the whole clip."""
+    mod = registry.modality(slot.modality)
+    if not (mod.temporal and slot.state is State.STATIC):
+        return clip
+    frame = clip_windows(clip.meta, has_past=False)[State.STATIC]
+    return window_clip(clip, frame, registry.modalities, keep=(slot.modality,))
 
 
 def target_nll(model: LoadedModel, clip: Clip, conditions: Mapping[Slot, Any], slot: Slot) -> float:

@@ -16,6 +16,7 @@ import numpy as np
 
 from archon_framework._clip import Clip, ClipMeta
 from archon_framework._errors import ArchonError, PromptError, RawValueError, TaskError
+from archon_framework._modality import Modality
 from archon_framework._prompt import Payload
 from archon_framework._tasks import Slot, State
 from archon_framework._windows import clip_windows, slot_value
@@ -84,7 +85,22 @@ class Board:
             return
         if slot.state is State.PAST:
             raise TaskError(f"{where}: give a past condition as token ids (Ids), its window is not part of the clip")
+        if mod.temporal and slot.state is State.STATIC:
+            value = self._frame(mod, value)
         self.raw[slot] = mod.check_raw(value, self.window(slot))  # RawValueError names clip and modality
+
+    def _frame(self, mod: Modality, value: Any) -> Any:
+        """The value of a time-invariant slot of a temporal modality (``expression(t)``): the
+        frame it reads, given as that frame or as the clip's whole value, from which the frame is
+        cut as training cuts it (`slot_value`). Anything else is left to `check_raw` to refuse."""
+        frame = self.windows[State.STATIC]
+        if frame.duration == self.meta.duration:
+            return value
+        try:
+            whole = mod.check_raw(value, self.meta)
+        except ArchonError:  # not the whole clip's value: checked as the frame by the caller
+            return value
+        return slot_value(Clip(self.meta, {mod.name: whole}), mod, State.STATIC, self.windows)[0]
 
     # ------------------------------------------------------------------ access
     def raw_value(self, slot: Slot) -> Any:

@@ -23,7 +23,7 @@ import numpy as np
 from archon_framework._codec import StepRanges
 from archon_framework._errors import ConfigError
 from archon_framework._vocab import VocabRange
-from archon_framework.data._packing import coordinates
+from archon_framework.data import coordinates
 from archon_framework.model import PrefixLM, Sampling, generate_tokens, generate_tokens_until, rope_positions
 
 __all__ = [
