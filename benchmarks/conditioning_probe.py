@@ -29,6 +29,8 @@ TASK` trains other tasks beside `--task` (every figure stays `--task`'s): whethe
 learns carries to another (the time-invariant `image(t)+expression(t)->semantic(t)` beside the
 chain's `image(t)+expression(c)->semantic(c)`). Conditions and targets read time-invariantly
 from a temporal modality (``semantic(t)``) are scored on their frame, as `archon eval` scores them.
+Run again on the same `--out` with a larger `--steps`, a probe goes on from its latest checkpoint
+(its learning-rate schedule then spans the new `--steps`).
 
     .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 4096 --out runs/probe-4096
     .venv/bin/python benchmarks/conditioning_probe.py --run runs/reference --clips 512 --out runs/probe-512
@@ -332,7 +334,7 @@ def main() -> None:
     held, _ = heldout_clips(registry, n=args.heldout, data=args.run / "heldout")
     held = [_cut(c, args.frames, registry, _read(task)) for c in held]
     perm = derangement(len(held), args.seed)
-    done = 0
+    done = trainer.manager.latest_step() or 0  # a probe run again with a larger --steps goes on from its checkpoint
     while done < args.steps:
         done = min(done + args.every, args.steps)
         t0 = time.perf_counter()
