@@ -54,6 +54,7 @@ from archon_framework._windows import (
     cut_clip,
     slot_value,
     task_windows,
+    static_frame,
     window_clip,
     words_window,
 )
@@ -139,6 +140,7 @@ __all__ = [
     "Tokenizer",
     "TokenizerTrainer",
     "uniform_weights",
+    "static_frame",
     "window_clip",
     "words_window",
     "VocabError",

@@ -12,7 +12,7 @@ from archon_framework._errors import TaskError
 from archon_framework._modality import Modality
 from archon_framework._tasks import State, Task
 
-__all__ = ["clip_windows", "cut_clip", "task_windows", "slot_value", "window_clip", "words_window", "WINDOW_ALIGN_SECONDS"]
+__all__ = ["clip_windows", "cut_clip", "task_windows", "slot_value", "static_frame", "window_clip", "words_window", "WINDOW_ALIGN_SECONDS"]
 
 #: Window boundaries fall on multiples of 0.2 s: 6 video frames at 30 fps and 5 speech token
 #: frames (3,200 samples at 16 kHz), so no frame or token straddles a boundary. (Tokenizers
@@ -83,6 +83,13 @@ def slot_value(clip: Clip, modality: Modality, state: State, windows: dict[State
         f"modality {modality.name!r} cannot be cut into past/current windows: its raw value has no time "
         "axis and the plugin declares no Modality.window"
     )
+
+
+def static_frame(clip: Clip, modality: Modality) -> tuple[Any, ClipMeta]:
+    """The frame a time-invariant slot of a temporal modality (``expression(t)``) reads from a
+    whole clip given without a past window (generation, evaluation): the clip's first frame, cut
+    by `slot_value` as training cuts it, with that frame's metadata."""
+    return slot_value(clip, modality, State.STATIC, clip_windows(clip.meta, has_past=False))
 
 
 def window_clip(clip: Clip, window: ClipMeta, modalities: Mapping[str, Modality], *,

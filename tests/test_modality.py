@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from archon_framework import (
     Clip, ClipMeta, ConfigError, Modality, PluginError, RawSpec, RawValueError, Slot, Task, TaskError,
-    State, cut_clip, slot_value, task_windows, window_clip,
+    State, clip_windows, cut_clip, slot_value, static_frame, task_windows, window_clip,
 )
 from archon_framework.config import from_dict, load_config, save_config
 
@@ -129,6 +129,16 @@ def test_a_clip_cut_to_any_window_holds_that_window_and_copies(start, length):
     assert set(only) == {"identity"}
     with pytest.raises(TaskError, match="clip7.*'speech'"):
         window_clip(clip, window, mods, keep={"speech"})
+
+
+def test_the_static_frame_of_a_whole_clip_is_its_first_frame():
+    m = array_modality("expression", 8)
+    values = np.arange(60 * 2, dtype=np.float32).reshape(60, 2)
+    frame, meta = static_frame(Clip(META, {"expression": values}), m)
+    assert np.array_equal(frame, values[:1]) and meta.frames == 1 and meta.start == META.start
+    # the frame the no-past task windows give a time-invariant slot
+    expected, _ = slot_value(Clip(META, {"expression": values}), m, State.STATIC, clip_windows(META, has_past=False))
+    assert np.array_equal(frame, expected)
 
 
 @attrs.frozen

@@ -37,7 +37,7 @@ from archon_framework._plugins import Registry
 from archon_framework._registry import Metric
 from archon_framework._stats import paired_interval
 from archon_framework._tasks import Slot, State
-from archon_framework._windows import clip_windows, window_clip
+from archon_framework._windows import static_frame
 from archon_framework.eval._score import is_set_level
 from archon_framework._chains import Chain, ChainStep, plan_chain
 from archon_framework.infer._board import Board
@@ -275,12 +275,13 @@ def step_controls(
 
 def _slot_clip(clip: Clip, slot: Slot, registry: Registry) -> Clip:
     """`clip` as a slot's output is scored: a time-invariant slot of a temporal modality
-    (``semantic(t)``) on the one frame it reads (`clip_windows`), any other on the whole clip."""
+    (``semantic(t)``) on the one frame it reads (`static_frame`, as `Board` cuts its conditions),
+    any other on the whole clip."""
     mod = registry.modality(slot.modality)
     if not (mod.temporal and slot.state is State.STATIC):
         return clip
-    frame = clip_windows(clip.meta, has_past=False)[State.STATIC]
-    return window_clip(clip, frame, registry.modalities, keep=(slot.modality,))
+    value, frame = static_frame(clip, mod)
+    return Clip(frame, {slot.modality: value})
 
 
 def target_nll(model: LoadedModel, clip: Clip, conditions: Mapping[Slot, Any], slot: Slot) -> float:

@@ -19,7 +19,7 @@ from archon_framework._errors import ArchonError, PromptError, RawValueError, Ta
 from archon_framework._modality import Modality
 from archon_framework._prompt import Payload
 from archon_framework._tasks import Slot, State
-from archon_framework._windows import clip_windows, slot_value
+from archon_framework._windows import clip_windows, static_frame
 from archon_framework.infer._model import LoadedModel
 
 __all__ = ["Ids", "Board", "lenient_text"]
@@ -92,7 +92,8 @@ class Board:
     def _frame(self, mod: Modality, value: Any) -> Any:
         """The value of a time-invariant slot of a temporal modality (``expression(t)``): the
         frame it reads, given as that frame or as the clip's whole value, from which the frame is
-        cut as training cuts it (`slot_value`). Anything else is left to `check_raw` to refuse."""
+        cut as training cuts it (`static_frame`). Anything else is left to `check_raw` to refuse;
+        the cut frame is checked again by the caller, as a plugin's `Modality.window` made it."""
         frame = self.windows[State.STATIC]
         if frame.duration == self.meta.duration:
             return value
@@ -100,7 +101,7 @@ class Board:
             whole = mod.check_raw(value, self.meta)
         except ArchonError:  # not the whole clip's value: checked as the frame by the caller
             return value
-        return slot_value(Clip(self.meta, {mod.name: whole}), mod, State.STATIC, self.windows)[0]
+        return static_frame(Clip(self.meta, {mod.name: whole}), mod)[0]
 
     # ------------------------------------------------------------------ access
     def raw_value(self, slot: Slot) -> Any:
@@ -112,7 +113,7 @@ class Board:
             value = self.model.codec(slot.modality).decode(self.ids[slot], self.window(slot))
         elif mod.temporal and slot.state is State.STATIC and Slot(slot.modality, State.CURRENT) in self.available():
             clip = Clip(self.meta, {slot.modality: self.raw_value(Slot(slot.modality, State.CURRENT))})
-            value, _ = slot_value(clip, mod, State.STATIC, self.windows)
+            value, _ = static_frame(clip, mod)
         else:
             raise TaskError(f"{slot} is neither a condition nor generated")
         self.raw[slot] = value

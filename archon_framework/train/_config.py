@@ -11,7 +11,7 @@ import attrs
 from archon_framework._errors import ArchonError, ConfigError, TaskError
 from archon_framework._vocab import TEXT_VOCABULARY
 from archon_framework.config import load_config
-from archon_framework.data._store import INDEX_FILE
+from archon_framework.data import INDEX_FILE
 
 if TYPE_CHECKING:
     from archon_framework.model import PrefixLMConfig
