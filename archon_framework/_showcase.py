@@ -118,8 +118,8 @@ class DemoSpec:
         name: unique name.
         chains: ``(chain name, condition modalities read from the held-out clip, column title)``
             per page column, in order.
-        suite: the task suite the demo's LM tasks are drawn from (each chain step's task,
-            `eval_tasks` and a recipe's ``extra_tasks`` must be in it).
+        suite: the task suite the demo's LM tasks are drawn from (each chain step's task and
+            `eval_tasks` must be in it; a recipe's ``extra_tasks`` may also name others).
         eval_tasks: tasks trained besides the chains' steps (so ``archon eval`` can run).
         dataset, heldout_dataset: the datasets of the training and held-out clips.
         rows: the page's row order (modality names; empty: every installed modality by name).

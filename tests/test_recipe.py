@@ -9,7 +9,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from archon_framework import ConfigError, TaskError
+from archon_framework import ConfigError, TaskError, load_registry
 from archon_framework.infer._demo import DemoConfig, demo_suite
 from archon_framework.infer._page import write_page
 from archon_framework.infer._recipe import list_recipes, load_recipe, plot_learning_curves
@@ -17,6 +17,12 @@ from archon_framework.testing import make_registry
 from archon_paper import _plugin as paper
 
 REGISTRY = make_registry(("paper", paper))
+
+
+@pytest.fixture(scope="module")
+def installed_registry():
+    """The installed plugins' registry: the paper's suites and chains with their modalities."""
+    return load_registry()
 
 _PAPER_CHAINS = {"text-to-all", "speech-to-all", "speech-to-video", "speech-to-video-direct",
                  "animation-to-video", "semantic-to-all", "video-to-all"}
@@ -44,13 +50,34 @@ def test_the_cpu_reference_recipe_trains_every_named_chain_by_steps():
     assert len(names) == len(suite.tasks)
 
 
+def test_a_recipe_may_train_a_task_outside_its_suite(tmp_path, installed_registry):
+    registry = installed_registry
+    first_frame = "image(t)+expression(t)->semantic(t)"  # not in Table G: the chain's step on its first frame
+    table = registry.suite(registry.demo().suite)
+    assert first_frame not in {t.name for t in table.tasks}
+    path = tmp_path / "r.toml"
+    path.write_text(f'name = "r"\n[demo]\nlm_steps = 5\nchains = ["text-to-all"]\n'
+                    f'extra_tasks = ["{first_frame}", "script(c)+speech(p)->speech(c)"]\n')
+    cfg = load_recipe(path, registry).demo_config("runs/x")
+    installed = [m for m, mod in registry.modalities.items() if not mod.rendered]
+    suite = demo_suite(installed, [registry.chain(c) for c in cfg.chains], table=table, extra_tasks=cfg.extra_tasks)
+    names = [t.name for t in suite.tasks]
+    assert first_frame in names and "script(c)+speech(p)->speech(c)" in names and len(set(names)) == len(names)
+    chain_only = demo_suite(installed, [registry.chain("text-to-all")], table=table)
+    assert set(names) - {t.name for t in chain_only.tasks} == {first_frame, "script(c)+speech(p)->speech(c)"}
+    with pytest.raises(TaskError, match=r"extra_tasks: image\(t\)\+expression\(t\)->semantic\(t\): no modality 'image'"):
+        demo_suite([m for m in installed if m != "image"], [registry.chain("text-to-all")], table=table,
+                   extra_tasks=[first_frame])
+
+
 @pytest.mark.parametrize(("text", "match"), [
     ('name = "r"\nbogus = 1\n', "unknown key.*bogus"),
     ('name = "r"\n[demo]\nclips = 8\n', "lm_steps is required"),
     ('name = "r"\n[demo]\nlm_steps = 5\nwhatever = 2\n', r"\[demo\] has unknown key.*whatever"),
     ('name = "r"\n[demo]\nlm_steps = 5\n[demo.tokenizer_steps]\nspeech = 2.5\n', "tokenizer_steps.speech"),
     ('name = "r"\n[demo\n', "not valid TOML"),
-    ('name = "r"\n[demo]\nlm_steps = 5\nextra_tasks = ["nope->speech(c)"]\n', "not in the suite 'archon72'"),
+    ('name = "r"\n[demo]\nlm_steps = 5\nextra_tasks = ["nope->speech(c)"]\n',
+     r"\[demo\]: extra_tasks: 'nope->speech\(c\)' is not a task of the suite 'archon72'.*cannot parse slot 'nope'"),
     ('[demo]\nlm_steps = 5\n', "name must be"),
     ('name = "r"\n[demo]\nlm_steps = 5\nchains = ["text-to-all"]\nchain_weights = { video-to-all = 2.0 }\n',
      r"\[demo\]: chain_weights video-to-all not among the chains the LM trains \(text-to-all\)"),
@@ -62,6 +89,17 @@ def test_a_bad_recipe_is_refused_naming_the_file_and_field(tmp_path, text, match
         load_recipe(path, REGISTRY)
     with pytest.raises(ConfigError, match="no recipe named 'nope'"):
         load_recipe("nope", REGISTRY)
+
+
+@pytest.mark.parametrize(("task", "match"), [
+    ("emotion(c)->speech(c)", r"extra_tasks: emotion\(c\)->speech\(c\): no modality 'emotion' is installed"),
+    ("speech(c)->video(c)", r"extra_tasks: speech\(c\)->video\(c\): 'video' is rendered by its decoder"),
+])
+def test_an_extra_task_the_lm_cannot_train_is_refused_naming_it(tmp_path, installed_registry, task, match):
+    path = tmp_path / "bad.toml"
+    path.write_text(f'name = "r"\n[demo]\nlm_steps = 5\nextra_tasks = ["{task}"]\n')
+    with pytest.raises(ConfigError, match=rf"bad.toml: \[demo\]: {match}"):
+        load_recipe(path, installed_registry)
 
 
 def test_learning_curves_plot_each_target_modality(tmp_path):

@@ -42,7 +42,7 @@ from archon_framework._chains import Chain, _trained
 from archon_framework._errors import ArchonError, ConfigError, PluginError, TaskError
 from archon_framework._plugins import Registry
 from archon_framework._showcase import DemoSpec
-from archon_framework._tasks import Task, TaskSuite
+from archon_framework._tasks import Task, TaskSuite, parse_task
 from archon_framework.config import atomic_write_text, to_dict
 from archon_framework.model import Sampling
 
@@ -69,8 +69,10 @@ class DemoConfig:
             plus the spec's ``eval_tasks``).
         samples: held-out clips the page shows (default: all of them).
         lm_peak_lr: the LM's peak learning rate.
-        extra_tasks: task names of the demo's suite trained besides the chains' (e.g. the
-            editing chains' ``script(c)+speech(p)->speech(c)``).
+        extra_tasks: task names trained besides the chains' (e.g. the editing chains'
+            ``script(c)+speech(p)->speech(c)``): the demo's suite's, or any other task over the
+            installed modalities that the LM writes (e.g. the first-frame task
+            ``image(t)+expression(t)->semantic(t)`` beside the chain's whole-clip step).
         tokenizer_options: modality -> options of its tokenizer trainer (plugin-defined, e.g.
             ``{"codebook_size": 256}`` for a FLAME tokenizer sized for a CPU recipe's data).
             A stored tokenizer trained with other options is trained again.
@@ -202,13 +204,14 @@ class DemoConfig:
             raise ConfigError(f"{where}: chain_weights {', '.join(stray)} not among the chains the LM trains "
                               f"({', '.join(chains)})")
 
-    def check_tasks(self, suite: TaskSuite, where: str = "demo") -> None:
-        """ConfigError naming the `extra_tasks` that are not in the demo's suite."""
-        unknown = sorted(set(self.extra_tasks) - {t.name for t in suite.tasks})
-        if unknown:
-            raise ConfigError(f"{where}: extra_tasks {', '.join(unknown)} not in the suite {suite.name!r}"
-                              " "
-                              f"(archon list-tasks --suite {suite.name})")
+    def check_tasks(self, suite: TaskSuite, modalities: Mapping[str, Any], where: str = "demo") -> None:
+        """ConfigError naming an `extra_tasks` entry that is neither in the demo's suite nor a
+        task over the installed `modalities` that the LM writes (`extra_task`)."""
+        for name in self.extra_tasks:
+            try:
+                extra_task(name, suite, modalities)
+            except TaskError as err:
+                raise ConfigError(f"{where}: {err}") from err
 
     def check_stage_steps(self, registry: Registry, where: str = "demo: tokenizer_steps") -> None:
         """ConfigError where a `tokenizer_steps` count leaves a stage of that modality's trainer
@@ -255,14 +258,39 @@ def seed_change(mark: Mapping[str, Any] | None, cfg: DemoConfig) -> int | None:
     return None if seed == cfg.training_seed else int(seed)
 
 
+def extra_task(name: str, table: TaskSuite, modalities: Mapping[str, Any]) -> Task:
+    """The task an ``extra_tasks`` entry names: `table`'s task of that name, else the task it
+    parses to, if every modality it reads is installed (`modalities`) and the LM writes them
+    (none is rendered). A TaskError names the entry and what is wrong."""
+    found = {t.name: t for t in table.tasks}
+    try:
+        task = found.get(name) or parse_task(name)
+    except TaskError as err:
+        raise TaskError(f"extra_tasks: {name!r} is not a task of the suite {table.name!r} "
+                        f"(archon list-tasks --suite {table.name}) and does not parse: {err}") from err
+    task = found.get(task.name, task)  # the suite's own, where the name was spelt otherwise
+    if task in table.tasks:
+        return task
+    missing = sorted(m for m in task.modalities if m not in modalities)
+    if missing:
+        raise TaskError(f"extra_tasks: {task.name}: no modality {', '.join(map(repr, missing))} is installed "
+                        f"(archon list-modalities)")
+    rendered = sorted(m for m in task.modalities if getattr(modalities[m], "rendered", False))
+    if rendered:
+        raise TaskError(f"extra_tasks: {task.name}: {', '.join(map(repr, rendered))} is rendered by its decoder, "
+                        "not written or read by the LM")
+    return task
+
+
 def demo_suite(installed: Sequence[str], chains: Sequence[Chain], *, table: TaskSuite, name: str = "demo",
                eval_tasks: Sequence[str] = (), extra_tasks: Sequence[str] = (),
                chain_weights: Mapping[str, float] | None = None) -> TaskSuite:
     """The tasks of `table` (the demo's suite: the paper's Table G) that `chains`, `eval_tasks`
-    (those `archon eval` runs, so a demo checkpoint can be evaluated) and `extra_tasks` use,
-    among the installed modalities (output-balanced, then each task's weight times the largest
-    `chain_weights` factor of the chains whose steps use it). An extra task that is not in
-    `table`, or a weighted chain not among `chains`, is a TaskError naming it."""
+    (those `archon eval` runs, so a demo checkpoint can be evaluated) use, and `extra_tasks`
+    (`table`'s or others, `extra_task`), among the `installed` modalities the LM reads and writes
+    (output-balanced, then each task's weight times the largest `chain_weights` factor of the
+    chains whose steps use it). An extra task over modalities not in `installed`, or a weighted
+    chain not among `chains`, is a TaskError naming it."""
     chain_weights = dict(chain_weights or {})
     stray = sorted(set(chain_weights) - {c.name for c in chains})
     if stray:
@@ -279,10 +307,8 @@ def demo_suite(installed: Sequence[str], chains: Sequence[Chain], *, table: Task
             if task is not None:
                 factor[task.name] = max(factor.get(task.name, 1.0), chain_weights.get(chain.name, 1.0))
     candidates += [t for t in table.tasks if t.name in set(eval_tasks)]
-    unknown = sorted(set(extra_tasks) - {t.name for t in table.tasks})
-    if unknown:
-        raise TaskError(f"extra_tasks: {', '.join(unknown)} not in the suite {table.name!r} (archon list-tasks --suite {table.name})")
-    candidates += [t for t in table.tasks if t.name in set(extra_tasks)]
+    readable = {m: None for m in installed}
+    candidates += [extra_task(n, table, readable) for n in extra_tasks]
     tasks: list[Task] = []
     for task in candidates:
         if task is not None and task.modalities <= set(installed) and task not in tasks:
@@ -687,7 +713,7 @@ def run_demo(cfg: DemoConfig, registry: Registry, *, console: Console | None = N
     spec = registry.demo(cfg.demo)
     cfg = cfg.resolved(spec)
     if cfg.extra_tasks:
-        cfg.check_tasks(registry.suite(spec.suite))
+        cfg.check_tasks(registry.suite(spec.suite), registry.modalities)
     cfg.check_chain_weights(spec)
     if not cfg.model:
         cfg.check_stage_steps(registry)

@@ -110,7 +110,7 @@ def load_recipe(name_or_path: str | Path, registry: Registry | None = None) -> R
             suite = registry.suite(spec.suite)
         except ArchonError as err:
             raise ConfigError(f"{source}: [demo]: {err}") from err
-        cfg.check_tasks(suite, where=f"{source}: [demo]")
+        cfg.check_tasks(suite, registry.modalities, where=f"{source}: [demo]")
         cfg.check_chain_weights(spec, where=f"{source}: [demo]")
     return recipe
 
