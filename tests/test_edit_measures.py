@@ -94,11 +94,12 @@ def test_the_script_edit_figures_run_the_real_recognizer_and_speaker_encoder():
     clip = Clip(meta, {"speech": voice, "script": "hello there"})
     new = np.roll(voice, 800) * np.float32(0.8)
     figures = edit_check_figures(EDIT_SCRIPT.checks, metrics, clip, {"script": "good morning"}, {"speech": new})
-    assert set(figures) == {"words_vs_edited_script", "words_vs_original_script", "voice_similarity_to_original",
-                            "pitch_error_to_original"}
+    assert set(figures) == {"words_vs_edited_script", "words_vs_original_script", "characters_vs_edited_script",
+                            "characters_vs_original_script", "voice_similarity_to_original", "pitch_error_to_original"}
     for name, figure in figures.items():
         assert "error" not in figure and "not_measured" not in figure, (name, figure)
         assert isinstance(figure["value"], float), (name, figure)
-    assert figures["words_vs_edited_script"]["value"] >= 0 and figures["words_vs_original_script"]["value"] >= 0
+    assert all(figures[f"{unit}_vs_{script}_script"]["value"] >= 0
+               for unit in ("words", "characters") for script in ("edited", "original"))
     assert 0.5 < figures["voice_similarity_to_original"]["value"] <= 1.0 + 1e-6  # the same synthetic voice, shifted
     assert figures["pitch_error_to_original"]["value"] < 0.5  # the same 140 Hz voice: its median F0 is kept

@@ -122,6 +122,11 @@ SCRIPT_CHECKS = (
               "word error rate of the recognized new speech against the edited script (low: the words follow the edit)"),
     EditCheck("words_vs_original_script", "speech_wer", "clip",
               "word error rate of the recognized new speech against the clip's own script (high: the words changed)"),
+    EditCheck("characters_vs_edited_script", "speech_cer", "edit",
+              "character error rate of the recognized new speech against the edited script (tells espeak-like "
+              "speech from another script more surely than the word rate does: docs/eval/editing.md)"),
+    EditCheck("characters_vs_original_script", "speech_cer", "clip",
+              "character error rate of the recognized new speech against the clip's own script"),
     EditCheck("voice_similarity_to_original", "voice_speaker_similarity", "clip",
               "cosine of the speaker embeddings of the new speech and the clip's own speech (high: the voice is kept)"),
     EditCheck("pitch_error_to_original", "voice_pitch_error_semitones", "clip",
