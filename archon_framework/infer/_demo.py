@@ -30,7 +30,7 @@ import re
 import shutil
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -207,9 +207,10 @@ class DemoConfig:
     def check_tasks(self, suite: TaskSuite, modalities: Mapping[str, Any], where: str = "demo") -> None:
         """ConfigError naming an `extra_tasks` entry that is neither in the demo's suite nor a
         task over the installed `modalities` that the LM writes (`extra_task`)."""
+        rendered = [n for n, m in modalities.items() if m.rendered]
         for name in self.extra_tasks:
             try:
-                extra_task(name, suite, modalities)
+                extra_task(name, suite, modalities, rendered)
             except TaskError as err:
                 raise ConfigError(f"{where}: {err}") from err
 
@@ -258,10 +259,10 @@ def seed_change(mark: Mapping[str, Any] | None, cfg: DemoConfig) -> int | None:
     return None if seed == cfg.training_seed else int(seed)
 
 
-def extra_task(name: str, table: TaskSuite, modalities: Mapping[str, Any]) -> Task:
+def extra_task(name: str, table: TaskSuite, installed: Collection[str], rendered: Collection[str] = ()) -> Task:
     """The task an ``extra_tasks`` entry names: `table`'s task of that name, else the task it
-    parses to, if every modality it reads is installed (`modalities`) and the LM writes them
-    (none is rendered). A TaskError names the entry and what is wrong."""
+    parses to, if every modality it reads is `installed` and none is `rendered` (written by its
+    decoder, not by the LM). A TaskError names the entry and what is wrong."""
     found = {t.name: t for t in table.tasks}
     try:
         task = found.get(name) or parse_task(name)
@@ -271,13 +272,13 @@ def extra_task(name: str, table: TaskSuite, modalities: Mapping[str, Any]) -> Ta
     task = found.get(task.name, task)  # the suite's own, where the name was spelt otherwise
     if task in table.tasks:
         return task
-    missing = sorted(m for m in task.modalities if m not in modalities)
+    missing = sorted(m for m in task.modalities if m not in installed)
     if missing:
         raise TaskError(f"extra_tasks: {task.name}: no modality {', '.join(map(repr, missing))} is installed "
                         f"(archon list-modalities)")
-    rendered = sorted(m for m in task.modalities if getattr(modalities[m], "rendered", False))
-    if rendered:
-        raise TaskError(f"extra_tasks: {task.name}: {', '.join(map(repr, rendered))} is rendered by its decoder, "
+    drawn = sorted(m for m in task.modalities if m in rendered)
+    if drawn:
+        raise TaskError(f"extra_tasks: {task.name}: {', '.join(map(repr, drawn))} is rendered by its decoder, "
                         "not written or read by the LM")
     return task
 
@@ -307,8 +308,7 @@ def demo_suite(installed: Sequence[str], chains: Sequence[Chain], *, table: Task
             if task is not None:
                 factor[task.name] = max(factor.get(task.name, 1.0), chain_weights.get(chain.name, 1.0))
     candidates += [t for t in table.tasks if t.name in set(eval_tasks)]
-    readable = {m: None for m in installed}
-    candidates += [extra_task(n, table, readable) for n in extra_tasks]
+    candidates += [extra_task(n, table, installed) for n in extra_tasks]
     tasks: list[Task] = []
     for task in candidates:
         if task is not None and task.modalities <= set(installed) and task not in tasks:
