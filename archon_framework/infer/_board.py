@@ -92,8 +92,8 @@ class Board:
     def _frame(self, mod: Modality, value: Any) -> Any:
         """The value of a time-invariant slot of a temporal modality (``expression(t)``): the
         frame it reads, given as that frame or as the clip's whole value, from which the frame is
-        cut as training cuts it (`static_frame`). Anything else is left to `check_raw` to refuse;
-        the cut frame is checked again by the caller, as a plugin's `Modality.window` made it."""
+        cut as training cuts it (`static_frame`). Anything else is left to `check_raw` to refuse.
+        The caller checks the cut frame too: a plugin's `Modality.window` may have cut it."""
         frame = self.windows[State.STATIC]
         if frame.duration == self.meta.duration:
             return value

@@ -40,6 +40,7 @@ from rich.console import Console
 
 from archon_framework._chains import Chain, _trained
 from archon_framework._errors import ArchonError, ConfigError, PluginError, TaskError
+from archon_framework._modality import Modality
 from archon_framework._plugins import Registry
 from archon_framework._showcase import DemoSpec
 from archon_framework._tasks import Task, TaskSuite, parse_task
@@ -204,7 +205,7 @@ class DemoConfig:
             raise ConfigError(f"{where}: chain_weights {', '.join(stray)} not among the chains the LM trains "
                               f"({', '.join(chains)})")
 
-    def check_tasks(self, suite: TaskSuite, modalities: Mapping[str, Any], where: str = "demo") -> None:
+    def check_tasks(self, suite: TaskSuite, modalities: Mapping[str, Modality], where: str = "demo") -> None:
         """ConfigError naming an `extra_tasks` entry that is neither in the demo's suite nor a
         task over the installed `modalities` that the LM writes (`extra_task`)."""
         rendered = [n for n, m in modalities.items() if m.rendered]
