@@ -92,7 +92,7 @@ def test_a_bad_recipe_is_refused_naming_the_file_and_field(tmp_path, text, match
 
 
 @pytest.mark.parametrize(("task", "match"), [
-    ("emotion(c)->speech(c)", r"extra_tasks: emotion\(c\)->speech\(c\): no modality 'emotion' is installed"),
+    ("no_such_thing(c)->speech(c)", r"extra_tasks: no_such_thing\(c\)->speech\(c\): no modality 'no_such_thing' is installed"),
     ("speech(c)->video(c)", r"extra_tasks: speech\(c\)->video\(c\): 'video' is rendered by its decoder"),
 ])
 def test_an_extra_task_the_lm_cannot_train_is_refused_naming_it(tmp_path, installed_registry, task, match):
