@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from archon_framework import Clip, State, clip_windows, load_registry, slot_value
+from archon_framework import Clip, State, cut_clip, load_registry
 from archon_framework.eval import paired_interval
 from archon_synthetic_heads import performed_clip
 
@@ -33,12 +33,7 @@ METRICS = ("speech_wer", "speech_cer")
 
 def _window(clip: Clip, registry, which: str) -> Clip:
     """The clip itself (``whole``) or its current window (after its past window, as the edit's)."""
-    if which == "whole":
-        return clip
-    windows = clip_windows(clip.meta, has_past=True)
-    speech, meta = slot_value(clip, registry.modality("speech"), State.CURRENT, windows)
-    script, _ = slot_value(clip, registry.modality("script"), State.CURRENT, windows)
-    return Clip(meta, {"speech": speech, "script": script})
+    return clip if which == "whole" else cut_clip(clip, State.CURRENT, registry.modalities)
 
 
 def score(seconds: float, clips: int, *, seed: int, registry) -> dict[str, Any]:
