@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from archon_framework import ConfigError, TaskError, load_registry
-from archon_framework.infer._demo import DemoConfig, demo_suite
+from archon_framework.infer._demo import DemoConfig, demo_suite, extra_task
 from archon_framework.infer._page import write_page
 from archon_framework.infer._recipe import list_recipes, load_recipe, plot_learning_curves
 from archon_framework.testing import make_registry
@@ -65,6 +65,9 @@ def test_a_recipe_may_train_a_task_outside_its_suite(tmp_path, installed_registr
     assert first_frame in names and "script(c)+speech(p)->speech(c)" in names and len(set(names)) == len(names)
     chain_only = demo_suite(installed, [registry.chain("text-to-all")], table=table)
     assert set(names) - {t.name for t in chain_only.tasks} == {first_frame, "script(c)+speech(p)->speech(c)"}
+    # a suite task spelt with spaces is the suite's own task (its weight kept), not a copy
+    spelt = extra_task(" script(c) + speech(p) -> speech(c)", table, installed)
+    assert any(spelt is t for t in table.tasks) and spelt.name == "script(c)+speech(p)->speech(c)"
     with pytest.raises(TaskError, match=r"extra_tasks: image\(t\)\+expression\(t\)->semantic\(t\): no modality 'image'"):
         demo_suite([m for m in installed if m != "image"], [registry.chain("text-to-all")], table=table,
                    extra_tasks=[first_frame])

@@ -264,15 +264,15 @@ def extra_task(name: str, table: TaskSuite, installed: Collection[str], rendered
     """The task an ``extra_tasks`` entry names: `table`'s task of that name, else the task it
     parses to, if every modality it reads is `installed` and none is `rendered` (written by its
     decoder, not by the LM). A TaskError names the entry and what is wrong."""
-    found = {t.name: t for t in table.tasks}
     try:
-        task = found.get(name) or parse_task(name)
+        task = parse_task(name)
     except TaskError as err:
         raise TaskError(f"extra_tasks: {name!r} is not a task of the suite {table.name!r} "
                         f"(archon list-tasks --suite {table.name}) and does not parse: {err}") from err
-    task = found.get(task.name, task)  # the suite's own, where the name was spelt otherwise
-    if task in table.tasks:
-        return task
+    # a Task's name is canonical (derived from its slots): the suite's own task however it was spelt
+    own = next((t for t in table.tasks if t.name == task.name), None)
+    if own is not None:
+        return own
     missing = sorted(m for m in task.modalities if m not in installed)
     if missing:
         raise TaskError(f"extra_tasks: {task.name}: no modality {', '.join(map(repr, missing))} is installed "
