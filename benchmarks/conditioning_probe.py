@@ -62,9 +62,19 @@ from archon_synthetic_heads import performed_clip
 PERFORMED = {"speech", "expression", "pose", "script", "identity", "description"}  # `performed_clip`: nothing rendered
 
 
-def performed_clips(n: int, seed: int) -> list[Clip]:
-    """The first `n` 1-s training clips of the synthetic stream, unrendered."""
-    return [performed_clip(i, seed=seed, seconds=1.0, split="train") for i in range(n)]
+def performed_clips(n: int, seed: int, seconds: float = 1.0) -> list[Clip]:
+    """The first `n` training clips of `seconds` of the synthetic stream, unrendered."""
+    return [performed_clip(i, seed=seed, seconds=seconds, split="train") for i in range(n)]
+
+
+def check_lengths(held: Sequence[Clip], seconds: float, where: Path) -> None:
+    """Refuse held-out clips whose length is not the training clips' `seconds` (a 1-s held-out split
+    would score a model trained on 4-s windows on windows it never saw), naming the folder."""
+    other = sorted({round(c.meta.duration, 3) for c in held} - {round(seconds, 3)})
+    if other:
+        raise SystemExit(f"{where}: held-out clips of {', '.join(f'{d:g}' for d in other)} s, the training clips "
+                         f"are {seconds:g} s (--seconds); synthesize held-out clips of that length into another run "
+                         f"folder (archon data synth --dataset synthetic_heads_test --seconds {seconds:g})")
 
 
 def first_frames(clip: Clip, frames: int, modalities, keep: set[str]) -> Clip:
@@ -217,9 +227,9 @@ def readout(trainer: Trainer, registry, artifacts: Path, task, n_clips: int, lev
     return results
 
 
-def shipped_run(name: str, folder: Path, *, heldout: int) -> Path:
+def shipped_run(name: str, folder: Path, *, heldout: int, seconds: float = 1.0) -> Path:
     """A run folder for a shipped model: ``tokenizers`` linked to its tokenizers and ``heldout``
-    synthesized (the recipe's held-out split: 1-s clips, seed 0) unless already there."""
+    synthesized (the recipe's held-out split, seed 0; clips of `seconds`) unless already there."""
     from archon_framework.data import ClipDataset, synthesize
     from archon_framework.infer import shipped_models, tokenizers_folder
 
@@ -236,7 +246,7 @@ def shipped_run(name: str, folder: Path, *, heldout: int) -> Path:
     except ArchonError:
         have = 0
     if have < heldout:
-        synthesize(load_registry(), folder / "heldout", dataset="synthetic_heads_test", clips=heldout, seconds=1.0,
+        synthesize(load_registry(), folder / "heldout", dataset="synthetic_heads_test", clips=heldout, seconds=seconds,
                    seed=0, resume=have > 0)
     return folder
 
@@ -255,6 +265,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=0,
                         help="cut every training and held-out clip to its first N video frames (0: whole clips)")
     parser.add_argument("--heldout", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=1.0,
+                        help="length of the synthesized training clips (and of the held-out clips synthesized for a "
+                             "shipped model); a task with a past input reads each clip's past and current windows (cut_clip)")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--every", type=int, default=50)
     parser.add_argument("--also", action="append", default=[], metavar="TASK",
@@ -294,7 +307,8 @@ def main() -> None:
         parser.error(f"--task {args.task}: {', '.join(missing)} needs rendering; use {sorted(PERFORMED)}")
     registry = one_task_registry(task, also)
     if not args.run.is_dir():
-        args.run = shipped_run(str(args.run), args.out / "source", heldout=max(args.heldout, args.sampled_control))
+        args.run = shipped_run(str(args.run), args.out / "source", heldout=max(args.heldout, args.sampled_control),
+                               seconds=args.seconds)
     if any(t < 0 for t in args.temperature):
         parser.error(f"--temperature must be >= 0 (0 is greedy), got {', '.join(map(str, args.temperature))}")
     if args.sampled_control and task.has_past:
@@ -307,6 +321,9 @@ def main() -> None:
             parser.error(f"--control-only: {args.out} holds no trained probe (no checkpoints/)")
         _print_control(args, registry, task)
         return
+    held, _ = heldout_clips(registry, n=args.heldout, data=args.run / "heldout")
+    if args.train_data is None:  # before the training clips are made and tokenized
+        check_lengths(held, args.seconds, args.run / "heldout")
     t0 = time.perf_counter()
     if args.train_data is not None:
         from archon_framework.data import ClipDataset
@@ -317,7 +334,7 @@ def main() -> None:
             parser.error(f"--train-data {args.train_data}: its clips lack {', '.join(lacking)}")
         clips = [_cut(stored[i], args.frames, registry, read) for i in range(min(args.clips, len(stored)))]
     else:
-        clips = [_cut(c, args.frames, registry, read) for c in performed_clips(args.clips, args.seed)]
+        clips = [_cut(c, args.frames, registry, read) for c in performed_clips(args.clips, args.seed, args.seconds)]
     print(json.dumps({"clips": len(clips), "perform_s": round(time.perf_counter() - t0, 1)}), flush=True)
     config = probe_config(args.out, args.run, steps=args.steps, every=args.every, config=args.config, loss=args.loss,
                           lr=args.lr, seq_len=args.seq_len, batch=args.batch, seed=args.seed,
@@ -331,7 +348,6 @@ def main() -> None:
     if args.readout:
         for row in readout(trainer, trainer.registry, args.run / "tokenizers", task, args.clips):
             print(json.dumps({"readout": row}), flush=True)
-    held, _ = heldout_clips(registry, n=args.heldout, data=args.run / "heldout")
     held = [_cut(c, args.frames, registry, _read(task)) for c in held]
     perm = derangement(len(held), args.seed)
     done = trainer.manager.latest_step() or 0  # a probe run again with a larger --steps goes on from its checkpoint
