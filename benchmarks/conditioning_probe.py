@@ -20,7 +20,10 @@ can reach against a shuffled-condition control (which keeps the frame structure)
 (`ModelSection.embed_init`; docs/training.md "Embedding rows from code vectors").
 `--sampled-control N` then generates the output for N held-out clips from their own and from
 another clip's conditions (archon eval's control), at each `--temperature` (0: greedy) and
-guidance weight; `--control-only` does only that, for a probe already trained in `--out`.
+guidance weight; `--control-only` does only that, for a probe already trained in `--out` (without
+`--sampled-control`: its NLL gain). `--heldout-data DIR` scores on another stored set of clips, e.g. the
+training split under another seed (new voices and motion speaking the training sentences), which
+tells a model that learned its training sentences from one that generalizes to new ones.
 `--train-data DIR` trains on the first `--clips` clips of a stored dataset instead (rendered
 clips: tasks with an image or a semantic video). `--frames N` cuts every training and held-out
 clip to its first N video frames, keeping only the modalities the task reads (`first_frames`):
@@ -265,6 +268,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=0,
                         help="cut every training and held-out clip to its first N video frames (0: whole clips)")
     parser.add_argument("--heldout", type=int, default=32)
+    parser.add_argument("--heldout-data", type=Path, default=None, metavar="DIR",
+                        help="score on the clips of this stored dataset instead of RUN/heldout (e.g. the training "
+                             "split under another seed: new voices and motion speaking the training sentences)")
     parser.add_argument("--seconds", type=float, default=1.0,
                         help="length of the synthesized training clips (and of the held-out clips synthesized for a "
                              "shipped model); a task with a past input reads each clip's past and current windows (cut_clip)")
@@ -294,7 +300,8 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, action="append", default=[],
                         help="sampling temperature of the sampled control, top-p 0.9 (repeat; 0 is greedy; default 1)")
     parser.add_argument("--control-only", action="store_true",
-                        help="no training: only the sampled control of the model already trained in --out")
+                        help="no training: the control of the model already trained in --out, sampled with "
+                             "--sampled-control N, else its NLL gain")
     args = parser.parse_args()
 
     if args.frames < 0:
@@ -314,16 +321,21 @@ def main() -> None:
     if args.sampled_control and task.has_past:
         parser.error(f"--sampled-control: {args.task} reads a past window; score its samples with "
                      "benchmarks/edit_check.py (an editing chain's voice condition is the clip's past)")
-    if args.control_only:
-        if not args.sampled_control:
-            parser.error("--control-only needs --sampled-control N")
-        if not (args.out / "checkpoints").is_dir():
-            parser.error(f"--control-only: {args.out} holds no trained probe (no checkpoints/)")
-        _print_control(args, registry, task)
+    heldout = args.heldout_data or args.run / "heldout"
+    if args.control_only and not (args.out / "checkpoints").is_dir():
+        parser.error(f"--control-only: {args.out} holds no trained probe (no checkpoints/)")
+    if args.control_only and args.sampled_control:
+        _print_control(args, registry, task, heldout)
         return
-    held, _ = heldout_clips(registry, n=args.heldout, data=args.run / "heldout")
+    held, _ = heldout_clips(registry, n=args.heldout, data=heldout)
     if args.train_data is None:  # before the training clips are made and tokenized
-        check_lengths(held, args.seconds, args.run / "heldout")
+        check_lengths(held, args.seconds, heldout)
+    if args.control_only:
+        held = [_cut(c, args.frames, registry, _read(task)) for c in held]
+        model = load_checkpoint(args.out, registry)
+        print(json.dumps({"heldout": str(heldout), "clips": len(held),
+                          **nll_gain(model, task, held, derangement(len(held), args.seed), seed=args.seed)}), flush=True)
+        return
     t0 = time.perf_counter()
     if args.train_data is not None:
         from archon_framework.data import ClipDataset
@@ -356,22 +368,29 @@ def main() -> None:
         t0 = time.perf_counter()
         trainer.train(steps=done)
         model = load_checkpoint(args.out, registry)
-        real = [target_nll(model, *scored(model, task, c, c)) for c in held]
-        control = [target_nll(model, *scored(model, task, c, held[perm[k]])) for k, c in enumerate(held)]
-        gain = paired_interval([b - a for a, b in zip(real, control)], seed=args.seed)
-        by_input = {}  # with several inputs: the gain when only that input is another clip's
-        for name in (sorted({s.modality for s in task.inputs}) if len(task.inputs) > 1 else []):
-            alone = [target_nll(model, *scored(model, task, c, held[perm[k]], only=name)) for k, c in enumerate(held)]
-            g = paired_interval([b - a for a, b in zip(real, alone)], seed=args.seed)
-            by_input[name] = {"gain": round(g[0], 4), "ci95": [round(g[1], 4), round(g[2], 4)]}
         records = [json.loads(line) for line in (args.out / "metrics.jsonl").read_text().splitlines()]
         train_ce = float(np.mean([r["ce"] for r in records if done - args.every < r["step"] <= done]))
         print(json.dumps({"step": done, "train_s": round(time.perf_counter() - t0, 1), "train_ce": round(train_ce, 4),
-                          "heldout_nll": round(float(np.mean(real)), 4), "control_nll": round(float(np.mean(control)), 4),
-                          "gain": round(gain[0], 4), "ci95": [round(gain[1], 4), round(gain[2], 4)],
-                          **({"gain_by_input": by_input} if by_input else {})}), flush=True)
+                          **nll_gain(model, task, held, perm, seed=args.seed)}), flush=True)
     if args.sampled_control:
-        _print_control(args, registry, task)
+        _print_control(args, registry, task, heldout)
+
+
+def nll_gain(model, task, held: Sequence[Clip], perm: Sequence[int], *, seed: int) -> dict:
+    """The held-out NLL of each clip's own output given its own conditions and given clip
+    ``perm[k]``'s, their paired gain with its 95% interval, and with several inputs the gain of
+    each input alone taken from the other clip (``gain_by_input``)."""
+    real = [target_nll(model, *scored(model, task, c, c)) for c in held]
+    control = [target_nll(model, *scored(model, task, c, held[perm[k]])) for k, c in enumerate(held)]
+    gain = paired_interval([b - a for a, b in zip(real, control)], seed=seed)
+    by_input = {}
+    for name in (sorted({s.modality for s in task.inputs}) if len(task.inputs) > 1 else []):
+        alone = [target_nll(model, *scored(model, task, c, held[perm[k]], only=name)) for k, c in enumerate(held)]
+        g = paired_interval([b - a for a, b in zip(real, alone)], seed=seed)
+        by_input[name] = {"gain": round(g[0], 4), "ci95": [round(g[1], 4), round(g[2], 4)]}
+    return {"heldout_nll": round(float(np.mean(real)), 4), "control_nll": round(float(np.mean(control)), 4),
+            "gain": round(gain[0], 4), "ci95": [round(gain[1], 4), round(gain[2], 4)],
+            **({"gain_by_input": by_input} if by_input else {})}
 
 
 def _read(task) -> set[str]:
@@ -408,8 +427,8 @@ def scored(model, task, clip: Clip, source: Clip, *, only: str | None = None) ->
     return cut_clip(clip, State.CURRENT, mods), conditions, task.output
 
 
-def _print_control(args: argparse.Namespace, registry, task) -> None:
-    for row in sampled_control(args.out, registry, task, args.run / "heldout", n=args.sampled_control,
+def _print_control(args: argparse.Namespace, registry, task, heldout: Path) -> None:
+    for row in sampled_control(args.out, registry, task, heldout, n=args.sampled_control,
                                guidance=args.guidance or [0.0], seeds=args.sampling_seeds,
                                temperatures=args.temperature or [1.0], frames=args.frames):
         print(json.dumps({"sampled_control": row}), flush=True)
