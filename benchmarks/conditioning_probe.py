@@ -324,12 +324,13 @@ def main() -> None:
     heldout = args.heldout_data or args.run / "heldout"
     if args.control_only and not (args.out / "checkpoints").is_dir():
         parser.error(f"--control-only: {args.out} holds no trained probe (no checkpoints/)")
+    held, _ = heldout_clips(registry, n=max(args.heldout, args.sampled_control), data=heldout)
+    if args.train_data is None:  # before any clip is sampled from, or made and tokenized
+        check_lengths(held, args.seconds, heldout)
+    held = held[:args.heldout]
     if args.control_only and args.sampled_control:
         _print_control(args, registry, task, heldout)
         return
-    held, _ = heldout_clips(registry, n=args.heldout, data=heldout)
-    if args.train_data is None:  # before the training clips are made and tokenized
-        check_lengths(held, args.seconds, heldout)
     if args.control_only:
         held = [_cut(c, args.frames, registry, _read(task)) for c in held]
         model = load_checkpoint(args.out, registry)
