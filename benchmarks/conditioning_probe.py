@@ -327,15 +327,15 @@ def main() -> None:
     held, _ = heldout_clips(registry, n=max(args.heldout, args.sampled_control), data=heldout)
     if args.train_data is None:  # before any clip is sampled from, or made and tokenized
         check_lengths(held, args.seconds, heldout)
-    held = held[:args.heldout]
     if args.control_only and args.sampled_control:
         _print_control(args, registry, task, heldout)
         return
+    held = [_cut(c, args.frames, registry, _read(task)) for c in held[:args.heldout]]
+    perm = derangement(len(held), args.seed)
     if args.control_only:
-        held = [_cut(c, args.frames, registry, _read(task)) for c in held]
         model = load_checkpoint(args.out, registry)
         print(json.dumps({"heldout": str(heldout), "clips": len(held),
-                          **nll_gain(model, task, held, derangement(len(held), args.seed), seed=args.seed)}), flush=True)
+                          **nll_gain(model, task, held, perm, seed=args.seed)}), flush=True)
         return
     t0 = time.perf_counter()
     if args.train_data is not None:
@@ -361,8 +361,6 @@ def main() -> None:
     if args.readout:
         for row in readout(trainer, trainer.registry, args.run / "tokenizers", task, args.clips):
             print(json.dumps({"readout": row}), flush=True)
-    held = [_cut(c, args.frames, registry, _read(task)) for c in held]
-    perm = derangement(len(held), args.seed)
     done = trainer.manager.latest_step() or 0  # a probe run again with a larger --steps goes on from its checkpoint
     while done < args.steps:
         done = min(done + args.every, args.steps)
